@@ -1,0 +1,459 @@
+//! The ingest engine: a small work-stealing pool where each worker owns one [`Processor`].
+//!
+//! Tasks are "load input N" (read, decompress, sniff, then either process the input whole or
+//! split it into chunks) and "process this chunk" (a run of JSON or access-log lines, or a run
+//! of array elements). Large JSON-lines files and large arrays are thus spread over all cores,
+//! while each worker feeds its own processor, so processors need no locking.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::container::json::{At, Ctx, LineTracker};
+use crate::container::scan::{self, Element};
+use crate::container::{self, Container, http_text, json};
+use crate::format::Format;
+use crate::load::{InputSource, Loaded, load};
+use crate::reject::{RejectReason, Rejection};
+use crate::report::IngestReport;
+use crate::sink::{Counts, Processor, Sink};
+
+/// Settings for one ingest run.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Force one shape for every record (`--format`); `None` sniffs per input and per record.
+    pub format: Option<Format>,
+    /// Records larger than this are rejected unparsed (default 16 MiB).
+    pub max_record_bytes: usize,
+    /// Target size of a parallel chunk of a large input (default 4 MiB).
+    pub chunk_bytes: usize,
+    /// Worker threads (default: available parallelism).
+    pub threads: usize,
+    /// At most this many rejections are listed in the report; all are counted and all reach
+    /// the [`Observer`] (default 10 000).
+    pub max_listed_rejections: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            format: None,
+            max_record_bytes: 16 * 1024 * 1024,
+            chunk_bytes: 4 * 1024 * 1024,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_listed_rejections: 10_000,
+        }
+    }
+}
+
+/// Hooks called from worker threads while ingest runs.
+pub trait Observer: Sync {
+    /// Every rejection, with its raw bytes (write them to `rejected.jsonl`).
+    fn rejected(&self, _rejection: &Rejection) {}
+    /// `bytes` more of the inputs (as stored on disk) have been read.
+    fn progress(&self, _bytes: u64) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+enum Task {
+    Load(usize),
+    Lines {
+        input: usize,
+        data: Arc<Loaded>,
+        start: usize,
+        end: usize,
+        first_line: u64,
+        http: bool,
+    },
+    Elements {
+        input: usize,
+        data: Arc<Loaded>,
+        elements: Vec<(usize, usize, u64)>,
+    },
+}
+
+struct Shared<'a> {
+    inputs: &'a [InputSource],
+    cfg: &'a IngestConfig,
+    observer: &'a dyn Observer,
+    queue: Mutex<VecDeque<Task>>,
+    ready: Condvar,
+    pending: AtomicUsize,
+    counts: Mutex<Vec<Counts>>,
+    labels: Mutex<Vec<&'static str>>,
+    rejections: Mutex<(Vec<(usize, Rejection)>, u64)>,
+}
+
+/// Reads every input, handing events to processors made by `make` (one per worker).
+/// Returns the account of what was read and the processors.
+pub fn ingest<P, F>(
+    inputs: &[InputSource],
+    cfg: &IngestConfig,
+    make: F,
+    observer: &dyn Observer,
+) -> (IngestReport, Vec<P>)
+where
+    P: Processor,
+    F: Fn() -> P + Sync,
+{
+    let shared = Shared {
+        inputs,
+        cfg,
+        observer,
+        queue: Mutex::new((0..inputs.len()).map(Task::Load).collect()),
+        ready: Condvar::new(),
+        pending: AtomicUsize::new(inputs.len()),
+        counts: Mutex::new(vec![Counts::default(); inputs.len()]),
+        labels: Mutex::new(vec!["empty"; inputs.len()]),
+        rejections: Mutex::new((Vec::new(), 0)),
+    };
+    let threads = cfg.threads.max(1);
+    let processors: Vec<P> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let shared = &shared;
+                let make = &make;
+                s.spawn(move || {
+                    let mut p = make();
+                    worker(shared, &mut p);
+                    p
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let counts = shared
+        .counts
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let labels = shared
+        .labels
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let (mut listed, unlisted) = shared
+        .rejections
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    listed.sort_by_key(|(i, r)| (*i, r.offset, r.line, r.record_number));
+    let report = IngestReport::build(inputs, &counts, &labels, cfg.format, listed, unlisted);
+    (report, processors)
+}
+
+fn worker(shared: &Shared<'_>, p: &mut dyn Processor) {
+    loop {
+        let task = {
+            let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(t) = q.pop_front() {
+                    break t;
+                }
+                if shared.pending.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                q = shared.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        run(shared, task, p);
+        if shared.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            shared.ready.notify_all();
+        }
+    }
+}
+
+fn push(shared: &Shared<'_>, tasks: Vec<Task>) {
+    if tasks.is_empty() {
+        return;
+    }
+    shared.pending.fetch_add(tasks.len(), Ordering::SeqCst);
+    let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+    // Chunks go first: they hold memory that should be released before the next load.
+    for t in tasks.into_iter().rev() {
+        q.push_front(t);
+    }
+    drop(q);
+    shared.ready.notify_all();
+}
+
+fn run(shared: &Shared<'_>, task: Task, p: &mut dyn Processor) {
+    let cfg = shared.cfg;
+    let mut sink = Sink::new(p, cfg.max_record_bytes);
+    let input = match &task {
+        Task::Load(i) | Task::Lines { input: i, .. } | Task::Elements { input: i, .. } => *i,
+    };
+    let name = shared.inputs[input].name.as_str();
+    let ctx = Ctx {
+        path: name,
+        forced: cfg.format,
+        max_record_bytes: cfg.max_record_bytes,
+    };
+    match task {
+        Task::Load(i) => {
+            let loaded = load(&shared.inputs[i]);
+            shared.observer.progress(loaded.disk_bytes);
+            let tasks = process_loaded(shared, i, loaded, &ctx, &mut sink);
+            push(shared, tasks);
+        }
+        Task::Lines {
+            data,
+            start,
+            end,
+            first_line,
+            http,
+            ..
+        } => process_lines(
+            &ctx,
+            &data.bytes[start..end],
+            start as u64,
+            first_line,
+            http,
+            &mut sink,
+        ),
+        Task::Elements { data, elements, .. } => {
+            for (s, e, line) in elements {
+                let at = At {
+                    offset: s as u64,
+                    line: Some(line),
+                };
+                json::process_text(&ctx, &data.bytes[s..e], at, true, &mut sink);
+            }
+        }
+    }
+    let (counts, rejections) = sink.take();
+    record(shared, input, counts, rejections);
+}
+
+fn record(shared: &Shared<'_>, input: usize, counts: Counts, rejections: Vec<Rejection>) {
+    for r in &rejections {
+        shared.observer.rejected(r);
+    }
+    if let Ok(mut c) = shared.counts.lock() {
+        c[input].merge(&counts);
+    }
+    let mut g = shared.rejections.lock().unwrap_or_else(|e| e.into_inner());
+    for mut r in rejections {
+        if g.0.len() < shared.cfg.max_listed_rejections {
+            r.raw = None;
+            g.0.push((input, r));
+        } else {
+            g.1 += 1;
+        }
+    }
+}
+
+/// Sniffs a freshly loaded input and processes it, or returns the chunk tasks to run.
+fn process_loaded(
+    shared: &Shared<'_>,
+    i: usize,
+    loaded: Loaded,
+    ctx: &Ctx<'_>,
+    sink: &mut Sink<'_>,
+) -> Vec<Task> {
+    let cfg = shared.cfg;
+    let start = loaded.start;
+    let body = &loaded.bytes[start..];
+    let container = container::sniff(body, cfg.format);
+    if let Ok(mut l) = shared.labels.lock() {
+        l[i] = container.label();
+    }
+    if let Some(reason) = &loaded.error {
+        // Count the damage once, at the offset where decoding stopped.
+        let r = Rejection::new(ctx.path, reason.clone()).at_offset(loaded.bytes.len() as u64);
+        sink.reject(r);
+    }
+    let at = At {
+        offset: start as u64,
+        line: Some(1),
+    };
+    match container {
+        Container::Empty => Vec::new(),
+        Container::NotALog(why) => {
+            ctx.reject(sink, RejectReason::NotALog(why.into()), at, body);
+            Vec::new()
+        }
+        Container::Evtx => {
+            container::evtx::read(ctx.path, body, sink);
+            Vec::new()
+        }
+        Container::Csv => {
+            container::csv::read(ctx.path, body, start as u64, cfg.format, sink);
+            Vec::new()
+        }
+        Container::JsonSequence => {
+            json::process_sequence(ctx, body, at, sink);
+            Vec::new()
+        }
+        Container::JsonDocument => {
+            let open = scan::skip_ws(body, 0);
+            if body.get(open) == Some(&b'[') && body.len() > cfg.chunk_bytes {
+                split_array_tasks(i, loaded, cfg.chunk_bytes, ctx, sink)
+            } else {
+                json::process_document(ctx, body, at, sink);
+                Vec::new()
+            }
+        }
+        Container::JsonLines | Container::HttpText => {
+            let http = container == Container::HttpText;
+            if body.len() <= cfg.chunk_bytes {
+                process_lines(ctx, body, start as u64, 1, http, sink);
+                Vec::new()
+            } else {
+                split_line_tasks(i, Arc::new(loaded), cfg.chunk_bytes, http)
+            }
+        }
+    }
+}
+
+/// Cuts a line-oriented input into chunks that end at a newline.
+fn split_line_tasks(input: usize, data: Arc<Loaded>, chunk: usize, http: bool) -> Vec<Task> {
+    let b = &data.bytes;
+    let mut tasks = Vec::new();
+    let mut s = data.start;
+    let mut line = 1u64;
+    while s < b.len() {
+        let target = (s + chunk).min(b.len());
+        let e = if target == b.len() {
+            b.len()
+        } else {
+            memchr::memchr(b'\n', &b[target..]).map_or(b.len(), |k| target + k + 1)
+        };
+        tasks.push(Task::Lines {
+            input,
+            data: Arc::clone(&data),
+            start: s,
+            end: e,
+            first_line: line,
+            http,
+        });
+        line += memchr::memchr_iter(b'\n', &b[s..e]).count() as u64;
+        s = e;
+    }
+    tasks
+}
+
+/// Splits a large top-level array into element chunks.
+fn split_array_tasks(
+    input: usize,
+    loaded: Loaded,
+    chunk: usize,
+    ctx: &Ctx<'_>,
+    sink: &mut Sink<'_>,
+) -> Vec<Task> {
+    let data = Arc::new(loaded);
+    let b = &data.bytes;
+    let open = scan::skip_ws(b, data.start);
+    let (elements, end) = scan::split_array(b, open);
+    let mut lines = LineTracker::new(
+        b,
+        At {
+            offset: 0,
+            line: Some(1),
+        },
+    );
+    let mut tasks = Vec::new();
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0;
+    for el in elements {
+        match el {
+            Element::Ok { start, end } => {
+                let line = lines.at(start).line.unwrap_or(1);
+                batch.push((start, end, line));
+                batch_bytes += end - start;
+                if batch_bytes >= chunk {
+                    tasks.push(Task::Elements {
+                        input,
+                        data: Arc::clone(&data),
+                        elements: std::mem::take(&mut batch),
+                    });
+                    batch_bytes = 0;
+                }
+            }
+            Element::Broken { start, error } => {
+                let here = lines.at(start);
+                json::broken(ctx, &b[start..], error, here, sink);
+            }
+        }
+    }
+    let k = scan::skip_ws(b, end);
+    if k < b.len() {
+        let here = lines.at(k);
+        let reason =
+            RejectReason::InvalidJson("unexpected data after the end of the JSON document".into());
+        ctx.reject(sink, reason, here, &b[k..]);
+    }
+    if !batch.is_empty() {
+        tasks.push(Task::Elements {
+            input,
+            data: Arc::clone(&data),
+            elements: batch,
+        });
+    }
+    tasks
+}
+
+/// Processes a run of lines (JSON or access log). Blank lines are not records.
+fn process_lines(
+    ctx: &Ctx<'_>,
+    text: &[u8],
+    base: u64,
+    first_line: u64,
+    http: bool,
+    sink: &mut Sink<'_>,
+) {
+    let mut line_no = first_line;
+    let mut pos = 0usize;
+    while pos < text.len() {
+        let nl = memchr::memchr(b'\n', &text[pos..]).map_or(text.len(), |k| pos + k);
+        let mut line = &text[pos..nl];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        let at = At {
+            offset: base + pos as u64,
+            line: Some(line_no),
+        };
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            if http {
+                process_http_line(ctx, line, at, sink);
+            } else {
+                json::process_text(ctx, line, at, true, sink);
+            }
+        }
+        line_no += 1;
+        pos = nl + 1;
+    }
+}
+
+fn process_http_line(ctx: &Ctx<'_>, line: &[u8], at: At, sink: &mut Sink<'_>) {
+    if line.len() > ctx.max_record_bytes {
+        let reason = RejectReason::TooLarge {
+            size: line.len() as u64,
+            cap: ctx.max_record_bytes as u64,
+        };
+        return ctx.reject(sink, reason, at, line);
+    }
+    let s = match std::str::from_utf8(line) {
+        Ok(s) => s,
+        Err(e) => {
+            let reason = RejectReason::InvalidUtf8 {
+                valid_up_to: e.valid_up_to(),
+            };
+            return ctx.reject(sink, reason, at, line);
+        }
+    };
+    let origin = keywarden_model::Origin {
+        path: ctx.path,
+        line: at.line,
+        offset: at.offset,
+        record_number: None,
+    };
+    match http_text::parse_line(s, origin) {
+        Ok(ev) => sink.event(ev),
+        Err(reason) => ctx.reject(sink, reason, at, line),
+    }
+}

@@ -1,0 +1,34 @@
+//! # keywarden-ingest
+//!
+//! Reads what an incident responder can export (Unified Audit Log in every shape, Entra
+//! sign-in and audit logs, Graph activity logs, HTTP access logs, Windows EVTX, any JSON) into
+//! [`keywarden_model::Event`]s, and accounts for every record.
+//!
+//! Flow: [`expand_inputs`] lists files (directories recursively, `-` for stdin); the
+//! [`ingest`] engine loads each (decompressing gzip/zstd by magic bytes), sniffs its container
+//! (JSON lines, array, Graph page, Event Hub envelope, CSV, EVTX, access-log text), splits
+//! large inputs into chunks processed on all cores, parses each record on its own, recognises
+//! its shape ([`shape::classify`]) and extracts its fields ([`shape::normalise`]). Each worker
+//! feeds its own [`Processor`]; the caller merges them.
+//!
+//! Main types: [`IngestConfig`], [`Processor`], [`Observer`], [`IngestReport`] (with
+//! [`Rejection`]s carrying path, line/offset/record number, code and reason), [`Format`].
+//!
+//! Must never: panic on input, skip a record silently, or let `records != events + rejected`.
+#![forbid(unsafe_code)]
+
+pub(crate) mod container;
+pub mod engine;
+pub mod format;
+pub mod load;
+pub mod reject;
+pub mod report;
+pub mod shape;
+pub mod sink;
+
+pub use engine::{IngestConfig, Observer, Quiet, ingest};
+pub use format::{Format, UnknownFormat};
+pub use load::{InputError, InputSource, expand_inputs};
+pub use reject::{RejectReason, Rejection};
+pub use report::{IngestReport, InputReport};
+pub use sink::{Counts, Discard, Processor, Sink};

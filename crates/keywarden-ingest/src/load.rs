@@ -1,0 +1,166 @@
+//! Finding inputs (files, directories, stdin) and loading their bytes, decompressing `.gz` and
+//! `.zst` transparently (by magic bytes, not by name).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::reject::RejectReason;
+
+/// One input: a file, or stdin (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSource {
+    /// The name shown in reports: the path as found, or `-`.
+    pub name: String,
+    pub path: Option<PathBuf>,
+}
+
+/// A path given on the command line does not exist or cannot be listed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    #[error("{path}: {source}")]
+    Unreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Expands paths into inputs: directories recursively (sorted, so runs are reproducible),
+/// `-` as stdin.
+pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<InputSource>, InputError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(InputSource {
+                name: "-".into(),
+                path: None,
+            });
+            continue;
+        }
+        let meta = std::fs::metadata(p).map_err(|source| InputError::Unreadable {
+            path: p.display().to_string(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(InputSource {
+                name: p.display().to_string(),
+                path: Some(p.clone()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<InputSource>) -> Result<(), InputError> {
+    let unreadable = |source| InputError::Unreadable {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(InputSource {
+                name: p.display().to_string(),
+                path: Some(p),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The loaded bytes of one input. When decompression failed part-way, `bytes` holds what was
+/// decoded and `error` says why the rest is missing.
+pub(crate) struct Loaded {
+    pub bytes: Vec<u8>,
+    /// Where the records start (after a UTF-8 BOM).
+    pub start: usize,
+    pub error: Option<RejectReason>,
+    /// Size on disk (compressed), for progress.
+    pub disk_bytes: u64,
+}
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+const BOM: &[u8] = &[0xef, 0xbb, 0xbf];
+
+/// Reads an input fully, decompressing gzip (multi-member) and zstd streams.
+pub(crate) fn load(src: &InputSource) -> Loaded {
+    let mut raw = Vec::new();
+    let read = match &src.path {
+        Some(p) => std::fs::File::open(p).and_then(|mut f| f.read_to_end(&mut raw)),
+        None => std::io::stdin().lock().read_to_end(&mut raw),
+    };
+    if let Err(e) = read {
+        return Loaded {
+            bytes: Vec::new(),
+            start: 0,
+            error: Some(RejectReason::Io(e.to_string())),
+            disk_bytes: 0,
+        };
+    }
+    let disk_bytes = raw.len() as u64;
+    let (bytes, error) = if raw.starts_with(GZIP_MAGIC) {
+        decode(flate2::read::MultiGzDecoder::new(&raw[..]))
+    } else if raw.starts_with(ZSTD_MAGIC) {
+        match zstd::stream::read::Decoder::new(&raw[..]) {
+            Ok(d) => decode(d),
+            Err(e) => (Vec::new(), Some(RejectReason::Decompression(e.to_string()))),
+        }
+    } else {
+        (raw, None)
+    };
+    let start = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+    Loaded {
+        bytes,
+        start,
+        error,
+        disk_bytes,
+    }
+}
+
+fn decode(mut r: impl Read) -> (Vec<u8>, Option<RejectReason>) {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return (out, None),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (out, Some(RejectReason::Decompression(e.to_string()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn truncated_gzip_keeps_what_was_decoded() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for i in 0..2000 {
+            writeln!(enc, "{{\"n\":{i}}}").unwrap();
+        }
+        let gz = enc.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cut.json.gz");
+        std::fs::write(&p, &gz[..gz.len() / 2]).unwrap();
+        let l = load(&InputSource {
+            name: "cut".into(),
+            path: Some(p),
+        });
+        assert!(matches!(l.error, Some(RejectReason::Decompression(_))));
+        assert!(!l.bytes.is_empty());
+    }
+}

@@ -1,0 +1,92 @@
+//! The account of an ingest run: per input and in total, `records == events + rejected`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::format::Format;
+use crate::load::InputSource;
+use crate::reject::Rejection;
+use crate::sink::Counts;
+
+/// What was read from one input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputReport {
+    pub path: String,
+    /// The export shape (a `--format` name), or `json`/`csv`/`evtx`/`empty`/`not-a-log` when
+    /// no record revealed one.
+    pub format: String,
+    pub records: u64,
+    pub events: u64,
+    pub rejected: u64,
+    /// Events per shape, for inputs that mix shapes.
+    pub shapes: BTreeMap<String, u64>,
+}
+
+/// The account of a whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IngestReport {
+    pub inputs: Vec<InputReport>,
+    pub records: u64,
+    pub events: u64,
+    pub rejected: u64,
+    /// Rejections in input order (at most `max_listed_rejections`).
+    pub rejections: Vec<Rejection>,
+    /// Rejections counted but not listed.
+    pub rejections_unlisted: u64,
+}
+
+impl IngestReport {
+    pub(crate) fn build(
+        inputs: &[InputSource],
+        counts: &[Counts],
+        labels: &[&'static str],
+        forced: Option<Format>,
+        listed: Vec<(usize, Rejection)>,
+        unlisted: u64,
+    ) -> IngestReport {
+        let mut total = Counts::default();
+        let reports = inputs
+            .iter()
+            .zip(counts)
+            .zip(labels)
+            .map(|((src, c), label)| {
+                total.merge(c);
+                let dominant = c
+                    .shapes
+                    .iter()
+                    .max_by_key(|(name, n)| (**n, std::cmp::Reverse(**name)))
+                    .map(|(name, _)| name.to_string());
+                let format = match forced {
+                    Some(f) => f.as_str().to_string(),
+                    None => dominant.unwrap_or_else(|| label.to_string()),
+                };
+                InputReport {
+                    path: src.name.clone(),
+                    format,
+                    records: c.records,
+                    events: c.events,
+                    rejected: c.rejected,
+                    shapes: c.shapes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                }
+            })
+            .collect();
+        IngestReport {
+            inputs: reports,
+            records: total.records,
+            events: total.events,
+            rejected: total.rejected,
+            rejections: listed.into_iter().map(|(_, r)| r).collect(),
+            rejections_unlisted: unlisted,
+        }
+    }
+
+    /// The invariant the whole design exists for.
+    pub fn balanced(&self) -> bool {
+        self.records == self.events + self.rejected
+            && self
+                .inputs
+                .iter()
+                .all(|i| i.records == i.events + i.rejected)
+    }
+}

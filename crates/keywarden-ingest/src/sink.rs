@@ -1,0 +1,91 @@
+//! Where readers put what they read: events go to a [`Processor`], rejections are counted and
+//! kept. Every record a reader sees goes through exactly one of [`Sink::event`] and
+//! [`Sink::reject`]; that is what makes `records == events + rejected` hold by construction.
+
+use std::collections::BTreeMap;
+
+use keywarden_model::Event;
+
+use crate::reject::Rejection;
+
+/// Consumes events. One instance runs per worker thread; the engine returns all instances so
+/// that their results can be merged.
+pub trait Processor: Send {
+    fn process(&mut self, event: &Event<'_>);
+}
+
+/// A processor that does nothing (an ingest-only pass).
+#[derive(Debug, Default)]
+pub struct Discard;
+
+impl Processor for Discard {
+    fn process(&mut self, _event: &Event<'_>) {}
+}
+
+/// Counts for one input (or part of one).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Counts {
+    pub records: u64,
+    pub events: u64,
+    pub rejected: u64,
+    /// Events per shape name.
+    pub shapes: BTreeMap<&'static str, u64>,
+}
+
+impl Counts {
+    pub fn merge(&mut self, other: &Counts) {
+        self.records += other.records;
+        self.events += other.events;
+        self.rejected += other.rejected;
+        for (k, v) in &other.shapes {
+            *self.shapes.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// The receiving end handed to readers.
+pub struct Sink<'p> {
+    processor: &'p mut dyn Processor,
+    pub(crate) counts: Counts,
+    pub(crate) rejections: Vec<Rejection>,
+    /// The per-record size cap (bytes) readers must enforce.
+    pub max_record_bytes: usize,
+}
+
+impl<'p> Sink<'p> {
+    pub fn new(processor: &'p mut dyn Processor, max_record_bytes: usize) -> Sink<'p> {
+        Sink {
+            processor,
+            counts: Counts::default(),
+            rejections: Vec::new(),
+            max_record_bytes,
+        }
+    }
+
+    /// One record became an event.
+    pub fn event(&mut self, event: Event<'_>) {
+        self.counts.records += 1;
+        self.counts.events += 1;
+        *self.counts.shapes.entry(event.format).or_default() += 1;
+        self.processor.process(&event);
+    }
+
+    /// One record was rejected.
+    pub fn reject(&mut self, rejection: Rejection) {
+        self.counts.records += 1;
+        self.counts.rejected += 1;
+        self.rejections.push(rejection);
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// Takes the counts and rejections gathered so far.
+    pub fn take(&mut self) -> (Counts, Vec<Rejection>) {
+        (
+            std::mem::take(&mut self.counts),
+            std::mem::take(&mut self.rejections),
+        )
+    }
+}

@@ -1,0 +1,26 @@
+//! # keywarden-model
+//!
+//! The vocabulary every other keywarden crate speaks.
+//!
+//! - [`Value`]: a JSON value that borrows its strings from the input text, so a record can be
+//!   inspected without building a full owned DOM.
+//! - [`Timestamp`]: UTC microseconds, with parsers for every date shape the exports use.
+//! - [`Event`]: one normalised record: the raw [`Value`], its [`Origin`] (file, line, offset)
+//!   and the extracted [`Fields`] detectors need (user, IPs, app ids, session and token ids,
+//!   mailbox, folders, message ids...).
+//! - [`Alert`] and [`Severity`]: the `alerts.jsonl` contract shared by built-in detections and
+//!   Sigma rules.
+//!
+//! This crate does no I/O, knows no export shape and holds no global state; readers (in
+//! `keywarden-ingest`) fill [`Fields`], detectors read them.
+#![forbid(unsafe_code)]
+
+pub mod alert;
+pub mod event;
+pub mod time;
+pub mod value;
+
+pub use alert::{Alert, Severity};
+pub use event::{Event, Fields, FolderAccess, Origin, SourceKind, Text, ascii_fold, non_empty};
+pub use time::Timestamp;
+pub use value::{JsonError, Object, Value};

@@ -1,0 +1,322 @@
+//! Our own JOSE parsing: compact JWS splitting, strict base64url, JSON objects without duplicate
+//! members, and typed access to the header and the claims.
+//!
+//! Nothing here trusts the token: every member is type-checked, unknown header members that
+//! would change the meaning of the token (`crit`, `b64`, header-supplied keys) are refused, and
+//! JSON text that repeats a member anywhere (in nested objects too) is refused rather than
+//! resolved "last one wins" as `serde_json::Value` would.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::reason::{Rejection, evidence};
+
+/// Strict base64url: URL alphabet, no padding, no non-canonical trailing bits.
+pub const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(false),
+);
+
+/// Longest `kid` accepted, in bytes.
+pub const MAX_KID_LEN: usize = 256;
+
+/// Decodes strict base64url; `part` names the token part for the rejection.
+pub fn b64_decode(s: &str, part: &'static str) -> Result<Vec<u8>, Rejection> {
+    B64.decode(s.as_bytes()).map_err(|_| Rejection::BadBase64 { part })
+}
+
+/// A JSON value parsed with duplicate-member detection.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+/// Marker put in serde errors so duplicate members get their own reason code.
+const DUP_MARK: &str = "\u{1}duplicate member:";
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let Strict(v) = map.next_value()?;
+            if out.contains_key(&k) {
+                return Err(de::Error::custom(format!("{DUP_MARK}{k}")));
+            }
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses `bytes` as one JSON object, refusing duplicate members at any depth.
+pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map<String, Value>, Rejection> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = Strict::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    match parsed {
+        Ok(Strict(Value::Object(m))) => Ok(m),
+        Ok(_) => Err(Rejection::BadJson { part, detail: "not an object".into() }),
+        Err(e) => {
+            let msg = e.to_string();
+            match msg.find(DUP_MARK) {
+                Some(i) => {
+                    let rest = &msg[i + DUP_MARK.len()..];
+                    let key = rest.split(" at line").next().unwrap_or(rest);
+                    Err(Rejection::DuplicateKey { part, key: evidence(key) })
+                }
+                None => Err(Rejection::BadJson { part, detail: evidence(&msg) }),
+            }
+        }
+    }
+}
+
+/// The three parts of a compact JWS, still encoded, plus the signing input.
+#[derive(Debug, Clone, Copy)]
+pub struct Compact<'a> {
+    pub header_b64: &'a str,
+    pub payload_b64: &'a str,
+    pub signature_b64: &'a str,
+    /// `header_b64 '.' payload_b64`: exactly the bytes the signature covers.
+    pub signing_input: &'a str,
+}
+
+/// Splits a compact JWS after the size cap; refuses the JSON serialisation outright.
+pub fn split(token: &str, max_len: usize) -> Result<Compact<'_>, Rejection> {
+    if token.len() > max_len {
+        return Err(Rejection::TooLarge { len: token.len(), max: max_len });
+    }
+    if token.trim_start().starts_with('{') {
+        return Err(Rejection::JsonSerialization);
+    }
+    let parts = token.split('.').count();
+    let mut it = token.splitn(3, '.');
+    let (Some(h), Some(p), Some(s)) = (it.next(), it.next(), it.next()) else {
+        return Err(Rejection::Malformed { parts });
+    };
+    if parts != 3 || h.is_empty() {
+        return Err(Rejection::Malformed { parts });
+    }
+    let signing_input = &token[..h.len() + 1 + p.len()];
+    Ok(Compact { header_b64: h, payload_b64: p, signature_b64: s, signing_input })
+}
+
+/// The protected header, checked for everything that must never be honoured.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub alg: String,
+    pub kid: String,
+    pub typ: Option<String>,
+    pub cty: Option<String>,
+}
+
+fn opt_str(m: &Map<String, Value>, name: &'static str) -> Result<Option<String>, Rejection> {
+    match m.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Rejection::BadHeader { member: name }),
+    }
+}
+
+impl Header {
+    /// Decodes and checks the header. Order: JSON shape, alg, embedded keys, crit, b64, kid.
+    pub fn parse(header_b64: &str) -> Result<Header, Rejection> {
+        let bytes = b64_decode(header_b64, "header")?;
+        let m = parse_object(&bytes, "header")?;
+        let alg = opt_str(&m, "alg")?.ok_or(Rejection::BadHeader { member: "alg" })?;
+        if alg.eq_ignore_ascii_case("none") {
+            return Err(Rejection::AlgNone);
+        }
+        for member in ["jwk", "jku", "x5u", "x5c"] {
+            if m.contains_key(member) {
+                return Err(Rejection::EmbeddedKey { member });
+            }
+        }
+        if let Some(crit) = m.get("crit") {
+            let names = match crit {
+                Value::Array(a) => a.iter().map(|v| evidence(&v.to_string())).collect(),
+                other => vec![evidence(&other.to_string())],
+            };
+            return Err(Rejection::Crit { names });
+        }
+        match m.get("b64") {
+            None | Some(Value::Bool(true)) => {}
+            Some(_) => return Err(Rejection::UnencodedPayload),
+        }
+        let kid = match m.get("kid") {
+            None => return Err(Rejection::MissingKid),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => return Err(Rejection::BadKid { kid: evidence(&other.to_string()) }),
+        };
+        if kid.is_empty() || kid.len() > MAX_KID_LEN || kid.chars().any(char::is_control) {
+            return Err(Rejection::BadKid { kid: evidence(&kid) });
+        }
+        let typ = opt_str(&m, "typ")?;
+        let cty = opt_str(&m, "cty")?;
+        if cty.as_deref().is_some_and(|c| media_type_is(c, "jwt")) {
+            return Err(Rejection::NestedJwt);
+        }
+        Ok(Header { alg, kid, typ, cty })
+    }
+}
+
+/// Compares media types per RFC 7515 §4.1.9: case-insensitive, `application/` optional.
+pub fn media_type_is(value: &str, want: &str) -> bool {
+    let v = value.strip_prefix("application/").unwrap_or(value);
+    let w = want.strip_prefix("application/").unwrap_or(want);
+    v.eq_ignore_ascii_case(w)
+}
+
+/// Decodes the payload into a claims object. A payload that is not a JSON object (including a
+/// nested compact JWT) is refused.
+pub fn parse_claims(payload_b64: &str) -> Result<Map<String, Value>, Rejection> {
+    let bytes = b64_decode(payload_b64, "payload")?;
+    if bytes.split(|b| *b == b'.').count() == 3 && bytes.first() == Some(&b'e') {
+        return Err(Rejection::NestedJwt);
+    }
+    parse_object(&bytes, "payload")
+}
+
+/// Reads a NumericDate claim: an integer, or a finite float within the i64 range (floored).
+/// Strings, booleans and out-of-range numbers are refused.
+pub fn numeric_date(
+    claims: &Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<i64>, Rejection> {
+    match claims.get(claim) {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                // 2^63 is exactly representable; anything at or beyond it overflows i64.
+                Some(f) if f.is_finite() && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 => {
+                    Ok(Some(f.floor() as i64))
+                }
+                _ => Err(Rejection::BadTime { claim }),
+            }
+        }
+        Some(_) => Err(Rejection::BadTime { claim }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(s: &str) -> String {
+        B64.encode(s.as_bytes())
+    }
+
+    #[test]
+    fn duplicate_members_are_refused_at_any_depth() {
+        let e = parse_object(br#"{"a":1,"a":2}"#, "payload").unwrap_err();
+        assert_eq!(e, Rejection::DuplicateKey { part: "payload", key: "a".into() });
+        let e = parse_object(br#"{"x":{"b":1,"b":1}}"#, "payload").unwrap_err();
+        assert_eq!(e.code(), "duplicate-key");
+        // The same member name in sibling objects is fine.
+        assert!(parse_object(br#"{"x":{"b":1},"y":{"b":1}}"#, "payload").is_ok());
+    }
+
+    #[test]
+    fn only_objects_and_no_trailing_data() {
+        assert_eq!(parse_object(b"[1]", "header").unwrap_err().code(), "bad-json");
+        assert_eq!(parse_object(b"{} {}", "header").unwrap_err().code(), "bad-json");
+        assert_eq!(parse_object(b"\xff", "header").unwrap_err().code(), "bad-json");
+    }
+
+    #[test]
+    fn base64_is_strict() {
+        assert!(b64_decode("Zm9v", "payload").is_ok());
+        assert!(b64_decode("Zm9v==", "payload").is_err());
+        assert!(b64_decode("Zm8=", "payload").is_err());
+        assert!(b64_decode("Zm8+", "payload").is_err());
+        assert!(b64_decode("Zm9", "payload").is_ok());
+        assert!(b64_decode("Zm9v ", "payload").is_err());
+        // Non-canonical trailing bits ("AB" vs canonical "AA").
+        assert!(b64_decode("AB", "payload").is_err());
+    }
+
+    #[test]
+    fn header_rules() {
+        let h = |s: &str| Header::parse(&enc(s));
+        assert_eq!(h(r#"{"alg":"none","kid":"a"}"#).unwrap_err().code(), "alg-none");
+        assert_eq!(h(r#"{"alg":"NoNe","kid":"a"}"#).unwrap_err().code(), "alg-none");
+        assert_eq!(h(r#"{"alg":"RS256","kid":"a","jku":"x"}"#).unwrap_err().code(), "embedded-key");
+        assert_eq!(h(r#"{"alg":"RS256","kid":"a","crit":["exp"],"exp":1}"#).unwrap_err().code(), "crit-unsupported");
+        assert_eq!(h(r#"{"alg":"RS256","kid":"a","b64":false}"#).unwrap_err().code(), "b64-false");
+        assert_eq!(h(r#"{"alg":"RS256"}"#).unwrap_err().code(), "missing-kid");
+        assert_eq!(h(r#"{"alg":"RS256","kid":5}"#).unwrap_err().code(), "bad-kid");
+        assert_eq!(h(r#"{"alg":"RS256","kid":"a","cty":"JWT"}"#).unwrap_err().code(), "nested-jwt");
+        assert_eq!(h(r#"{"kid":"a"}"#).unwrap_err().code(), "bad-header");
+        assert_eq!(h(r#"{"alg":"RS256","kid":"a","typ":7}"#).unwrap_err().code(), "bad-header");
+        let ok = h(r#"{"alg":"RS256","kid":"a","typ":"JWT","b64":true}"#).unwrap();
+        assert_eq!(ok.kid, "a");
+    }
+
+    #[test]
+    fn split_rules() {
+        assert_eq!(split("a.b", 100).unwrap_err().code(), "malformed");
+        assert_eq!(split("a.b.c.d", 100).unwrap_err().code(), "malformed");
+        assert_eq!(split(".b.c", 100).unwrap_err().code(), "malformed");
+        assert_eq!(split("{\"payload\":1}", 100).unwrap_err().code(), "json-serialization");
+        assert_eq!(split(&"a".repeat(101), 100).unwrap_err().code(), "too-large");
+        let c = split("h.p.s", 100).unwrap();
+        assert_eq!(c.signing_input, "h.p");
+    }
+
+    #[test]
+    fn numeric_dates() {
+        let m = parse_object(br#"{"a":1,"b":"1","c":1.5,"d":1e300,"e":-5,"f":9223372036854775808}"#, "payload").unwrap();
+        assert_eq!(numeric_date(&m, "a").unwrap(), Some(1));
+        assert_eq!(numeric_date(&m, "b").unwrap_err().code(), "bad-time");
+        assert_eq!(numeric_date(&m, "c").unwrap(), Some(1));
+        assert_eq!(numeric_date(&m, "d").unwrap_err().code(), "bad-time");
+        assert_eq!(numeric_date(&m, "e").unwrap(), Some(-5));
+        assert_eq!(numeric_date(&m, "f").unwrap_err().code(), "bad-time");
+        assert_eq!(numeric_date(&m, "zz").unwrap(), None);
+    }
+}

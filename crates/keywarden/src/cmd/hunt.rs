@@ -1,0 +1,274 @@
+//! `keywarden hunt`: read exported logs, account for every record, run detections, write the
+//! output directory (`summary.json`, `rejected.jsonl`, and the detection outputs).
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use keywarden_ingest::{
+    Discard, Format, IngestConfig, IngestReport, Observer, Rejection, expand_inputs, ingest,
+};
+use serde::Serialize;
+
+use crate::term::{Style, escape};
+
+#[derive(clap::Args, Debug)]
+pub struct HuntArgs {
+    /// Files or directories to read (directories recursively; `-` for stdin). `.gz` and `.zst`
+    /// are decompressed transparently.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output directory (created if missing).
+    #[arg(long, default_value = "keywarden-out")]
+    pub out: PathBuf,
+    /// Force one export shape for every record instead of sniffing (see `docs/INGEST.md`).
+    #[arg(long)]
+    pub format: Option<Format>,
+    /// Exit with status 1 when any record is rejected.
+    #[arg(long)]
+    pub strict: bool,
+    /// Reject records larger than this many bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub max_record_bytes: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `summary.json`: the contract documented in `docs/OUTPUTS.md`.
+#[derive(Serialize)]
+struct Summary<'a> {
+    keywarden_version: &'static str,
+    #[serde(flatten)]
+    report: &'a IngestReport,
+    alerts: u64,
+}
+
+pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
+    let inputs = expand_inputs(&args.paths)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating output directory {}", args.out.display()))?;
+    let mut cfg = IngestConfig {
+        format: args.format,
+        max_record_bytes: args.max_record_bytes,
+        ..IngestConfig::default()
+    };
+    if let Some(t) = args.threads {
+        cfg.threads = t.max(1);
+    }
+    let rejected_path = args.out.join("rejected.jsonl");
+    let rejected_file = File::create(&rejected_path)
+        .with_context(|| format!("creating {}", rejected_path.display()))?;
+    let total_bytes: u64 = inputs
+        .iter()
+        .filter_map(|i| i.path.as_ref())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let observer = HuntObserver {
+        rejected: Mutex::new(RejectLog {
+            out: BufWriter::new(rejected_file),
+            error: None,
+        }),
+        progress: Progress::new(!args.quiet && std::io::stderr().is_terminal(), total_bytes),
+    };
+    let (report, _workers) = ingest(&inputs, &cfg, || Discard, &observer);
+    observer.progress.finish();
+    let log = observer
+        .rejected
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = log.error {
+        return Err(e).context("writing rejected.jsonl");
+    }
+    let mut out = log.out;
+    out.flush().context("writing rejected.jsonl")?;
+
+    let alerts = 0u64;
+    let summary = Summary {
+        keywarden_version: env!("CARGO_PKG_VERSION"),
+        report: &report,
+        alerts,
+    };
+    let summary_path = args.out.join("summary.json");
+    let mut f = BufWriter::new(
+        File::create(&summary_path)
+            .with_context(|| format!("creating {}", summary_path.display()))?,
+    );
+    serde_json::to_writer_pretty(&mut f, &summary)?;
+    f.write_all(b"\n")?;
+    f.flush()?;
+
+    if !args.quiet {
+        print_summary(&report, alerts, &args.out);
+    }
+    Ok(if args.strict && report.rejected > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+fn print_summary(report: &IngestReport, alerts: u64, out: &std::path::Path) {
+    let st = Style::stdout();
+    println!(
+        "{} {} records from {} inputs: {} events, {} rejected",
+        st.bold("keywarden hunt:"),
+        report.records,
+        report.inputs.len(),
+        st.green(&report.events.to_string()),
+        if report.rejected > 0 {
+            st.yellow(&report.rejected.to_string())
+        } else {
+            report.rejected.to_string()
+        },
+    );
+    for i in &report.inputs {
+        let line = format!(
+            "  {:<28} {:>9} records {:>9} events {:>7} rejected  {}",
+            i.format,
+            i.records,
+            i.events,
+            i.rejected,
+            escape(&i.path)
+        );
+        if i.rejected > 0 {
+            println!("{}", st.yellow(&line));
+        } else {
+            println!("{}", st.dim(&line));
+        }
+    }
+    for r in report.rejections.iter().take(10) {
+        let at = match (r.line, r.offset, r.record_number) {
+            (_, _, Some(n)) => format!("record {n}"),
+            (Some(l), _, _) => format!("line {l}"),
+            (None, Some(o), _) => format!("offset {o}"),
+            _ => String::new(),
+        };
+        println!(
+            "  {} {}:{} {}",
+            st.yellow("rejected"),
+            escape(&r.path),
+            at,
+            escape(&r.reason)
+        );
+    }
+    if report.rejected > 10 {
+        println!("  ... {} more in rejected.jsonl", report.rejected - 10);
+    }
+    let alerts_text = format!("{alerts} alerts");
+    println!(
+        "{}; outputs in {}",
+        if alerts > 0 {
+            st.red(&alerts_text)
+        } else {
+            st.green(&alerts_text)
+        },
+        escape(&out.display().to_string())
+    );
+}
+
+struct RejectLog {
+    out: BufWriter<File>,
+    error: Option<std::io::Error>,
+}
+
+/// One line of `rejected.jsonl`.
+#[derive(Serialize)]
+struct RejectedLine<'a> {
+    #[serde(flatten)]
+    rejection: &'a Rejection,
+    raw: Option<&'a str>,
+    raw_lossy: bool,
+}
+
+struct HuntObserver {
+    rejected: Mutex<RejectLog>,
+    progress: Progress,
+}
+
+impl Observer for HuntObserver {
+    fn rejected(&self, r: &Rejection) {
+        let mut log = self.rejected.lock().unwrap_or_else(|e| e.into_inner());
+        if log.error.is_some() {
+            return;
+        }
+        let line = RejectedLine {
+            rejection: r,
+            raw: r.raw.as_deref(),
+            raw_lossy: r.raw_lossy,
+        };
+        let res = serde_json::to_writer(&mut log.out, &line)
+            .map_err(std::io::Error::other)
+            .and_then(|_| log.out.write_all(b"\n"));
+        if let Err(e) = res {
+            log.error = Some(e);
+        }
+    }
+
+    fn progress(&self, bytes: u64) {
+        self.progress.add(bytes);
+    }
+}
+
+/// A one-line progress bar on stderr, redrawn at most ten times a second.
+struct Progress {
+    enabled: bool,
+    total: u64,
+    done: AtomicU64,
+    last: Mutex<Instant>,
+    start: Instant,
+}
+
+impl Progress {
+    fn new(enabled: bool, total: u64) -> Progress {
+        Progress {
+            enabled,
+            total,
+            done: AtomicU64::new(0),
+            last: Mutex::new(Instant::now()),
+            start: Instant::now(),
+        }
+    }
+
+    fn add(&self, bytes: u64) {
+        let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if !self.enabled {
+            return;
+        }
+        let Ok(mut last) = self.last.try_lock() else {
+            return;
+        };
+        if last.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        *last = Instant::now();
+        let pct = if self.total > 0 {
+            done * 100 / self.total
+        } else {
+            100
+        };
+        let width = 30usize;
+        let filled = (pct as usize * width / 100).min(width);
+        let mbs = done as f64 / 1e6 / self.start.elapsed().as_secs_f64().max(1e-3);
+        eprint!(
+            "\r[{}{}] {pct:>3}% {:.1} MB read, {mbs:.0} MB/s ",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            done as f64 / 1e6
+        );
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprint!("\r{}\r", " ".repeat(70));
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `keywarden`: the command-line front end. Thin by design: argument parsing, wiring of the
+//! library crates, terminal output and exit codes. All logic lives in `crates/keywarden-*`.
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod term;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keywarden",
+    version,
+    about = "Defend cloud mail against forged-token intrusions: hunt audit logs, validate tokens, scope what was read"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Hunt exported logs: read every input, account for every record, run detections.
+    Hunt(cmd::hunt::HuntArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Hunt(args) => cmd::hunt::run(&args),
+    };
+    match code {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("keywarden: error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -84,6 +84,7 @@ struct Shared<'a> {
     pending: AtomicUsize,
     counts: Mutex<Vec<Counts>>,
     labels: Mutex<Vec<&'static str>>,
+    skipped: Mutex<Vec<Option<String>>>,
     rejections: Mutex<(Vec<(usize, Rejection)>, u64)>,
 }
 
@@ -108,6 +109,7 @@ where
         pending: AtomicUsize::new(inputs.len()),
         counts: Mutex::new(vec![Counts::default(); inputs.len()]),
         labels: Mutex::new(vec!["empty"; inputs.len()]),
+        skipped: Mutex::new(vec![None; inputs.len()]),
         rejections: Mutex::new((Vec::new(), 0)),
     };
     let threads = cfg.threads.max(1);
@@ -119,6 +121,7 @@ where
                 s.spawn(move || {
                     let mut p = make();
                     worker(shared, &mut p);
+                    p.finish();
                     p
                 })
             })
@@ -141,7 +144,7 @@ where
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
     listed.sort_by_key(|(i, r)| (*i, r.offset, r.line, r.record_number));
-    let report = IngestReport::build(inputs, &counts, &labels, cfg.format, listed, unlisted);
+    let report = IngestReport::build(inputs, &counts, &labels, &skipped, cfg.format, listed, unlisted);
     (report, processors)
 }
 
@@ -273,7 +276,11 @@ fn process_loaded(
     match container {
         Container::Empty => Vec::new(),
         Container::NotALog(why) => {
-            ctx.reject(sink, RejectReason::NotALog(why.into()), at, body);
+            // Not a log: it holds no records, so nothing is rejected; the input is listed as
+            // skipped with the reason.
+            if let Ok(mut s) = shared.skipped.lock() {
+                s[i] = Some(why.to_string());
+            }
             Vec::new()
         }
         Container::Evtx => {

@@ -31,4 +31,4 @@ pub use format::{Format, UnknownFormat};
 pub use load::{InputError, InputSource, expand_inputs};
 pub use reject::{RejectReason, Rejection};
 pub use report::{IngestReport, InputReport};
-pub use sink::{Counts, Discard, Processor, Sink};
+pub use sink::{Counts, Discard, Fanout, Processor, Sink, Stage};

@@ -21,6 +21,9 @@ pub struct InputReport {
     pub rejected: u64,
     /// Events per shape, for inputs that mix shapes.
     pub shapes: BTreeMap<String, u64>,
+    /// Set when the input is not a log at all (format `not-a-log`): why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// The account of a whole run.
@@ -41,6 +44,7 @@ impl IngestReport {
         inputs: &[InputSource],
         counts: &[Counts],
         labels: &[&'static str],
+        skipped: &[Option<String>],
         forced: Option<Format>,
         listed: Vec<(usize, Rejection)>,
         unlisted: u64,
@@ -50,7 +54,8 @@ impl IngestReport {
             .iter()
             .zip(counts)
             .zip(labels)
-            .map(|((src, c), label)| {
+            .zip(skipped)
+            .map(|(((src, c), label), skipped)| {
                 total.merge(c);
                 let dominant = c
                     .shapes
@@ -58,6 +63,7 @@ impl IngestReport {
                     .max_by_key(|(name, n)| (**n, std::cmp::Reverse(**name)))
                     .map(|(name, _)| name.to_string());
                 let format = match forced {
+                    _ if skipped.is_some() => label.to_string(),
                     Some(f) => f.as_str().to_string(),
                     None => dominant.unwrap_or_else(|| label.to_string()),
                 };
@@ -68,6 +74,7 @@ impl IngestReport {
                     events: c.events,
                     rejected: c.rejected,
                     shapes: c.shapes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    skipped: skipped.clone(),
                 }
             })
             .collect();

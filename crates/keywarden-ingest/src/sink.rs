@@ -12,6 +12,41 @@ use crate::reject::Rejection;
 /// that their results can be merged.
 pub trait Processor: Send {
     fn process(&mut self, event: &Event<'_>);
+
+    /// Called once on the worker thread after its last event: hand results back to the stage
+    /// that made this processor.
+    fn finish(&mut self) {}
+}
+
+/// A detection stage plugged into an ingest run (built-in detections, Sigma rules...). The
+/// stage makes one processor per worker; processors report back to the stage in
+/// [`Processor::finish`], and the caller then asks the concrete stage for its results.
+pub trait Stage: Sync {
+    fn worker(&self) -> Box<dyn Processor + '_>;
+}
+
+/// Feeds every event to several processors, in order.
+pub struct Fanout<'s>(pub Vec<Box<dyn Processor + 's>>);
+
+impl Processor for Fanout<'_> {
+    fn process(&mut self, event: &Event<'_>) {
+        for p in &mut self.0 {
+            p.process(event);
+        }
+    }
+
+    fn finish(&mut self) {
+        for p in &mut self.0 {
+            p.finish();
+        }
+    }
+}
+
+impl<'s> Fanout<'s> {
+    /// One processor from each stage.
+    pub fn of(stages: &[&'s dyn Stage]) -> Fanout<'s> {
+        Fanout(stages.iter().map(|s| s.worker()).collect())
+    }
 }
 
 /// A processor that does nothing (an ingest-only pass).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use keywarden_ingest::{
-    Discard, Format, IngestConfig, IngestReport, Observer, Rejection, expand_inputs, ingest,
+    Fanout, Format, IngestConfig, IngestReport, Observer, Rejection, Stage, expand_inputs, ingest,
 };
 use serde::Serialize;
 
@@ -79,7 +79,9 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
         }),
         progress: Progress::new(!args.quiet && std::io::stderr().is_terminal(), total_bytes),
     };
-    let (report, _workers) = ingest(&inputs, &cfg, || Discard, &observer);
+    // Detection stages run inside the ingest workers, one processor per worker each.
+    let stages: Vec<&dyn Stage> = Vec::new();
+    let (report, _workers) = ingest(&inputs, &cfg, || Fanout::of(&stages), &observer);
     observer.progress.finish();
     let log = observer
         .rejected
@@ -91,7 +93,9 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
     let mut out = log.out;
     out.flush().context("writing rejected.jsonl")?;
 
-    let alerts = 0u64;
+    // Alerts from every stage, before incident grouping and reporting.
+    let all_alerts: Vec<keywarden_model::Alert> = Vec::new();
+    let alerts = all_alerts.len() as u64;
     let summary = Summary {
         keywarden_version: env!("CARGO_PKG_VERSION"),
         report: &report,

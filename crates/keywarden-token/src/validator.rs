@@ -1,0 +1,355 @@
+//! The validator: one pass over a compact JWS that fails closed at the first broken rule.
+//!
+//! Order: size cap → compact split → header (alg, embedded keys, crit, b64, kid) → deny list →
+//! claims JSON → issuer block from `iss` → key of *that* block by exact `kid` → `typ` → the
+//! key's algorithms → the key's own `issuer` binding → key validity window → signature →
+//! tenant → audience → `exp`/`nbf`/`iat`. A key can only ever verify tokens of the block it was
+//! loaded for.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::crypto::Alg;
+use crate::fetch::{CachePolicy, Fetch, HttpFetcher, OwnedKeyContext, RemoteKeys, RemoteSource};
+use crate::jose::{Header, b64_decode, media_type_is, numeric_date, parse_claims, split};
+use crate::jwks::{KeyContext, KeySet, LoadedKey, load_jwks};
+use crate::policy::{TENANT_PLACEHOLDER, TrustPolicy, is_lower_guid, match_issuer};
+use crate::reason::{KeyWarning, PolicyError, Rejection, evidence};
+
+/// A token that passed every check, with the claims that were checked.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub issuer_id: String,
+    pub kid: String,
+    pub alg: Alg,
+    pub iss: String,
+    pub tid: Option<String>,
+    pub aud: Vec<String>,
+    pub sub: Option<String>,
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    pub iat: Option<i64>,
+    /// Every claim, parsed without duplicates.
+    pub claims: Map<String, Value>,
+}
+
+/// Whatever could be read from a token, valid or not (for reports; never for decisions).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TokenSummary {
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub iss: Option<String>,
+    pub tid: Option<String>,
+    pub aud: Option<Value>,
+    pub sub: Option<String>,
+    pub exp: Option<i64>,
+}
+
+/// Reads what can be read from a token without validating it. Never panics; parts that are
+/// not strict base64url JSON objects without duplicate members are skipped.
+pub fn summarize(token: &str, max_len: usize) -> TokenSummary {
+    let mut out = TokenSummary::default();
+    let Ok(c) = split(token, max_len) else { return out };
+    let obj = |b64: &str| b64_decode(b64, "part").ok().and_then(|b| crate::jose::parse_object(&b, "part").ok());
+    let text = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(evidence);
+    if let Some(h) = obj(c.header_b64) {
+        out.kid = text(&h, "kid");
+        out.alg = text(&h, "alg");
+    }
+    if let Some(p) = obj(c.payload_b64) {
+        out.iss = text(&p, "iss");
+        out.tid = text(&p, "tid");
+        out.sub = text(&p, "sub");
+        out.aud = p.get("aud").filter(|a| a.is_string() || a.is_array()).cloned();
+        out.exp = numeric_date(&p, "exp").ok().flatten();
+    }
+    out
+}
+
+impl VerifiedToken {
+    pub fn summary(&self) -> TokenSummary {
+        TokenSummary {
+            kid: Some(self.kid.clone()),
+            alg: Some(self.alg.name().to_owned()),
+            iss: Some(self.iss.clone()),
+            tid: self.tid.clone(),
+            aud: self.claims.get("aud").cloned(),
+            sub: self.sub.clone(),
+            exp: Some(self.exp),
+        }
+    }
+}
+
+enum Keys {
+    Static(KeySet),
+    Remote(RemoteKeys),
+}
+
+struct Block {
+    id: String,
+    issuer: String,
+    tenants: Vec<String>,
+    audiences: Vec<String>,
+    token_types: Vec<String>,
+    keys: Keys,
+}
+
+impl Block {
+    fn lookup(&self, kid: &str, now: i64) -> Option<Arc<LoadedKey>> {
+        match &self.keys {
+            Keys::Static(s) => s.keys.get(kid).cloned(),
+            Keys::Remote(r) => r.get(kid, now),
+        }
+    }
+    /// Lookup that never touches the network (used only to explain a rejection).
+    fn holds(&self, kid: &str) -> bool {
+        match &self.keys {
+            Keys::Static(s) => s.keys.contains_key(kid),
+            Keys::Remote(r) => r.current().keys.contains_key(kid),
+        }
+    }
+}
+
+/// Validates tokens against a loaded [`TrustPolicy`]. Cheap to share across threads.
+pub struct Validator {
+    leeway: i64,
+    max_token_bytes: usize,
+    deny: HashSet<String>,
+    blocks: Vec<Block>,
+    warnings: Vec<KeyWarning>,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("blocks", &self.blocks.iter().map(|b| b.id.as_str()).collect::<Vec<_>>())
+            .field("warnings", &self.warnings.len())
+            .finish()
+    }
+}
+
+/// Current unix time in seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Validator {
+    /// Loads every key set of the policy (fetching remote ones over HTTPS now).
+    pub fn from_policy(policy: &TrustPolicy) -> Result<Validator, PolicyError> {
+        let fetcher = Arc::new(HttpFetcher::new(std::time::Duration::from_secs(policy.fetch_timeout_seconds)));
+        Validator::from_policy_with(policy, fetcher, unix_now())
+    }
+
+    /// As [`Validator::from_policy`], with an injected fetcher and load time.
+    pub fn from_policy_with(policy: &TrustPolicy, fetcher: Arc<dyn Fetch>, now: i64) -> Result<Validator, PolicyError> {
+        policy.check()?;
+        let deny = policy.deny_set();
+        let mut blocks = Vec::new();
+        let mut warnings = Vec::new();
+        for b in &policy.issuers {
+            let algorithms = b.parsed_algorithms().map_err(|detail| PolicyError::Issuer { issuer_id: b.id.clone(), detail })?;
+            let keys = if let Some(file) = &b.jwks_file {
+                let path = policy.base_dir.join(file);
+                let bytes = std::fs::read(&path).map_err(|source| PolicyError::Read { path: path.display().to_string(), source })?;
+                let ctx = KeyContext {
+                    issuer_id: &b.id,
+                    block_issuer: &b.issuer,
+                    algorithms: &algorithms,
+                    min_rsa_bits: policy.min_rsa_bits,
+                    deny: &deny,
+                    overrides: &b.keys,
+                    allow_symmetric: true,
+                };
+                let (set, w) = load_jwks(&bytes, &ctx)?;
+                warnings.extend(w);
+                Keys::Static(set)
+            } else {
+                let source = match (&b.jwks_uri, &b.discovery) {
+                    (Some(u), _) => RemoteSource::Jwks(u.clone()),
+                    (None, Some(d)) => RemoteSource::Discovery(d.clone()),
+                    (None, None) => {
+                        return Err(PolicyError::Issuer { issuer_id: b.id.clone(), detail: "no key source".into() });
+                    }
+                };
+                let ctx = OwnedKeyContext {
+                    issuer_id: b.id.clone(),
+                    block_issuer: b.issuer.clone(),
+                    algorithms: algorithms.clone(),
+                    min_rsa_bits: policy.min_rsa_bits,
+                    deny: deny.clone(),
+                    overrides: b.keys.clone(),
+                };
+                let cache = CachePolicy {
+                    ttl: policy.jwks_cache_ttl_seconds,
+                    min_refresh_interval: policy.refresh_interval_seconds,
+                    dangerous_allow_http: policy.dangerous_allow_http,
+                };
+                let r = RemoteKeys::load(source, ctx, fetcher.clone(), cache, now)?;
+                warnings.extend(r.warnings());
+                Keys::Remote(r)
+            };
+            blocks.push(Block {
+                id: b.id.clone(),
+                issuer: b.issuer.clone(),
+                tenants: b.tenants.clone(),
+                audiences: b.audiences.clone(),
+                token_types: b.token_types.clone(),
+                keys,
+            });
+        }
+        Ok(Validator { leeway: policy.leeway_seconds, max_token_bytes: policy.max_token_bytes, deny, blocks, warnings })
+    }
+
+    /// Keys refused individually at load.
+    pub fn warnings(&self) -> &[KeyWarning] {
+        &self.warnings
+    }
+
+    /// The token size cap in bytes.
+    pub fn max_token_bytes(&self) -> usize {
+        self.max_token_bytes
+    }
+
+    /// How many fetches a remote block has attempted (None for local or unknown blocks).
+    pub fn remote_fetch_count(&self, issuer_id: &str) -> Option<u64> {
+        self.blocks.iter().find(|b| b.id == issuer_id).and_then(|b| match &b.keys {
+            Keys::Remote(r) => Some(r.fetch_count()),
+            Keys::Static(_) => None,
+        })
+    }
+
+    /// Validates at the current system time.
+    pub fn validate(&self, token: &str) -> Result<VerifiedToken, Rejection> {
+        self.validate_at(token, unix_now())
+    }
+
+    /// Validates as if the time were `now` (unix seconds).
+    pub fn validate_at(&self, token: &str, now: i64) -> Result<VerifiedToken, Rejection> {
+        let c = split(token, self.max_token_bytes)?;
+        let header = Header::parse(c.header_b64)?;
+        let alg = Alg::parse(&header.alg).ok_or_else(|| Rejection::UnsupportedAlg { alg: evidence(&header.alg) })?;
+        let kid = header.kid.as_str();
+        if self.deny.contains(kid) {
+            return Err(Rejection::DeniedKey { kid: evidence(kid) });
+        }
+        let claims = parse_claims(c.payload_b64)?;
+        let iss = match claims.get("iss") {
+            Some(Value::String(s)) => s.as_str(),
+            _ => return Err(Rejection::MissingIssuer),
+        };
+        let candidates: Vec<(&Block, Option<&str>)> =
+            self.blocks.iter().filter_map(|b| match_issuer(&b.issuer, iss).map(|t| (b, t))).collect();
+        if candidates.is_empty() {
+            return Err(Rejection::UntrustedIssuer { iss: evidence(iss) });
+        }
+        let found = candidates.iter().find_map(|(b, t)| b.lookup(kid, now).map(|k| (*b, *t, k)));
+        let Some((block, iss_tenant, key)) = found else {
+            let issuer_id = candidates[0].0.id.clone();
+            if let Some(owner) = self.blocks.iter().find(|b| b.holds(kid)) {
+                return Err(Rejection::KeyNotBoundToIssuer { kid: evidence(kid), owner: owner.id.clone(), issuer_id });
+            }
+            return Err(Rejection::UnknownKid { kid: evidence(kid), issuer_id });
+        };
+        if let Some(typ) = &header.typ
+            && !block.token_types.iter().any(|t| media_type_is(typ, t))
+        {
+            return Err(Rejection::BadTyp { typ: evidence(typ) });
+        }
+        if !key.key.allows(alg) {
+            return Err(Rejection::AlgNotAllowed { alg: alg.name().into(), kid: evidence(kid), issuer_id: block.id.clone() });
+        }
+        let tid = match claims.get("tid") {
+            None => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(Rejection::BadClaimType { claim: "tid" }),
+        };
+        if let Some(ki) = &key.issuer {
+            let bound = match (ki.contains(TENANT_PLACEHOLDER), tid) {
+                (false, _) => Some(ki.clone()),
+                (true, Some(t)) => Some(ki.replace(TENANT_PLACEHOLDER, t)),
+                (true, None) => None,
+            };
+            if bound.as_deref() != Some(iss) {
+                return Err(Rejection::KeyIssuerMismatch { kid: evidence(kid), key_issuer: evidence(ki), iss: evidence(iss) });
+            }
+        }
+        if let Some(nb) = key.not_before
+            && now < nb
+        {
+            return Err(Rejection::KeyNotYetValid { kid: evidence(kid), not_before: nb });
+        }
+        if let Some(na) = key.not_after
+            && now > na
+        {
+            return Err(Rejection::KeyExpired { kid: evidence(kid), not_after: na });
+        }
+        let signature = b64_decode(c.signature_b64, "signature")?;
+        key.key.verify(alg, c.signing_input.as_bytes(), &signature, kid)?;
+
+        // Claims, now that we know who signed them.
+        if !block.tenants.is_empty() {
+            let t = tid.ok_or_else(|| Rejection::MissingTenant { issuer_id: block.id.clone() })?;
+            if !is_lower_guid(t) {
+                return Err(Rejection::BadTenant { tid: evidence(t) });
+            }
+            if !block.tenants.iter().any(|x| x == t) {
+                return Err(Rejection::TenantNotAllowed { tid: evidence(t), issuer_id: block.id.clone() });
+            }
+            if let Some(it) = iss_tenant
+                && it != t
+            {
+                return Err(Rejection::TenantIssuerMismatch { tid: evidence(t), iss_tenant: evidence(it) });
+            }
+        }
+        let aud: Vec<String> = match claims.get("aud") {
+            None => return Err(Rejection::MissingAudience),
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) if !a.is_empty() => {
+                a.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>().ok_or(Rejection::BadAudience)?
+            }
+            Some(_) => return Err(Rejection::BadAudience),
+        };
+        if !aud.iter().any(|a| block.audiences.contains(a)) {
+            return Err(Rejection::AudienceMismatch { aud: aud.iter().take(8).map(|a| evidence(a)).collect() });
+        }
+        let leeway = self.leeway;
+        let exp = numeric_date(&claims, "exp")?.ok_or(Rejection::MissingClaim { claim: "exp" })?;
+        if now.saturating_sub(leeway) >= exp {
+            return Err(Rejection::Expired { exp, now, leeway });
+        }
+        let nbf = numeric_date(&claims, "nbf")?;
+        if let Some(nbf) = nbf
+            && nbf > now.saturating_add(leeway)
+        {
+            return Err(Rejection::NotYetValid { nbf, now, leeway });
+        }
+        let iat = numeric_date(&claims, "iat")?;
+        if let Some(iat) = iat
+            && iat > now.saturating_add(leeway)
+        {
+            return Err(Rejection::IssuedInFuture { iat, now, leeway });
+        }
+        let sub = match claims.get("sub") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(Rejection::BadClaimType { claim: "sub" }),
+        };
+        Ok(VerifiedToken {
+            issuer_id: block.id.clone(),
+            kid: kid.to_owned(),
+            alg,
+            iss: iss.to_owned(),
+            tid: tid.map(str::to_owned),
+            aud,
+            sub,
+            exp,
+            nbf,
+            iat,
+            claims,
+        })
+    }
+}

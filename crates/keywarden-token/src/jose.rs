@@ -274,7 +274,8 @@ mod tests {
         assert!(b64_decode("Zm9v==", "payload").is_err());
         assert!(b64_decode("Zm8=", "payload").is_err());
         assert!(b64_decode("Zm8+", "payload").is_err());
-        assert!(b64_decode("Zm9", "payload").is_ok());
+        assert!(b64_decode("Zm8", "payload").is_ok());
+        assert!(b64_decode("Zm9", "payload").is_err());
         assert!(b64_decode("Zm9v ", "payload").is_err());
         // Non-canonical trailing bits ("AB" vs canonical "AA").
         assert!(b64_decode("AB", "payload").is_err());

@@ -139,12 +139,18 @@ where
         .labels
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
+    let skipped = shared
+        .skipped
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     let (mut listed, unlisted) = shared
         .rejections
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
     listed.sort_by_key(|(i, r)| (*i, r.offset, r.line, r.record_number));
-    let report = IngestReport::build(inputs, &counts, &labels, &skipped, cfg.format, listed, unlisted);
+    let report = IngestReport::build(
+        inputs, &counts, &labels, &skipped, cfg.format, listed, unlisted,
+    );
     (report, processors)
 }
 

@@ -157,15 +157,26 @@ pub enum Family {
 /// Key material, parsed once for each algorithm it may verify.
 pub enum VerifyKey {
     /// One parsed aws-lc-rs key per permitted algorithm.
-    Public { family: Family, bits: usize, parsed: Vec<(Alg, sig::ParsedPublicKey)> },
+    Public {
+        family: Family,
+        bits: usize,
+        parsed: Vec<(Alg, sig::ParsedPublicKey)>,
+    },
     /// One HMAC key per permitted algorithm.
-    Hmac { len: usize, keys: Vec<(Alg, hmac::Key)> },
+    Hmac {
+        len: usize,
+        keys: Vec<(Alg, hmac::Key)>,
+    },
 }
 
 impl std::fmt::Debug for VerifyKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            VerifyKey::Public { family, bits, parsed } => f
+            VerifyKey::Public {
+                family,
+                bits,
+                parsed,
+            } => f
                 .debug_struct("Public")
                 .field("family", family)
                 .field("bits", bits)
@@ -257,7 +268,11 @@ impl VerifyKey {
         if parsed.is_empty() {
             return Err("no permitted algorithm applies to this key type".into());
         }
-        Ok(VerifyKey::Public { family, bits, parsed })
+        Ok(VerifyKey::Public {
+            family,
+            bits,
+            parsed,
+        })
     }
 
     /// An HMAC key for the permitted HS algorithms its length allows. Empty keys never load.
@@ -278,9 +293,15 @@ impl VerifyKey {
             }
         }
         if keys.is_empty() {
-            return Err(format!("HMAC key of {} bytes is too short for its algorithms", secret.len()));
+            return Err(format!(
+                "HMAC key of {} bytes is too short for its algorithms",
+                secret.len()
+            ));
         }
-        Ok(VerifyKey::Hmac { len: secret.len(), keys })
+        Ok(VerifyKey::Hmac {
+            len: secret.len(),
+            keys,
+        })
     }
 
     /// The algorithms this key was loaded for.
@@ -306,24 +327,45 @@ impl VerifyKey {
     }
 
     /// Verifies `signature` over `message` with algorithm `alg`; `kid` is evidence only.
-    pub fn verify(&self, alg: Alg, message: &[u8], signature: &[u8], kid: &str) -> Result<(), Rejection> {
-        let bad = || Rejection::BadSignature { kid: crate::reason::evidence(kid), alg: alg.name().into() };
+    pub fn verify(
+        &self,
+        alg: Alg,
+        message: &[u8],
+        signature: &[u8],
+        kid: &str,
+    ) -> Result<(), Rejection> {
+        let bad = || Rejection::BadSignature {
+            kid: crate::reason::evidence(kid),
+            alg: alg.name().into(),
+        };
         if signature.is_empty() {
             return Err(Rejection::EmptySignature);
         }
         match self {
             VerifyKey::Public { family, parsed, .. } => {
-                let key = parsed.iter().find(|(a, _)| *a == alg).map(|(_, k)| k).ok_or_else(bad)?;
+                let key = parsed
+                    .iter()
+                    .find(|(a, _)| *a == alg)
+                    .map(|(_, k)| k)
+                    .ok_or_else(bad)?;
                 if let Family::Ec(curve) = family {
                     check_ecdsa_shape(alg, *curve, signature)?;
                 }
                 if *family == Family::Ed25519 && signature.len() != 64 {
-                    return Err(Rejection::BadSignatureLength { alg: alg.name().into(), len: signature.len(), expected: 64 });
+                    return Err(Rejection::BadSignatureLength {
+                        alg: alg.name().into(),
+                        len: signature.len(),
+                        expected: 64,
+                    });
                 }
                 key.verify_sig(message, signature).map_err(|_| bad())
             }
             VerifyKey::Hmac { keys, .. } => {
-                let key = keys.iter().find(|(a, _)| *a == alg).map(|(_, k)| k).ok_or_else(bad)?;
+                let key = keys
+                    .iter()
+                    .find(|(a, _)| *a == alg)
+                    .map(|(_, k)| k)
+                    .ok_or_else(bad)?;
                 hmac::verify(key, message, signature).map_err(|_| bad())
             }
         }
@@ -334,7 +376,11 @@ impl VerifyKey {
 pub fn check_ecdsa_shape(alg: Alg, curve: Curve, signature: &[u8]) -> Result<(), Rejection> {
     let n = curve.coord_len();
     if signature.len() != 2 * n {
-        return Err(Rejection::BadSignatureLength { alg: alg.name().into(), len: signature.len(), expected: 2 * n });
+        return Err(Rejection::BadSignatureLength {
+            alg: alg.name().into(),
+            len: signature.len(),
+            expected: 2 * n,
+        });
     }
     let (r, s) = signature.split_at(n);
     if r.iter().all(|b| *b == 0) || s.iter().all(|b| *b == 0) {
@@ -360,7 +406,10 @@ mod tests {
     #[test]
     fn der_encoding_of_rsa_components() {
         // n = 0x80 needs a sign byte; e = 65537.
-        assert_eq!(rsa_public_der(&[0x80], &[1, 0, 1]), vec![0x30, 0x09, 0x02, 0x02, 0x00, 0x80, 0x02, 0x03, 1, 0, 1]);
+        assert_eq!(
+            rsa_public_der(&[0x80], &[1, 0, 1]),
+            vec![0x30, 0x09, 0x02, 0x02, 0x00, 0x80, 0x02, 0x03, 1, 0, 1]
+        );
         assert_eq!(bit_len(&[0, 0x01, 0xff]), 9);
         assert_eq!(bit_len(&[]), 0);
         let mut long = Vec::new();
@@ -371,11 +420,26 @@ mod tests {
     #[test]
     fn psychic_and_length() {
         let zero = [0u8; 64];
-        assert_eq!(check_ecdsa_shape(Alg::ES256, Curve::P256, &zero).unwrap_err().code(), "psychic-signature");
-        assert_eq!(check_ecdsa_shape(Alg::ES256, Curve::P256, &[1u8; 70]).unwrap_err().code(), "bad-signature-length");
+        assert_eq!(
+            check_ecdsa_shape(Alg::ES256, Curve::P256, &zero)
+                .unwrap_err()
+                .code(),
+            "psychic-signature"
+        );
+        assert_eq!(
+            check_ecdsa_shape(Alg::ES256, Curve::P256, &[1u8; 70])
+                .unwrap_err()
+                .code(),
+            "bad-signature-length"
+        );
         let mut half = [1u8; 64];
         half[32..].fill(0);
-        assert_eq!(check_ecdsa_shape(Alg::ES256, Curve::P256, &half).unwrap_err().code(), "psychic-signature");
+        assert_eq!(
+            check_ecdsa_shape(Alg::ES256, Curve::P256, &half)
+                .unwrap_err()
+                .code(),
+            "psychic-signature"
+        );
         assert!(check_ecdsa_shape(Alg::ES256, Curve::P256, &[1u8; 64]).is_ok());
     }
 

@@ -50,7 +50,11 @@ impl HttpFetcher {
 impl Fetch for HttpFetcher {
     fn get(&self, url: &str) -> Result<Vec<u8>, String> {
         let mut resp = self.agent.get(url).call().map_err(|e| e.to_string())?;
-        resp.body_mut().with_config().limit(MAX_DOCUMENT).read_to_vec().map_err(|e| e.to_string())
+        resp.body_mut()
+            .with_config()
+            .limit(MAX_DOCUMENT)
+            .read_to_vec()
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -71,17 +75,25 @@ pub fn check_url(url: &str, dangerous_allow_http: bool) -> Result<(), String> {
         return Ok(());
     }
     let host = if authority.starts_with('[') {
-        authority.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+        authority
+            .split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
     } else {
         authority.split(':').next().unwrap_or("").to_owned()
     };
     let loopback = host == "localhost"
         || host == "[::1]"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
     if loopback {
         Ok(())
     } else {
-        Err(format!("{url:?}: plain http is allowed only for loopback hosts (or dangerous_allow_http)"))
+        Err(format!(
+            "{url:?}: plain http is allowed only for loopback hosts (or dangerous_allow_http)"
+        ))
     }
 }
 
@@ -138,7 +150,10 @@ pub struct RemoteKeys {
 
 impl std::fmt::Debug for RemoteKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteKeys").field("source", &self.source).field("ttl", &self.ttl).finish()
+        f.debug_struct("RemoteKeys")
+            .field("source", &self.source)
+            .field("ttl", &self.ttl)
+            .finish()
     }
 }
 
@@ -162,7 +177,10 @@ impl RemoteKeys {
         let url = match &source {
             RemoteSource::Jwks(u) | RemoteSource::Discovery(u) => u.clone(),
         };
-        check_url(&url, cache.dangerous_allow_http).map_err(|detail| PolicyError::Fetch { url: url.clone(), detail })?;
+        check_url(&url, cache.dangerous_allow_http).map_err(|detail| PolicyError::Fetch {
+            url: url.clone(),
+            detail,
+        })?;
         let r = RemoteKeys {
             source,
             ctx,
@@ -170,38 +188,71 @@ impl RemoteKeys {
             ttl: cache.ttl,
             min_interval: cache.min_refresh_interval,
             allow_http: cache.dangerous_allow_http,
-            state: Mutex::new(State { set: Arc::default(), fetched_at: 0, last_attempt: 0, warnings: vec![], fetches: 0 }),
+            state: Mutex::new(State {
+                set: Arc::default(),
+                fetched_at: 0,
+                last_attempt: 0,
+                warnings: vec![],
+                fetches: 0,
+            }),
         };
         let (set, warnings) = r.fetch_set()?;
         {
             let mut st = r.lock();
-            *st = State { set: Arc::new(set), fetched_at: now, last_attempt: now, warnings, fetches: 1 };
+            *st = State {
+                set: Arc::new(set),
+                fetched_at: now,
+                last_attempt: now,
+                warnings,
+                fetches: 1,
+            };
         }
         Ok(r)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn fetch_set(&self) -> Result<(KeySet, Vec<KeyWarning>), PolicyError> {
         let jwks_url = match &self.source {
             RemoteSource::Jwks(u) => u.clone(),
             RemoteSource::Discovery(u) => {
-                let fe = |detail: String| PolicyError::Fetch { url: u.clone(), detail };
+                let fe = |detail: String| PolicyError::Fetch {
+                    url: u.clone(),
+                    detail,
+                };
                 let body = self.fetcher.get(u).map_err(fe)?;
-                let doc = parse_object(&body, "discovery document").map_err(|e| fe(e.to_string()))?;
-                let iss = doc.get("issuer").and_then(Value::as_str).ok_or_else(|| fe("no issuer".into()))?;
-                let agrees = iss == self.ctx.block_issuer || match_issuer(&self.ctx.block_issuer, iss).is_some();
+                let doc =
+                    parse_object(&body, "discovery document").map_err(|e| fe(e.to_string()))?;
+                let iss = doc
+                    .get("issuer")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| fe("no issuer".into()))?;
+                let agrees = iss == self.ctx.block_issuer
+                    || match_issuer(&self.ctx.block_issuer, iss).is_some();
                 if !agrees {
-                    return Err(fe(format!("discovery issuer {iss:?} differs from the block's issuer")));
+                    return Err(fe(format!(
+                        "discovery issuer {iss:?} differs from the block's issuer"
+                    )));
                 }
-                let j = doc.get("jwks_uri").and_then(Value::as_str).ok_or_else(|| fe("no jwks_uri".into()))?;
+                let j = doc
+                    .get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| fe("no jwks_uri".into()))?;
                 check_url(j, self.allow_http).map_err(fe)?;
                 j.to_owned()
             }
         };
-        let body = self.fetcher.get(&jwks_url).map_err(|detail| PolicyError::Fetch { url: jwks_url.clone(), detail })?;
+        let body = self
+            .fetcher
+            .get(&jwks_url)
+            .map_err(|detail| PolicyError::Fetch {
+                url: jwks_url.clone(),
+                detail,
+            })?;
         load_jwks(&body, &self.ctx.borrow())
     }
 

@@ -29,7 +29,8 @@ pub const MAX_KID_LEN: usize = 256;
 
 /// Decodes strict base64url; `part` names the token part for the rejection.
 pub fn b64_decode(s: &str, part: &'static str) -> Result<Vec<u8>, Rejection> {
-    B64.decode(s.as_bytes()).map_err(|_| Rejection::BadBase64 { part })
+    B64.decode(s.as_bytes())
+        .map_err(|_| Rejection::BadBase64 { part })
 }
 
 /// A JSON value parsed with duplicate-member detection.
@@ -98,16 +99,25 @@ pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map<String, Valu
     let parsed = Strict::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match parsed {
         Ok(Strict(Value::Object(m))) => Ok(m),
-        Ok(_) => Err(Rejection::BadJson { part, detail: "not an object".into() }),
+        Ok(_) => Err(Rejection::BadJson {
+            part,
+            detail: "not an object".into(),
+        }),
         Err(e) => {
             let msg = e.to_string();
             match msg.find(DUP_MARK) {
                 Some(i) => {
                     let rest = &msg[i + DUP_MARK.len()..];
                     let key = rest.split(" at line").next().unwrap_or(rest);
-                    Err(Rejection::DuplicateKey { part, key: evidence(key) })
+                    Err(Rejection::DuplicateKey {
+                        part,
+                        key: evidence(key),
+                    })
                 }
-                None => Err(Rejection::BadJson { part, detail: evidence(&msg) }),
+                None => Err(Rejection::BadJson {
+                    part,
+                    detail: evidence(&msg),
+                }),
             }
         }
     }
@@ -126,7 +136,10 @@ pub struct Compact<'a> {
 /// Splits a compact JWS after the size cap; refuses the JSON serialisation outright.
 pub fn split(token: &str, max_len: usize) -> Result<Compact<'_>, Rejection> {
     if token.len() > max_len {
-        return Err(Rejection::TooLarge { len: token.len(), max: max_len });
+        return Err(Rejection::TooLarge {
+            len: token.len(),
+            max: max_len,
+        });
     }
     if token.trim_start().starts_with('{') {
         return Err(Rejection::JsonSerialization);
@@ -140,7 +153,12 @@ pub fn split(token: &str, max_len: usize) -> Result<Compact<'_>, Rejection> {
         return Err(Rejection::Malformed { parts });
     }
     let signing_input = &token[..h.len() + 1 + p.len()];
-    Ok(Compact { header_b64: h, payload_b64: p, signature_b64: s, signing_input })
+    Ok(Compact {
+        header_b64: h,
+        payload_b64: p,
+        signature_b64: s,
+        signing_input,
+    })
 }
 
 /// The protected header, checked for everything that must never be honoured.
@@ -188,10 +206,16 @@ impl Header {
         let kid = match m.get("kid") {
             None => return Err(Rejection::MissingKid),
             Some(Value::String(s)) => s.clone(),
-            Some(other) => return Err(Rejection::BadKid { kid: evidence(&other.to_string()) }),
+            Some(other) => {
+                return Err(Rejection::BadKid {
+                    kid: evidence(&other.to_string()),
+                });
+            }
         };
         if kid.is_empty() || kid.len() > MAX_KID_LEN || kid.chars().any(char::is_control) {
-            return Err(Rejection::BadKid { kid: evidence(&kid) });
+            return Err(Rejection::BadKid {
+                kid: evidence(&kid),
+            });
         }
         let typ = opt_str(&m, "typ")?;
         let cty = opt_str(&m, "cty")?;
@@ -233,7 +257,11 @@ pub fn numeric_date(
             }
             match n.as_f64() {
                 // 2^63 is exactly representable; anything at or beyond it overflows i64.
-                Some(f) if f.is_finite() && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 => {
+                Some(f)
+                    if f.is_finite()
+                        && f >= -9.223_372_036_854_776e18
+                        && f < 9.223_372_036_854_776e18 =>
+                {
                     Ok(Some(f.floor() as i64))
                 }
                 _ => Err(Rejection::BadTime { claim }),
@@ -254,7 +282,13 @@ mod tests {
     #[test]
     fn duplicate_members_are_refused_at_any_depth() {
         let e = parse_object(br#"{"a":1,"a":2}"#, "payload").unwrap_err();
-        assert_eq!(e, Rejection::DuplicateKey { part: "payload", key: "a".into() });
+        assert_eq!(
+            e,
+            Rejection::DuplicateKey {
+                part: "payload",
+                key: "a".into()
+            }
+        );
         let e = parse_object(br#"{"x":{"b":1,"b":1}}"#, "payload").unwrap_err();
         assert_eq!(e.code(), "duplicate-key");
         // The same member name in sibling objects is fine.
@@ -263,9 +297,18 @@ mod tests {
 
     #[test]
     fn only_objects_and_no_trailing_data() {
-        assert_eq!(parse_object(b"[1]", "header").unwrap_err().code(), "bad-json");
-        assert_eq!(parse_object(b"{} {}", "header").unwrap_err().code(), "bad-json");
-        assert_eq!(parse_object(b"\xff", "header").unwrap_err().code(), "bad-json");
+        assert_eq!(
+            parse_object(b"[1]", "header").unwrap_err().code(),
+            "bad-json"
+        );
+        assert_eq!(
+            parse_object(b"{} {}", "header").unwrap_err().code(),
+            "bad-json"
+        );
+        assert_eq!(
+            parse_object(b"\xff", "header").unwrap_err().code(),
+            "bad-json"
+        );
     }
 
     #[test]
@@ -284,16 +327,50 @@ mod tests {
     #[test]
     fn header_rules() {
         let h = |s: &str| Header::parse(&enc(s));
-        assert_eq!(h(r#"{"alg":"none","kid":"a"}"#).unwrap_err().code(), "alg-none");
-        assert_eq!(h(r#"{"alg":"NoNe","kid":"a"}"#).unwrap_err().code(), "alg-none");
-        assert_eq!(h(r#"{"alg":"RS256","kid":"a","jku":"x"}"#).unwrap_err().code(), "embedded-key");
-        assert_eq!(h(r#"{"alg":"RS256","kid":"a","crit":["exp"],"exp":1}"#).unwrap_err().code(), "crit-unsupported");
-        assert_eq!(h(r#"{"alg":"RS256","kid":"a","b64":false}"#).unwrap_err().code(), "b64-false");
+        assert_eq!(
+            h(r#"{"alg":"none","kid":"a"}"#).unwrap_err().code(),
+            "alg-none"
+        );
+        assert_eq!(
+            h(r#"{"alg":"NoNe","kid":"a"}"#).unwrap_err().code(),
+            "alg-none"
+        );
+        assert_eq!(
+            h(r#"{"alg":"RS256","kid":"a","jku":"x"}"#)
+                .unwrap_err()
+                .code(),
+            "embedded-key"
+        );
+        assert_eq!(
+            h(r#"{"alg":"RS256","kid":"a","crit":["exp"],"exp":1}"#)
+                .unwrap_err()
+                .code(),
+            "crit-unsupported"
+        );
+        assert_eq!(
+            h(r#"{"alg":"RS256","kid":"a","b64":false}"#)
+                .unwrap_err()
+                .code(),
+            "b64-false"
+        );
         assert_eq!(h(r#"{"alg":"RS256"}"#).unwrap_err().code(), "missing-kid");
-        assert_eq!(h(r#"{"alg":"RS256","kid":5}"#).unwrap_err().code(), "bad-kid");
-        assert_eq!(h(r#"{"alg":"RS256","kid":"a","cty":"JWT"}"#).unwrap_err().code(), "nested-jwt");
+        assert_eq!(
+            h(r#"{"alg":"RS256","kid":5}"#).unwrap_err().code(),
+            "bad-kid"
+        );
+        assert_eq!(
+            h(r#"{"alg":"RS256","kid":"a","cty":"JWT"}"#)
+                .unwrap_err()
+                .code(),
+            "nested-jwt"
+        );
         assert_eq!(h(r#"{"kid":"a"}"#).unwrap_err().code(), "bad-header");
-        assert_eq!(h(r#"{"alg":"RS256","kid":"a","typ":7}"#).unwrap_err().code(), "bad-header");
+        assert_eq!(
+            h(r#"{"alg":"RS256","kid":"a","typ":7}"#)
+                .unwrap_err()
+                .code(),
+            "bad-header"
+        );
         let ok = h(r#"{"alg":"RS256","kid":"a","typ":"JWT","b64":true}"#).unwrap();
         assert_eq!(ok.kid, "a");
     }
@@ -303,15 +380,25 @@ mod tests {
         assert_eq!(split("a.b", 100).unwrap_err().code(), "malformed");
         assert_eq!(split("a.b.c.d", 100).unwrap_err().code(), "malformed");
         assert_eq!(split(".b.c", 100).unwrap_err().code(), "malformed");
-        assert_eq!(split("{\"payload\":1}", 100).unwrap_err().code(), "json-serialization");
-        assert_eq!(split(&"a".repeat(101), 100).unwrap_err().code(), "too-large");
+        assert_eq!(
+            split("{\"payload\":1}", 100).unwrap_err().code(),
+            "json-serialization"
+        );
+        assert_eq!(
+            split(&"a".repeat(101), 100).unwrap_err().code(),
+            "too-large"
+        );
         let c = split("h.p.s", 100).unwrap();
         assert_eq!(c.signing_input, "h.p");
     }
 
     #[test]
     fn numeric_dates() {
-        let m = parse_object(br#"{"a":1,"b":"1","c":1.5,"d":1e300,"e":-5,"f":9223372036854775808}"#, "payload").unwrap();
+        let m = parse_object(
+            br#"{"a":1,"b":"1","c":1.5,"d":1e300,"e":-5,"f":9223372036854775808}"#,
+            "payload",
+        )
+        .unwrap();
         assert_eq!(numeric_date(&m, "a").unwrap(), Some(1));
         assert_eq!(numeric_date(&m, "b").unwrap_err().code(), "bad-time");
         assert_eq!(numeric_date(&m, "c").unwrap(), Some(1));

@@ -11,8 +11,10 @@ use crate::crypto::Alg;
 use crate::reason::PolicyError;
 
 /// The Storm-0558 consumer signing key (kid and x5t; the hex SHA-1 thumbprint too).
-pub const BUILTIN_DENY: &[&str] =
-    &["1LTMzakihiRla_8z2BEJVXeWMqo", "d4b4cccda9228624656bff33d8110955779632aa"];
+pub const BUILTIN_DENY: &[&str] = &[
+    "1LTMzakihiRla_8z2BEJVXeWMqo",
+    "d4b4cccda9228624656bff33d8110955779632aa",
+];
 
 /// Hard ceiling on `leeway_seconds`.
 pub const MAX_LEEWAY: i64 = 300;
@@ -127,14 +129,28 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
     }
-    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+    if !matches!(b.get(10), Some(b'T' | b't' | b' '))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { None }
+        if t.bytes().all(|c| c.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        }
     };
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -148,7 +164,10 @@ pub fn parse_time(s: &str) -> Option<i64> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && o.as_bytes()[3] == b':' => {
+        o if o.len() == 6
+            && (o.starts_with('+') || o.starts_with('-'))
+            && o.as_bytes()[3] == b':' =>
+        {
             let oh: i64 = o.get(1..3)?.parse().ok()?;
             let om: i64 = o.get(4..6)?.parse().ok()?;
             let v = oh * 3600 + om * 60;
@@ -199,8 +218,10 @@ pub fn match_issuer<'a>(template: &str, iss: &'a str) -> Option<Option<&'a str>>
 impl TrustPolicy {
     /// Reads and checks a policy file; relative `jwks_file`s resolve beside it.
     pub fn from_file(path: &Path) -> Result<TrustPolicy, PolicyError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| PolicyError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut p = TrustPolicy::from_toml(&text)?;
         p.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(p)
@@ -217,23 +238,36 @@ impl TrustPolicy {
     pub fn check(&self) -> Result<(), PolicyError> {
         let inv = |m: String| Err(PolicyError::Invalid(m));
         if !(0..=MAX_LEEWAY).contains(&self.leeway_seconds) {
-            return inv(format!("leeway_seconds must be 0..={MAX_LEEWAY}, got {}", self.leeway_seconds));
+            return inv(format!(
+                "leeway_seconds must be 0..={MAX_LEEWAY}, got {}",
+                self.leeway_seconds
+            ));
         }
         if self.min_rsa_bits < 2048 {
-            return inv(format!("min_rsa_bits must be at least 2048, got {}", self.min_rsa_bits));
+            return inv(format!(
+                "min_rsa_bits must be at least 2048, got {}",
+                self.min_rsa_bits
+            ));
         }
         if self.max_token_bytes == 0 || self.max_token_bytes > 1 << 20 {
             return inv("max_token_bytes must be 1..=1048576".into());
         }
         if self.refresh_interval_seconds < 1 || self.jwks_cache_ttl_seconds < 1 {
-            return inv("refresh_interval_seconds and jwks_cache_ttl_seconds must be positive".into());
+            return inv(
+                "refresh_interval_seconds and jwks_cache_ttl_seconds must be positive".into(),
+            );
         }
         if self.issuers.is_empty() {
             return inv("no [[issuer]] block".into());
         }
         let mut ids = HashSet::new();
         for b in &self.issuers {
-            let err = |detail: String| Err(PolicyError::Issuer { issuer_id: b.id.clone(), detail });
+            let err = |detail: String| {
+                Err(PolicyError::Issuer {
+                    issuer_id: b.id.clone(),
+                    detail,
+                })
+            };
             if b.id.is_empty() || !ids.insert(b.id.as_str()) {
                 return err("id must be non-empty and unique".into());
             }
@@ -249,24 +283,41 @@ impl TrustPolicy {
             if b.audiences.is_empty() || b.audiences.iter().any(String::is_empty) {
                 return err("audiences must list at least one non-empty audience".into());
             }
-            let sources = [b.jwks_file.is_some(), b.jwks_uri.is_some(), b.discovery.is_some()];
+            let sources = [
+                b.jwks_file.is_some(),
+                b.jwks_uri.is_some(),
+                b.discovery.is_some(),
+            ];
             if sources.iter().filter(|s| **s).count() != 1 {
                 return err("exactly one of jwks_file, jwks_uri, discovery is required".into());
             }
-            let algs = b.parsed_algorithms().map_err(|d| PolicyError::Issuer { issuer_id: b.id.clone(), detail: d })?;
+            let algs = b.parsed_algorithms().map_err(|d| PolicyError::Issuer {
+                issuer_id: b.id.clone(),
+                detail: d,
+            })?;
             if algs.is_empty() {
                 return err("algorithms must not be empty".into());
             }
-            if b.jwks_file.is_none() && algs.iter().any(|a| a.family() == crate::crypto::Family::Hmac) {
+            if b.jwks_file.is_none()
+                && algs
+                    .iter()
+                    .any(|a| a.family() == crate::crypto::Family::Hmac)
+            {
                 return err("HMAC algorithms are allowed only with a local jwks_file".into());
             }
             for k in &b.keys {
                 if let Some(a) = &k.algorithms {
-                    parse_algs(a).map_err(|d| PolicyError::Issuer { issuer_id: b.id.clone(), detail: d })?;
+                    parse_algs(a).map_err(|d| PolicyError::Issuer {
+                        issuer_id: b.id.clone(),
+                        detail: d,
+                    })?;
                 }
                 for (name, v) in [("not_before", &k.not_before), ("not_after", &k.not_after)] {
                     if v.as_ref().is_some_and(|t| t.resolve().is_none()) {
-                        return err(format!("key {:?}: {name} is neither unix seconds nor RFC 3339", k.kid));
+                        return err(format!(
+                            "key {:?}: {name} is neither unix seconds nor RFC 3339",
+                            k.kid
+                        ));
                     }
                 }
             }
@@ -276,13 +327,20 @@ impl TrustPolicy {
 
     /// Built-in and configured deny lists together.
     pub fn deny_set(&self) -> HashSet<String> {
-        BUILTIN_DENY.iter().map(|s| (*s).to_owned()).chain(self.deny_kids.iter().cloned()).collect()
+        BUILTIN_DENY
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(self.deny_kids.iter().cloned())
+            .collect()
     }
 }
 
 /// Parses algorithm names; `none` and unknown names are policy errors.
 pub fn parse_algs(names: &[String]) -> Result<Vec<Alg>, String> {
-    names.iter().map(|n| Alg::parse(n).ok_or_else(|| format!("unsupported algorithm {n:?}"))).collect()
+    names
+        .iter()
+        .map(|n| Alg::parse(n).ok_or_else(|| format!("unsupported algorithm {n:?}")))
+        .collect()
 }
 
 impl IssuerConfig {
@@ -320,10 +378,19 @@ jwks_file = "contoso.jwks.json"
     fn refusals() {
         let bad = |s: &str| TrustPolicy::from_toml(s).unwrap_err().to_string();
         assert!(bad(&format!("leeway_seconds = 301\n{BASE}")).contains("leeway"));
-        assert!(bad(&BASE.replace("tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]", "")).contains("tenants"));
+        assert!(
+            bad(&BASE.replace("tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]", ""))
+                .contains("tenants")
+        );
         assert!(bad(&BASE.replace("72f988bf", "72F988BF")).contains("GUID"));
         assert!(bad(&BASE.replace("\"EdDSA\"", "\"none\"")).contains("unsupported"));
-        assert!(bad(&BASE.replace("\"EdDSA\"", "\"HS256\"").replace("jwks_file = \"contoso.jwks.json\"", "jwks_uri = \"https://x\"")).contains("HMAC"));
+        assert!(
+            bad(&BASE.replace("\"EdDSA\"", "\"HS256\"").replace(
+                "jwks_file = \"contoso.jwks.json\"",
+                "jwks_uri = \"https://x\""
+            ))
+            .contains("HMAC")
+        );
         assert!(bad(&format!("{BASE}jwks_uri = \"https://x\"\n")).contains("exactly one"));
         assert!(bad(&format!("bogus = 1\n{BASE}")).contains("TOML"));
         assert!(bad("").contains("no [[issuer]]"));
@@ -332,20 +399,44 @@ jwks_file = "contoso.jwks.json"
     #[test]
     fn issuer_matching_is_exact() {
         let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
-        assert_eq!(match_issuer(t, "https://login.microsoftonline.com/abc/v2.0"), Some(Some("abc")));
-        assert_eq!(match_issuer(t, "https://login.microsoftonline.com/a/b/v2.0"), None);
-        assert_eq!(match_issuer(t, "https://login.microsoftonline.com//v2.0"), None);
-        assert_eq!(match_issuer(t, "https://LOGIN.microsoftonline.com/abc/v2.0"), None);
-        assert_eq!(match_issuer("https://a.example", "https://a.example/"), None);
-        assert_eq!(match_issuer("https://a.example", "https://a.example.evil"), None);
-        assert_eq!(match_issuer("https://a.example", "https://a.example"), Some(None));
+        assert_eq!(
+            match_issuer(t, "https://login.microsoftonline.com/abc/v2.0"),
+            Some(Some("abc"))
+        );
+        assert_eq!(
+            match_issuer(t, "https://login.microsoftonline.com/a/b/v2.0"),
+            None
+        );
+        assert_eq!(
+            match_issuer(t, "https://login.microsoftonline.com//v2.0"),
+            None
+        );
+        assert_eq!(
+            match_issuer(t, "https://LOGIN.microsoftonline.com/abc/v2.0"),
+            None
+        );
+        assert_eq!(
+            match_issuer("https://a.example", "https://a.example/"),
+            None
+        );
+        assert_eq!(
+            match_issuer("https://a.example", "https://a.example.evil"),
+            None
+        );
+        assert_eq!(
+            match_issuer("https://a.example", "https://a.example"),
+            Some(None)
+        );
     }
 
     #[test]
     fn times() {
         assert_eq!(parse_time("1767139200"), Some(1_767_139_200));
         assert_eq!(parse_time("2025-12-31T00:00:00Z"), Some(1_767_139_200));
-        assert_eq!(parse_time("2025-12-31T01:00:00.5+01:00"), Some(1_767_139_200));
+        assert_eq!(
+            parse_time("2025-12-31T01:00:00.5+01:00"),
+            Some(1_767_139_200)
+        );
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_time("2025-13-01T00:00:00Z"), None);
         assert_eq!(parse_time("yesterday"), None);

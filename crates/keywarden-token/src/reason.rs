@@ -47,7 +47,11 @@ pub enum Rejection {
     #[error("alg {alg:?} is not a supported signature algorithm")]
     UnsupportedAlg { alg: String },
     #[error("alg {alg} is not allowed for key {kid:?} of issuer block {issuer_id:?}")]
-    AlgNotAllowed { alg: String, kid: String, issuer_id: String },
+    AlgNotAllowed {
+        alg: String,
+        kid: String,
+        issuer_id: String,
+    },
     #[error("header carries {member:?}; header-supplied keys are never trusted")]
     EmbeddedKey { member: &'static str },
     #[error("header lists critical extensions {names:?}, none of which are understood")]
@@ -70,10 +74,20 @@ pub enum Rejection {
     UntrustedIssuer { iss: String },
     #[error("no key {kid:?} for issuer block {issuer_id:?}")]
     UnknownKid { kid: String, issuer_id: String },
-    #[error("key {kid:?} belongs to issuer block {owner:?}, not to {issuer_id:?} that the token claims")]
-    KeyNotBoundToIssuer { kid: String, owner: String, issuer_id: String },
+    #[error(
+        "key {kid:?} belongs to issuer block {owner:?}, not to {issuer_id:?} that the token claims"
+    )]
+    KeyNotBoundToIssuer {
+        kid: String,
+        owner: String,
+        issuer_id: String,
+    },
     #[error("key {kid:?} is bound to issuer {key_issuer:?}, the token claims {iss:?}")]
-    KeyIssuerMismatch { kid: String, key_issuer: String, iss: String },
+    KeyIssuerMismatch {
+        kid: String,
+        key_issuer: String,
+        iss: String,
+    },
     #[error("key {kid:?} is not valid before {not_before}")]
     KeyNotYetValid { kid: String, not_before: i64 },
     #[error("key {kid:?} was valid only until {not_after}")]
@@ -81,7 +95,11 @@ pub enum Rejection {
     #[error("signature is empty")]
     EmptySignature,
     #[error("signature is {len} bytes; {alg} needs {expected}")]
-    BadSignatureLength { alg: String, len: usize, expected: usize },
+    BadSignatureLength {
+        alg: String,
+        len: usize,
+        expected: usize,
+    },
     #[error("ECDSA signature has r or s equal to zero (psychic signature)")]
     PsychicSignature,
     #[error("signature does not verify with key {kid:?} ({alg})")]
@@ -216,7 +234,10 @@ pub const ALL_CODES: &[&str] = &[
 #[non_exhaustive]
 pub enum PolicyError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("policy is not valid TOML: {0}")]
     Toml(String),
     #[error("policy is invalid: {0}")]
@@ -258,7 +279,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in ALL_CODES {
             assert!(seen.insert(*c), "duplicate code {c}");
-            assert!(c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-' || ch.is_ascii_digit()));
+            assert!(
+                c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '-' || ch.is_ascii_digit())
+            );
         }
         assert_eq!(Rejection::AlgNone.code(), "alg-none");
         assert!(ALL_CODES.contains(&Rejection::PsychicSignature.code()));

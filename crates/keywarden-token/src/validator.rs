@@ -53,8 +53,14 @@ pub struct TokenSummary {
 /// not strict base64url JSON objects without duplicate members are skipped.
 pub fn summarize(token: &str, max_len: usize) -> TokenSummary {
     let mut out = TokenSummary::default();
-    let Ok(c) = split(token, max_len) else { return out };
-    let obj = |b64: &str| b64_decode(b64, "part").ok().and_then(|b| crate::jose::parse_object(&b, "part").ok());
+    let Ok(c) = split(token, max_len) else {
+        return out;
+    };
+    let obj = |b64: &str| {
+        b64_decode(b64, "part")
+            .ok()
+            .and_then(|b| crate::jose::parse_object(&b, "part").ok())
+    };
     let text = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(evidence);
     if let Some(h) = obj(c.header_b64) {
         out.kid = text(&h, "kid");
@@ -64,7 +70,10 @@ pub fn summarize(token: &str, max_len: usize) -> TokenSummary {
         out.iss = text(&p, "iss");
         out.tid = text(&p, "tid");
         out.sub = text(&p, "sub");
-        out.aud = p.get("aud").filter(|a| a.is_string() || a.is_array()).cloned();
+        out.aud = p
+            .get("aud")
+            .filter(|a| a.is_string() || a.is_array())
+            .cloned();
         out.exp = numeric_date(&p, "exp").ok().flatten();
     }
     out
@@ -126,7 +135,14 @@ pub struct Validator {
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Validator")
-            .field("blocks", &self.blocks.iter().map(|b| b.id.as_str()).collect::<Vec<_>>())
+            .field(
+                "blocks",
+                &self
+                    .blocks
+                    .iter()
+                    .map(|b| b.id.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("warnings", &self.warnings.len())
             .finish()
     }
@@ -134,27 +150,43 @@ impl std::fmt::Debug for Validator {
 
 /// Current unix time in seconds.
 pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Validator {
     /// Loads every key set of the policy (fetching remote ones over HTTPS now).
     pub fn from_policy(policy: &TrustPolicy) -> Result<Validator, PolicyError> {
-        let fetcher = Arc::new(HttpFetcher::new(std::time::Duration::from_secs(policy.fetch_timeout_seconds)));
+        let fetcher = Arc::new(HttpFetcher::new(std::time::Duration::from_secs(
+            policy.fetch_timeout_seconds,
+        )));
         Validator::from_policy_with(policy, fetcher, unix_now())
     }
 
     /// As [`Validator::from_policy`], with an injected fetcher and load time.
-    pub fn from_policy_with(policy: &TrustPolicy, fetcher: Arc<dyn Fetch>, now: i64) -> Result<Validator, PolicyError> {
+    pub fn from_policy_with(
+        policy: &TrustPolicy,
+        fetcher: Arc<dyn Fetch>,
+        now: i64,
+    ) -> Result<Validator, PolicyError> {
         policy.check()?;
         let deny = policy.deny_set();
         let mut blocks = Vec::new();
         let mut warnings = Vec::new();
         for b in &policy.issuers {
-            let algorithms = b.parsed_algorithms().map_err(|detail| PolicyError::Issuer { issuer_id: b.id.clone(), detail })?;
+            let algorithms = b
+                .parsed_algorithms()
+                .map_err(|detail| PolicyError::Issuer {
+                    issuer_id: b.id.clone(),
+                    detail,
+                })?;
             let keys = if let Some(file) = &b.jwks_file {
                 let path = policy.base_dir.join(file);
-                let bytes = std::fs::read(&path).map_err(|source| PolicyError::Read { path: path.display().to_string(), source })?;
+                let bytes = std::fs::read(&path).map_err(|source| PolicyError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
                 let ctx = KeyContext {
                     issuer_id: &b.id,
                     block_issuer: &b.issuer,
@@ -172,7 +204,10 @@ impl Validator {
                     (Some(u), _) => RemoteSource::Jwks(u.clone()),
                     (None, Some(d)) => RemoteSource::Discovery(d.clone()),
                     (None, None) => {
-                        return Err(PolicyError::Issuer { issuer_id: b.id.clone(), detail: "no key source".into() });
+                        return Err(PolicyError::Issuer {
+                            issuer_id: b.id.clone(),
+                            detail: "no key source".into(),
+                        });
                     }
                 };
                 let ctx = OwnedKeyContext {
@@ -201,7 +236,13 @@ impl Validator {
                 keys,
             });
         }
-        Ok(Validator { leeway: policy.leeway_seconds, max_token_bytes: policy.max_token_bytes, deny, blocks, warnings })
+        Ok(Validator {
+            leeway: policy.leeway_seconds,
+            max_token_bytes: policy.max_token_bytes,
+            deny,
+            blocks,
+            warnings,
+        })
     }
 
     /// Keys refused individually at load.
@@ -216,10 +257,13 @@ impl Validator {
 
     /// How many fetches a remote block has attempted (None for local or unknown blocks).
     pub fn remote_fetch_count(&self, issuer_id: &str) -> Option<u64> {
-        self.blocks.iter().find(|b| b.id == issuer_id).and_then(|b| match &b.keys {
-            Keys::Remote(r) => Some(r.fetch_count()),
-            Keys::Static(_) => None,
-        })
+        self.blocks
+            .iter()
+            .find(|b| b.id == issuer_id)
+            .and_then(|b| match &b.keys {
+                Keys::Remote(r) => Some(r.fetch_count()),
+                Keys::Static(_) => None,
+            })
     }
 
     /// Validates at the current system time.
@@ -231,7 +275,9 @@ impl Validator {
     pub fn validate_at(&self, token: &str, now: i64) -> Result<VerifiedToken, Rejection> {
         let c = split(token, self.max_token_bytes)?;
         let header = Header::parse(c.header_b64)?;
-        let alg = Alg::parse(&header.alg).ok_or_else(|| Rejection::UnsupportedAlg { alg: evidence(&header.alg) })?;
+        let alg = Alg::parse(&header.alg).ok_or_else(|| Rejection::UnsupportedAlg {
+            alg: evidence(&header.alg),
+        })?;
         let kid = header.kid.as_str();
         if self.deny.contains(kid) {
             return Err(Rejection::DeniedKey { kid: evidence(kid) });
@@ -241,18 +287,30 @@ impl Validator {
             Some(Value::String(s)) => s.as_str(),
             _ => return Err(Rejection::MissingIssuer),
         };
-        let candidates: Vec<(&Block, Option<&str>)> =
-            self.blocks.iter().filter_map(|b| match_issuer(&b.issuer, iss).map(|t| (b, t))).collect();
+        let candidates: Vec<(&Block, Option<&str>)> = self
+            .blocks
+            .iter()
+            .filter_map(|b| match_issuer(&b.issuer, iss).map(|t| (b, t)))
+            .collect();
         if candidates.is_empty() {
             return Err(Rejection::UntrustedIssuer { iss: evidence(iss) });
         }
-        let found = candidates.iter().find_map(|(b, t)| b.lookup(kid, now).map(|k| (*b, *t, k)));
+        let found = candidates
+            .iter()
+            .find_map(|(b, t)| b.lookup(kid, now).map(|k| (*b, *t, k)));
         let Some((block, iss_tenant, key)) = found else {
             let issuer_id = candidates[0].0.id.clone();
             if let Some(owner) = self.blocks.iter().find(|b| b.holds(kid)) {
-                return Err(Rejection::KeyNotBoundToIssuer { kid: evidence(kid), owner: owner.id.clone(), issuer_id });
+                return Err(Rejection::KeyNotBoundToIssuer {
+                    kid: evidence(kid),
+                    owner: owner.id.clone(),
+                    issuer_id,
+                });
             }
-            return Err(Rejection::UnknownKid { kid: evidence(kid), issuer_id });
+            return Err(Rejection::UnknownKid {
+                kid: evidence(kid),
+                issuer_id,
+            });
         };
         if let Some(typ) = &header.typ
             && !block.token_types.iter().any(|t| media_type_is(typ, t))
@@ -260,7 +318,11 @@ impl Validator {
             return Err(Rejection::BadTyp { typ: evidence(typ) });
         }
         if !key.key.allows(alg) {
-            return Err(Rejection::AlgNotAllowed { alg: alg.name().into(), kid: evidence(kid), issuer_id: block.id.clone() });
+            return Err(Rejection::AlgNotAllowed {
+                alg: alg.name().into(),
+                kid: evidence(kid),
+                issuer_id: block.id.clone(),
+            });
         }
         let tid = match claims.get("tid") {
             None => None,
@@ -274,47 +336,70 @@ impl Validator {
                 (true, None) => None,
             };
             if bound.as_deref() != Some(iss) {
-                return Err(Rejection::KeyIssuerMismatch { kid: evidence(kid), key_issuer: evidence(ki), iss: evidence(iss) });
+                return Err(Rejection::KeyIssuerMismatch {
+                    kid: evidence(kid),
+                    key_issuer: evidence(ki),
+                    iss: evidence(iss),
+                });
             }
         }
         if let Some(nb) = key.not_before
             && now < nb
         {
-            return Err(Rejection::KeyNotYetValid { kid: evidence(kid), not_before: nb });
+            return Err(Rejection::KeyNotYetValid {
+                kid: evidence(kid),
+                not_before: nb,
+            });
         }
         if let Some(na) = key.not_after
             && now > na
         {
-            return Err(Rejection::KeyExpired { kid: evidence(kid), not_after: na });
+            return Err(Rejection::KeyExpired {
+                kid: evidence(kid),
+                not_after: na,
+            });
         }
         let signature = b64_decode(c.signature_b64, "signature")?;
-        key.key.verify(alg, c.signing_input.as_bytes(), &signature, kid)?;
+        key.key
+            .verify(alg, c.signing_input.as_bytes(), &signature, kid)?;
 
         // Claims, now that we know who signed them.
         if !block.tenants.is_empty() {
-            let t = tid.ok_or_else(|| Rejection::MissingTenant { issuer_id: block.id.clone() })?;
+            let t = tid.ok_or_else(|| Rejection::MissingTenant {
+                issuer_id: block.id.clone(),
+            })?;
             if !is_lower_guid(t) {
                 return Err(Rejection::BadTenant { tid: evidence(t) });
             }
             if !block.tenants.iter().any(|x| x == t) {
-                return Err(Rejection::TenantNotAllowed { tid: evidence(t), issuer_id: block.id.clone() });
+                return Err(Rejection::TenantNotAllowed {
+                    tid: evidence(t),
+                    issuer_id: block.id.clone(),
+                });
             }
             if let Some(it) = iss_tenant
                 && it != t
             {
-                return Err(Rejection::TenantIssuerMismatch { tid: evidence(t), iss_tenant: evidence(it) });
+                return Err(Rejection::TenantIssuerMismatch {
+                    tid: evidence(t),
+                    iss_tenant: evidence(it),
+                });
             }
         }
         let aud: Vec<String> = match claims.get("aud") {
             None => return Err(Rejection::MissingAudience),
             Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) if !a.is_empty() => {
-                a.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>().ok_or(Rejection::BadAudience)?
-            }
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(Rejection::BadAudience)?,
             Some(_) => return Err(Rejection::BadAudience),
         };
         if !aud.iter().any(|a| block.audiences.contains(a)) {
-            return Err(Rejection::AudienceMismatch { aud: aud.iter().take(8).map(|a| evidence(a)).collect() });
+            return Err(Rejection::AudienceMismatch {
+                aud: aud.iter().take(8).map(|a| evidence(a)).collect(),
+            });
         }
         let leeway = self.leeway;
         let exp = numeric_date(&claims, "exp")?.ok_or(Rejection::MissingClaim { claim: "exp" })?;

@@ -192,22 +192,48 @@ fn push(shared: &Shared<'_>, tasks: Vec<Task>) {
 fn run(shared: &Shared<'_>, task: Task, p: &mut dyn Processor) {
     let cfg = shared.cfg;
     let mut sink = Sink::new(p, cfg.max_record_bytes);
-    let input = match &task {
-        Task::Load(i) | Task::Lines { input: i, .. } | Task::Elements { input: i, .. } => *i,
-    };
+    let input = task.input();
     let name = shared.inputs[input].name.as_str();
+    let tasks = match task {
+        Task::Load(i) => {
+            let loaded = load(&shared.inputs[i]);
+            shared.observer.progress(loaded.disk_bytes);
+            let (tasks, label, skipped) = process_loaded(cfg, name, i, loaded, &mut sink);
+            if let Ok(mut l) = shared.labels.lock() {
+                l[i] = label;
+            }
+            if let Ok(mut s) = shared.skipped.lock() {
+                s[i] = skipped;
+            }
+            tasks
+        }
+        chunk => {
+            run_chunk(cfg, name, chunk, &mut sink);
+            Vec::new()
+        }
+    };
+    let (counts, rejections) = sink.take();
+    record(shared, input, counts, rejections);
+    push(shared, tasks);
+}
+
+impl Task {
+    fn input(&self) -> usize {
+        match self {
+            Task::Load(i) | Task::Lines { input: i, .. } | Task::Elements { input: i, .. } => *i,
+        }
+    }
+}
+
+/// Runs a chunk task (never a load).
+fn run_chunk(cfg: &IngestConfig, name: &str, task: Task, sink: &mut Sink<'_>) {
     let ctx = Ctx {
         path: name,
         forced: cfg.format,
         max_record_bytes: cfg.max_record_bytes,
     };
     match task {
-        Task::Load(i) => {
-            let loaded = load(&shared.inputs[i]);
-            shared.observer.progress(loaded.disk_bytes);
-            let tasks = process_loaded(shared, i, loaded, &ctx, &mut sink);
-            push(shared, tasks);
-        }
+        Task::Load(_) => {}
         Task::Lines {
             data,
             start,
@@ -221,7 +247,7 @@ fn run(shared: &Shared<'_>, task: Task, p: &mut dyn Processor) {
             start as u64,
             first_line,
             http,
-            &mut sink,
+            sink,
         ),
         Task::Elements { data, elements, .. } => {
             for (s, e, line) in elements {
@@ -229,12 +255,45 @@ fn run(shared: &Shared<'_>, task: Task, p: &mut dyn Processor) {
                     offset: s as u64,
                     line: Some(line),
                 };
-                json::process_text(&ctx, &data.bytes[s..e], at, true, &mut sink);
+                json::process_text(&ctx, &data.bytes[s..e], at, true, sink);
             }
         }
     }
+}
+
+/// What one in-memory input yielded (see [`ingest_bytes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BytesOutcome {
+    pub counts: Counts,
+    /// Every rejection, with raw bytes.
+    pub rejections: Vec<Rejection>,
+    /// The container label (`json`, `csv`, `evtx`, `empty`, `not-a-log`...).
+    pub container: &'static str,
+    /// Set when the bytes are not a log at all.
+    pub skipped: Option<String>,
+}
+
+/// Reads one in-memory input on the calling thread: for tests, fuzzing and the server's
+/// ingest endpoint. `bytes` may be gzip or zstd compressed.
+pub fn ingest_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    cfg: &IngestConfig,
+    processor: &mut dyn Processor,
+) -> BytesOutcome {
+    let loaded = crate::load::from_bytes(bytes);
+    let mut sink = Sink::new(processor, cfg.max_record_bytes);
+    let (tasks, container, skipped) = process_loaded(cfg, name, 0, loaded, &mut sink);
+    for t in tasks {
+        run_chunk(cfg, name, t, &mut sink);
+    }
     let (counts, rejections) = sink.take();
-    record(shared, input, counts, rejections);
+    BytesOutcome {
+        counts,
+        rejections,
+        container,
+        skipped,
+    }
 }
 
 fn record(shared: &Shared<'_>, input: usize, counts: Counts, rejections: Vec<Rejection>) {
@@ -256,20 +315,23 @@ fn record(shared: &Shared<'_>, input: usize, counts: Counts, rejections: Vec<Rej
 }
 
 /// Sniffs a freshly loaded input and processes it, or returns the chunk tasks to run.
+/// Also returns the container label and, for a non-log, why it was skipped.
 fn process_loaded(
-    shared: &Shared<'_>,
+    cfg: &IngestConfig,
+    name: &str,
     i: usize,
     loaded: Loaded,
-    ctx: &Ctx<'_>,
     sink: &mut Sink<'_>,
-) -> Vec<Task> {
-    let cfg = shared.cfg;
+) -> (Vec<Task>, &'static str, Option<String>) {
+    let ctx = &Ctx {
+        path: name,
+        forced: cfg.format,
+        max_record_bytes: cfg.max_record_bytes,
+    };
     let start = loaded.start;
     let body = &loaded.bytes[start..];
     let container = container::sniff(body, cfg.format);
-    if let Ok(mut l) = shared.labels.lock() {
-        l[i] = container.label();
-    }
+    let label = container.label();
     if let Some(reason) = &loaded.error {
         // Count the damage once, at the offset where decoding stopped.
         let r = Rejection::new(ctx.path, reason.clone()).at_offset(loaded.bytes.len() as u64);
@@ -279,16 +341,13 @@ fn process_loaded(
         offset: start as u64,
         line: Some(1),
     };
-    match container {
-        Container::Empty => Vec::new(),
-        Container::NotALog(why) => {
-            // Not a log: it holds no records, so nothing is rejected; the input is listed as
-            // skipped with the reason.
-            if let Ok(mut s) = shared.skipped.lock() {
-                s[i] = Some(why.to_string());
-            }
-            Vec::new()
-        }
+    // Not a log: it holds no records, so nothing is rejected; the input is listed as
+    // skipped with the reason.
+    if let Container::NotALog(why) = container {
+        return (Vec::new(), label, Some(why.to_string()));
+    }
+    let tasks = match container {
+        Container::Empty | Container::NotALog(_) => Vec::new(),
         Container::Evtx => {
             container::evtx::read(ctx.path, body, sink);
             Vec::new()
@@ -319,7 +378,8 @@ fn process_loaded(
                 split_line_tasks(i, Arc::new(loaded), cfg.chunk_bytes, http)
             }
         }
-    }
+    };
+    (tasks, label, None)
 }
 
 /// Cuts a line-oriented input into chunks that end at a newline.

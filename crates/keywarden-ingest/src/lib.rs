@@ -26,7 +26,7 @@ pub mod report;
 pub mod shape;
 pub mod sink;
 
-pub use engine::{IngestConfig, Observer, Quiet, ingest};
+pub use engine::{BytesOutcome, IngestConfig, Observer, Quiet, ingest, ingest_bytes};
 pub use format::{Format, UnknownFormat};
 pub use load::{InputError, InputSource, expand_inputs};
 pub use reject::{RejectReason, Rejection};

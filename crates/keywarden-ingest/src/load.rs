@@ -108,6 +108,11 @@ pub(crate) fn load(src: &InputSource) -> Loaded {
             disk_bytes: 0,
         };
     }
+    from_bytes(raw)
+}
+
+/// Decompresses (when compressed) and BOM-strips bytes already in memory.
+pub(crate) fn from_bytes(raw: Vec<u8>) -> Loaded {
     let disk_bytes = raw.len() as u64;
     let (bytes, error) = if raw.starts_with(GZIP_MAGIC) {
         decode(flate2::read::MultiGzDecoder::new(&raw[..]))

@@ -9,7 +9,7 @@
 //!   and the extracted [`Fields`] detectors need (user, IPs, app ids, session and token ids,
 //!   mailbox, folders, message ids...).
 //! - [`Alert`] and [`Severity`]: the `alerts.jsonl` contract shared by built-in detections and
-//!   Sigma rules.
+//!   Sigma rules; [`Exposure`]: the `exposure.json` contract (what each incident read).
 //!
 //! This crate does no I/O, knows no export shape and holds no global state; readers (in
 //! `keywarden-ingest`) fill [`Fields`], detectors read them.
@@ -17,10 +17,12 @@
 
 pub mod alert;
 pub mod event;
+pub mod exposure;
 pub mod time;
 pub mod value;
 
 pub use alert::{Alert, Severity};
 pub use event::{Event, Fields, FolderAccess, Origin, SourceKind, Text, ascii_fold, non_empty};
+pub use exposure::{Exposure, IncidentExposure, MailboxExposure, TimeWindow};
 pub use time::Timestamp;
 pub use value::{JsonError, Object, Value};

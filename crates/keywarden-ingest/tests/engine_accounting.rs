@@ -1,0 +1,283 @@
+//! The engine's promise: every record is an event or a rejection with its position, whatever
+//! the container, the chunking or the damage. These tests use generic JSON records so that
+//! they exercise containers and accounting, not shape extraction.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use keywarden_ingest::{
+    Format, IngestConfig, IngestReport, InputSource, Processor, Quiet, expand_inputs, ingest,
+    ingest_bytes,
+};
+use keywarden_model::Event;
+
+#[derive(Default)]
+struct Collect(Vec<Seen>);
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Seen {
+    path: String,
+    line: Option<u64>,
+    offset: u64,
+    n: Option<i64>,
+}
+
+impl Processor for Collect {
+    fn process(&mut self, ev: &Event<'_>) {
+        self.0.push(Seen {
+            path: ev.origin.path.to_string(),
+            line: ev.origin.line,
+            offset: ev.origin.offset,
+            n: ev.get("n").and_then(|v| v.as_i64()),
+        });
+    }
+}
+
+fn run(paths: &[PathBuf], cfg: &IngestConfig) -> (IngestReport, Vec<Seen>) {
+    let inputs = expand_inputs(paths).unwrap();
+    let (report, procs) = ingest(&inputs, cfg, Collect::default, &Quiet);
+    let mut seen: Vec<Seen> = procs.into_iter().flat_map(|c| c.0).collect();
+    seen.sort();
+    assert!(report.balanced(), "{report:#?}");
+    (report, seen)
+}
+
+fn small_chunks() -> IngestConfig {
+    IngestConfig {
+        chunk_bytes: 1000,
+        threads: 3,
+        ..IngestConfig::default()
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn codes(report: &IngestReport) -> Vec<(Option<u64>, &'static str)> {
+    report.rejections.iter().map(|r| (r.line, r.code)).collect()
+}
+
+#[test]
+fn json_lines_split_into_chunks_keep_exact_lines_and_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let mut offsets = Vec::new();
+    for i in 0..5000 {
+        offsets.push(text.len() as u64);
+        text.push_str(&format!(
+            "{{\"n\":{i},\"pad\":\"{}\"}}\n",
+            "x".repeat(i % 50)
+        ));
+    }
+    let p = write(dir.path(), "a.jsonl", text.as_bytes());
+    let (report, seen) = run(&[p], &small_chunks());
+    assert_eq!(
+        (report.records, report.events, report.rejected),
+        (5000, 5000, 0)
+    );
+    assert_eq!(seen.len(), 5000);
+    let mut by_n = seen.clone();
+    by_n.sort_by_key(|s| s.n);
+    for (i, s) in by_n.iter().enumerate() {
+        assert_eq!(s.n, Some(i as i64));
+        assert_eq!(s.line, Some(i as u64 + 1));
+        assert_eq!(s.offset, offsets[i]);
+    }
+}
+
+#[test]
+fn hostile_json_lines_are_each_rejected_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b: Vec<u8> = Vec::new();
+    b.extend_from_slice(b"{\"n\":1}\r\n"); // 1 ok (CRLF)
+    b.extend_from_slice(b"{\"n\":2,}\n"); // 2 invalid json
+    b.extend_from_slice(b"\n"); // 3 blank: not a record
+    b.extend_from_slice(b"{\"n\":\"\xff\xfe\"}\n"); // 4 invalid utf-8
+    b.extend_from_slice(format!("{}\n", "[".repeat(150) + &"]".repeat(150)).as_bytes()); // 5 too deep
+    b.extend_from_slice(b"42\n"); // 6 not an object
+    b.extend_from_slice(format!("{{\"n\":7,\"big\":\"{}\"}}\n", "y".repeat(500)).as_bytes()); // 7 too large
+    b.extend_from_slice(b"{\"n\":8}\n"); // 8 ok
+    b.extend_from_slice(b"{\"n\":9, \"cut\": \"abc"); // 9 truncated at EOF
+    let p = write(dir.path(), "h.jsonl", &b);
+    let cfg = IngestConfig {
+        max_record_bytes: 400,
+        ..IngestConfig::default()
+    };
+    let (report, seen) = run(&[p], &cfg);
+    assert_eq!((report.records, report.events, report.rejected), (8, 2, 6));
+    assert_eq!(
+        seen.iter().map(|s| s.line).collect::<Vec<_>>(),
+        vec![Some(1), Some(8)]
+    );
+    assert_eq!(
+        codes(&report),
+        vec![
+            (Some(2), "invalid-json"),
+            (Some(4), "invalid-utf8"),
+            (Some(5), "too-deep"),
+            (Some(6), "not-an-object"),
+            (Some(7), "too-large"),
+            (Some(9), "invalid-json"),
+        ]
+    );
+}
+
+#[test]
+fn arrays_pages_envelopes_and_sequences() {
+    let dir = tempfile::tempdir().unwrap();
+    let array = write(
+        dir.path(),
+        "1-array.json",
+        b"[\n {\"n\":1},\n {\"n\":2,},\n {\"n\":3}\n]\n",
+    );
+    let page = write(
+        dir.path(),
+        "2-page.json",
+        b"{\"@odata.context\":\"x\",\"value\":[{\"n\":1},{\"n\":2}],\"@odata.nextLink\":\"y\"}",
+    );
+    let envelopes = write(
+        dir.path(),
+        "3-envelopes.jsonl",
+        b"{\"records\":[{\"n\":1},{\"n\":2}]}\n{\"records\":[{\"n\":3}]}\n",
+    );
+    let sequence = write(
+        dir.path(),
+        "4-seq.json",
+        b"{\n \"n\": 1\n}\n{\n \"n\": 2\n}\n",
+    );
+    let broken = write(dir.path(), "5-broken.json", b"[{\"n\":1},{\"n\":2},{\"n\":");
+    let garbage_after = write(dir.path(), "6-after.json", b"[{\"n\":1}] trailing");
+    let (report, _) = run(&[dir.path().to_path_buf()], &IngestConfig::default());
+    let per: Vec<(u64, u64, u64)> = report
+        .inputs
+        .iter()
+        .map(|i| (i.records, i.events, i.rejected))
+        .collect();
+    assert_eq!(
+        per,
+        vec![
+            (3, 2, 1),
+            (2, 2, 0),
+            (3, 3, 0),
+            (2, 2, 0),
+            (3, 2, 1),
+            (2, 1, 1)
+        ]
+    );
+    let _ = (array, page, envelopes, sequence, broken, garbage_after);
+    assert_eq!(
+        codes(&report),
+        vec![
+            (Some(3), "invalid-json"),
+            (Some(1), "truncated"),
+            (Some(1), "invalid-json")
+        ]
+    );
+}
+
+#[test]
+fn large_arrays_are_chunked_without_losing_elements() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("[\n");
+    for i in 0..3000 {
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        if i == 1500 {
+            text.push_str("{\"n\": oops}");
+        } else {
+            text.push_str(&format!("{{\"n\":{i}}}"));
+        }
+    }
+    text.push_str("\n]\n");
+    let p = write(dir.path(), "big.json", text.as_bytes());
+    let (report, seen) = run(&[p], &small_chunks());
+    assert_eq!(
+        (report.records, report.events, report.rejected),
+        (3000, 2999, 1)
+    );
+    assert_eq!(codes(&report), vec![(Some(1502), "invalid-json")]);
+    assert!(seen.iter().all(|s| s.line == s.n.map(|n| n as u64 + 2)));
+}
+
+#[test]
+fn compressed_inputs_and_truncated_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = Vec::new();
+    for i in 0..1000 {
+        writeln!(plain, "{{\"n\":{i}}}").unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&plain[..], 3).unwrap();
+    write(dir.path(), "a.jsonl.gz", &gz);
+    write(dir.path(), "b.jsonl.zst", &zst);
+    write(dir.path(), "c.jsonl.gz", &gz[..gz.len() * 2 / 3]);
+    let (report, _) = run(&[dir.path().to_path_buf()], &IngestConfig::default());
+    assert_eq!(report.inputs[0].events, 1000);
+    assert_eq!(report.inputs[1].events, 1000);
+    let cut = &report.inputs[2];
+    assert!(cut.events > 0 && cut.events < 1000, "{cut:?}");
+    assert!(report.rejections.iter().any(|r| r.code == "decompression"));
+}
+
+#[test]
+fn non_logs_and_empty_files_hold_no_records() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.bin", b"\x7fELF\x02\x01\x01\0\0\0\0");
+    write(
+        dir.path(),
+        "b.txt",
+        b"Dear diary,\ntoday I read some logs.\n",
+    );
+    write(dir.path(), "c.json", b"  \n\n");
+    let (report, _) = run(&[dir.path().to_path_buf()], &IngestConfig::default());
+    let fm: Vec<(&str, u64, bool)> = report
+        .inputs
+        .iter()
+        .map(|i| (i.format.as_str(), i.records, i.skipped.is_some()))
+        .collect();
+    assert_eq!(
+        fm,
+        vec![
+            ("not-a-log", 0, true),
+            ("not-a-log", 0, true),
+            ("empty", 0, false)
+        ]
+    );
+}
+
+#[test]
+fn forced_format_applies_to_every_record() {
+    let mut seen = Collect::default();
+    let cfg = IngestConfig {
+        format: Some(Format::Json),
+        ..IngestConfig::default()
+    };
+    let out = ingest_bytes(
+        "mem",
+        b"{\"CreationTime\":\"2023-01-01T00:00:00\",\"Operation\":\"x\",\"RecordType\":1}\n"
+            .to_vec(),
+        &cfg,
+        &mut seen,
+    );
+    assert_eq!(out.counts.events, 1);
+    assert_eq!(
+        out.counts.shapes.keys().copied().collect::<Vec<_>>(),
+        vec!["json"]
+    );
+}
+
+#[test]
+fn missing_path_is_an_error_not_a_silent_skip() {
+    let err = expand_inputs(&[PathBuf::from("/definitely/not/here.json")]).unwrap_err();
+    assert!(err.to_string().contains("/definitely/not/here.json"));
+    let _ = InputSource {
+        name: "-".into(),
+        path: None,
+    };
+}

@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Hunt exported logs: read every input, account for every record, run detections.
     Hunt(cmd::hunt::HuntArgs),
+    /// Validate tokens against a trust policy: a key signs only what it is bound to.
+    Verify(cmd::verify::VerifyArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Hunt(args) => cmd::hunt::run(&args),
+        Command::Verify(args) => cmd::verify::run(&args),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -94,7 +94,7 @@ pub(crate) fn sniff(b: &[u8], forced: Option<Format>) -> Container {
         return Container::NotALog("binary data");
     }
     let first_line = head.split(|&c| c == b'\n').next().unwrap_or(head);
-    if csv::looks_like_audit_csv_header(first_line) {
+    if csv::looks_like_audit_csv(head) {
         return Container::Csv;
     }
     if http_text::looks_like_access_line(first_line) {

@@ -7,10 +7,13 @@
 pub(crate) mod common;
 pub(crate) mod defender;
 pub(crate) mod diagnostic;
+pub(crate) mod embedded;
 pub(crate) mod entra_audit;
 pub(crate) mod generic;
 pub(crate) mod graph;
 pub(crate) mod http;
+pub(crate) mod mail;
+pub(crate) mod powershell;
 pub(crate) mod sentinel;
 pub(crate) mod signin;
 pub(crate) mod ual;
@@ -43,7 +46,7 @@ pub fn classify(raw: &Value<'_>) -> Format {
     if o.get("category").is_some() && o.get("properties").is_some_and(|p| p.as_object().is_some()) {
         return Format::AzureDiagnostic;
     }
-    if o.get("RawEventData").is_some() && o.get("ActionType").is_some() {
+    if defender::looks_like_cloud_app_event(o) {
         return Format::DefenderCloudAppEvents;
     }
     if o.get("OfficeWorkload").is_some() && o.get("TimeGenerated").is_some() {

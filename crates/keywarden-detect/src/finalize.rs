@@ -1,0 +1,227 @@
+//! From candidates and their gathered records to [`Alert`]s: ids, severity and score (weak
+//! signals raise a lead's score, never alone make an alert), token tracing, evidence.
+
+use std::collections::BTreeMap;
+
+use keywarden_model::{Alert, MailboxExposure, Severity, TimeWindow};
+use serde_json::{Value as Json, json};
+
+use crate::collect::Gather;
+use crate::config::Settings;
+use crate::intern::stable_hash;
+use crate::keys::Key;
+use crate::rules::strong::{Coverage, coverage};
+use crate::rules::{Candidate, Plan};
+use crate::scan::Scan;
+
+/// A throttled `MailItemsAccessed` record means up to this long of unaudited access.
+pub const THROTTLE_WINDOW_SECONDS: i64 = 24 * 3600;
+
+/// Lists in evidence are capped at this many values (the count is always given).
+const EVIDENCE_LIST_CAP: usize = 100;
+
+/// The built-in detections' results.
+#[derive(Debug, Clone, Default)]
+pub struct Detections {
+    /// Sorted by (first time, rule id, id).
+    pub alerts: Vec<Alert>,
+    /// Alert id → mailbox exposure of its records.
+    pub exposure: BTreeMap<String, Vec<MailboxExposure>>,
+}
+
+/// Builds the alerts. `gathered` is indexed like `plan.candidates`.
+pub fn finalize(plan: &Plan, gathered: Vec<Gather>, s: &Settings) -> Detections {
+    let mut out = Detections::default();
+    for (c, g) in plan.candidates.iter().zip(gathered) {
+        let (alert, exposure) = alert(c, g, plan, s);
+        if !exposure.is_empty() {
+            out.exposure.insert(alert.id.clone(), exposure);
+        }
+        out.alerts.push(alert);
+    }
+    sort_alerts(&mut out.alerts);
+    out
+}
+
+/// The contract order of `alerts.jsonl`.
+pub fn sort_alerts(alerts: &mut [Alert]) {
+    alerts.sort_by(|a, b| {
+        (a.time_first, &a.rule_id, &a.id).cmp(&(b.time_first, &b.rule_id, &b.id))
+    });
+}
+
+fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<MailboxExposure>) {
+    let scan = &plan.scan;
+    let w = &s.config.weak_signals;
+    let mut a = Alert::new(c.rule.id(), c.title.clone(), c.severity);
+    let mut id_parts = vec![c.rule.id().to_string()];
+    for k in &c.keys {
+        id_parts.extend(key_text(scan, k));
+    }
+    let refs: Vec<&str> = id_parts.iter().map(String::as_str).collect();
+    a.id = format!("kw-{:016x}", stable_hash(&refs));
+    a.time_first = c.first;
+    a.time_last = c.last;
+    let ctx = &c.ctx;
+    a.tenant = scan.syms.owned(ctx.tenant);
+    a.user = scan.syms.owned(ctx.user);
+    a.mailbox = if g.mailboxes.len() == 1 {
+        g.mailboxes.keys().next().cloned()
+    } else {
+        scan.syms.owned(ctx.mailbox)
+    };
+    a.client_ip = scan.syms.owned(ctx.ip);
+    a.app_id = scan.syms.owned(ctx.app);
+    a.client_app_id = scan.syms.owned(ctx.client);
+    a.session_id = scan.syms.owned(ctx.session);
+    a.token_id = scan.syms.owned(ctx.token);
+    a.attack = c.rule.attack().iter().map(|t| t.to_string()).collect();
+
+    let records = g.records.max(1);
+    let weak = [
+        ("rest_client_info", g.rest * 2 >= records && g.rest > 0, g.rest),
+        ("off_hours_weekday", g.off_hours * 2 >= records && g.off_hours > 0, g.off_hours),
+        ("new_ip_for_user", g.new_ip > 0, g.new_ip),
+    ];
+    let present = weak.iter().filter(|(_, on, _)| *on).count();
+    a.score = (c.score + w.weight * present as f64).min(1.0);
+    a.severity = c.severity;
+    if !c.rule.is_strong() && a.severity == Severity::Low && a.score >= w.medium_score {
+        a.severity = Severity::Medium;
+    }
+    let mut ev = c.evidence.clone();
+    ev.insert("records".into(), json!(g.records));
+    ev.insert(
+        "weak_signals".into(),
+        Json::Object(
+            weak.iter()
+                .map(|(n, on, count)| (n.to_string(), json!({"present": on, "records": count})))
+                .collect(),
+        ),
+    );
+    if !c.rule.is_strong() || matches!(c.rule, crate::rules::Rule::IocIp) {
+        ev.insert("tokens".into(), token_trace(&g, scan, s, ctx.tenant));
+    }
+    for (name, set) in [
+        ("token_ids", &g.tokens),
+        ("session_ids", &g.sessions),
+        ("client_ips", &g.ips),
+        ("users", &g.users),
+    ] {
+        if !set.is_empty() {
+            ev.insert(
+                name.into(),
+                json!(set.iter().take(EVIDENCE_LIST_CAP).collect::<Vec<_>>()),
+            );
+        }
+    }
+    if !g.mailboxes.is_empty() {
+        ev.insert(
+            "mailboxes".into(),
+            json!(g.mailboxes.keys().take(EVIDENCE_LIST_CAP).collect::<Vec<_>>()),
+        );
+    }
+    a.evidence = Json::Object(ev);
+    a.record_ids = g.record_ids;
+    let exposure = g
+        .mailboxes
+        .into_iter()
+        .map(|(mailbox, m)| MailboxExposure {
+            mailbox,
+            messages: m.messages.into_iter().collect(),
+            folders_synced: m.folders_synced.into_iter().collect(),
+            throttled_windows: merge_windows(m.throttled.into_iter().map(|t| TimeWindow {
+                start: t,
+                end: t.plus_seconds(THROTTLE_WINDOW_SECONDS),
+            })),
+        })
+        .filter(|m| {
+            !(m.messages.is_empty() && m.folders_synced.is_empty() && m.throttled_windows.is_empty())
+        })
+        .collect();
+    (a, exposure)
+}
+
+/// Whether the tokens an alert covers trace to sign-ins.
+fn token_trace(g: &Gather, scan: &Scan, s: &Settings, tenant: u32) -> Json {
+    let (mut traced, mut never, mut unjudged) = (0u64, 0u64, 0u64);
+    let mut no_logs = false;
+    for t in &g.tokens {
+        let sym = scan.syms.find(t);
+        if sym.is_some_and(|t| scan.get(&Key::SignIn(t)).is_some()) {
+            traced += 1;
+            continue;
+        }
+        let first = sym.and_then(|t| scan.get(&Key::Token(tenant, t))).and_then(|u| u.first);
+        match coverage(scan, s, tenant, first) {
+            Coverage::Covered => never += 1,
+            Coverage::NoSignIns => {
+                no_logs = true;
+                unjudged += 1;
+            }
+            Coverage::OutsideLogs => unjudged += 1,
+        }
+    }
+    let check = if g.tokens.is_empty() {
+        "no token ids logged: unknown, not forged".to_string()
+    } else if no_logs {
+        "not run for some tokens: no sign-in logs cover this tenant (coverage missing)".to_string()
+    } else {
+        "run".to_string()
+    };
+    json!({
+        "traced_to_sign_in": traced,
+        "never_issued": never,
+        "unjudged_no_coverage": unjudged,
+        "check": check,
+    })
+}
+
+/// Sorted, overlapping windows merged.
+pub fn merge_windows(w: impl Iterator<Item = TimeWindow>) -> Vec<TimeWindow> {
+    let mut v: Vec<TimeWindow> = w.collect();
+    v.sort();
+    let mut out: Vec<TimeWindow> = Vec::with_capacity(v.len());
+    for x in v {
+        match out.last_mut() {
+            Some(last) if x.start <= last.end => last.end = last.end.max(x.end),
+            _ => out.push(x),
+        }
+    }
+    out
+}
+
+/// A key as text parts, for stable ids.
+fn key_text(scan: &Scan, k: &Key) -> Vec<String> {
+    let t = |s: u32| scan.text(s).to_string();
+    match *k {
+        Key::SignIn(a) => vec!["signin".into(), t(a)],
+        Key::Coverage(a) => vec!["coverage".into(), t(a)],
+        Key::Token(a, b) => vec!["token".into(), t(a), t(b)],
+        Key::Pair(a, b, c) => vec!["pair".into(), t(a), t(b), t(c)],
+        Key::MailboxPair(a, b, c, d) => vec!["mailbox-pair".into(), t(a), t(b), t(c), t(d)],
+        Key::UserApp(a, b) => vec!["user-app".into(), t(a), t(b)],
+        Key::AppDay(a, b, d) => vec!["app-day".into(), t(a), t(b), d.to_string()],
+        Key::Reader(a, b) => vec!["reader".into(), t(a), t(b)],
+        Key::UserIp(a, b) => vec!["user-ip".into(), t(a), t(b)],
+        Key::Flag(f, a, b, c) => vec![format!("{f:?}"), t(a), t(b), t(c)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keywarden_model::Timestamp;
+
+    #[test]
+    fn throttle_windows_merge() {
+        let w = |s: i64| TimeWindow {
+            start: Timestamp::from_unix_seconds(s),
+            end: Timestamp::from_unix_seconds(s + THROTTLE_WINDOW_SECONDS),
+        };
+        let m = merge_windows([w(80_000), w(0), w(10), w(500_000)].into_iter());
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].start, Timestamp::from_unix_seconds(0));
+        assert_eq!(m[0].end, Timestamp::from_unix_seconds(80_000 + THROTTLE_WINDOW_SECONDS));
+    }
+}

@@ -1,0 +1,224 @@
+//! Incidents and exposure.
+//!
+//! [`assign_incidents`] groups alerts (built-in and Sigma alike) that share a token id, a
+//! session id or, between alerts of at least `medium` severity, a client IP, and sets each
+//! alert's `incident_id` (a stable hash of its members' ids). [`exposure`] then follows
+//! Microsoft's MailItemsAccessed procedure per incident and mailbox: `Bind` → the exact
+//! `InternetMessageId`s, `Sync` → the folder, `IsThrottled` → a 24 h unaudited window.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use keywarden_model::{
+    Alert, Exposure, IncidentExposure, MailboxExposure, Severity, TimeWindow, Timestamp,
+};
+
+use crate::finalize::{Detections, merge_windows};
+use crate::intern::stable_hash;
+
+/// Rules whose alerts aggregate many identities and so must not chain incidents together.
+const NON_LINKING: &[&str] = &["mailbox-volume-anomaly"];
+
+/// One incident: its id, members and severity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    pub id: String,
+    pub severity: Severity,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// Indices into the alert slice.
+    pub alerts: Vec<usize>,
+}
+
+/// Groups alerts into incidents and sets `incident_id` on every alert. Returns the incidents
+/// sorted by (first time, id).
+pub fn assign_incidents(alerts: &mut [Alert]) -> Vec<Incident> {
+    let n = alerts.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    let mut owner: BTreeMap<(u8, String), usize> = BTreeMap::new();
+    for (i, a) in alerts.iter().enumerate() {
+        for link in links(a) {
+            match owner.get(&link) {
+                Some(&j) => union(&mut parent, i, j),
+                None => {
+                    owner.insert(link, i);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        let r = find(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    let mut incidents: Vec<Incident> = groups
+        .into_values()
+        .map(|members| {
+            let mut ids: Vec<&str> = members.iter().map(|&i| alerts[i].id.as_str()).collect();
+            ids.sort_unstable();
+            let strong: BTreeSet<&str> = members
+                .iter()
+                .map(|&i| &alerts[i])
+                .filter(|a| a.severity >= Severity::High)
+                .map(|a| a.rule_id.as_str())
+                .collect();
+            let top = members
+                .iter()
+                .map(|&i| alerts[i].severity)
+                .max()
+                .unwrap_or(Severity::Info);
+            Incident {
+                id: format!("inc-{:016x}", stable_hash(&ids)),
+                severity: if strong.len() >= 2 {
+                    Severity::Critical
+                } else {
+                    top
+                },
+                first: members.iter().filter_map(|&i| alerts[i].time_first).min(),
+                last: members
+                    .iter()
+                    .filter_map(|&i| alerts[i].time_last.or(alerts[i].time_first))
+                    .max(),
+                alerts: members,
+            }
+        })
+        .collect();
+    incidents.sort_by(|a, b| (a.first, &a.id).cmp(&(b.first, &b.id)));
+    for inc in &incidents {
+        for &i in &inc.alerts {
+            alerts[i].incident_id = Some(inc.id.clone());
+        }
+    }
+    incidents
+}
+
+/// `exposure.json`: per incident, the mailboxes its decisive alerts reached. When an incident
+/// has `high`/`critical` alerts, only their records count (a lead sharing a token adds
+/// nothing the evidence does not already cover, and may cover benign records).
+pub fn exposure(alerts: &[Alert], incidents: &[Incident], detections: &Detections) -> Exposure {
+    let mut out = Exposure::default();
+    for inc in incidents {
+        let strong = inc.alerts.iter().any(|&i| alerts[i].severity >= Severity::High);
+        let mut per: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, Vec<TimeWindow>)> =
+            BTreeMap::new();
+        for &i in &inc.alerts {
+            let a = &alerts[i];
+            if strong && a.severity < Severity::High {
+                continue;
+            }
+            for m in detections.exposure.get(&a.id).into_iter().flatten() {
+                let e = per.entry(m.mailbox.clone()).or_default();
+                e.0.extend(m.messages.iter().cloned());
+                e.1.extend(m.folders_synced.iter().cloned());
+                e.2.extend(m.throttled_windows.iter().copied());
+            }
+        }
+        out.incidents.push(IncidentExposure {
+            id: inc.id.clone(),
+            severity: inc.severity,
+            first: inc.first,
+            last: inc.last,
+            mailboxes: per
+                .into_iter()
+                .map(|(mailbox, (m, f, w))| MailboxExposure {
+                    mailbox,
+                    messages: m.into_iter().collect(),
+                    folders_synced: f.into_iter().collect(),
+                    throttled_windows: merge_windows(w.into_iter()),
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
+/// The values through which an alert joins others: tokens and sessions always, client IPs
+/// only at `medium` or above.
+fn links(a: &Alert) -> Vec<(u8, String)> {
+    if NON_LINKING.contains(&a.rule_id.as_str()) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let ev = |name: &str| {
+        a.evidence
+            .get(name)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    for t in a.token_id.iter().cloned().chain(ev("token_ids")) {
+        out.push((0, t));
+    }
+    for s in a.session_id.iter().cloned().chain(ev("session_ids")) {
+        out.push((1, s));
+    }
+    if a.severity >= Severity::Medium {
+        for ip in a.client_ip.iter().cloned().chain(ev("client_ips")) {
+            out.push((2, ip));
+        }
+    }
+    out.retain(|(_, v)| !v.trim().is_empty());
+    out
+}
+
+fn find(p: &mut [usize], mut i: usize) -> usize {
+    while p[i] != i {
+        p[i] = p[p[i]];
+        i = p[i];
+    }
+    i
+}
+
+fn union(p: &mut [usize], a: usize, b: usize) {
+    let (ra, rb) = (find(p, a), find(p, b));
+    if ra != rb {
+        // The smaller index becomes the root, so grouping does not depend on link order.
+        let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+        p[hi] = lo;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(id: &str, sev: Severity, token: Option<&str>, ip: Option<&str>) -> Alert {
+        let mut a = Alert::new("r", "t", sev);
+        a.id = id.into();
+        a.token_id = token.map(Into::into);
+        a.client_ip = ip.map(Into::into);
+        a
+    }
+
+    #[test]
+    fn shared_tokens_join_and_low_ips_do_not() {
+        let mut alerts = vec![
+            alert("a", Severity::High, Some("T1"), Some("1.1.1.1")),
+            alert("b", Severity::Low, Some("T1"), None),
+            alert("c", Severity::Low, None, Some("1.1.1.1")),
+            alert("d", Severity::Medium, None, Some("1.1.1.1")),
+        ];
+        let inc = assign_incidents(&mut alerts);
+        assert_eq!(inc.len(), 2);
+        assert_eq!(alerts[0].incident_id, alerts[1].incident_id);
+        assert_eq!(alerts[0].incident_id, alerts[3].incident_id);
+        assert_ne!(alerts[0].incident_id, alerts[2].incident_id);
+        // Same members → same id, whatever the order.
+        let mut rev: Vec<Alert> = alerts.iter().rev().cloned().collect();
+        assign_incidents(&mut rev);
+        assert_eq!(rev[3].incident_id, alerts[0].incident_id);
+    }
+
+    #[test]
+    fn two_strong_rules_make_an_incident_critical() {
+        let mut alerts = vec![
+            alert("a", Severity::High, Some("T"), None),
+            alert("b", Severity::High, Some("T"), None),
+        ];
+        alerts[1].rule_id = "ioc-ip".into();
+        let inc = assign_incidents(&mut alerts);
+        assert_eq!(inc[0].severity, Severity::Critical);
+    }
+}

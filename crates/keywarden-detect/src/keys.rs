@@ -1,0 +1,184 @@
+//! Aggregation keys: which compact per-key aggregates an event contributes to.
+//!
+//! The same function ([`keys_of`]) runs in both passes: the scan pass aggregates per key; the
+//! collection pass looks the keys up among those the rules chose, so that an alert covers
+//! exactly the records of its keys.
+
+use keywarden_model::Timestamp;
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::facts::{Facts, Role};
+use crate::intern::{Interner, NONE, Sym};
+
+/// Per-record evidence kinds (strong rules that judge a record on its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Flag {
+    ConsumerTenant,
+    BadKey,
+    IocIp,
+}
+
+/// One aggregation key. Symbols are [`NONE`] where a value is absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    /// A sign-in issued this token id.
+    SignIn(Sym),
+    /// Sign-in log coverage of a tenant.
+    Coverage(Sym),
+    /// Token-bearing access: (tenant, token id).
+    Token(Sym, Sym),
+    /// Mail access by a pair: (tenant, AppId, ClientAppId).
+    Pair(Sym, Sym, Sym),
+    /// Mail access by a pair to one mailbox: (tenant, mailbox, AppId, ClientAppId).
+    MailboxPair(Sym, Sym, Sym, Sym),
+    /// Mail access by a user through a client app: (user, ClientAppId).
+    UserApp(Sym, Sym),
+    /// Daily mail operations of a client app: (tenant, ClientAppId, day number).
+    AppDay(Sym, Sym, i64),
+    /// An identity reading a mailbox it does not own: (identity, mailbox).
+    Reader(Sym, Sym),
+    /// A user seen from an IP: (user, ip).
+    UserIp(Sym, Sym),
+    /// Per-record evidence: (kind, tenant, indicator, group).
+    Flag(Flag, Sym, Sym, Sym),
+}
+
+/// How a pass turns text into symbols.
+pub(crate) trait Symbols {
+    /// `Some(NONE)` for absent text; `None` when the text can match nothing.
+    fn sym(&mut self, s: Option<&str>) -> Option<Sym>;
+}
+
+impl Symbols for Interner {
+    fn sym(&mut self, s: Option<&str>) -> Option<Sym> {
+        Some(self.opt(s))
+    }
+}
+
+/// Read-only symbols for the collection pass: unknown text matches no key.
+pub(crate) struct Lookup<'i>(pub &'i Interner);
+
+impl Symbols for Lookup<'_> {
+    fn sym(&mut self, s: Option<&str>) -> Option<Sym> {
+        match s {
+            None => Some(NONE),
+            Some(s) => self.0.find(s),
+        }
+    }
+}
+
+/// Appends the keys of one event to `out`.
+pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out: &mut Vec<Key>) {
+    let cfg = &s.config;
+    let Some(tenant) = syms.sym(f.tenant.as_deref()) else {
+        return;
+    };
+    let token = f.token_id.as_deref();
+    if f.role == Role::SignIn {
+        if let Some(t) = token.and_then(|t| syms.sym(Some(t))) {
+            out.push(Key::SignIn(t));
+        }
+        out.push(Key::Coverage(tenant));
+    }
+    let user = f.user.as_deref();
+    let ip = f.ip.as_deref();
+    if let (Some(u), Some(i)) = (user, ip) {
+        if let (Some(u), Some(i)) = (syms.sym(Some(u)), syms.sym(Some(i))) {
+            out.push(Key::UserIp(u, i));
+        }
+    }
+    if cfg.rules.ioc_ip.enabled {
+        if let (Some(ip), Some(time)) = (ip, f.time) {
+            if s.intel.ip_at(ip, time, cfg.rules.ioc_ip.margin_days).is_some() {
+                if let Some(i) = syms.sym(Some(ip)) {
+                    out.push(Key::Flag(Flag::IocIp, tenant, i, NONE));
+                }
+            }
+        }
+    }
+    if cfg.rules.known_bad_key.enabled {
+        if let Some(k) = f.signing_key.as_deref().filter(|k| s.intel.key(k).is_some()) {
+            if let Some(k) = syms.sym(Some(k)) {
+                out.push(Key::Flag(Flag::BadKey, tenant, k, NONE));
+            }
+        }
+    }
+    if !f.is_access() {
+        return;
+    }
+    let client = f.client_app_id.as_deref();
+    let system = f
+        .logon_type
+        .is_some_and(|l| cfg.rules.token_never_issued.exempt_logon_types.contains(&l));
+    let Some(client_sym) = syms.sym(client) else {
+        return;
+    };
+    if cfg.rules.token_never_issued.enabled && !system {
+        let exempt = client.is_some_and(|c| {
+            cfg.rules
+                .token_never_issued
+                .exempt_client_apps
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(c))
+        });
+        if let (false, Some(t)) = (exempt, token.and_then(|t| syms.sym(Some(t)))) {
+            out.push(Key::Token(tenant, t));
+        }
+    }
+    if cfg.rules.consumer_tenant_token.enabled {
+        if let Some(tt) = f.token_tenant.as_deref() {
+            let consumer = cfg
+                .rules
+                .consumer_tenant_token
+                .consumer_tenants
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(tt));
+            let foreign = f
+                .tenant
+                .as_deref()
+                .is_some_and(|t| !t.eq_ignore_ascii_case(tt));
+            if consumer || foreign {
+                if let Some(tt) = syms.sym(Some(tt)) {
+                    out.push(Key::Flag(Flag::ConsumerTenant, tenant, tt, client_sym));
+                }
+            }
+        }
+    }
+    if system || !matches!(f.role, Role::MailAccess(_)) {
+        return;
+    }
+    let Some(app) = syms.sym(f.app_id.as_deref()) else {
+        return;
+    };
+    if app != NONE || client_sym != NONE {
+        out.push(Key::Pair(tenant, app, client_sym));
+    }
+    let mailbox = f.mailbox.as_deref();
+    if let Some(mb) = mailbox.and_then(|m| syms.sym(Some(m))) {
+        out.push(Key::MailboxPair(tenant, mb, app, client_sym));
+    }
+    if client_sym != NONE {
+        if let Some(u) = user.and_then(|u| syms.sym(Some(u))) {
+            out.push(Key::UserApp(u, client_sym));
+        }
+        if let Some(t) = f.time {
+            out.push(Key::AppDay(tenant, client_sym, t.day_number()));
+        }
+    }
+    // Only a UPN mailbox can be compared with the reader's identity.
+    if let (Some(id), Some(mb)) = (f.identity(), mailbox.filter(|m| m.contains('@'))) {
+        if id != mb {
+            if let (Some(id), Some(mb)) = (syms.sym(Some(id)), syms.sym(Some(mb))) {
+                out.push(Key::Reader(id, mb));
+            }
+        }
+    }
+}
+
+/// Whether `t` falls in the configured off-hours window (weekdays only).
+pub(crate) fn off_hours(t: Timestamp, s: &Settings) -> bool {
+    let w = &s.config.weak_signals;
+    let h = t.hour();
+    t.iso_weekday() <= 5 && h >= w.off_hours_start && h < w.off_hours_end
+}

@@ -1,0 +1,50 @@
+//! # keywarden-detect
+//!
+//! The built-in detection pack for forged-token mail intrusions (Storm-0558 class), and what
+//! follows from its alerts: incidents and mailbox exposure.
+//!
+//! It owns the rules with stable ids (`token-never-issued`, `unexpected-mailbox-app`,
+//! `first-seen-client-app`, `consumer-tenant-token`, `known-bad-key`, `ioc-ip`,
+//! `mailbox-volume-anomaly`, `cross-mailbox-access`, and weak signals that only raise scores),
+//! their TOML configuration ([`DetectConfig`], defaults in [`DEFAULT_CONFIG`]), the shipped
+//! intelligence ([`Intel`]: Storm-0558 IOCs, first-party app ids), baselines ([`Baseline`]:
+//! look-back, earlier export, or saved state), incident grouping and `exposure.json`.
+//!
+//! Flow ([`Detector`]): a [`ScanStage`] folds events into per-key aggregates inside the ingest
+//! workers (memory grows with distinct tokens/apps/users, not events); after the merge the
+//! rules judge order-dependent things (first use, baselines, coverage) on those aggregates and
+//! produce candidates; only then does a [`CollectStage`] re-read the inputs for the candidates'
+//! records (every record id, exposure). [`assign_incidents`] and [`exposure`] finish the job;
+//! [`write_alerts`]/[`write_exposure`] write the contracts.
+//!
+//! Severity is a contract: only strong rules (never-issued token, consumer-tenant token,
+//! known-bad key, IOC IP in its window) are `high`; leads are `low`/`medium`. This crate must
+//! never panic on input, call a clock, or treat an absent token id as forged.
+#![forbid(unsafe_code)]
+
+pub mod baseline;
+pub mod collect;
+pub mod config;
+pub mod detector;
+pub mod error;
+pub mod facts;
+pub mod finalize;
+pub mod incident;
+pub mod intel;
+pub mod intern;
+pub mod keys;
+pub mod output;
+pub mod rules;
+pub mod scan;
+
+pub use baseline::Baseline;
+pub use collect::CollectStage;
+pub use config::{DEFAULT_CONFIG, DetectConfig, Settings};
+pub use detector::Detector;
+pub use error::{ConfigError, IntelError, OutputError, StateError};
+pub use finalize::Detections;
+pub use incident::{Incident, assign_incidents, exposure};
+pub use intel::Intel;
+pub use output::{write_alerts, write_exposure};
+pub use rules::{BaselineNote, Plan, Rule};
+pub use scan::{Scan, ScanStage};

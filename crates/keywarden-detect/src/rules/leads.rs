@@ -1,0 +1,213 @@
+//! Lead rules: novelty against the baseline. Never more than `medium`: a new app whose tokens
+//! all trace to sign-ins is a lead for an analyst, not an emergency.
+//!
+//! - `unexpected-mailbox-app`: `MailItemsAccessed` by an (AppId, ClientAppId) pair unseen for
+//!   the tenant (and, for non-first-party apps, per mailbox) in the baseline (CISA/State rule).
+//! - `first-seen-client-app`: a user's first non-first-party ClientAppId within the look-back
+//!   (Elastic's rule).
+//! - `mailbox-volume-anomaly`: a client app's daily `OperationCount` far above its baseline.
+//! - `cross-mailbox-access`: one identity newly reading many mailboxes it does not own.
+
+use std::collections::BTreeMap;
+
+use keywarden_model::{Severity, Timestamp, time::MICROS_PER_DAY};
+use serde_json::{Map, json};
+
+use super::{BaselineNote, Candidate, Known, Rule};
+use crate::config::Settings;
+use crate::intern::{NONE, Sym};
+use crate::keys::Key;
+use crate::scan::{Scan, Use};
+
+pub(crate) fn candidates(
+    scan: &Scan,
+    s: &Settings,
+    known: &Known,
+    note: &BaselineNote,
+) -> Vec<Candidate> {
+    let r = &s.config.rules;
+    let allowed = |u: &Use| {
+        let cfg = &s.config.allow;
+        let client = scan.text(u.ctx.client);
+        let user = scan.text(u.ctx.user);
+        cfg.client_apps.iter().any(|c| c.eq_ignore_ascii_case(client))
+            || cfg.users.iter().any(|x| x.eq_ignore_ascii_case(user))
+    };
+    let mut keys: Vec<(&Key, &Use)> = scan.uses.iter().collect();
+    keys.sort_by_key(|(k, _)| **k);
+    let mut out = Vec::new();
+    let mut new_pairs = rustc_hash::FxHashSet::default();
+    let mut readers: BTreeMap<Sym, Vec<(Key, &Use)>> = BTreeMap::new();
+    for (k, u) in &keys {
+        let fresh = !known.contains(k, scan);
+        match **k {
+            Key::Pair(t, a, c) if r.unexpected_mailbox_app.enabled && fresh && !allowed(u) => {
+                new_pairs.insert((t, a, c));
+                let mut ev = base_evidence(note);
+                ev.insert("app_id".into(), json!(scan.text(a)));
+                ev.insert("client_app_id".into(), json!(scan.text(c)));
+                ev.insert("scope".into(), json!("tenant"));
+                ev.insert("first_party".into(), json!(s.intel.is_first_party(scan.text(c))));
+                out.push(lead(
+                    Rule::UnexpectedMailboxApp,
+                    "Mailbox read by an app pair never seen in this tenant",
+                    **k,
+                    u,
+                    ev,
+                ));
+            }
+            Key::UserApp(_, c)
+                if r.first_seen_client_app.enabled
+                    && !s.intel.is_first_party(scan.text(c))
+                    && !allowed(u)
+                    && first_seen(k, u, scan, known, r.first_seen_client_app.lookback_days) =>
+            {
+                let mut ev = base_evidence(note);
+                ev.insert("client_app_id".into(), json!(scan.text(c)));
+                ev.insert(
+                    "lookback_days".into(),
+                    json!(r.first_seen_client_app.lookback_days),
+                );
+                out.push(lead(
+                    Rule::FirstSeenClientApp,
+                    "First use of a client app by this user",
+                    **k,
+                    u,
+                    ev,
+                ));
+            }
+            Key::AppDay(t, c, day) if r.mailbox_volume_anomaly.enabled && !allowed(u) => {
+                let Some(&mean) = known.daily_ops.get(&(t, c)) else {
+                    continue;
+                };
+                let day_start = Timestamp(day.saturating_mul(MICROS_PER_DAY));
+                if known.end.is_some_and(|e| day_start < e.day_start()) {
+                    continue;
+                }
+                let v = &r.mailbox_volume_anomaly;
+                let limit = (mean * v.factor).max(v.min_operations as f64);
+                if (u.ops as f64) > limit {
+                    let mut ev = base_evidence(note);
+                    ev.insert("client_app_id".into(), json!(scan.text(c)));
+                    ev.insert("day".into(), json!(day_start));
+                    ev.insert("operations".into(), json!(u.ops));
+                    ev.insert("baseline_daily_mean".into(), json!(mean));
+                    ev.insert("factor".into(), json!(v.factor));
+                    out.push(lead(
+                        Rule::MailboxVolumeAnomaly,
+                        "Daily mailbox operations of a client app far above its baseline",
+                        **k,
+                        u,
+                        ev,
+                    ));
+                }
+            }
+            Key::Reader(identity, _) if r.cross_mailbox_access.enabled && fresh && !allowed(u) => {
+                readers.entry(identity).or_default().push((**k, *u));
+            }
+            _ => {}
+        }
+    }
+    if r.unexpected_mailbox_app.enabled && r.unexpected_mailbox_app.per_mailbox {
+        for (k, u) in &keys {
+            let Key::MailboxPair(t, m, a, c) = **k else {
+                continue;
+            };
+            if new_pairs.contains(&(t, a, c))
+                || c == NONE
+                || s.intel.is_first_party(scan.text(c))
+                || known.contains(k, scan)
+                || allowed(u)
+            {
+                continue;
+            }
+            let mut ev = base_evidence(note);
+            ev.insert("app_id".into(), json!(scan.text(a)));
+            ev.insert("client_app_id".into(), json!(scan.text(c)));
+            ev.insert("scope".into(), json!("mailbox"));
+            ev.insert("mailbox".into(), json!(scan.text(m)));
+            out.push(lead(
+                Rule::UnexpectedMailboxApp,
+                "Mailbox read by an app pair never seen on this mailbox",
+                **k,
+                u,
+                ev,
+            ));
+        }
+    }
+    for (identity, reads) in readers {
+        if reads.len() < r.cross_mailbox_access.min_mailboxes {
+            continue;
+        }
+        let mut ev = base_evidence(note);
+        ev.insert("identity".into(), json!(scan.text(identity)));
+        let mailboxes: Vec<&str> = reads
+            .iter()
+            .filter_map(|(k, _)| match k {
+                Key::Reader(_, m) => Some(scan.text(*m)),
+                _ => None,
+            })
+            .collect();
+        ev.insert("mailboxes_not_owned".into(), json!(mailboxes));
+        let first = reads.iter().filter_map(|(_, u)| u.first).min();
+        let last = reads.iter().filter_map(|(_, u)| u.last).max();
+        let earliest = reads
+            .iter()
+            .min_by_key(|(_, u)| u.first)
+            .map(|(_, u)| u.ctx)
+            .unwrap_or_default();
+        out.push(Candidate {
+            rule: Rule::CrossMailboxAccess,
+            title: format!("One identity newly reading {} mailboxes it does not own", reads.len()),
+            severity: Severity::Medium,
+            score: 0.5,
+            keys: reads.iter().map(|(k, _)| *k).collect(),
+            ctx: earliest,
+            first,
+            last,
+            evidence: ev,
+        });
+    }
+    out
+}
+
+/// Whether a (user, client) key is a first use: not in the look-back baseline, and not used
+/// by the user within `lookback_days` before its first use according to an external baseline.
+fn first_seen(k: &Key, u: &Use, scan: &Scan, known: &Known, lookback_days: i64) -> bool {
+    if known.contains(k, scan) {
+        return false;
+    }
+    let Key::UserApp(user, client) = *k else {
+        return false;
+    };
+    match (known.user_apps.get(&(user, client)), u.first) {
+        (Some(last), Some(first)) => {
+            first.0.saturating_sub(last.0) > lookback_days.saturating_mul(MICROS_PER_DAY)
+        }
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+fn base_evidence(note: &BaselineNote) -> Map<String, serde_json::Value> {
+    let mut ev = Map::new();
+    ev.insert(
+        "baseline".into(),
+        json!({"source": note.source, "end": note.end, "reason": note.reason}),
+    );
+    ev
+}
+
+fn lead(rule: Rule, title: &str, key: Key, u: &Use, evidence: Map<String, serde_json::Value>) -> Candidate {
+    Candidate {
+        rule,
+        title: title.into(),
+        severity: Severity::Low,
+        score: 0.3,
+        keys: vec![key],
+        ctx: u.ctx,
+        first: u.first,
+        last: u.last,
+        evidence,
+    }
+}

@@ -1,0 +1,200 @@
+//! Strong rules: evidence that a token was forged or that a known actor was present.
+//!
+//! - `token-never-issued`: an access token id that no sign-in in the input issued, judged only
+//!   where the tenant's sign-in logs cover the token's first use (with tolerances).
+//! - `consumer-tenant-token`, `known-bad-key`, `ioc-ip`: records that carry the evidence
+//!   themselves (aggregated per tenant and indicator).
+
+use keywarden_model::{Severity, Timestamp};
+use serde_json::{Map, Value as Json, json};
+
+use super::{Candidate, Rule};
+use crate::config::Settings;
+use crate::intern::NONE;
+use crate::keys::{Flag, Key};
+use crate::scan::{Scan, Use};
+
+/// A token's sign-in coverage verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// The tenant's sign-in logs span the token's possible issuance.
+    Covered,
+    /// No sign-in logs for the tenant at all.
+    NoSignIns,
+    /// Sign-in logs exist but do not span the token's first use (or it has no time).
+    OutsideLogs,
+}
+
+/// Whether sign-in logs could have recorded the issuance of a token first used at `first`.
+pub fn coverage(scan: &Scan, s: &Settings, tenant: u32, first: Option<Timestamp>) -> Coverage {
+    let t = &s.config.tolerance;
+    let spans: Vec<&Use> = [Key::Coverage(tenant), Key::Coverage(NONE)]
+        .iter()
+        .filter_map(|k| scan.get(k))
+        .collect();
+    if spans.is_empty() {
+        return Coverage::NoSignIns;
+    }
+    let Some(first) = first else {
+        return Coverage::OutsideLogs;
+    };
+    let before = first.plus_seconds(-(t.max_token_lifetime_minutes + t.clock_skew_minutes) * 60);
+    let after = first.plus_seconds((t.ingestion_lag_minutes + t.clock_skew_minutes) * 60);
+    let covered = spans.iter().any(|u| match (u.first, u.last) {
+        (Some(a), Some(b)) => a <= before && after <= b,
+        _ => false,
+    });
+    if covered {
+        Coverage::Covered
+    } else {
+        Coverage::OutsideLogs
+    }
+}
+
+/// Tokens used but never issued, each with its coverage.
+pub(crate) fn never_issued(scan: &Scan, s: &Settings) -> Vec<(Key, Coverage)> {
+    if !s.config.rules.token_never_issued.enabled {
+        return Vec::new();
+    }
+    let mut out: Vec<(Key, Coverage)> = scan
+        .uses
+        .iter()
+        .filter_map(|(k, u)| match *k {
+            Key::Token(tenant, token) if scan.get(&Key::SignIn(token)).is_none() => {
+                Some((*k, coverage(scan, s, tenant, u.first)))
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The time of the earliest strong evidence (ends the look-back baseline).
+pub(crate) fn first_evidence(scan: &Scan, s: &Settings) -> Option<Timestamp> {
+    let flags = scan
+        .uses
+        .iter()
+        .filter(|(k, _)| matches!(k, Key::Flag(..)))
+        .filter_map(|(_, u)| u.first);
+    let tokens = never_issued(scan, s)
+        .into_iter()
+        .filter(|(_, c)| *c == Coverage::Covered)
+        .filter_map(|(k, _)| scan.get(&k).and_then(|u| u.first));
+    flags.chain(tokens).min()
+}
+
+/// Candidates of the strong rules.
+pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (key, cov) in never_issued(scan, s) {
+        if cov != Coverage::Covered {
+            continue;
+        }
+        let Some(u) = scan.get(&key) else { continue };
+        let Key::Token(_, token) = key else { continue };
+        let mut ev = Map::new();
+        ev.insert("token_id".into(), json!(scan.text(token)));
+        ev.insert("sign_in_match".into(), json!("none"));
+        ev.insert(
+            "sign_in_coverage".into(),
+            json!("the tenant's sign-in logs span the token's possible issuance"),
+        );
+        ev.insert(
+            "tolerance_minutes".into(),
+            json!({
+                "clock_skew": s.config.tolerance.clock_skew_minutes,
+                "ingestion_lag": s.config.tolerance.ingestion_lag_minutes,
+                "max_token_lifetime": s.config.tolerance.max_token_lifetime_minutes,
+            }),
+        );
+        out.push(candidate(
+            Rule::TokenNeverIssued,
+            "Access with a token no sign-in issued".into(),
+            Severity::High,
+            key,
+            u,
+            ev,
+        ));
+    }
+    let mut flags: Vec<(&Key, &Use)> = scan
+        .uses
+        .iter()
+        .filter(|(k, _)| matches!(k, Key::Flag(..)))
+        .collect();
+    flags.sort_by_key(|(k, _)| **k);
+    for (key, u) in flags {
+        let Key::Flag(flag, tenant, value, group) = *key else {
+            continue;
+        };
+        let rule = Rule::of_flag(flag);
+        let v = scan.text(value);
+        let mut ev = Map::new();
+        let title = match flag {
+            Flag::ConsumerTenant => {
+                let consumer = s
+                    .config
+                    .rules
+                    .consumer_tenant_token
+                    .consumer_tenants
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(v));
+                ev.insert("token_tenant".into(), json!(v));
+                ev.insert("resource_tenant".into(), json!(scan.text(tenant)));
+                ev.insert("client_app_id".into(), json!(scan.text(group)));
+                ev.insert(
+                    "why".into(),
+                    json!(if consumer {
+                        "token issued by the Microsoft consumer (MSA) tenant used on an enterprise resource"
+                    } else {
+                        "token issued by another tenant than the resource's organisation"
+                    }),
+                );
+                "Enterprise resource accessed with a consumer or foreign-tenant token"
+            }
+            Flag::BadKey => {
+                if let Some(k) = s.intel.key(v) {
+                    ev.insert("key".into(), json!(k));
+                }
+                ev.insert("key_id".into(), json!(v));
+                "Token signed with a known-bad key"
+            }
+            Flag::IocIp => {
+                let ind = u.first.and_then(|t| {
+                    s.intel
+                        .ip_at(v, t, s.config.rules.ioc_ip.margin_days)
+                        .cloned()
+                });
+                ev.insert("ip".into(), json!(v));
+                if let Some(i) = ind {
+                    ev.insert("indicator".into(), json!(i));
+                }
+                ev.insert("margin_days".into(), json!(s.config.rules.ioc_ip.margin_days));
+                "Activity from a threat-actor IP inside its active window"
+            }
+        };
+        out.push(candidate(rule, title.into(), Severity::High, *key, u, ev));
+    }
+    out
+}
+
+fn candidate(
+    rule: Rule,
+    title: String,
+    severity: Severity,
+    key: Key,
+    u: &Use,
+    evidence: Map<String, Json>,
+) -> Candidate {
+    Candidate {
+        rule,
+        title,
+        severity,
+        score: 0.8,
+        keys: vec![key],
+        ctx: u.ctx,
+        first: u.first,
+        last: u.last,
+        evidence,
+    }
+}

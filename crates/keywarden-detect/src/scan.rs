@@ -1,0 +1,274 @@
+//! The scan pass: each ingest worker folds its events into per-key aggregates ([`Use`]);
+//! [`ScanStage::into_scan`] merges them into one [`Scan`].
+//!
+//! Memory grows with distinct keys (tokens, sessions, app pairs, user/app and user/IP pairs,
+//! app-days), never with events: an aggregate keeps first/last time, counts and the context of
+//! its earliest record. Order-dependent judgement (first-seen, baselines) happens after the
+//! merge, on these aggregates, because workers see records out of order.
+
+use std::cmp::Ordering;
+use std::sync::Mutex;
+
+use keywarden_ingest::{Processor, Stage};
+use keywarden_model::{Event, Timestamp};
+use rustc_hash::FxHashMap;
+
+use crate::config::Settings;
+use crate::facts::Facts;
+use crate::intern::{Interner, NONE, Sym, remap};
+use crate::keys::{Key, keys_of};
+
+/// The context of a key's earliest record: who, where, with what.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ctx {
+    pub tenant: Sym,
+    pub user: Sym,
+    pub mailbox: Sym,
+    pub ip: Sym,
+    pub app: Sym,
+    pub client: Sym,
+    pub session: Sym,
+    pub token: Sym,
+}
+
+impl Ctx {
+    fn of(f: &Facts<'_>, syms: &mut Interner) -> Ctx {
+        Ctx {
+            tenant: syms.opt(f.tenant.as_deref()),
+            user: syms.opt(f.user.as_deref()),
+            mailbox: syms.opt(f.mailbox.as_deref()),
+            ip: syms.opt(f.ip.as_deref()),
+            app: syms.opt(f.app_id.as_deref()),
+            client: syms.opt(f.client_app_id.as_deref()),
+            session: syms.opt(f.session_id.as_deref()),
+            token: syms.opt(f.token_id.as_deref()),
+        }
+    }
+
+    fn parts(&self) -> [Sym; 8] {
+        [
+            self.tenant,
+            self.user,
+            self.mailbox,
+            self.ip,
+            self.app,
+            self.client,
+            self.session,
+            self.token,
+        ]
+    }
+
+    fn remap(&self, t: &[Sym]) -> Ctx {
+        let p = self.parts().map(|s| remap(t, s));
+        Ctx {
+            tenant: p[0],
+            user: p[1],
+            mailbox: p[2],
+            ip: p[3],
+            app: p[4],
+            client: p[5],
+            session: p[6],
+            token: p[7],
+        }
+    }
+
+    /// Total order by text, so that ties between equally early records resolve the same way
+    /// whatever worker saw them.
+    fn cmp_text(&self, other: &Ctx, syms: &Interner) -> Ordering {
+        let (a, b) = (self.parts(), other.parts());
+        a.iter()
+            .zip(b.iter())
+            .map(|(x, y)| syms.text(*x).cmp(syms.text(*y)))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    }
+}
+
+/// The aggregate of one key.
+#[derive(Debug, Clone, Default)]
+pub struct Use {
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// Records.
+    pub count: u64,
+    /// Sum of `OperationCount`.
+    pub ops: i64,
+    /// Context of the earliest record.
+    pub ctx: Ctx,
+}
+
+impl Use {
+    fn add(&mut self, time: Option<Timestamp>, ops: i64, ctx: Ctx, syms: &Interner) {
+        let earlier = match (time, self.first) {
+            _ if self.count == 0 => true,
+            (Some(t), Some(f)) => {
+                t < f || (t == f && ctx.cmp_text(&self.ctx, syms) == Ordering::Less)
+            }
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => ctx.cmp_text(&self.ctx, syms) == Ordering::Less,
+        };
+        if earlier {
+            self.ctx = ctx;
+        }
+        if let Some(t) = time {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+        self.count += 1;
+        self.ops = self.ops.saturating_add(ops);
+    }
+
+    fn merge(&mut self, other: &Use, syms: &Interner) {
+        if other.count == 0 {
+            return;
+        }
+        let count = self.count;
+        self.add(other.first, other.ops, other.ctx, syms);
+        if let Some(l) = other.last {
+            self.last = Some(self.last.map_or(l, |x| x.max(l)));
+        }
+        self.count = count + other.count;
+    }
+}
+
+/// Everything the scan pass learned.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    pub syms: Interner,
+    pub uses: FxHashMap<Key, Use>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub events: u64,
+}
+
+impl Scan {
+    /// Folds one event in.
+    pub fn add(&mut self, ev: &Event<'_>, settings: &Settings, scratch: &mut Vec<Key>) {
+        let f = Facts::of(ev);
+        self.events += 1;
+        if let Some(t) = f.time {
+            self.first = Some(self.first.map_or(t, |x| x.min(t)));
+            self.last = Some(self.last.map_or(t, |x| x.max(t)));
+        }
+        scratch.clear();
+        keys_of(&f, settings, &mut self.syms, scratch);
+        if scratch.is_empty() {
+            return;
+        }
+        let ctx = Ctx::of(&f, &mut self.syms);
+        for k in scratch.iter() {
+            self.uses
+                .entry(*k)
+                .or_default()
+                .add(f.time, f.operations, ctx, &self.syms);
+        }
+    }
+
+    /// Merges another worker's scan into this one.
+    pub fn merge(&mut self, other: Scan) {
+        let t = self.syms.absorb(&other.syms);
+        for (k, u) in other.uses {
+            let k = remap_key(&k, &t);
+            let mut u = u;
+            u.ctx = u.ctx.remap(&t);
+            self.uses.entry(k).or_default().merge(&u, &self.syms);
+        }
+        self.events += other.events;
+        for t in [other.first, other.last].into_iter().flatten() {
+            self.first = Some(self.first.map_or(t, |x| x.min(t)));
+            self.last = Some(self.last.map_or(t, |x| x.max(t)));
+        }
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&Use> {
+        self.uses.get(key)
+    }
+
+    /// Text of a symbol.
+    pub fn text(&self, s: Sym) -> &str {
+        self.syms.text(s)
+    }
+}
+
+fn remap_key(k: &Key, t: &[Sym]) -> Key {
+    let r = |s: Sym| remap(t, s);
+    match *k {
+        Key::SignIn(a) => Key::SignIn(r(a)),
+        Key::Coverage(a) => Key::Coverage(r(a)),
+        Key::Token(a, b) => Key::Token(r(a), r(b)),
+        Key::Pair(a, b, c) => Key::Pair(r(a), r(b), r(c)),
+        Key::MailboxPair(a, b, c, d) => Key::MailboxPair(r(a), r(b), r(c), r(d)),
+        Key::UserApp(a, b) => Key::UserApp(r(a), r(b)),
+        Key::AppDay(a, b, d) => Key::AppDay(r(a), r(b), d),
+        Key::Reader(a, b) => Key::Reader(r(a), r(b)),
+        Key::UserIp(a, b) => Key::UserIp(r(a), r(b)),
+        Key::Flag(f, a, b, c) => Key::Flag(f, r(a), r(b), r(c)),
+    }
+}
+
+/// The scan pass as an ingest [`Stage`].
+pub struct ScanStage<'s> {
+    settings: &'s Settings,
+    done: Mutex<Vec<Scan>>,
+}
+
+impl<'s> ScanStage<'s> {
+    pub fn new(settings: &'s Settings) -> ScanStage<'s> {
+        ScanStage {
+            settings,
+            done: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A processor for single-threaded use ([`keywarden_ingest::ingest_bytes`]).
+    pub fn processor(&self) -> ScanWorker<'_> {
+        ScanWorker {
+            stage: self,
+            scan: Scan::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The merged scan of every worker (deterministic whatever the worker count).
+    pub fn into_scan(self) -> Scan {
+        let mut parts = self.done.into_inner().unwrap_or_else(|e| e.into_inner());
+        // Largest first, so that the biggest map is not re-hashed.
+        parts.sort_by_key(|s| std::cmp::Reverse(s.uses.len()));
+        let mut it = parts.into_iter();
+        let mut scan = it.next().unwrap_or_default();
+        for p in it {
+            scan.merge(p);
+        }
+        scan
+    }
+}
+
+impl Stage for ScanStage<'_> {
+    fn worker(&self) -> Box<dyn Processor + '_> {
+        Box::new(self.processor())
+    }
+}
+
+/// One worker's scan.
+pub struct ScanWorker<'s> {
+    stage: &'s ScanStage<'s>,
+    scan: Scan,
+    scratch: Vec<Key>,
+}
+
+impl Processor for ScanWorker<'_> {
+    fn process(&mut self, event: &Event<'_>) {
+        self.scan.add(event, self.stage.settings, &mut self.scratch);
+    }
+
+    fn finish(&mut self) {
+        let scan = std::mem::take(&mut self.scan);
+        self.stage
+            .done
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(scan);
+    }
+}
+

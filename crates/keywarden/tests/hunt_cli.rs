@@ -1,0 +1,127 @@
+//! `keywarden hunt` end to end through the real binary: the `summary.json` contract, the
+//! accounting over the real public samples, `rejected.jsonl`, `--strict` and usage errors.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_keywarden"))
+}
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
+}
+
+fn hunt(args: &[&str], paths: &[PathBuf]) -> (i32, Value, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let status = bin()
+        .arg("hunt")
+        .arg("--quiet")
+        .arg("--out")
+        .arg(out.path())
+        .args(args)
+        .args(paths)
+        .status()
+        .unwrap();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    (status.code().unwrap_or(-1), summary, out)
+}
+
+fn assert_balanced(s: &Value) {
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap();
+    assert_eq!(n(s, "records"), n(s, "events") + n(s, "rejected"), "{s:#}");
+    for i in s["inputs"].as_array().unwrap() {
+        assert_eq!(n(i, "records"), n(i, "events") + n(i, "rejected"), "{i:#}");
+    }
+}
+
+#[test]
+fn summary_json_has_the_contract_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.jsonl");
+    std::fs::write(&p, "{\"n\":1}\n{broken\n").unwrap();
+    let (code, s, out) = hunt(&[], std::slice::from_ref(&p));
+    assert_eq!(code, 0);
+    for key in [
+        "keywarden_version",
+        "inputs",
+        "records",
+        "events",
+        "rejected",
+        "rejections",
+        "alerts",
+    ] {
+        assert!(s.get(key).is_some(), "summary.json lacks {key}: {s:#}");
+    }
+    let input = &s["inputs"][0];
+    for key in ["path", "format", "records", "events", "rejected"] {
+        assert!(input.get(key).is_some(), "inputs[] lacks {key}");
+    }
+    let r = &s["rejections"][0];
+    assert_eq!(r["line"], 2);
+    assert_eq!(r["path"], p.display().to_string());
+    assert!(r["reason"].as_str().unwrap().contains("invalid JSON"));
+    assert_balanced(&s);
+    let rejected = std::fs::read_to_string(out.path().join("rejected.jsonl")).unwrap();
+    let line: Value = serde_json::from_str(rejected.lines().next().unwrap()).unwrap();
+    assert_eq!(line["raw"], "{broken");
+    assert_eq!(line["code"], "invalid-json");
+}
+
+#[test]
+fn strict_turns_rejections_into_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.jsonl");
+    std::fs::write(&p, "{\"n\":1}\nnope\n").unwrap();
+    let (code, s, _out) = hunt(&["--strict"], &[p]);
+    assert_eq!(code, 1);
+    assert_eq!(s["rejected"], 1);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = bin()
+        .args(["hunt", "/no/such/input.json", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/input.json"));
+    let out = bin()
+        .args(["hunt", "--format", "nonsense", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_real_sample_parses_with_zero_rejections() {
+    let paths = [
+        shared("datasets/huntress-ctf-2023-purview/purview.csv"),
+        shared("datasets/otrf-goldensaml-mail-access"),
+        shared("datasets/elastic-azure-fixtures"),
+        shared("datasets/evtx-attack-samples"),
+    ];
+    let (code, s, _out) = hunt(&["--strict"], &paths);
+    assert_balanced(&s);
+    assert_eq!(s["rejected"], 0, "{:#}", s["rejections"]);
+    assert_eq!(code, 0);
+    let inputs = s["inputs"].as_array().unwrap();
+    let purview = &inputs[0];
+    assert_eq!(purview["format"], "purview-csv");
+    assert_eq!(purview["events"], 219);
+    // The only inputs without records are the data sets' own metadata files.
+    for i in inputs {
+        if i["format"] == "not-a-log" {
+            let p = i["path"].as_str().unwrap();
+            assert!(
+                p.ends_with(".yaml") || p.ends_with(".md") || p.ends_with(".GPL"),
+                "{p} was not read as a log"
+            );
+        }
+    }
+}

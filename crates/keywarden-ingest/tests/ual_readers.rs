@@ -292,6 +292,12 @@ fn hostile_rows_are_each_accounted_for() {
     );
     let lines: Vec<_> = seen.iter().map(|s| s.line).collect();
     assert_eq!(lines, [Some(2), Some(4), Some(14)]);
+    // The broken quote is reported on the row it opened, with where the damage showed.
+    assert_eq!(
+        out.rejections[0].reason,
+        "malformed CSV row: unexpected character after a closing quote (found on line 4, \
+         inside a quoted field opened here); resuming at the next line"
+    );
     // Every rejection carries the file and the raw row for rejected.jsonl.
     assert!(
         out.rejections

@@ -24,6 +24,10 @@ enum Command {
     Hunt(cmd::hunt::HuntArgs),
     /// Validate tokens against a trust policy: a key signs only what it is bound to.
     Verify(cmd::verify::VerifyArgs),
+    /// Write a labelled simulated tenant (real export shapes) and its truth.json.
+    Simulate(cmd::simulate::SimulateArgs),
+    /// Score a hunt output directory against a simulator's truth.json.
+    Eval(cmd::eval::EvalArgs),
 }
 
 fn main() {
@@ -31,6 +35,8 @@ fn main() {
     let code = match cli.command {
         Command::Hunt(args) => cmd::hunt::run(&args),
         Command::Verify(args) => cmd::verify::run(&args),
+        Command::Simulate(args) => cmd::simulate::run(&args),
+        Command::Eval(args) => cmd::eval::run(&args),
     };
     match code {
         Ok(code) => std::process::exit(code),

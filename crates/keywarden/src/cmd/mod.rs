@@ -2,3 +2,5 @@
 
 pub mod hunt;
 pub mod verify;
+pub mod simulate;
+pub mod eval;

@@ -1,0 +1,301 @@
+//! Writing a day's activities in the shapes chosen for that day.
+//!
+//! Layout under the output directory (one folder per shape, one file per day, so a directory
+//! mixes shapes the way a real evidence collection does):
+//!
+//! | shape | file |
+//! |---|---|
+//! | `ual-json` | `ual-json/audit_YYYY-MM-DD.jsonl` |
+//! | `purview-csv` | `purview-csv/AuditLog_YYYY-MM-DD.csv` (BOM, CRLF, 8 columns) |
+//! | `sentinel-office-activity` | `sentinel-office-activity/OfficeActivity_YYYY-MM-DD.jsonl` |
+//! | `signin-graph` | `signin-graph/signIns_YYYY-MM-DD_NNN.json` (one Graph page per file) |
+//! | `azure-diagnostic` | `azure-diagnostic/{SignInLogs,NonInteractiveUserSignInLogs}_YYYY-MM-DD.jsonl` |
+//! | Graph activity | `graph-activity/MicrosoftGraphActivityLogs_YYYY-MM-DD.jsonl` |
+
+pub(crate) mod graph;
+pub(crate) mod sentinel;
+pub(crate) mod signin;
+pub(crate) mod ual;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use keywarden_model::Timestamp;
+use serde::Serialize;
+
+use crate::activity::Activity;
+use crate::config::{Shape, SimError};
+use crate::tenant::Tenant;
+use crate::timefmt;
+
+/// Graph returns at most this many sign-ins per page.
+const PAGE_SIZE: usize = 1000;
+
+/// One file written, for the run summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WrittenFile {
+    /// Path relative to the output directory, `/`-separated.
+    pub path: String,
+    /// Shape name (`ual-json`... or `graph-activity`).
+    pub shape: &'static str,
+    pub records: u64,
+}
+
+/// A line-oriented file being written.
+struct Lines {
+    out: BufWriter<File>,
+    rel: String,
+    path: PathBuf,
+    shape: &'static str,
+    records: u64,
+}
+
+impl Lines {
+    fn create(dir: &Path, rel: String, shape: &'static str) -> Result<Lines, SimError> {
+        let path = dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| io(&path, source))?;
+        }
+        let file = File::create(&path).map_err(|source| io(&path, source))?;
+        Ok(Lines {
+            out: BufWriter::with_capacity(1 << 16, file),
+            rel,
+            path,
+            shape,
+            records: 0,
+        })
+    }
+
+    fn json<T: Serialize>(&mut self, v: &T) -> Result<(), SimError> {
+        serde_json::to_writer(&mut self.out, v).map_err(|source| SimError::Encode {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        self.raw(b"\n")?;
+        self.records += 1;
+        Ok(())
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> Result<(), SimError> {
+        self.out
+            .write_all(bytes)
+            .map_err(|source| io(&self.path, source))
+    }
+
+    fn finish(mut self) -> Result<WrittenFile, SimError> {
+        self.out.flush().map_err(|source| io(&self.path, source))?;
+        Ok(WrittenFile {
+            path: self.rel,
+            shape: self.shape,
+            records: self.records,
+        })
+    }
+}
+
+fn io(path: &Path, source: std::io::Error) -> SimError {
+    SimError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes one day: UAL records in `ual_shape`, sign-ins in `signin_shape`, Graph requests as
+/// Log Analytics rows. Returns the files written.
+pub(crate) fn write_day(
+    dir: &Path,
+    tenant: &Tenant,
+    day: Timestamp,
+    ual_shape: Shape,
+    signin_shape: Shape,
+    acts: &[Activity],
+) -> Result<Vec<WrittenFile>, SimError> {
+    let date = timefmt::date(day);
+    let mut ual_file = match ual_shape {
+        Shape::PurviewCsv => {
+            let mut f = Lines::create(
+                dir,
+                format!("purview-csv/AuditLog_{date}.csv"),
+                "purview-csv",
+            )?;
+            f.raw(b"\xEF\xBB\xBFRecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\r\n")?;
+            f
+        }
+        Shape::SentinelOfficeActivity => Lines::create(
+            dir,
+            format!("sentinel-office-activity/OfficeActivity_{date}.jsonl"),
+            "sentinel-office-activity",
+        )?,
+        _ => Lines::create(dir, format!("ual-json/audit_{date}.jsonl"), "ual-json")?,
+    };
+    let mut graph_file: Option<Lines> = None;
+    let mut interactive: Option<Lines> = None;
+    let mut non_interactive: Option<Lines> = None;
+    let mut page: Vec<serde_json::Value> = Vec::new();
+    let mut pages = Vec::new();
+    let mut csv_line = Vec::with_capacity(4096);
+    for act in acts {
+        match act {
+            Activity::Mail(m) => {
+                let rec = ual::mail_record(tenant, m);
+                let head = Head {
+                    id: &m.id,
+                    time: m.time,
+                    user_id: rec.user_id,
+                    record_type: rec.record_type,
+                    operation: rec.operation,
+                };
+                let ual = Ual {
+                    shape: ual_shape,
+                    tenant,
+                    csv_line: &mut csv_line,
+                };
+                ual.emit(&mut ual_file, &head, &rec, sentinel::mail_row)?;
+            }
+            Activity::Directory(d) => {
+                let rec = ual::directory_record(tenant, d);
+                let head = Head {
+                    id: &d.id,
+                    time: d.time,
+                    user_id: rec.user_id,
+                    record_type: rec.record_type,
+                    operation: rec.operation,
+                };
+                let ual = Ual {
+                    shape: ual_shape,
+                    tenant,
+                    csv_line: &mut csv_line,
+                };
+                ual.emit(&mut ual_file, &head, &rec, sentinel::directory_row)?;
+            }
+            Activity::SignIn(s) => {
+                if signin_shape == Shape::AzureDiagnostic {
+                    let slot = if s.interactive {
+                        &mut interactive
+                    } else {
+                        &mut non_interactive
+                    };
+                    let file = match slot {
+                        Some(f) => f,
+                        None => slot.insert(Lines::create(
+                            dir,
+                            format!("azure-diagnostic/{}_{date}.jsonl", signin::category(s)),
+                            "azure-diagnostic",
+                        )?),
+                    };
+                    file.json(&signin::diagnostic(tenant, s))?;
+                } else {
+                    page.push(signin::object(tenant, s));
+                    if page.len() == PAGE_SIZE {
+                        pages.push(std::mem::take(&mut page));
+                    }
+                }
+            }
+            Activity::Graph(g) => {
+                let file = match &mut graph_file {
+                    Some(f) => f,
+                    None => graph_file.insert(Lines::create(
+                        dir,
+                        format!("graph-activity/MicrosoftGraphActivityLogs_{date}.jsonl"),
+                        "graph-activity",
+                    )?),
+                };
+                file.json(&graph::row(tenant, g))?;
+            }
+        }
+    }
+    if !page.is_empty() {
+        pages.push(page);
+    }
+    let mut written = vec![ual_file.finish()?];
+    for f in [graph_file, interactive, non_interactive]
+        .into_iter()
+        .flatten()
+    {
+        written.push(f.finish()?);
+    }
+    let count = pages.len();
+    for (n, value) in pages.into_iter().enumerate() {
+        let rel = format!("signin-graph/signIns_{date}_{:03}.json", n + 1);
+        let records = value.len() as u64;
+        let mut doc = serde_json::Map::new();
+        doc.insert(
+            "@odata.context".into(),
+            "https://graph.microsoft.com/beta/$metadata#auditLogs/signIns".into(),
+        );
+        if n + 1 < count {
+            doc.insert(
+                "@odata.nextLink".into(),
+                format!(
+                    "https://graph.microsoft.com/beta/auditLogs/signIns?$skiptoken={date}-{:03}",
+                    n + 2
+                )
+                .into(),
+            );
+        }
+        doc.insert("value".into(), serde_json::Value::Array(value));
+        let mut f = Lines::create(dir, rel, "signin-graph")?;
+        f.json(&doc)?;
+        f.records = records;
+        written.push(f.finish()?);
+    }
+    Ok(written)
+}
+
+/// The columns a Purview CSV row repeats outside `AuditData`.
+struct Head<'a> {
+    id: &'a str,
+    time: Timestamp,
+    user_id: &'a str,
+    record_type: u32,
+    operation: &'a str,
+}
+
+/// Writes UAL records in the day's UAL shape.
+struct Ual<'a> {
+    shape: Shape,
+    tenant: &'a Tenant,
+    csv_line: &'a mut Vec<u8>,
+}
+
+impl Ual<'_> {
+    fn emit<R: Serialize>(
+        self,
+        file: &mut Lines,
+        head: &Head<'_>,
+        rec: &R,
+        sentinel_row: fn(&Tenant, &R, Timestamp) -> serde_json::Value,
+    ) -> Result<(), SimError> {
+        match self.shape {
+            Shape::PurviewCsv => {
+                let audit = serde_json::to_string(rec).map_err(|source| SimError::Encode {
+                    path: file.path.display().to_string(),
+                    source,
+                })?;
+                self.csv_line.clear();
+                {
+                    let mut w = csv::WriterBuilder::new()
+                        .terminator(csv::Terminator::CRLF)
+                        .from_writer(&mut *self.csv_line);
+                    w.write_record([
+                        head.id,
+                        &timefmt::render(timefmt::us_locale, head.time),
+                        &head.record_type.to_string(),
+                        head.operation,
+                        head.user_id,
+                        &audit,
+                        "",
+                        "",
+                    ])
+                    .map_err(|e| io(&file.path, std::io::Error::other(e)))?;
+                    w.flush().map_err(|source| io(&file.path, source))?;
+                }
+                file.raw(self.csv_line)?;
+                file.records += 1;
+                Ok(())
+            }
+            Shape::SentinelOfficeActivity => file.json(&sentinel_row(self.tenant, rec, head.time)),
+            _ => file.json(rec),
+        }
+    }
+}

@@ -6,13 +6,11 @@
 //! JSON text that repeats a member anywhere (in nested objects too) is refused rather than
 //! resolved "last one wins" as `serde_json::Value` would.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+pub use crate::json::{Members, parse_members, parse_object};
 use crate::reason::{Rejection, evidence};
 
 /// Strict base64url: URL alphabet, no padding, no non-canonical trailing bits.
@@ -31,96 +29,6 @@ pub const MAX_KID_LEN: usize = 256;
 pub fn b64_decode(s: &str, part: &'static str) -> Result<Vec<u8>, Rejection> {
     B64.decode(s.as_bytes())
         .map_err(|_| Rejection::BadBase64 { part })
-}
-
-/// A JSON value parsed with duplicate-member detection.
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
-    }
-}
-
-struct StrictVisitor;
-
-/// Marker put in serde errors so duplicate members get their own reason code.
-const DUP_MARK: &str = "\u{1}duplicate member:";
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Strict(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(k) = map.next_key::<String>()? {
-            let Strict(v) = map.next_value()?;
-            if out.contains_key(&k) {
-                return Err(de::Error::custom(format!("{DUP_MARK}{k}")));
-            }
-            out.insert(k, v);
-        }
-        Ok(Value::Object(out))
-    }
-}
-
-/// Parses `bytes` as one JSON object, refusing duplicate members at any depth.
-pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map<String, Value>, Rejection> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Strict::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-    match parsed {
-        Ok(Strict(Value::Object(m))) => Ok(m),
-        Ok(_) => Err(Rejection::BadJson {
-            part,
-            detail: "not an object".into(),
-        }),
-        Err(e) => {
-            let msg = e.to_string();
-            match msg.find(DUP_MARK) {
-                Some(i) => {
-                    let rest = &msg[i + DUP_MARK.len()..];
-                    let key = rest.split(" at line").next().unwrap_or(rest);
-                    Err(Rejection::DuplicateKey {
-                        part,
-                        key: evidence(key),
-                    })
-                }
-                None => Err(Rejection::BadJson {
-                    part,
-                    detail: evidence(&msg),
-                }),
-            }
-        }
-    }
 }
 
 /// The three parts of a compact JWS, still encoded, plus the signing input.
@@ -170,7 +78,13 @@ pub struct Header {
     pub cty: Option<String>,
 }
 
-fn opt_str(m: &Map<String, Value>, name: &'static str) -> Result<Option<String>, Rejection> {
+/// Header members we read; every other member is only checked for duplicates.
+const HEADER_MEMBERS: &[&str] = &["alg", "kid", "typ", "cty", "crit", "b64", "jwk", "jku", "x5u", "x5c"];
+
+/// Claims the validator reads; the rest are only checked for duplicates.
+pub const CLAIM_MEMBERS: &[&str] = &["iss", "tid", "aud", "sub", "exp", "nbf", "iat"];
+
+fn opt_str(m: &Members, name: &'static str) -> Result<Option<String>, Rejection> {
     match m.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -182,13 +96,13 @@ impl Header {
     /// Decodes and checks the header. Order: JSON shape, alg, embedded keys, crit, b64, kid.
     pub fn parse(header_b64: &str) -> Result<Header, Rejection> {
         let bytes = b64_decode(header_b64, "header")?;
-        let m = parse_object(&bytes, "header")?;
+        let m = parse_members(&bytes, "header", HEADER_MEMBERS)?;
         let alg = opt_str(&m, "alg")?.ok_or(Rejection::BadHeader { member: "alg" })?;
         if alg.eq_ignore_ascii_case("none") {
             return Err(Rejection::AlgNone);
         }
         for member in ["jwk", "jku", "x5u", "x5c"] {
-            if m.contains_key(member) {
+            if m.contains(member) {
                 return Err(Rejection::EmbeddedKey { member });
             }
         }
@@ -233,23 +147,22 @@ pub fn media_type_is(value: &str, want: &str) -> bool {
     v.eq_ignore_ascii_case(w)
 }
 
-/// Decodes the payload into a claims object. A payload that is not a JSON object (including a
-/// nested compact JWT) is refused.
-pub fn parse_claims(payload_b64: &str) -> Result<Map<String, Value>, Rejection> {
+/// Decodes the payload and reads the claims the validator needs, checking the whole object for
+/// duplicate members. Returns the decoded payload too. A payload that is not a JSON object
+/// (including a nested compact JWT) is refused.
+pub fn parse_claims(payload_b64: &str) -> Result<(Members, Vec<u8>), Rejection> {
     let bytes = b64_decode(payload_b64, "payload")?;
-    if bytes.split(|b| *b == b'.').count() == 3 && bytes.first() == Some(&b'e') {
+    if bytes.first() == Some(&b'e') && bytes.split(|b| *b == b'.').count() == 3 {
         return Err(Rejection::NestedJwt);
     }
-    parse_object(&bytes, "payload")
+    let m = parse_members(&bytes, "payload", CLAIM_MEMBERS)?;
+    Ok((m, bytes))
 }
 
 /// Reads a NumericDate claim: an integer, or a finite float within the i64 range (floored).
 /// Strings, booleans and out-of-range numbers are refused.
-pub fn numeric_date(
-    claims: &Map<String, Value>,
-    claim: &'static str,
-) -> Result<Option<i64>, Rejection> {
-    match claims.get(claim) {
+pub fn numeric_date(value: Option<&Value>, claim: &'static str) -> Result<Option<i64>, Rejection> {
+    match value {
         None => Ok(None),
         Some(Value::Number(n)) => {
             if let Some(i) = n.as_i64() {
@@ -277,38 +190,6 @@ mod tests {
 
     fn enc(s: &str) -> String {
         B64.encode(s.as_bytes())
-    }
-
-    #[test]
-    fn duplicate_members_are_refused_at_any_depth() {
-        let e = parse_object(br#"{"a":1,"a":2}"#, "payload").unwrap_err();
-        assert_eq!(
-            e,
-            Rejection::DuplicateKey {
-                part: "payload",
-                key: "a".into()
-            }
-        );
-        let e = parse_object(br#"{"x":{"b":1,"b":1}}"#, "payload").unwrap_err();
-        assert_eq!(e.code(), "duplicate-key");
-        // The same member name in sibling objects is fine.
-        assert!(parse_object(br#"{"x":{"b":1},"y":{"b":1}}"#, "payload").is_ok());
-    }
-
-    #[test]
-    fn only_objects_and_no_trailing_data() {
-        assert_eq!(
-            parse_object(b"[1]", "header").unwrap_err().code(),
-            "bad-json"
-        );
-        assert_eq!(
-            parse_object(b"{} {}", "header").unwrap_err().code(),
-            "bad-json"
-        );
-        assert_eq!(
-            parse_object(b"\xff", "header").unwrap_err().code(),
-            "bad-json"
-        );
     }
 
     #[test]
@@ -399,12 +280,12 @@ mod tests {
             "payload",
         )
         .unwrap();
-        assert_eq!(numeric_date(&m, "a").unwrap(), Some(1));
-        assert_eq!(numeric_date(&m, "b").unwrap_err().code(), "bad-time");
-        assert_eq!(numeric_date(&m, "c").unwrap(), Some(1));
-        assert_eq!(numeric_date(&m, "d").unwrap_err().code(), "bad-time");
-        assert_eq!(numeric_date(&m, "e").unwrap(), Some(-5));
-        assert_eq!(numeric_date(&m, "f").unwrap_err().code(), "bad-time");
-        assert_eq!(numeric_date(&m, "zz").unwrap(), None);
+        assert_eq!(numeric_date(m.get("a"), "a").unwrap(), Some(1));
+        assert_eq!(numeric_date(m.get("b"), "b").unwrap_err().code(), "bad-time");
+        assert_eq!(numeric_date(m.get("c"), "c").unwrap(), Some(1));
+        assert_eq!(numeric_date(m.get("d"), "d").unwrap_err().code(), "bad-time");
+        assert_eq!(numeric_date(m.get("e"), "e").unwrap(), Some(-5));
+        assert_eq!(numeric_date(m.get("f"), "f").unwrap_err().code(), "bad-time");
+        assert_eq!(numeric_date(m.get("zz"), "zz").unwrap(), None);
     }
 }

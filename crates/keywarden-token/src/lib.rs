@@ -8,8 +8,8 @@
 //! What this crate owns:
 //! - [`TrustPolicy`] (`policy.rs`): the TOML trust policy — issuers, tenants, audiences,
 //!   algorithms, key sources, key windows, deny list, leeway.
-//! - [`jose`]: our own JOSE parsing — strict base64url, JSON objects without duplicate members,
-//!   a header that never honours `none`, `crit`, `b64=false` or header-supplied keys.
+//! - [`jose`] and [`json`]: our own JOSE parsing — strict base64url, JSON objects without
+//!   duplicate members at any depth, a header that never honours `none`, `crit`, `b64=false` or header-supplied keys.
 //! - [`crypto`]: algorithms and keys parsed once at load, verified through aws-lc-rs; ECDSA
 //!   signatures raw `r||s` of the exact length, zero `r`/`s` refused.
 //! - [`jwks`]: loading a JWK Set per issuer block; weak, ambiguous, denied or unsupported keys
@@ -29,6 +29,7 @@
 pub mod crypto;
 pub mod fetch;
 pub mod jose;
+pub mod json;
 pub mod jwks;
 pub mod jws;
 pub mod policy;

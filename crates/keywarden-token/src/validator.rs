@@ -33,8 +33,10 @@ pub struct VerifiedToken {
     pub exp: i64,
     pub nbf: Option<i64>,
     pub iat: Option<i64>,
-    /// Every claim, parsed without duplicates.
-    pub claims: Map<String, Value>,
+    /// `aud` exactly as the token carried it (string or array).
+    pub aud_raw: Value,
+    /// The decoded payload (a JSON object without duplicate members); see [`VerifiedToken::claims`].
+    pub payload: Vec<u8>,
 }
 
 /// Whatever could be read from a token, valid or not (for reports; never for decisions).
@@ -74,19 +76,24 @@ pub fn summarize(token: &str, max_len: usize) -> TokenSummary {
             .get("aud")
             .filter(|a| a.is_string() || a.is_array())
             .cloned();
-        out.exp = numeric_date(&p, "exp").ok().flatten();
+        out.exp = numeric_date(p.get("exp"), "exp").ok().flatten();
     }
     out
 }
 
 impl VerifiedToken {
+    /// Every claim, parsed on demand from the validated payload.
+    pub fn claims(&self) -> Map<String, Value> {
+        crate::jose::parse_object(&self.payload, "payload").unwrap_or_default()
+    }
+
     pub fn summary(&self) -> TokenSummary {
         TokenSummary {
             kid: Some(self.kid.clone()),
             alg: Some(self.alg.name().to_owned()),
             iss: Some(self.iss.clone()),
             tid: self.tid.clone(),
-            aud: self.claims.get("aud").cloned(),
+            aud: Some(self.aud_raw.clone()),
             sub: self.sub.clone(),
             exp: Some(self.exp),
         }
@@ -282,7 +289,7 @@ impl Validator {
         if self.deny.contains(kid) {
             return Err(Rejection::DeniedKey { kid: evidence(kid) });
         }
-        let claims = parse_claims(c.payload_b64)?;
+        let (claims, payload) = parse_claims(c.payload_b64)?;
         let iss = match claims.get("iss") {
             Some(Value::String(s)) => s.as_str(),
             _ => return Err(Rejection::MissingIssuer),
@@ -386,6 +393,7 @@ impl Validator {
                 });
             }
         }
+        let aud_raw = claims.get("aud").cloned().unwrap_or(Value::Null);
         let aud: Vec<String> = match claims.get("aud") {
             None => return Err(Rejection::MissingAudience),
             Some(Value::String(s)) => vec![s.clone()],
@@ -402,17 +410,17 @@ impl Validator {
             });
         }
         let leeway = self.leeway;
-        let exp = numeric_date(&claims, "exp")?.ok_or(Rejection::MissingClaim { claim: "exp" })?;
+        let exp = numeric_date(claims.get("exp"), "exp")?.ok_or(Rejection::MissingClaim { claim: "exp" })?;
         if now.saturating_sub(leeway) >= exp {
             return Err(Rejection::Expired { exp, now, leeway });
         }
-        let nbf = numeric_date(&claims, "nbf")?;
+        let nbf = numeric_date(claims.get("nbf"), "nbf")?;
         if let Some(nbf) = nbf
             && nbf > now.saturating_add(leeway)
         {
             return Err(Rejection::NotYetValid { nbf, now, leeway });
         }
-        let iat = numeric_date(&claims, "iat")?;
+        let iat = numeric_date(claims.get("iat"), "iat")?;
         if let Some(iat) = iat
             && iat > now.saturating_add(leeway)
         {
@@ -434,7 +442,8 @@ impl Validator {
             exp,
             nbf,
             iat,
-            claims,
+            aud_raw,
+            payload,
         })
     }
 }

@@ -1,0 +1,150 @@
+//! `alerts.csv`: one row per alert for spreadsheets and Timesketch.
+//!
+//! RFC 4180 (comma-separated, CRLF line ends, fields quoted when they contain a comma, quote
+//! or line break, quotes doubled). The first three columns are the ones Timesketch's CSV
+//! importer requires (`datetime`, `timestamp_desc`, `message`); then every `Alert` field in
+//! the `alerts.jsonl` order. Lists (`attack`, `record_ids`) are joined with `;`; `evidence` is
+//! compact JSON; absent values are empty cells. Every text cell goes through
+//! [`spreadsheet_safe`], so a log value such as `=HYPERLINK(...)` is shown, never run.
+
+use std::io::Write;
+
+use keywarden_model::Alert;
+
+use crate::error::ReportError;
+use crate::escape::spreadsheet_safe;
+
+/// The header row: Timesketch's columns, then the `alerts.jsonl` fields in contract order.
+pub const ALERTS_CSV_COLUMNS: [&str; 22] = [
+    "datetime",
+    "timestamp_desc",
+    "message",
+    "id",
+    "rule_id",
+    "title",
+    "severity",
+    "score",
+    "time_first",
+    "time_last",
+    "tenant",
+    "user",
+    "mailbox",
+    "client_ip",
+    "app_id",
+    "client_app_id",
+    "session_id",
+    "token_id",
+    "incident_id",
+    "attack",
+    "evidence",
+    "record_ids",
+];
+
+/// `timestamp_desc` for every row: what `datetime` means.
+pub const TIMESTAMP_DESC: &str = "Alert first seen";
+
+/// Writes `alerts.csv`: a header and one row per alert, in the order given.
+pub fn write_alerts_csv(alerts: &[Alert], w: impl Write) -> Result<(), ReportError> {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(w);
+    out.write_record(ALERTS_CSV_COLUMNS)
+        .map_err(|source| ReportError::Csv { row: 0, source })?;
+    for (i, a) in alerts.iter().enumerate() {
+        let row = alert_row(a);
+        out.write_record(row.iter().map(|c| spreadsheet_safe(c).into_owned()))
+            .map_err(|source| ReportError::Csv { row: i + 1, source })?;
+    }
+    out.flush().map_err(ReportError::write("alerts.csv"))
+}
+
+/// The cells of one row, before the formula defence.
+fn alert_row(a: &Alert) -> [String; 22] {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let time = |t: Option<keywarden_model::Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
+    [
+        time(a.time_first.or(a.time_last)),
+        TIMESTAMP_DESC.to_string(),
+        message(a),
+        a.id.clone(),
+        a.rule_id.clone(),
+        a.title.clone(),
+        a.severity.as_str().to_string(),
+        format_score(a.score),
+        time(a.time_first),
+        time(a.time_last),
+        opt(&a.tenant),
+        opt(&a.user),
+        opt(&a.mailbox),
+        opt(&a.client_ip),
+        opt(&a.app_id),
+        opt(&a.client_app_id),
+        opt(&a.session_id),
+        opt(&a.token_id),
+        opt(&a.incident_id),
+        a.attack.join(";"),
+        a.evidence.to_string(),
+        a.record_ids.join(";"),
+    ]
+}
+
+/// Timesketch's `message`: `[severity] title` and the key entities that are present.
+pub fn message(a: &Alert) -> String {
+    let mut m = format!("[{}] {}", a.severity.as_str(), a.title);
+    let entities = [
+        ("user", &a.user),
+        ("mailbox", &a.mailbox),
+        ("ip", &a.client_ip),
+        ("client_app", &a.client_app_id),
+        ("app", &a.app_id),
+        ("incident", &a.incident_id),
+    ];
+    for (name, value) in entities {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            m.push_str(&format!(" {name}={v}"));
+        }
+    }
+    m
+}
+
+/// The score as written: shortest round-trip form, `0` for values that are not finite.
+fn format_score(score: f64) -> String {
+    if score.is_finite() {
+        score.to_string()
+    } else {
+        "0".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keywarden_model::Severity;
+
+    use super::*;
+
+    #[test]
+    fn message_names_present_entities_only() {
+        let mut a = Alert::new("ioc-ip", "Storm-0558 IP", Severity::High);
+        a.user = Some("alice@contoso.com".into());
+        a.client_ip = Some("1.2.3.4".into());
+        a.mailbox = Some(String::new());
+        assert_eq!(
+            message(&a),
+            "[high] Storm-0558 IP user=alice@contoso.com ip=1.2.3.4"
+        );
+    }
+
+    #[test]
+    fn score_is_always_a_number() {
+        assert_eq!(format_score(72.5), "72.5");
+        assert_eq!(format_score(f64::NAN), "0");
+        assert_eq!(format_score(f64::INFINITY), "0");
+    }
+
+    #[test]
+    fn header_matches_row_width() {
+        let a = Alert::new("r", "t", Severity::Low);
+        assert_eq!(alert_row(&a).len(), ALERTS_CSV_COLUMNS.len());
+    }
+}

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use keywarden_model::{Timestamp, TimeWindow};
+use keywarden_model::{TimeWindow, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StateError;
@@ -200,7 +200,10 @@ mod tests {
         b.save(&p).unwrap();
         assert_eq!(Baseline::load(&p).unwrap(), b);
         std::fs::write(&p, r#"{"version":99}"#).unwrap();
-        assert!(matches!(Baseline::load(&p), Err(StateError::Version { found: 99, .. })));
+        assert!(matches!(
+            Baseline::load(&p),
+            Err(StateError::Version { found: 99, .. })
+        ));
         std::fs::write(&p, "not json").unwrap();
         assert!(matches!(Baseline::load(&p), Err(StateError::Format { .. })));
     }

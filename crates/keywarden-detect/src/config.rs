@@ -318,10 +318,19 @@ impl DetectConfig {
             ("baseline.days", self.baseline.days),
             ("tolerance.clock_skew_minutes", t.clock_skew_minutes),
             ("tolerance.ingestion_lag_minutes", t.ingestion_lag_minutes),
-            ("tolerance.max_token_lifetime_minutes", t.max_token_lifetime_minutes),
-            ("rules.first_seen_client_app.lookback_days", self.rules.first_seen_client_app.lookback_days),
+            (
+                "tolerance.max_token_lifetime_minutes",
+                t.max_token_lifetime_minutes,
+            ),
+            (
+                "rules.first_seen_client_app.lookback_days",
+                self.rules.first_seen_client_app.lookback_days,
+            ),
             ("rules.ioc_ip.margin_days", self.rules.ioc_ip.margin_days),
-            ("rules.mailbox_volume_anomaly.min_operations", self.rules.mailbox_volume_anomaly.min_operations),
+            (
+                "rules.mailbox_volume_anomaly.min_operations",
+                self.rules.mailbox_volume_anomaly.min_operations,
+            ),
         ] {
             if !(0..=36_500 * 24 * 60).contains(&v) {
                 return Err(ConfigError::Invalid {
@@ -389,7 +398,10 @@ mod tests {
     fn documented_default_file_is_the_default() {
         let parsed = DetectConfig::from_toml(DEFAULT_CONFIG).unwrap();
         assert_eq!(parsed, DetectConfig::default());
-        assert_eq!(DetectConfig::from_toml("").unwrap(), DetectConfig::default());
+        assert_eq!(
+            DetectConfig::from_toml("").unwrap(),
+            DetectConfig::default()
+        );
     }
 
     #[test]

@@ -65,6 +65,37 @@ impl Detector {
         b
     }
 
+    /// The collection pass over files with the worker pool (skipped when there are no
+    /// candidates). Rejections were already reported by the scan pass, so they are ignored.
+    pub fn collect_files(
+        &self,
+        plan: &Plan,
+        inputs: &[InputSource],
+        cfg: &IngestConfig,
+    ) -> Vec<Gather> {
+        if plan.candidates.is_empty() {
+            return Vec::new();
+        }
+        let stage = self.collect_stage(plan);
+        let _ = ingest(inputs, cfg, || stage.processor(), &Quiet);
+        stage.into_gathered()
+    }
+
+    /// Both passes over files with the worker pool (the detection pack alone).
+    pub fn run_files(
+        &self,
+        inputs: &[InputSource],
+        cfg: &IngestConfig,
+        external: Option<&Baseline>,
+    ) -> (Plan, Detections) {
+        let stage = self.scan_stage();
+        let _ = ingest(inputs, cfg, || stage.processor(), &Quiet);
+        let plan = self.plan(stage.into_scan(), external);
+        let gathered = self.collect_files(&plan, inputs, cfg);
+        let d = self.finalize(&plan, gathered);
+        (plan, d)
+    }
+
     /// A baseline from earlier exports (`--baseline PATH`): every record counts as normal.
     pub fn baseline_from_inputs(&self, inputs: &[InputSource], cfg: &IngestConfig) -> Baseline {
         let stage = self.scan_stage();

@@ -45,9 +45,8 @@ pub fn finalize(plan: &Plan, gathered: Vec<Gather>, s: &Settings) -> Detections 
 
 /// The contract order of `alerts.jsonl`.
 pub fn sort_alerts(alerts: &mut [Alert]) {
-    alerts.sort_by(|a, b| {
-        (a.time_first, &a.rule_id, &a.id).cmp(&(b.time_first, &b.rule_id, &b.id))
-    });
+    alerts
+        .sort_by(|a, b| (a.time_first, &a.rule_id, &a.id).cmp(&(b.time_first, &b.rule_id, &b.id)));
 }
 
 fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<MailboxExposure>) {
@@ -79,12 +78,20 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
 
     let records = g.records.max(1);
     let weak = [
-        ("rest_client_info", g.rest * 2 >= records && g.rest > 0, g.rest),
-        ("off_hours_weekday", g.off_hours * 2 >= records && g.off_hours > 0, g.off_hours),
+        (
+            "rest_client_info",
+            g.rest * 2 >= records && g.rest > 0,
+            g.rest,
+        ),
+        (
+            "off_hours_weekday",
+            g.off_hours * 2 >= records && g.off_hours > 0,
+            g.off_hours,
+        ),
         ("new_ip_for_user", g.new_ip > 0, g.new_ip),
     ];
     let present = weak.iter().filter(|(_, on, _)| *on).count();
-    a.score = (c.score + w.weight * present as f64).min(1.0);
+    a.score = round2((c.score + w.weight * present as f64).min(1.0));
     a.severity = c.severity;
     if !c.rule.is_strong() && a.severity == Severity::Low && a.score >= w.medium_score {
         a.severity = Severity::Medium;
@@ -118,7 +125,12 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
     if !g.mailboxes.is_empty() {
         ev.insert(
             "mailboxes".into(),
-            json!(g.mailboxes.keys().take(EVIDENCE_LIST_CAP).collect::<Vec<_>>()),
+            json!(
+                g.mailboxes
+                    .keys()
+                    .take(EVIDENCE_LIST_CAP)
+                    .collect::<Vec<_>>()
+            ),
         );
     }
     a.evidence = Json::Object(ev);
@@ -136,7 +148,9 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
             })),
         })
         .filter(|m| {
-            !(m.messages.is_empty() && m.folders_synced.is_empty() && m.throttled_windows.is_empty())
+            !(m.messages.is_empty()
+                && m.folders_synced.is_empty()
+                && m.throttled_windows.is_empty())
         })
         .collect();
     (a, exposure)
@@ -152,7 +166,9 @@ fn token_trace(g: &Gather, scan: &Scan, s: &Settings, tenant: u32) -> Json {
             traced += 1;
             continue;
         }
-        let first = sym.and_then(|t| scan.get(&Key::Token(tenant, t))).and_then(|u| u.first);
+        let first = sym
+            .and_then(|t| scan.get(&Key::Token(tenant, t)))
+            .and_then(|u| u.first);
         match coverage(scan, s, tenant, first) {
             Coverage::Covered => never += 1,
             Coverage::NoSignIns => {
@@ -175,6 +191,11 @@ fn token_trace(g: &Gather, scan: &Scan, s: &Settings, tenant: u32) -> Json {
         "unjudged_no_coverage": unjudged,
         "check": check,
     })
+}
+
+/// Two decimals, so that scores print the same everywhere.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// Sorted, overlapping windows merged.
@@ -222,6 +243,9 @@ mod tests {
         let m = merge_windows([w(80_000), w(0), w(10), w(500_000)].into_iter());
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].start, Timestamp::from_unix_seconds(0));
-        assert_eq!(m[0].end, Timestamp::from_unix_seconds(80_000 + THROTTLE_WINDOW_SECONDS));
+        assert_eq!(
+            m[0].end,
+            Timestamp::from_unix_seconds(80_000 + THROTTLE_WINDOW_SECONDS)
+        );
     }
 }

@@ -97,7 +97,10 @@ pub fn assign_incidents(alerts: &mut [Alert]) -> Vec<Incident> {
 pub fn exposure(alerts: &[Alert], incidents: &[Incident], detections: &Detections) -> Exposure {
     let mut out = Exposure::default();
     for inc in incidents {
-        let strong = inc.alerts.iter().any(|&i| alerts[i].severity >= Severity::High);
+        let strong = inc
+            .alerts
+            .iter()
+            .any(|&i| alerts[i].severity >= Severity::High);
         let mut per: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, Vec<TimeWindow>)> =
             BTreeMap::new();
         for &i in &inc.alerts {

@@ -17,7 +17,8 @@ use crate::error::IntelError;
 /// Microsoft's Storm-0558 indicators (shipped).
 pub const SHIPPED_IOCS: &str = include_str!("../data/storm-0558-iocs.csv");
 /// Microsoft first-party client app ids (shipped).
-pub const SHIPPED_FIRST_PARTY: &str = include_str!("../data/microsoft-first-party-client-app-ids.txt");
+pub const SHIPPED_FIRST_PARTY: &str =
+    include_str!("../data/microsoft-first-party-client-app-ids.txt");
 
 /// One IP indicator: matched only between `first` and `last` (widened by the margin).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,8 +79,12 @@ impl Intel {
                 reason: "header must name the columns `type` and `value`".into(),
             });
         };
-        let (role, first, last, source) =
-            (col("role"), col("first_seen"), col("last_seen"), col("source"));
+        let (role, first, last, source) = (
+            col("role"),
+            col("first_seen"),
+            col("last_seen"),
+            col("source"),
+        );
         let mut added = 0;
         for (n, row) in rdr.records().enumerate() {
             let line = n as u64 + 2;
@@ -151,8 +156,13 @@ impl Intel {
                 reason: e.to_string(),
             })?;
         let objects = match &bundle {
-            serde_json::Value::Object(o) if o.get("type").and_then(|t| t.as_str()) == Some("bundle") => {
-                o.get("objects").and_then(|x| x.as_array()).cloned().unwrap_or_default()
+            serde_json::Value::Object(o)
+                if o.get("type").and_then(|t| t.as_str()) == Some("bundle") =>
+            {
+                o.get("objects")
+                    .and_then(|x| x.as_array())
+                    .cloned()
+                    .unwrap_or_default()
             }
             serde_json::Value::Array(a) => a.clone(),
             serde_json::Value::Object(_) => vec![bundle.clone()],
@@ -301,7 +311,11 @@ mod tests {
         assert_eq!(keys, 2);
         assert_eq!(fp, 146);
         assert!(intel.key("1LTMzakihiRla_8z2BEJVXeWMqo").is_some());
-        assert!(intel.key("D4B4CCCDA9228624656BFF33D8110955779632AA").is_some());
+        assert!(
+            intel
+                .key("D4B4CCCDA9228624656BFF33D8110955779632AA")
+                .is_some()
+        );
     }
 
     #[test]
@@ -309,10 +323,26 @@ mod tests {
         let intel = Intel::shipped();
         let t = |s| Timestamp::parse(s).unwrap();
         // 195.26.87.219: 2023-05-15 .. 2023-06-25
-        assert!(intel.ip_at("195.26.87.219", t("2023-06-25T23:00:00Z"), 0).is_some());
-        assert!(intel.ip_at("195.26.87.219", t("2023-06-26T01:00:00Z"), 0).is_none());
-        assert!(intel.ip_at("195.26.87.219", t("2023-06-30T01:00:00Z"), 7).is_some());
-        assert!(intel.ip_at("195.26.87.219", t("2025-01-01T00:00:00Z"), 7).is_none());
+        assert!(
+            intel
+                .ip_at("195.26.87.219", t("2023-06-25T23:00:00Z"), 0)
+                .is_some()
+        );
+        assert!(
+            intel
+                .ip_at("195.26.87.219", t("2023-06-26T01:00:00Z"), 0)
+                .is_none()
+        );
+        assert!(
+            intel
+                .ip_at("195.26.87.219", t("2023-06-30T01:00:00Z"), 7)
+                .is_some()
+        );
+        assert!(
+            intel
+                .ip_at("195.26.87.219", t("2025-01-01T00:00:00Z"), 7)
+                .is_none()
+        );
         assert!(intel.ip_listed("195.26.87.219"));
     }
 
@@ -331,7 +361,10 @@ mod tests {
             .unwrap();
         assert_eq!(n, 2);
         let t = Timestamp::parse("2024-01-15T00:00:00Z").unwrap();
-        assert_eq!(intel.ip_at("10.9.9.9", t, 0).map(|i| i.role.as_str()), Some("proxy"));
+        assert_eq!(
+            intel.ip_at("10.9.9.9", t, 0).map(|i| i.role.as_str()),
+            Some("proxy")
+        );
         assert!(intel.add_stix("bad.json", "[1,").is_err());
     }
 
@@ -344,6 +377,9 @@ mod tests {
         assert!(err.to_string().contains("mine.csv:2"), "{err}");
         assert!(intel.add_csv("h.csv", "a,b\n").is_err());
         assert!(intel.add_csv("u.csv", "type,value\nfoo,1\n").is_err());
-        assert_eq!(intel.add_csv("ok.csv", "type,value\nipv4,1.1.1.1\n").ok(), Some(1));
+        assert_eq!(
+            intel.add_csv("ok.csv", "type,value\nipv4,1.1.1.1\n").ok(),
+            Some(1)
+        );
     }
 }

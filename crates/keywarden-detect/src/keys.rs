@@ -90,7 +90,10 @@ pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out:
     }
     if cfg.rules.ioc_ip.enabled {
         if let (Some(ip), Some(time)) = (ip, f.time) {
-            if s.intel.ip_at(ip, time, cfg.rules.ioc_ip.margin_days).is_some() {
+            if s.intel
+                .ip_at(ip, time, cfg.rules.ioc_ip.margin_days)
+                .is_some()
+            {
                 if let Some(i) = syms.sym(Some(ip)) {
                     out.push(Key::Flag(Flag::IocIp, tenant, i, NONE));
                 }
@@ -98,7 +101,11 @@ pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out:
         }
     }
     if cfg.rules.known_bad_key.enabled {
-        if let Some(k) = f.signing_key.as_deref().filter(|k| s.intel.key(k).is_some()) {
+        if let Some(k) = f
+            .signing_key
+            .as_deref()
+            .filter(|k| s.intel.key(k).is_some())
+        {
             if let Some(k) = syms.sym(Some(k)) {
                 out.push(Key::Flag(Flag::BadKey, tenant, k, NONE));
             }

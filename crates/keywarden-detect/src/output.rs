@@ -60,7 +60,10 @@ mod tests {
         assert_eq!(back.title, "x\ny");
         let e = dir.path().join("exposure.json");
         write_exposure(&e, &Exposure::default()).unwrap();
-        assert_eq!(std::fs::read_to_string(&e).unwrap(), "{\n  \"incidents\": []\n}\n");
+        assert_eq!(
+            std::fs::read_to_string(&e).unwrap(),
+            "{\n  \"incidents\": []\n}\n"
+        );
         assert!(write_alerts(&dir.path().join("no/such/dir"), &[]).is_err());
     }
 }

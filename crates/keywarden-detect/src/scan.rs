@@ -271,4 +271,3 @@ impl Processor for ScanWorker<'_> {
             .push(scan);
     }
 }
-

@@ -30,7 +30,9 @@ pub(crate) fn candidates(
         let cfg = &s.config.allow;
         let client = scan.text(u.ctx.client);
         let user = scan.text(u.ctx.user);
-        cfg.client_apps.iter().any(|c| c.eq_ignore_ascii_case(client))
+        cfg.client_apps
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(client))
             || cfg.users.iter().any(|x| x.eq_ignore_ascii_case(user))
     };
     let mut keys: Vec<(&Key, &Use)> = scan.uses.iter().collect();
@@ -47,7 +49,10 @@ pub(crate) fn candidates(
                 ev.insert("app_id".into(), json!(scan.text(a)));
                 ev.insert("client_app_id".into(), json!(scan.text(c)));
                 ev.insert("scope".into(), json!("tenant"));
-                ev.insert("first_party".into(), json!(s.intel.is_first_party(scan.text(c))));
+                ev.insert(
+                    "first_party".into(),
+                    json!(s.intel.is_first_party(scan.text(c))),
+                );
                 out.push(lead(
                     Rule::UnexpectedMailboxApp,
                     "Mailbox read by an app pair never seen in this tenant",
@@ -158,7 +163,10 @@ pub(crate) fn candidates(
             .unwrap_or_default();
         out.push(Candidate {
             rule: Rule::CrossMailboxAccess,
-            title: format!("One identity newly reading {} mailboxes it does not own", reads.len()),
+            title: format!(
+                "One identity newly reading {} mailboxes it does not own",
+                reads.len()
+            ),
             severity: Severity::Medium,
             score: 0.5,
             keys: reads.iter().map(|(k, _)| *k).collect(),
@@ -198,7 +206,13 @@ fn base_evidence(note: &BaselineNote) -> Map<String, serde_json::Value> {
     ev
 }
 
-fn lead(rule: Rule, title: &str, key: Key, u: &Use, evidence: Map<String, serde_json::Value>) -> Candidate {
+fn lead(
+    rule: Rule,
+    title: &str,
+    key: Key,
+    u: &Use,
+    evidence: Map<String, serde_json::Value>,
+) -> Candidate {
     Candidate {
         rule,
         title: title.into(),

@@ -193,7 +193,11 @@ pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Pla
     }
 }
 
-fn look_back(scan: &Scan, s: &Settings, first_evidence: Option<Timestamp>) -> (Known, BaselineNote) {
+fn look_back(
+    scan: &Scan,
+    s: &Settings,
+    first_evidence: Option<Timestamp>,
+) -> (Known, BaselineNote) {
     let days = s.config.baseline.days;
     let (Some(start), Some(last)) = (scan.first, scan.last) else {
         let note = BaselineNote {
@@ -207,7 +211,10 @@ fn look_back(scan: &Scan, s: &Settings, first_evidence: Option<Timestamp>) -> (K
     let (end, reason) = if last.0 >= full {
         match first_evidence {
             Some(e) if e.0 < full => (e, format!("records before the first strong evidence ({e})")),
-            _ => (Timestamp(full), format!("the first {days} days of the input")),
+            _ => (
+                Timestamp(full),
+                format!("the first {days} days of the input"),
+            ),
         }
     } else {
         match first_evidence {
@@ -282,7 +289,9 @@ fn add_lookback_daily_ops(known: &mut Known, scan: &Scan) {
     if end <= start {
         return;
     }
-    let days = ((end.0 - start.0) as f64 / MICROS_PER_DAY as f64).ceil().max(1.0);
+    let days = ((end.0 - start.0) as f64 / MICROS_PER_DAY as f64)
+        .ceil()
+        .max(1.0);
     let end_day = end.day_number();
     let mut sums: FxHashMap<(Sym, Sym), i64> = FxHashMap::default();
     for (k, u) in &scan.uses {

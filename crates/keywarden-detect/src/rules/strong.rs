@@ -169,7 +169,10 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
                 if let Some(i) = ind {
                     ev.insert("indicator".into(), json!(i));
                 }
-                ev.insert("margin_days".into(), json!(s.config.rules.ioc_ip.margin_days));
+                ev.insert(
+                    "margin_days".into(),
+                    json!(s.config.rules.ioc_ip.margin_days),
+                );
                 "Activity from a threat-actor IP inside its active window"
             }
         };

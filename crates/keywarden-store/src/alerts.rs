@@ -1,0 +1,483 @@
+//! The alert side of the store: writing detections (alerts with their incidents) atomically,
+//! querying alerts with filters and cursor paging, an incident with its mailbox exposure, and
+//! analyst actions (acknowledge/close with a note) recorded in the audit trail.
+
+use keywarden_model::{Alert, Severity, Timestamp};
+use rusqlite::{OptionalExtension, params, params_from_iter};
+use serde::Serialize;
+
+use crate::error::{SqlContext, StoreError};
+use crate::store::Store;
+
+/// The most alerts one query returns.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// Filters and paging for [`Store::alerts`]. Every filter is an exact match except `since`
+/// (alerts whose last activity is at or after it) and `min_severity`.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    /// Any of these severities (empty: all).
+    pub severities: Vec<Severity>,
+    pub min_severity: Option<Severity>,
+    pub rule: Option<String>,
+    pub user: Option<String>,
+    pub mailbox: Option<String>,
+    pub incident: Option<String>,
+    pub status: Option<AlertStatus>,
+    pub since: Option<Timestamp>,
+    /// Page size (clamped to 1..=[`MAX_LIMIT`]).
+    pub limit: usize,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of alerts, oldest stored first.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertPage {
+    pub alerts: Vec<Alert>,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// An analyst's verdict on an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Closed,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertStatus> {
+        match s {
+            "open" => Some(AlertStatus::Open),
+            "acknowledged" => Some(AlertStatus::Acknowledged),
+            "closed" => Some(AlertStatus::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// One incident as stored by [`Store::write_detections`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRow {
+    pub id: String,
+    pub severity: Severity,
+    pub time_first: Option<Timestamp>,
+    pub time_last: Option<Timestamp>,
+    pub alerts: u64,
+}
+
+/// Mail read in one mailbox by an incident's tokens or sessions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MailboxExposureRow {
+    pub mailbox: String,
+    pub events: u64,
+    pub bind: u64,
+    pub sync: u64,
+    pub time_first: Option<Timestamp>,
+    pub time_last: Option<Timestamp>,
+}
+
+/// An incident with its alerts, exposure and an hourly timeline of its alerts' records.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentView {
+    #[serde(flatten)]
+    pub incident: IncidentRow,
+    pub alerts: Vec<Alert>,
+    pub statuses: Vec<(String, AlertStatus)>,
+    pub exposure: Vec<MailboxExposureRow>,
+    /// (hour start, mail reads in that hour) over the exposure.
+    pub timeline: Vec<(Timestamp, u64)>,
+}
+
+/// One analyst action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub note: String,
+}
+
+/// The most token/session values an exposure query looks up.
+const MAX_LINKS: usize = 500;
+
+fn severity_rank(s: Severity) -> i64 {
+    match s {
+        Severity::Info => 0,
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+        Severity::Critical => 4,
+    }
+}
+
+impl Store {
+    /// Writes alerts (insert, or update keeping their status and paging position) and replaces
+    /// the incident table, in one transaction.
+    pub fn write_detections(
+        &mut self,
+        alerts: &[Alert],
+        incidents: &[IncidentRow],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().op("begin detections")?;
+        {
+            let mut up = tx
+                .prepare_cached(
+                    "INSERT INTO alerts (id, rule_id, severity, severity_rank, user, mailbox,
+                     time_first, time_last, incident_id, created_at, updated_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
+                     ON CONFLICT(id) DO UPDATE SET severity = excluded.severity,
+                     severity_rank = excluded.severity_rank, user = excluded.user,
+                     mailbox = excluded.mailbox, time_first = excluded.time_first,
+                     time_last = excluded.time_last, incident_id = excluded.incident_id,
+                     updated_at = excluded.updated_at, body = excluded.body
+                     WHERE body <> excluded.body",
+                )
+                .op("prepare alert upsert")?;
+            for a in alerts {
+                let body = serde_json::to_string(a).map_err(|e| StoreError::Corrupt {
+                    what: "alert",
+                    reason: e.to_string(),
+                })?;
+                up.execute(params![
+                    a.id,
+                    a.rule_id,
+                    a.severity.as_str(),
+                    severity_rank(a.severity),
+                    a.user,
+                    a.mailbox,
+                    a.time_first.map(|t| t.0),
+                    a.time_last.map(|t| t.0),
+                    a.incident_id,
+                    now,
+                    body
+                ])
+                .op("upsert alert")?;
+            }
+        }
+        tx.execute("DELETE FROM incidents", [])
+            .op("clear incidents")?;
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO incidents (id, severity, time_first, time_last, alerts, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .op("prepare incident insert")?;
+            for i in incidents {
+                ins.execute(params![
+                    i.id,
+                    i.severity.as_str(),
+                    i.time_first.map(|t| t.0),
+                    i.time_last.map(|t| t.0),
+                    i.alerts as i64,
+                    now
+                ])
+                .op("insert incident")?;
+            }
+        }
+        tx.commit().op("commit detections")
+    }
+
+    /// Every stored alert (for incident grouping; alerts are few compared with events).
+    pub fn all_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT body FROM alerts ORDER BY seq")
+            .op("read alerts")?;
+        let rows = q
+            .query_map([], |r| r.get::<_, String>(0))
+            .op("read alerts")?;
+        rows.map(|b| parse_alert(&b.op("read alerts")?)).collect()
+    }
+
+    /// One page of alerts matching the query.
+    pub fn alerts(&self, q: &AlertQuery) -> Result<AlertPage, StoreError> {
+        let after: i64 = match &q.cursor {
+            None => 0,
+            Some(c) => c
+                .strip_prefix('c')
+                .and_then(|n| n.parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| StoreError::InvalidCursor(c.clone()))?,
+        };
+        let limit = q.limit.clamp(1, MAX_LIMIT);
+        let mut sql = String::from("SELECT seq, body FROM alerts WHERE seq > ?");
+        let mut args: Vec<rusqlite::types::Value> = vec![after.into()];
+        if !q.severities.is_empty() {
+            sql.push_str(" AND severity_rank IN (");
+            for (i, s) in q.severities.iter().enumerate() {
+                sql.push_str(if i == 0 { "?" } else { ", ?" });
+                args.push(severity_rank(*s).into());
+            }
+            sql.push(')');
+        }
+        if let Some(s) = q.min_severity {
+            sql.push_str(" AND severity_rank >= ?");
+            args.push(severity_rank(s).into());
+        }
+        for (col, v) in [
+            ("rule_id", &q.rule),
+            ("user", &q.user),
+            ("mailbox", &q.mailbox),
+            ("incident_id", &q.incident),
+        ] {
+            if let Some(v) = v {
+                sql.push_str(" AND ");
+                sql.push_str(col);
+                sql.push_str(" = ?");
+                args.push(v.clone().into());
+            }
+        }
+        if let Some(st) = q.status {
+            sql.push_str(" AND status = ?");
+            args.push(st.as_str().to_string().into());
+        }
+        if let Some(t) = q.since {
+            sql.push_str(" AND time_last >= ?");
+            args.push(t.0.into());
+        }
+        sql.push_str(" ORDER BY seq LIMIT ?");
+        args.push((limit as i64 + 1).into());
+        let mut stmt = self.conn.prepare(&sql).op("prepare alert query")?;
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .op("query alerts")?;
+        let mut alerts = Vec::new();
+        let mut last_seq = None;
+        let mut more = false;
+        for row in rows {
+            let (seq, body) = row.op("query alerts")?;
+            if alerts.len() == limit {
+                more = true;
+                break;
+            }
+            alerts.push(parse_alert(&body)?);
+            last_seq = Some(seq);
+        }
+        Ok(AlertPage {
+            alerts,
+            next_cursor: if more {
+                last_seq.map(|s| format!("c{s}"))
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Stored incidents, most recent activity first.
+    pub fn incidents(&self, limit: usize) -> Result<Vec<IncidentRow>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT id, severity, time_first, time_last, alerts FROM incidents
+                 ORDER BY time_last DESC, id LIMIT ?1",
+            )
+            .op("read incidents")?;
+        let rows = q
+            .query_map([limit.clamp(1, MAX_LIMIT) as i64], incident_row)
+            .op("read incidents")?;
+        rows.collect::<Result<Vec<_>, _>>().op("read incidents")
+    }
+
+    /// One incident with its alerts, their statuses, mailbox exposure and timeline.
+    pub fn incident(&self, id: &str) -> Result<Option<IncidentView>, StoreError> {
+        let Some(incident) = self
+            .conn
+            .query_row(
+                "SELECT id, severity, time_first, time_last, alerts FROM incidents WHERE id = ?1",
+                [id],
+                incident_row,
+            )
+            .optional()
+            .op("read incident")?
+        else {
+            return Ok(None);
+        };
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT body, status FROM alerts WHERE incident_id = ?1 ORDER BY seq")
+            .op("read incident alerts")?;
+        let rows = q
+            .query_map([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .op("read incident alerts")?;
+        let mut alerts = Vec::new();
+        let mut statuses = Vec::new();
+        for row in rows {
+            let (body, status) = row.op("read incident alerts")?;
+            let a = parse_alert(&body)?;
+            statuses.push((
+                a.id.clone(),
+                AlertStatus::parse(&status).unwrap_or(AlertStatus::Open),
+            ));
+            alerts.push(a);
+        }
+        let (exposure, timeline) = self.exposure(&alerts)?;
+        Ok(Some(IncidentView {
+            incident,
+            alerts,
+            statuses,
+            exposure,
+            timeline,
+        }))
+    }
+
+    /// Mail reads by the alerts' tokens and sessions, per mailbox and per hour.
+    #[allow(clippy::type_complexity)]
+    fn exposure(
+        &self,
+        alerts: &[Alert],
+    ) -> Result<(Vec<MailboxExposureRow>, Vec<(Timestamp, u64)>), StoreError> {
+        let mut tokens: Vec<String> = alerts.iter().filter_map(|a| a.token_id.clone()).collect();
+        let mut sessions: Vec<String> =
+            alerts.iter().filter_map(|a| a.session_id.clone()).collect();
+        tokens.sort();
+        tokens.dedup();
+        tokens.truncate(MAX_LINKS);
+        sessions.sort();
+        sessions.dedup();
+        sessions.truncate(MAX_LINKS);
+        if tokens.is_empty() && sessions.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let marks = |n: usize| vec!["?"; n].join(", ");
+        let link = format!(
+            "role = 'mail-access' AND mailbox IS NOT NULL AND (token_id IN ({}) OR session_id IN ({}))",
+            marks(tokens.len().max(1)),
+            marks(sessions.len().max(1))
+        );
+        let mut args: Vec<String> = tokens.clone();
+        if tokens.is_empty() {
+            args.push(String::new());
+        }
+        args.extend(sessions.iter().cloned());
+        if sessions.is_empty() {
+            args.push(String::new());
+        }
+        let sql = format!(
+            "SELECT mailbox, count(*), sum(mail_access = 'Bind'), sum(mail_access = 'Sync'),
+             min(time), max(time) FROM events WHERE {link} GROUP BY mailbox ORDER BY mailbox"
+        );
+        let mut stmt = self.conn.prepare(&sql).op("prepare exposure")?;
+        let per_mailbox = stmt
+            .query_map(params_from_iter(args.iter()), |r| {
+                Ok(MailboxExposureRow {
+                    mailbox: r.get(0)?,
+                    events: r.get::<_, i64>(1)?.max(0) as u64,
+                    bind: r.get::<_, Option<i64>>(2)?.unwrap_or(0).max(0) as u64,
+                    sync: r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64,
+                    time_first: r.get::<_, Option<i64>>(4)?.map(Timestamp),
+                    time_last: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+                })
+            })
+            .op("query exposure")?
+            .collect::<Result<Vec<_>, _>>()
+            .op("query exposure")?;
+        let sql = format!(
+            "SELECT (time / 3600000000) * 3600000000 AS hour, count(*) FROM events
+             WHERE {link} AND time IS NOT NULL GROUP BY hour ORDER BY hour LIMIT 2000"
+        );
+        let mut stmt = self.conn.prepare(&sql).op("prepare timeline")?;
+        let timeline = stmt
+            .query_map(params_from_iter(args.iter()), |r| {
+                Ok((Timestamp(r.get(0)?), r.get::<_, i64>(1)?.max(0) as u64))
+            })
+            .op("query timeline")?
+            .collect::<Result<Vec<_>, _>>()
+            .op("query timeline")?;
+        Ok((per_mailbox, timeline))
+    }
+
+    /// An analyst acknowledges, closes or reopens an alert; the action and note go to the
+    /// audit trail in the same transaction.
+    pub fn set_alert_status(
+        &mut self,
+        alert_id: &str,
+        status: AlertStatus,
+        actor: &str,
+        note: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().op("begin status")?;
+        let n = tx
+            .execute(
+                "UPDATE alerts SET status = ?1 WHERE id = ?2",
+                params![status.as_str(), alert_id],
+            )
+            .op("update status")?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "alert",
+                id: alert_id.to_string(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO audit (at, actor, action, target, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now, actor, status.as_str(), alert_id, note],
+        )
+        .op("write audit")?;
+        tx.commit().op("commit status")
+    }
+
+    /// The audit trail, newest first (optionally for one target).
+    pub fn audit_trail(
+        &self,
+        target: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT at, actor, action, target, note FROM audit
+                 WHERE ?1 IS NULL OR target = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .op("read audit")?;
+        let rows = q
+            .query_map(params![target, limit.clamp(1, MAX_LIMIT) as i64], |r| {
+                Ok(AuditEntry {
+                    at: Timestamp(r.get(0)?),
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    note: r.get(4)?,
+                })
+            })
+            .op("read audit")?;
+        rows.collect::<Result<Vec<_>, _>>().op("read audit")
+    }
+}
+
+fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+    let sev: String = r.get(1)?;
+    Ok(IncidentRow {
+        id: r.get(0)?,
+        severity: Severity::parse(&sev).unwrap_or(Severity::Info),
+        time_first: r.get::<_, Option<i64>>(2)?.map(Timestamp),
+        time_last: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+        alerts: r.get::<_, i64>(4)?.max(0) as u64,
+    })
+}
+
+fn parse_alert(body: &str) -> Result<Alert, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: "alert",
+        reason: e.to_string(),
+    })
+}

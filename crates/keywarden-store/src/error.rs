@@ -1,0 +1,48 @@
+//! What can go wrong in the store, with the evidence to act on it.
+
+use std::path::PathBuf;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database schema version {found} is newer than this build understands ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("migration to schema version {version} failed: {source}")]
+    Migration {
+        version: i64,
+        source: rusqlite::Error,
+    },
+    #[error("{operation} failed: {source}")]
+    Sql {
+        operation: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("stored {what} is corrupt: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    #[error("invalid cursor {0:?}")]
+    InvalidCursor(String),
+    #[error("no such {what}: {id}")]
+    NotFound { what: &'static str, id: String },
+}
+
+/// Attaches the operation name to a rusqlite error.
+pub(crate) trait SqlContext<T> {
+    fn op(self, operation: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> SqlContext<T> for Result<T, rusqlite::Error> {
+    fn op(self, operation: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sql { operation, source })
+    }
+}

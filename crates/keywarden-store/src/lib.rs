@@ -1,0 +1,33 @@
+//! # keywarden-store
+//!
+//! The durable store behind `keywarden serve`: one embedded SQLite database under the data
+//! directory, in WAL mode with `synchronous=FULL`, so that a batch the server acknowledged is on
+//! disk before the client hears "accepted".
+//!
+//! It owns the schema and its migrations ([`schema`]), and the tables: ingest batches (with an
+//! optional client idempotency key, so a retried request is never stored twice), events (the
+//! fields detectors and analysts query, plus the raw record as JSON), rejections (file, line or
+//! offset, code, reason), alerts (the `alerts.jsonl` schema, with an analyst status), incidents
+//! and their members, baselines and detector state, source offsets (file tails), the audit trail
+//! of analyst actions, and webhook dead letters. Retention deletes old events and rejections.
+//!
+//! Main types: [`StoreConfig`] → [`Store`] (one writer connection; open more read connections
+//! with [`Store::reader`]), [`EventRow`]/[`RejectionRow`]/[`Batch`] in, [`BatchReceipt`],
+//! [`AlertQuery`]/[`AlertPage`], [`IncidentView`] and [`Stats`] out.
+//!
+//! Must never: acknowledge a batch before its transaction committed, interpolate a value into
+//! SQL text (every value is a bound parameter), or panic on stored data.
+#![forbid(unsafe_code)]
+
+pub mod alerts;
+pub mod error;
+pub mod rows;
+pub mod schema;
+pub mod store;
+
+pub use alerts::{
+    AlertPage, AlertQuery, AlertStatus, AuditEntry, IncidentRow, IncidentView, MailboxExposureRow,
+};
+pub use error::StoreError;
+pub use rows::{Batch, BatchReceipt, EventRow, RejectionRow};
+pub use store::{Stats, Store, StoreConfig};

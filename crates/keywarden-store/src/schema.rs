@@ -1,0 +1,182 @@
+//! The schema and its migrations. `PRAGMA user_version` holds the applied version; each
+//! migration runs in its own transaction, so a crash mid-migration leaves the previous version.
+
+use rusqlite::Connection;
+
+use crate::error::StoreError;
+
+/// Migrations in order; index + 1 is the version each one brings the database to.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+CREATE TABLE batches (
+    id            INTEGER PRIMARY KEY,
+    source        TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    request_key   TEXT UNIQUE,
+    received_at   INTEGER NOT NULL,
+    records       INTEGER NOT NULL,
+    events        INTEGER NOT NULL,
+    rejected      INTEGER NOT NULL,
+    first_event   INTEGER,
+    last_event    INTEGER
+);
+CREATE TABLE events (
+    id              INTEGER PRIMARY KEY,
+    batch_id        INTEGER NOT NULL REFERENCES batches(id),
+    received_at     INTEGER NOT NULL,
+    source_kind     TEXT NOT NULL,
+    format          TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    record_ref      TEXT NOT NULL,
+    time            INTEGER,
+    tenant          TEXT,
+    user            TEXT,
+    client_ip       TEXT,
+    app_id          TEXT,
+    client_app_id   TEXT,
+    session_id      TEXT,
+    token_id        TEXT,
+    token_tenant    TEXT,
+    mailbox         TEXT,
+    operation       TEXT,
+    mail_access     TEXT,
+    logon_type      INTEGER,
+    user_agent      TEXT,
+    signing_key_id  TEXT,
+    raw             TEXT NOT NULL
+);
+CREATE INDEX events_time ON events(time);
+CREATE INDEX events_received ON events(received_at);
+CREATE INDEX events_user ON events(user);
+CREATE INDEX events_mailbox ON events(mailbox);
+CREATE INDEX events_token ON events(token_id);
+CREATE INDEX events_session ON events(session_id);
+CREATE TABLE rejections (
+    id             INTEGER PRIMARY KEY,
+    batch_id       INTEGER NOT NULL REFERENCES batches(id),
+    received_at    INTEGER NOT NULL,
+    path           TEXT NOT NULL,
+    line           INTEGER,
+    byte_offset    INTEGER,
+    record_number  INTEGER,
+    code           TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    raw            TEXT
+);
+CREATE INDEX rejections_received ON rejections(received_at);
+CREATE TABLE alerts (
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    rule_id      TEXT NOT NULL,
+    severity     TEXT NOT NULL,
+    severity_rank INTEGER NOT NULL,
+    user         TEXT,
+    mailbox      TEXT,
+    time_first   INTEGER,
+    time_last    INTEGER,
+    incident_id  TEXT,
+    status       TEXT NOT NULL DEFAULT 'open',
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    body         TEXT NOT NULL
+);
+CREATE INDEX alerts_rule ON alerts(rule_id);
+CREATE INDEX alerts_incident ON alerts(incident_id);
+CREATE TABLE incidents (
+    id          TEXT PRIMARY KEY,
+    severity    TEXT NOT NULL,
+    time_first  INTEGER,
+    time_last   INTEGER,
+    alerts      INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE baselines (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE source_offsets (
+    source      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    file_id     TEXT NOT NULL,
+    byte_offset INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (source, path)
+);
+CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    note        TEXT NOT NULL
+);
+CREATE TABLE dead_letters (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    target      TEXT NOT NULL,
+    alert_id    TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    last_error  TEXT NOT NULL,
+    body        TEXT NOT NULL
+);
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`]; refuses a database from a newer build.
+pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|source| StoreError::Migration { version: 0, source })?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let version = i as i64 + 1;
+        let wrap = |source| StoreError::Migration { version, source };
+        let tx = conn.transaction().map_err(wrap)?;
+        tx.execute_batch(sql).map_err(wrap)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+    }
+    Ok(SCHEMA_VERSION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_a_fresh_database_and_is_idempotent() {
+        let mut c = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
+        assert_eq!(migrate(&mut c).unwrap(), SCHEMA_VERSION);
+        let n: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 9);
+    }
+
+    #[test]
+    fn refuses_a_newer_database() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut c),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
+}

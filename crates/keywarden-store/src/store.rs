@@ -1,0 +1,461 @@
+//! [`Store`]: opening the database (WAL, `synchronous=FULL`, migrations) and the ingest side:
+//! committing batches exactly once, replaying events, statistics, retention, baselines and
+//! source offsets. The alert and incident side is in [`crate::alerts`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{SqlContext, StoreError};
+use crate::rows::{Batch, BatchReceipt, EventRow, RejectionRow};
+use crate::schema::migrate;
+
+/// The database file name under the data directory.
+pub const DB_FILE: &str = "keywarden.db";
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The data directory (created if missing); the database is `DATA_DIR/keywarden.db`.
+    pub data_dir: PathBuf,
+    /// `synchronous=FULL` (every commit fsynced before it returns). Turn off only for tests
+    /// that measure something else; acknowledged ingest depends on it.
+    pub synchronous_full: bool,
+    /// How long a connection waits for a lock held by another one.
+    pub busy_timeout: Duration,
+}
+
+impl StoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            synchronous_full: true,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Opens (creating and migrating as needed) the writer connection.
+    pub fn build(&self) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(&self.data_dir).map_err(|source| StoreError::DataDir {
+            path: self.data_dir.clone(),
+            source,
+        })?;
+        let mut conn = self.connect()?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn,
+            path: self.db_path(),
+        })
+    }
+
+    /// Opens another connection to an existing store (for readers running beside the writer).
+    pub fn reader(&self) -> Result<Store, StoreError> {
+        let conn = self.connect()?;
+        Ok(Store {
+            conn,
+            path: self.db_path(),
+        })
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(DB_FILE)
+    }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        let path = self.db_path();
+        let wrap = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(wrap)?;
+        conn.busy_timeout(self.busy_timeout).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        let sync = if self.synchronous_full {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
+        conn.pragma_update(None, "synchronous", sync)
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
+        Ok(conn)
+    }
+}
+
+/// One connection to the store.
+pub struct Store {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+}
+
+/// Totals for `/api/v1/stats` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub events: u64,
+    pub alerts: u64,
+    pub rejected: u64,
+    pub batches: u64,
+    pub incidents: u64,
+    pub open_alerts: u64,
+    pub dead_letters: u64,
+    /// Alerts per severity name.
+    pub alerts_by_severity: std::collections::BTreeMap<String, u64>,
+}
+
+impl Store {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Commits one batch in a single transaction and returns its receipt. A batch whose
+    /// `request_key` is already stored is not written again: the stored receipt comes back
+    /// with `duplicate: true`.
+    pub fn commit_batch(&mut self, batch: &Batch) -> Result<BatchReceipt, StoreError> {
+        let tx = self.conn.transaction().op("begin batch")?;
+        if let Some(key) = &batch.request_key
+            && let Some(mut receipt) = receipt_for_key(&tx, key)?
+        {
+            receipt.duplicate = true;
+            return Ok(receipt);
+        }
+        tx.execute(
+            "INSERT INTO batches (source, name, request_key, received_at, records, events, rejected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                batch.source,
+                batch.name,
+                batch.request_key,
+                batch.received_at,
+                (batch.events.len() + batch.rejections.len()) as i64,
+                batch.events.len() as i64,
+                batch.rejections.len() as i64
+            ],
+        )
+        .op("insert batch")?;
+        let batch_id = tx.last_insert_rowid();
+        let (mut first, mut last) = (None, None);
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO events (batch_id, received_at, source_kind, format, role,
+                     record_ref, time, tenant, user, client_ip, app_id, client_app_id, session_id,
+                     token_id, token_tenant, mailbox, operation, mail_access, logon_type,
+                     user_agent, signing_key_id, raw)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                )
+                .op("prepare event insert")?;
+            for e in &batch.events {
+                ins.execute(params![
+                    batch_id,
+                    batch.received_at,
+                    e.source_kind,
+                    e.format,
+                    e.role,
+                    e.record_ref,
+                    e.time,
+                    e.tenant,
+                    e.user,
+                    e.client_ip,
+                    e.app_id,
+                    e.client_app_id,
+                    e.session_id,
+                    e.token_id,
+                    e.token_tenant,
+                    e.mailbox,
+                    e.operation,
+                    e.mail_access,
+                    e.logon_type,
+                    e.user_agent,
+                    e.signing_key_id,
+                    e.raw
+                ])
+                .op("insert event")?;
+                let id = tx.last_insert_rowid();
+                first.get_or_insert(id);
+                last = Some(id);
+            }
+            let mut rej = tx
+                .prepare_cached(
+                    "INSERT INTO rejections (batch_id, received_at, path, line, byte_offset,
+                     record_number, code, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .op("prepare rejection insert")?;
+            for r in &batch.rejections {
+                rej.execute(params![
+                    batch_id,
+                    batch.received_at,
+                    r.path,
+                    r.line.map(|v| v as i64),
+                    r.offset.map(|v| v as i64),
+                    r.record_number.map(|v| v as i64),
+                    r.code,
+                    r.reason,
+                    r.raw
+                ])
+                .op("insert rejection")?;
+            }
+        }
+        tx.execute(
+            "UPDATE batches SET first_event = ?1, last_event = ?2 WHERE id = ?3",
+            params![first, last, batch_id],
+        )
+        .op("update batch")?;
+        if let Some((path, file_id, offset)) = &batch.offset {
+            put_offset(
+                &tx,
+                &batch.source,
+                path,
+                file_id,
+                *offset,
+                batch.received_at,
+            )?;
+        }
+        tx.commit().op("commit batch")?;
+        Ok(BatchReceipt {
+            batch_id,
+            accepted: batch.events.len() as u64,
+            rejected: batch.rejections.len() as u64,
+            first_event: first,
+            last_event: last,
+            duplicate: false,
+            rejections: batch.rejections.clone(),
+        })
+    }
+
+    /// Events with a store id above `after_id`, oldest first, at most `limit`: what a restarted
+    /// detector replays after its last saved state.
+    pub fn events_after(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, EventRow)>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT id, source_kind, format, role, record_ref, time, tenant, user, client_ip,
+                 app_id, client_app_id, session_id, token_id, token_tenant, mailbox, operation,
+                 mail_access, logon_type, user_agent, signing_key_id, raw
+                 FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .op("prepare replay")?;
+        let rows = q
+            .query_map(params![after_id, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    EventRow {
+                        source_kind: r.get(1)?,
+                        format: r.get(2)?,
+                        role: r.get(3)?,
+                        record_ref: r.get(4)?,
+                        time: r.get(5)?,
+                        tenant: r.get(6)?,
+                        user: r.get(7)?,
+                        client_ip: r.get(8)?,
+                        app_id: r.get(9)?,
+                        client_app_id: r.get(10)?,
+                        session_id: r.get(11)?,
+                        token_id: r.get(12)?,
+                        token_tenant: r.get(13)?,
+                        mailbox: r.get(14)?,
+                        operation: r.get(15)?,
+                        mail_access: r.get(16)?,
+                        logon_type: r.get(17)?,
+                        user_agent: r.get(18)?,
+                        signing_key_id: r.get(19)?,
+                        raw: r.get(20)?,
+                    },
+                ))
+            })
+            .op("replay events")?;
+        rows.collect::<Result<Vec<_>, _>>().op("replay events")
+    }
+
+    /// How many stored events carry this record reference (duplicate checks in tests).
+    pub fn count_record_ref(&self, record_ref: &str) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM events WHERE record_ref = ?1",
+                [record_ref],
+                |r| r.get::<_, i64>(0),
+            )
+            .op("count record")
+            .map(|n| n.max(0) as u64)
+    }
+
+    /// Totals.
+    pub fn stats(&self) -> Result<Stats, StoreError> {
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .op("stats")
+                .map(|n| n.max(0) as u64)
+        };
+        let mut s = Stats {
+            events: count("SELECT count(*) FROM events")?,
+            alerts: count("SELECT count(*) FROM alerts")?,
+            rejected: count("SELECT count(*) FROM rejections")?,
+            batches: count("SELECT count(*) FROM batches")?,
+            incidents: count("SELECT count(*) FROM incidents")?,
+            open_alerts: count("SELECT count(*) FROM alerts WHERE status = 'open'")?,
+            dead_letters: count("SELECT count(*) FROM dead_letters")?,
+            alerts_by_severity: Default::default(),
+        };
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT severity, count(*) FROM alerts GROUP BY severity")
+            .op("stats")?;
+        let rows = q
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .op("stats")?;
+        for row in rows {
+            let (sev, n) = row.op("stats")?;
+            s.alerts_by_severity.insert(sev, n.max(0) as u64);
+        }
+        Ok(s)
+    }
+
+    /// Retention: deletes events and rejections received before `cutoff` (UTC micros), and
+    /// batches left empty. Alerts, incidents and the audit trail are kept. Returns the number
+    /// of events and rejections deleted.
+    pub fn purge_before(&mut self, cutoff: i64) -> Result<(u64, u64), StoreError> {
+        let tx = self.conn.transaction().op("begin purge")?;
+        let events = tx
+            .execute("DELETE FROM events WHERE received_at < ?1", [cutoff])
+            .op("purge events")?;
+        let rejections = tx
+            .execute("DELETE FROM rejections WHERE received_at < ?1", [cutoff])
+            .op("purge rejections")?;
+        tx.commit().op("commit purge")?;
+        Ok((events as u64, rejections as u64))
+    }
+
+    /// A saved baseline or detector state.
+    pub fn baseline(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM baselines WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .op("read baseline")
+    }
+
+    pub fn put_baseline(&mut self, key: &str, value: &str, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO baselines (key, value, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![key, value, now],
+            )
+            .op("write baseline")
+            .map(|_| ())
+    }
+
+    /// Where a source read up to in a file: (file id, offset).
+    pub fn offset(&self, source: &str, path: &str) -> Result<Option<(String, u64)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT file_id, byte_offset FROM source_offsets WHERE source = ?1 AND path = ?2",
+                [source, path],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64)),
+            )
+            .optional()
+            .op("read offset")
+    }
+
+    /// Records a webhook delivery that failed for good.
+    pub fn dead_letter(
+        &mut self,
+        now: i64,
+        target: &str,
+        alert_id: &str,
+        attempts: u32,
+        last_error: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO dead_letters (at, target, alert_id, attempts, last_error, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![now, target, alert_id, attempts, last_error, body],
+            )
+            .op("write dead letter")
+            .map(|_| ())
+    }
+}
+
+fn put_offset(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    path: &str,
+    file_id: &str,
+    offset: u64,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO source_offsets (source, path, file_id, byte_offset, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(source, path) DO UPDATE SET file_id = excluded.file_id,
+         byte_offset = excluded.byte_offset, updated_at = excluded.updated_at",
+        params![source, path, file_id, offset as i64, now],
+    )
+    .op("write offset")
+    .map(|_| ())
+}
+
+/// The stored receipt of an already committed idempotency key.
+fn receipt_for_key(conn: &Connection, key: &str) -> Result<Option<BatchReceipt>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT id, events, rejected, first_event, last_event FROM batches WHERE request_key = ?1",
+            [key],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                ))
+            },
+        )
+        .optional()
+        .op("look up idempotency key")?;
+    let Some((batch_id, events, rejected, first_event, last_event)) = row else {
+        return Ok(None);
+    };
+    let mut q = conn
+        .prepare_cached(
+            "SELECT path, line, byte_offset, record_number, code, reason FROM rejections
+             WHERE batch_id = ?1 ORDER BY id",
+        )
+        .op("read batch rejections")?;
+    let rejections = q
+        .query_map([batch_id], |r| {
+            Ok(RejectionRow {
+                path: r.get(0)?,
+                line: r.get::<_, Option<i64>>(1)?.map(|v| v.max(0) as u64),
+                offset: r.get::<_, Option<i64>>(2)?.map(|v| v.max(0) as u64),
+                record_number: r.get::<_, Option<i64>>(3)?.map(|v| v.max(0) as u64),
+                code: r.get(4)?,
+                reason: r.get(5)?,
+                raw: None,
+            })
+        })
+        .op("read batch rejections")?
+        .collect::<Result<Vec<_>, _>>()
+        .op("read batch rejections")?;
+    Ok(Some(BatchReceipt {
+        batch_id,
+        accepted: events.max(0) as u64,
+        rejected: rejected.max(0) as u64,
+        first_event,
+        last_event,
+        duplicate: false,
+        rejections,
+    }))
+}

@@ -1,0 +1,206 @@
+//! Sigma matches as keywarden [`Alert`]s (the `alerts.jsonl` contract): `rule_id` is the Sigma
+//! `id`, `severity` comes from `level`, `attack` from `attack.tNNNN[.NNN]` tags, `record_ids`
+//! are the matched records, and the evidence carries the matched selections and fields.
+
+use keywarden_model::{Alert, Event, Severity, Timestamp};
+use rsigma_eval::{EvaluationResult, ResultBody, RuleHeader};
+use rsigma_parser::Level;
+use serde_json::{Map, Value as Json, json};
+
+/// The alert for one detection match on `event` (routed to logsource target `target`).
+pub fn detection_alert(result: &EvaluationResult, event: &Event<'_>, target: &str) -> Alert {
+    let h = &result.header;
+    let mut a = base(h);
+    let f = &event.fields;
+    a.time_first = f.time;
+    a.time_last = f.time;
+    a.tenant = f.tenant.as_deref().map(str::to_string);
+    a.user = f.user.as_deref().map(str::to_string);
+    a.mailbox = f
+        .mailbox_owner
+        .as_deref()
+        .or(f.mailbox_guid.as_deref())
+        .map(str::to_string);
+    a.client_ip = f.client_ip.as_deref().map(str::to_string);
+    a.app_id = f.app_id.as_deref().map(str::to_string);
+    a.client_app_id = f.client_app_id.as_deref().map(str::to_string);
+    a.session_id = f.session_id.as_deref().map(str::to_string);
+    a.token_id = f.token_id.as_deref().map(str::to_string);
+    let record = event.record_ref();
+    a.id = format!("sigma:{}:{}", a.rule_id, record);
+    a.record_ids.push(record);
+    let mut ev = Map::new();
+    ev.insert("engine".into(), json!("sigma"));
+    ev.insert("logsource".into(), json!(target));
+    if let Some(level) = h.level {
+        ev.insert("level".into(), json!(level_name(level)));
+    }
+    ev.insert("tags".into(), json!(h.tags));
+    ev.insert("source".into(), json!(event.origin.reference()));
+    if let ResultBody::Detection(d) = &result.body {
+        ev.insert("matched_selections".into(), json!(d.matched_selections));
+        let fields: Vec<Json> = d
+            .matched_fields
+            .iter()
+            .map(|m| json!({"field": m.field, "value": m.value}))
+            .collect();
+        ev.insert("matched_fields".into(), Json::Array(fields));
+    }
+    a.evidence = Json::Object(ev);
+    a
+}
+
+/// The alert for one correlation firing. `refs` are `(unix seconds, record id)` of the
+/// contributing events (as far as the engine kept them).
+pub fn correlation_alert(result: &EvaluationResult, refs: &[(i64, String)]) -> Alert {
+    let h = &result.header;
+    let mut a = base(h);
+    let mut ev = Map::new();
+    ev.insert("engine".into(), json!("sigma"));
+    if let Some(level) = h.level {
+        ev.insert("level".into(), json!(level_name(level)));
+    }
+    ev.insert("tags".into(), json!(h.tags));
+    if let ResultBody::Correlation(c) = &result.body {
+        ev.insert("correlation_type".into(), json!(c.correlation_type));
+        let group: Map<String, Json> = c
+            .group_key
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        for (k, v) in &c.group_key {
+            match k.to_ascii_lowercase().as_str() {
+                "user" | "username" | "userprincipalname" | "userid" | "targetusername" => {
+                    a.user.get_or_insert_with(|| v.to_ascii_lowercase());
+                }
+                "clientip" | "ipaddress" | "sourceip" | "client_ip" => {
+                    a.client_ip.get_or_insert_with(|| v.clone());
+                }
+                _ => {}
+            }
+        }
+        ev.insert("group".into(), Json::Object(group.clone()));
+        ev.insert("aggregated_value".into(), json!(c.aggregated_value));
+        ev.insert("timespan_secs".into(), json!(c.timespan_secs));
+        let key: Vec<String> = c
+            .group_key
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        a.id = format!("sigma:{}:{}", a.rule_id, key.join(","));
+    }
+    a.time_first = refs
+        .iter()
+        .map(|r| r.0)
+        .min()
+        .map(Timestamp::from_unix_seconds);
+    a.time_last = refs
+        .iter()
+        .map(|r| r.0)
+        .max()
+        .map(Timestamp::from_unix_seconds);
+    if let Some(t) = a.time_last {
+        a.id = format!("{}@{}", a.id, t.unix_seconds());
+    }
+    a.record_ids = refs.iter().map(|r| r.1.clone()).collect();
+    a.evidence = Json::Object(ev);
+    a
+}
+
+fn base(h: &RuleHeader) -> Alert {
+    let severity = h.level.map_or(Severity::Medium, severity_of);
+    let rule_id = h
+        .rule_id
+        .clone()
+        .unwrap_or_else(|| format!("sigma:{}", h.rule_title));
+    let mut a = Alert::new(rule_id, h.rule_title.clone(), severity);
+    a.score = score_of(severity);
+    a.attack = attack_ids(&h.tags);
+    a
+}
+
+/// `informational` is `info`; the other Sigma levels keep their names.
+pub fn severity_of(level: Level) -> Severity {
+    match level {
+        Level::Informational => Severity::Info,
+        Level::Low => Severity::Low,
+        Level::Medium => Severity::Medium,
+        Level::High => Severity::High,
+        Level::Critical => Severity::Critical,
+    }
+}
+
+/// The Sigma spelling of a level.
+pub fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Informational => "informational",
+        Level::Low => "low",
+        Level::Medium => "medium",
+        Level::High => "high",
+        Level::Critical => "critical",
+    }
+}
+
+fn score_of(s: Severity) -> f64 {
+    match s {
+        Severity::Info => 0.1,
+        Severity::Low => 0.3,
+        Severity::Medium => 0.5,
+        Severity::High => 0.8,
+        Severity::Critical => 1.0,
+    }
+}
+
+/// ATT&CK technique ids from Sigma tags: `attack.t1059.001` -> `T1059.001`. Tactic names
+/// (`attack.execution`), groups (`attack.g0016`) and software (`attack.s0002`) are not
+/// techniques and are skipped.
+pub fn attack_ids(tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let Some(rest) = t.strip_prefix("attack.") else {
+            continue;
+        };
+        let Some(num) = rest.strip_prefix(['t', 'T']) else {
+            continue;
+        };
+        let (main, sub) = num.split_once('.').unwrap_or((num, ""));
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(main, 4) || !(sub.is_empty() || digits(sub, 3)) {
+            continue;
+        }
+        let id = format!("T{}", num.to_ascii_uppercase());
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attack_tags_become_technique_ids() {
+        let tags: Vec<String> = [
+            "attack.execution",
+            "attack.t1059.001",
+            "attack.T1550",
+            "attack.g0016",
+            "attack.t1059.001",
+            "attack.t12",
+            "cve.2023-36884",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(attack_ids(&tags), vec!["T1059.001", "T1550"]);
+    }
+
+    #[test]
+    fn levels_map_to_severities() {
+        assert_eq!(severity_of(Level::Informational), Severity::Info);
+        assert_eq!(severity_of(Level::Critical), Severity::Critical);
+        assert_eq!(level_name(Level::High), "high");
+    }
+}

@@ -147,6 +147,8 @@ pub struct SimConfig {
     /// Shapes to write. Empty means all. Each log family (UAL, sign-ins) uses the listed shapes
     /// of its family in turn, one per day; a family with none listed uses all of its shapes.
     pub shapes: Vec<Shape>,
+    /// Gzip every file (`.gz`), as exports are often shipped.
+    pub gzip: bool,
 }
 
 impl Default for SimConfig {
@@ -158,6 +160,7 @@ impl Default for SimConfig {
             start: "2023-06-05".into(),
             attack: Attack::Storm0558,
             shapes: Vec::new(),
+            gzip: false,
         }
     }
 }
@@ -177,6 +180,7 @@ pub struct Plan {
     pub attack: Attack,
     pub ual_shapes: Vec<Shape>,
     pub signin_shapes: Vec<Shape>,
+    pub gzip: bool,
 }
 
 impl SimConfig {
@@ -217,6 +221,7 @@ impl SimConfig {
             attack: self.attack,
             ual_shapes: pick(&Shape::UAL),
             signin_shapes: pick(&Shape::SIGN_IN),
+            gzip: self.gzip,
         })
     }
 }

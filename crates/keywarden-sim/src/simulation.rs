@@ -94,6 +94,7 @@ impl Simulation {
                 midnight,
                 plan.ual_shape(day),
                 plan.signin_shape(day),
+                plan.gzip,
                 &acts,
             )?);
         }
@@ -118,6 +119,7 @@ impl Simulation {
             "attack": p.attack.as_str(),
             "ual_shapes": p.ual_shapes,
             "signin_shapes": p.signin_shapes,
+            "gzip": p.gzip,
         })
     }
 }

@@ -61,3 +61,42 @@ fn every_day_is_written_in_its_rotated_shape() {
     let total: u64 = report.files.iter().map(|f| f.records).sum();
     assert_eq!(total, report.records);
 }
+
+#[test]
+fn gzip_output_is_the_plain_output_compressed() {
+    use std::io::Read;
+    let plain_dir = tempfile::tempdir().expect("tempdir");
+    let gz_dir = tempfile::tempdir().expect("tempdir");
+    let config = keywarden_sim::SimConfig {
+        seed: 4,
+        users: 6,
+        days: 8,
+        ..keywarden_sim::SimConfig::default()
+    };
+    let sim = keywarden_sim::Simulation::new(&config).expect("config");
+    let plain = sim.write_to(plain_dir.path()).expect("plain");
+    let gz_sim = keywarden_sim::Simulation::new(&keywarden_sim::SimConfig {
+        gzip: true,
+        ..config
+    })
+    .expect("config");
+    let gz = gz_sim.write_to(gz_dir.path()).expect("gzip");
+    assert_eq!(
+        plain.truth.attacker_record_ids,
+        gz.truth.attacker_record_ids
+    );
+    let plain_files = snapshot(plain_dir.path());
+    let gz_files = snapshot(gz_dir.path());
+    assert_eq!(plain_files.len(), gz_files.len());
+    for ((p_name, p_bytes), (g_name, g_bytes)) in plain_files.iter().zip(&gz_files) {
+        assert_eq!(format!("{p_name}.gz"), *g_name);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(g_bytes.as_slice())
+            .read_to_end(&mut out)
+            .expect("valid gzip");
+        assert_eq!(&out, p_bytes, "{g_name}");
+    }
+    let back = read_back(gz_dir.path());
+    assert!(back.rejections.is_empty());
+    assert_eq!(back.records, plain.records);
+}

@@ -11,6 +11,8 @@
 //! | `signin-graph` | `signin-graph/signIns_YYYY-MM-DD_NNN.json` (one Graph page per file) |
 //! | `azure-diagnostic` | `azure-diagnostic/{SignInLogs,NonInteractiveUserSignInLogs}_YYYY-MM-DD.jsonl` |
 //! | Graph activity | `graph-activity/MicrosoftGraphActivityLogs_YYYY-MM-DD.jsonl` |
+//!
+//! With `gzip`, every file is gzip-compressed and named `<file>.gz` (hunt decompresses by magic).
 
 pub(crate) mod graph;
 pub(crate) mod sentinel;
@@ -20,6 +22,9 @@ pub(crate) mod ual;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use keywarden_model::Timestamp;
 use serde::Serialize;
@@ -42,9 +47,40 @@ pub struct WrittenFile {
     pub records: u64,
 }
 
+/// Plain or gzip-compressed output.
+enum Out {
+    Plain(BufWriter<File>),
+    Gzip(GzEncoder<BufWriter<File>>),
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::Plain(w) => w.write(buf),
+            Out::Gzip(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::Plain(w) => w.flush(),
+            Out::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+impl Out {
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Out::Plain(mut w) => w.flush(),
+            Out::Gzip(w) => w.finish()?.flush(),
+        }
+    }
+}
+
 /// A line-oriented file being written.
 struct Lines {
-    out: BufWriter<File>,
+    out: Out,
     rel: String,
     path: PathBuf,
     shape: &'static str,
@@ -52,14 +88,29 @@ struct Lines {
 }
 
 impl Lines {
-    fn create(dir: &Path, rel: String, shape: &'static str) -> Result<Lines, SimError> {
+    fn create(
+        dir: &Path,
+        mut rel: String,
+        shape: &'static str,
+        gzip: bool,
+    ) -> Result<Lines, SimError> {
+        if gzip {
+            rel.push_str(".gz");
+        }
         let path = dir.join(&rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|source| io(&path, source))?;
         }
         let file = File::create(&path).map_err(|source| io(&path, source))?;
+        let buffered = BufWriter::with_capacity(1 << 16, file);
+        // The gzip header's mtime stays 0, so output does not depend on the clock.
+        let out = if gzip {
+            Out::Gzip(GzEncoder::new(buffered, Compression::best()))
+        } else {
+            Out::Plain(buffered)
+        };
         Ok(Lines {
-            out: BufWriter::with_capacity(1 << 16, file),
+            out,
             rel,
             path,
             shape,
@@ -83,8 +134,8 @@ impl Lines {
             .map_err(|source| io(&self.path, source))
     }
 
-    fn finish(mut self) -> Result<WrittenFile, SimError> {
-        self.out.flush().map_err(|source| io(&self.path, source))?;
+    fn finish(self) -> Result<WrittenFile, SimError> {
+        self.out.finish().map_err(|source| io(&self.path, source))?;
         Ok(WrittenFile {
             path: self.rel,
             shape: self.shape,
@@ -108,6 +159,7 @@ pub(crate) fn write_day(
     day: Timestamp,
     ual_shape: Shape,
     signin_shape: Shape,
+    gzip: bool,
     acts: &[Activity],
 ) -> Result<Vec<WrittenFile>, SimError> {
     let date = timefmt::date(day);
@@ -117,6 +169,7 @@ pub(crate) fn write_day(
                 dir,
                 format!("purview-csv/AuditLog_{date}.csv"),
                 "purview-csv",
+                gzip,
             )?;
             f.raw(b"\xEF\xBB\xBFRecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\r\n")?;
             f
@@ -125,8 +178,14 @@ pub(crate) fn write_day(
             dir,
             format!("sentinel-office-activity/OfficeActivity_{date}.jsonl"),
             "sentinel-office-activity",
+            gzip,
         )?,
-        _ => Lines::create(dir, format!("ual-json/audit_{date}.jsonl"), "ual-json")?,
+        _ => Lines::create(
+            dir,
+            format!("ual-json/audit_{date}.jsonl"),
+            "ual-json",
+            gzip,
+        )?,
     };
     let mut graph_file: Option<Lines> = None;
     let mut interactive: Option<Lines> = None;
@@ -181,6 +240,7 @@ pub(crate) fn write_day(
                             dir,
                             format!("azure-diagnostic/{}_{date}.jsonl", signin::category(s)),
                             "azure-diagnostic",
+                            gzip,
                         )?),
                     };
                     file.json(&signin::diagnostic(tenant, s))?;
@@ -198,6 +258,7 @@ pub(crate) fn write_day(
                         dir,
                         format!("graph-activity/MicrosoftGraphActivityLogs_{date}.jsonl"),
                         "graph-activity",
+                        gzip,
                     )?),
                 };
                 file.json(&graph::row(tenant, g))?;
@@ -234,7 +295,7 @@ pub(crate) fn write_day(
             );
         }
         doc.insert("value".into(), serde_json::Value::Array(value));
-        let mut f = Lines::create(dir, rel, "signin-graph")?;
+        let mut f = Lines::create(dir, rel, "signin-graph", gzip)?;
         f.json(&doc)?;
         f.records = records;
         written.push(f.finish()?);

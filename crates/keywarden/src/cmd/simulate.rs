@@ -36,6 +36,9 @@ pub struct SimulateArgs {
     /// `hunt OUT` does not read it as a log).
     #[arg(long)]
     pub truth: Option<PathBuf>,
+    /// Gzip every file (`<file>.gz`); hunt reads them transparently.
+    #[arg(long)]
+    pub gzip: bool,
     /// No summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -70,6 +73,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         start: args.start.clone(),
         attack: args.attack,
         shapes: args.shape.clone(),
+        gzip: args.gzip,
     };
     let sim = Simulation::new(&config)?;
     let report = sim

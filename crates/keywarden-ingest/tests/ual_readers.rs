@@ -186,6 +186,31 @@ fn defender_cloud_app_events_rows() {
 }
 
 #[test]
+fn table_exports_as_csv_read_like_their_json_rows() {
+    // Log Analytics "Export to CSV": `TimeGenerated [UTC]` in locale form, nested members as
+    // JSON text. The same rows as the JSON lines fixture give the same fields.
+    let (out, csv) = read(&fixture("ual/sentinel-office-activity.csv"));
+    assert_eq!(out.container, "csv");
+    assert!(out.rejections.is_empty(), "{:?}", out.rejections);
+    let (_, json) = read(&fixture("ual/sentinel-office-activity.jsonl"));
+    assert_eq!(csv.len(), 2);
+    for (c, j) in csv.iter().zip(&json) {
+        assert_eq!(c.format, "sentinel-office-activity");
+        assert_eq!(c.fields, j.fields);
+    }
+    // Defender advanced hunting CSV: RawEventData is a JSON string column.
+    let (out, csv) = read(&fixture("ual/defender-cloud-app-events.csv"));
+    assert!(out.rejections.is_empty(), "{:?}", out.rejections);
+    let (_, json) = read(&fixture("ual/defender-cloud-app-events.jsonl"));
+    assert_eq!(csv.len(), 2);
+    for (c, j) in csv.iter().zip(&json) {
+        assert_eq!(c.format, "defender-cloud-app-events");
+        assert_eq!(c.fields, j.fields);
+        assert_eq!(c.raw["RawEventData"], j.raw["RawEventData"]);
+    }
+}
+
+#[test]
 fn real_purview_export_loads_completely() {
     // Huntress CTF 2023 Purview export: 219 rows, current layout, locale dates.
     let (out, seen) = read(&shared("huntress-ctf-2023-purview/purview.csv"));

@@ -13,7 +13,7 @@
 
 use keywarden_model::{Event, Fields, Object, Origin, SourceKind, Value, ascii_fold};
 
-use super::common::{event, text, time};
+use super::common::{event, text};
 use super::{embedded, ual};
 use crate::format::Format;
 use crate::reject::RejectReason;
@@ -76,7 +76,7 @@ fn decode_raw_columns(row: &mut Object<'_>) {
 /// Fills fields the UAL record did not give from the CloudAppEvents columns.
 fn fill_from_columns<'a>(f: &mut Fields<'a>, row: &Value<'a>) {
     if f.time.is_none() {
-        f.time = time(row, &["Timestamp", "TimeGenerated"]);
+        f.time = ual::export_time(row, &["Timestamp", "TimeGenerated"]);
     }
     if f.record_id.is_none() {
         f.record_id = text(row, &["ReportId"]);

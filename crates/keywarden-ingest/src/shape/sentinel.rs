@@ -9,7 +9,7 @@
 
 use keywarden_model::{Event, Origin, SourceKind, Value};
 
-use super::common::{event, text, time};
+use super::common::{event, text};
 use super::{embedded, ual};
 use crate::format::Format;
 use crate::reject::RejectReason;
@@ -20,7 +20,7 @@ pub(crate) fn normalise<'a>(
 ) -> Result<Event<'a>, RejectReason> {
     embedded::canonicalise(&mut raw);
     let mut fields = ual::fields(&raw);
-    fields.time = time(&raw, &["TimeGenerated", "CreationTime", "Start_Time"]);
+    fields.time = ual::export_time(&raw, &["TimeGenerated", "CreationTime", "Start_Time"]);
     fields.record_id = text(&raw, &["OfficeId", "SourceRecordId", "Id"]);
     if fields.tenant.is_none() {
         fields.tenant = text(&raw, &["TenantId"]);

@@ -9,7 +9,9 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use keywarden_model::{Event, Fields, Origin, SourceKind, Text, Value, ascii_fold, non_empty};
+use keywarden_model::{
+    Event, Fields, Origin, SourceKind, Text, Timestamp, Value, ascii_fold, non_empty,
+};
 
 use super::common::{event, text, time};
 use super::{embedded, mail};
@@ -39,7 +41,7 @@ pub(crate) fn fields<'a>(record: &Value<'a>) -> Fields<'a> {
     let context = record.get("AppAccessContext");
     let in_context = |key: &str| context.and_then(|c| non_empty(c.get(key)));
     Fields {
-        time: time(record, &["CreationTime", "TimeGenerated", "Timestamp"]),
+        time: export_time(record, &["CreationTime", "TimeGenerated", "Timestamp"]),
         record_id: text(record, &["Id"]),
         tenant: text(record, &["OrganizationId"]),
         user: text(record, &["UserId"]).map(ascii_fold),
@@ -82,6 +84,37 @@ pub(crate) fn fields<'a>(record: &Value<'a>) -> Fields<'a> {
         signing_key_id: None,
         category: None,
     }
+}
+
+/// The first timestamp among `paths`. Besides what [`Timestamp::parse`] reads, accepts the
+/// form Log Analytics and Defender write into CSV downloads: `7/11/2023, 8:15:42.123 AM`.
+pub(crate) fn export_time(record: &Value<'_>, paths: &[&str]) -> Option<Timestamp> {
+    paths.iter().find_map(|p| {
+        let s = record.path(p)?.as_str()?;
+        Timestamp::parse(s).or_else(|| loose_locale_time(s))
+    })
+}
+
+/// `M/D/YYYY, h:mm:ss.fff AM` → the timestamp (fraction kept to the microsecond).
+fn loose_locale_time(s: &str) -> Option<Timestamp> {
+    if !s.contains('/') {
+        return None;
+    }
+    let cleaned = s.replacen(',', "", 1);
+    let Some(dot) = cleaned.find('.') else {
+        return Timestamp::parse(&cleaned);
+    };
+    let head = cleaned.get(..dot)?;
+    let rest = cleaned.get(dot + 1..)?;
+    let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let mut micros = 0i64;
+    let mut scale = 100_000i64;
+    for c in rest.bytes().take(n.min(6)) {
+        micros += i64::from(c - b'0') * scale;
+        scale /= 10;
+    }
+    let t = Timestamp::parse(&format!("{head}{}", rest.get(n..)?))?;
+    Some(Timestamp(t.0 + micros))
 }
 
 /// `LogonType` as a number; Sentinel's `Logon_Type` may carry the enum name instead.
@@ -181,6 +214,23 @@ mod tests {
             bare_ip(Cow::Borrowed("1.2.3.4:80")),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn reads_log_analytics_csv_times() {
+        let r = Value::parse_owned(
+            r#"{"a":"7/11/2023, 8:15:42.125 PM","b":"2023-07-11T20:15:42.125Z","c":"7/11/2023 8:15:42 PM","d":"1/2/3, x.5"}"#,
+        )
+        .expect("test JSON");
+        let want = Timestamp::parse("2023-07-11T20:15:42.125Z");
+        assert!(want.is_some());
+        assert_eq!(export_time(&r, &["a"]), want);
+        assert_eq!(export_time(&r, &["b"]), want);
+        assert_eq!(
+            export_time(&r, &["c"]),
+            Timestamp::parse("2023-07-11T20:15:42Z")
+        );
+        assert_eq!(export_time(&r, &["d"]), None);
     }
 
     #[test]

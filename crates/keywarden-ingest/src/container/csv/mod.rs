@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 
-use keywarden_model::{Origin, Timestamp, Value, ascii_fold};
+use keywarden_model::{Event, Object, Origin, Timestamp, Value, ascii_fold};
 
 use crate::format::Format;
 use crate::reject::{RejectReason, Rejection};
@@ -38,12 +38,22 @@ pub(crate) fn looks_like_audit_csv(head: &[u8]) -> bool {
     looks_like_audit_csv_header(first)
 }
 
-/// True when a header line names the columns of a UAL CSV export.
+/// True when a header line names the columns of a UAL CSV export: an `AuditData` column
+/// (Purview, `Search-UnifiedAuditLog`), or the columns of a Defender `CloudAppEvents`
+/// (`RawEventData` + `ActionType`) or Sentinel `OfficeActivity` (`OfficeWorkload` +
+/// `TimeGenerated`/`Operation`) table export.
 pub(crate) fn looks_like_audit_csv_header(line: &[u8]) -> bool {
-    line.contains(&b',')
-        && split_fields(&String::from_utf8_lossy(line))
-            .iter()
-            .any(|f| column_name(f) == "auditdata")
+    if !line.contains(&b',') {
+        return false;
+    }
+    let names: Vec<String> = split_fields(&String::from_utf8_lossy(line))
+        .iter()
+        .map(|f| column_name(f))
+        .collect();
+    let has = |n: &str| names.iter().any(|c| c == n);
+    has("auditdata")
+        || (has("raweventdata") && has("actiontype"))
+        || (has("officeworkload") && (has("timegenerated") || has("operation")))
 }
 
 /// Reads every row of a CSV export into `sink`. `base_offset` is where `bytes` starts in the
@@ -70,8 +80,14 @@ pub(crate) fn read(
 /// The columns of a header that feed an event.
 #[derive(Debug)]
 struct Header {
+    /// Column names as written (BOM, spaces and a ` [UTC]` suffix removed).
+    columns: Vec<String>,
+    /// The same, lower-cased, for lookups.
     names: Vec<String>,
+    /// The CSV layout label (forced or recognised) for `AuditData` rows.
     format: Format,
+    /// A forced non-CSV shape for table exports (`--format defender-cloud-app-events`).
+    forced_shape: Option<Format>,
     audit_data: Option<usize>,
     creation_date: Option<usize>,
     record_id: Option<usize>,
@@ -247,17 +263,29 @@ fn too_large(size: usize, sink: &Sink<'_>) -> RejectReason {
     }
 }
 
-/// A header cell as a comparable column name (BOM, spaces and case removed).
+/// A header cell as written, without BOM, surrounding spaces, or the ` [UTC]` unit suffix
+/// Log Analytics adds to time columns (`TimeGenerated [UTC]`).
+fn clean_column(cell: &str) -> &str {
+    let c = cell.trim_start_matches('\u{feff}').trim();
+    match c.rfind(" [") {
+        Some(k) if c.ends_with(']') => c.get(..k).unwrap_or(c).trim_end(),
+        _ => c,
+    }
+}
+
+/// A header cell as a comparable column name (cleaned and lower-cased).
 fn column_name(cell: &str) -> String {
-    cell.trim_start_matches('\u{feff}')
-        .trim()
-        .to_ascii_lowercase()
+    clean_column(cell).to_ascii_lowercase()
 }
 
 impl Header {
     fn parse(text: &[u8], forced: Option<Format>) -> Header {
         let line = String::from_utf8_lossy(text);
-        let names: Vec<String> = split_fields(&line).iter().map(|c| column_name(c)).collect();
+        let columns: Vec<String> = split_fields(&line)
+            .iter()
+            .map(|c| clean_column(c).to_string())
+            .collect();
+        let names: Vec<String> = columns.iter().map(|c| c.to_ascii_lowercase()).collect();
         let find = |candidates: &[&str]| {
             candidates
                 .iter()
@@ -271,12 +299,14 @@ impl Header {
             Format::PurviewCsvLegacy
         };
         Header {
-            format: forced.unwrap_or(layout),
+            format: forced.filter(|f| f.is_csv()).unwrap_or(layout),
+            forced_shape: forced.filter(|f| !f.is_csv()),
             audit_data: find(&["auditdata"]),
             creation_date: find(&["creationdate", "creationtime"]),
             record_id: find(&["recordid", "identity"]),
             user: find(&["userid", "userids"]),
             operation: find(&["operation", "operations"]),
+            columns,
             names,
         }
     }
@@ -297,22 +327,36 @@ impl Header {
         fields: Vec<Cow<'_, str>>,
         line: u64,
         offset: u64,
-    ) -> Result<keywarden_model::Event<'p>, RejectReason> {
+    ) -> Result<Event<'p>, RejectReason> {
         if fields.len() != self.names.len() {
             return Err(RejectReason::CsvFieldCount {
                 expected: self.names.len(),
                 found: fields.len(),
             });
         }
+        let origin = Origin {
+            path,
+            line: Some(line),
+            offset,
+            record_number: None,
+        };
+        match self.audit_data {
+            Some(audit) => self.audit_event(&fields, audit, origin),
+            None => self.table_event(fields, origin),
+        }
+    }
+
+    /// A Purview / `Search-UnifiedAuditLog` row: `raw` is the parsed `AuditData`.
+    fn audit_event<'p>(
+        &self,
+        fields: &[Cow<'_, str>],
+        audit: usize,
+        origin: Origin<'p>,
+    ) -> Result<Event<'p>, RejectReason> {
         let column = |i: Option<usize>| -> Option<&str> {
             i.and_then(|i| fields.get(i))
                 .map(|c| c.trim())
                 .filter(|c| !c.is_empty())
-        };
-        let Some(audit) = self.audit_data else {
-            return Err(RejectReason::MissingField(
-                "AuditData (the CSV header has no AuditData column)".into(),
-            ));
         };
         let audit_text = column(Some(audit)).ok_or_else(|| RejectReason::InvalidEmbeddedJson {
             field: "AuditData".into(),
@@ -326,13 +370,8 @@ impl Header {
                     message: e.to_string(),
                 },
             })?;
-        let origin = Origin {
-            path,
-            line: Some(line),
-            offset,
-            record_number: None,
-        };
-        let mut ev = shape::normalise(self.format, raw, origin)?;
+        let format = self.forced_shape.unwrap_or(self.format);
+        let mut ev = shape::normalise(format, raw, origin)?;
         let owned = |s: &str| Cow::Owned(s.to_string());
         let f = &mut ev.fields;
         if f.time.is_none() {
@@ -349,11 +388,47 @@ impl Header {
         }
         Ok(ev)
     }
+
+    /// A table export without `AuditData` (Defender `CloudAppEvents`, Sentinel
+    /// `OfficeActivity` downloaded as CSV): the row becomes an object of its columns (all
+    /// values text) and is recognised and normalised like the same row in JSON.
+    fn table_event<'p>(
+        &self,
+        fields: Vec<Cow<'_, str>>,
+        origin: Origin<'p>,
+    ) -> Result<Event<'p>, RejectReason> {
+        let mut row = Object::default();
+        for (name, value) in self.columns.iter().zip(fields) {
+            row.insert(
+                Cow::Owned(name.clone()),
+                Value::Str(Cow::Owned(value.into_owned())),
+            );
+        }
+        let raw = Value::Object(row);
+        let format = self.forced_shape.unwrap_or_else(|| shape::classify(&raw));
+        if format == Format::Json {
+            return Err(RejectReason::MissingField(
+                "AuditData (the CSV header has no AuditData column and the row is no known table)"
+                    .into(),
+            ));
+        }
+        shape::normalise(format, raw, origin)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleans_column_names() {
+        assert_eq!(
+            clean_column("\u{feff}TimeGenerated [UTC] "),
+            "TimeGenerated"
+        );
+        assert_eq!(clean_column(" UserId"), "UserId");
+        assert_eq!(clean_column("[odd]"), "[odd]");
+    }
 
     #[test]
     fn recognises_headers() {
@@ -365,5 +440,12 @@ mod tests {
         ));
         assert!(!looks_like_audit_csv(b"name,AuditDataSize\n"));
         assert!(!looks_like_audit_csv(b"AuditData\n"));
+        assert!(looks_like_audit_csv(
+            b"Timestamp,ActionType,Application,RawEventData,ReportId\n"
+        ));
+        assert!(looks_like_audit_csv(
+            b"\"TimeGenerated [UTC]\",Operation,OfficeWorkload,UserId\n"
+        ));
+        assert!(!looks_like_audit_csv(b"Timestamp,RawEventData\n"));
     }
 }

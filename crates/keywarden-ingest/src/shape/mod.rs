@@ -43,7 +43,8 @@ pub fn classify(raw: &Value<'_>) -> Format {
             _ => {}
         }
     }
-    if o.get("category").is_some() && o.get("properties").is_some_and(|p| p.as_object().is_some()) {
+    // Azure resource-log schema; `properties` of any kind (a damaged one is rejected there).
+    if o.get("category").is_some_and(|c| c.as_str().is_some()) && o.get("properties").is_some() {
         return Format::AzureDiagnostic;
     }
     if defender::looks_like_cloud_app_event(o) {

@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::config::Settings;
 use crate::facts::Facts;
-use crate::intern::{Interner, NONE, Sym, remap};
+use crate::intern::{Interner, Sym, remap};
 use crate::keys::{Key, keys_of};
 
 /// The context of a key's earliest record: who, where, with what.
@@ -232,7 +232,12 @@ impl<'s> ScanStage<'s> {
 
     /// The merged scan of every worker (deterministic whatever the worker count).
     pub fn into_scan(self) -> Scan {
-        let mut parts = self.done.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.take_scan()
+    }
+
+    /// Takes the merged scan out of a stage still borrowed elsewhere (a stage list).
+    pub fn take_scan(&self) -> Scan {
+        let mut parts = std::mem::take(&mut *self.done.lock().unwrap_or_else(|e| e.into_inner()));
         // Largest first, so that the biggest map is not re-hashed.
         parts.sort_by_key(|s| std::cmp::Reverse(s.uses.len()));
         let mut it = parts.into_iter();

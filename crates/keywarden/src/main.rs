@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Hunt exported logs: read every input, account for every record, run detections.
     Hunt(cmd::hunt::HuntArgs),
+    /// Detection configuration: `config show` prints the documented defaults.
+    Config(cmd::config::ConfigArgs),
     /// Validate tokens against a trust policy: a key signs only what it is bound to.
     Verify(cmd::verify::VerifyArgs),
     /// Write a labelled simulated tenant (real export shapes) and its truth.json.
@@ -34,6 +36,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Hunt(args) => cmd::hunt::run(&args),
+        Command::Config(args) => cmd::config::run(&args),
         Command::Verify(args) => cmd::verify::run(&args),
         Command::Simulate(args) => cmd::simulate::run(&args),
         Command::Eval(args) => cmd::eval::run(&args),

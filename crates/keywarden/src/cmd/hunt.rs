@@ -40,6 +40,9 @@ pub struct HuntArgs {
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Built-in detection pack: `--config`, `--baseline`, `--state`, `--save-state`.
+    #[command(flatten)]
+    pub detect: super::hunt_detect::DetectArgs,
 }
 
 /// `summary.json`: the contract documented in `docs/OUTPUTS.md`.
@@ -80,7 +83,9 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
         progress: Progress::new(!args.quiet && std::io::stderr().is_terminal(), total_bytes),
     };
     // Detection stages run inside the ingest workers, one processor per worker each.
-    let stages: Vec<&dyn Stage> = Vec::new();
+    let detect = super::hunt_detect::DetectRun::prepare(&args.detect, &cfg)?;
+    let detect_stage = detect.stage();
+    let stages: Vec<&dyn Stage> = vec![&detect_stage];
     let (report, _workers) = ingest(&inputs, &cfg, || Fanout::of(&stages), &observer);
     observer.progress.finish();
     let log = observer
@@ -93,8 +98,17 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
     let mut out = log.out;
     out.flush().context("writing rejected.jsonl")?;
 
+    let save_state = args.detect.save_state.as_deref();
+    let detections = detect.finish(&detect_stage, &inputs, &cfg, save_state)?;
+
     // Alerts from every stage, before incident grouping and reporting.
-    let all_alerts: Vec<keywarden_model::Alert> = Vec::new();
+    let mut all_alerts: Vec<keywarden_model::Alert> = Vec::new();
+    all_alerts.extend(detections.alerts.iter().cloned());
+    // Incidents over every stage's alerts; writes alerts.jsonl and exposure.json.
+    let exposure = super::hunt_detect::write_outputs(&args.out, &mut all_alerts, &detections)?;
+    // keywarden-report: alerts.csv, report.html and the terminal incident table take
+    // (&all_alerts, &exposure) here.
+    let _ = &exposure;
     let alerts = all_alerts.len() as u64;
     let summary = Summary {
         keywarden_version: env!("CARGO_PKG_VERSION"),

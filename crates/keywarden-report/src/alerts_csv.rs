@@ -7,9 +7,10 @@
 //! compact JSON; absent values are empty cells. Every text cell goes through
 //! [`spreadsheet_safe`], so a log value such as `=HYPERLINK(...)` is shown, never run.
 
+use std::borrow::Cow;
 use std::io::Write;
 
-use keywarden_model::Alert;
+use keywarden_model::{Alert, Timestamp};
 
 use crate::error::ReportError;
 use crate::escape::spreadsheet_safe;
@@ -52,26 +53,35 @@ pub fn write_alerts_csv(alerts: &[Alert], w: impl Write) -> Result<(), ReportErr
     out.write_record(ALERTS_CSV_COLUMNS)
         .map_err(|source| ReportError::Csv { row: 0, source })?;
     for (i, a) in alerts.iter().enumerate() {
-        let row = alert_row(a);
-        out.write_record(row.iter().map(|c| spreadsheet_safe(c).into_owned()))
-            .map_err(|source| ReportError::Csv { row: i + 1, source })?;
+        let csv_error = |source| ReportError::Csv { row: i + 1, source };
+        for cell in &alert_row(a) {
+            out.write_field(spreadsheet_safe(cell).as_bytes())
+                .map_err(csv_error)?;
+        }
+        // An empty record after `write_field`s ends the row.
+        out.write_record(None::<&[u8]>).map_err(csv_error)?;
     }
     out.flush().map_err(ReportError::write("alerts.csv"))
 }
 
 /// The cells of one row, before the formula defence.
-fn alert_row(a: &Alert) -> [String; 22] {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let time = |t: Option<keywarden_model::Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
+fn alert_row(a: &Alert) -> [Cow<'_, str>; 22] {
+    fn opt(v: &Option<String>) -> Cow<'_, str> {
+        Cow::Borrowed(v.as_deref().unwrap_or(""))
+    }
+    fn time(t: Option<Timestamp>) -> Cow<'static, str> {
+        t.map(|t| Cow::Owned(t.to_string()))
+            .unwrap_or(Cow::Borrowed(""))
+    }
     [
         time(a.time_first.or(a.time_last)),
-        TIMESTAMP_DESC.to_string(),
-        message(a),
-        a.id.clone(),
-        a.rule_id.clone(),
-        a.title.clone(),
-        a.severity.as_str().to_string(),
-        format_score(a.score),
+        Cow::Borrowed(TIMESTAMP_DESC),
+        Cow::Owned(message(a)),
+        Cow::Borrowed(&a.id),
+        Cow::Borrowed(&a.rule_id),
+        Cow::Borrowed(&a.title),
+        Cow::Borrowed(a.severity.as_str()),
+        Cow::Owned(format_score(a.score)),
         time(a.time_first),
         time(a.time_last),
         opt(&a.tenant),
@@ -83,9 +93,9 @@ fn alert_row(a: &Alert) -> [String; 22] {
         opt(&a.session_id),
         opt(&a.token_id),
         opt(&a.incident_id),
-        a.attack.join(";"),
-        a.evidence.to_string(),
-        a.record_ids.join(";"),
+        Cow::Owned(a.attack.join(";")),
+        Cow::Owned(a.evidence.to_string()),
+        Cow::Owned(a.record_ids.join(";")),
     ]
 }
 

@@ -8,6 +8,7 @@
 //! - `parse`: each line into a full `serde_json::Value` (the "plain parse-only pass");
 //! - `ingest`: keywarden's whole path (load, sniff, chunk, parse, classify, normalise) with a
 //!   processor that drops events.
+//!
 //! The figure that matters is `ingest / parse` (target ≥ 0.5).
 
 use std::io::Write;
@@ -20,7 +21,7 @@ fn record(i: usize) -> String {
     let ip = format!("203.0.{}.{}", (i / 250) % 250, i % 250);
     match i % 4 {
         0 | 1 => {
-            let access = if i % 4 == 0 { "Bind" } else { "Sync" };
+            let access = if i.is_multiple_of(4) { "Bind" } else { "Sync" };
             let items: Vec<String> = (0..(i % 6))
                 .map(|k| {
                     format!("{{\"InternetMessageId\":\"<msg{i}-{k}@contoso.prod.outlook.com>\"}}")

@@ -13,7 +13,9 @@ use crate::container::json::{At, Ctx, LineTracker};
 use crate::container::scan::{self, Element};
 use crate::container::{self, Container, http_text, json};
 use crate::format::Format;
-use crate::load::{InputSource, Loaded, load};
+use std::io::Read;
+
+use crate::load::{BOM_LEN, InputSource, Loaded, Opened, open_prefix};
 use crate::reject::{RejectReason, Rejection};
 use crate::report::IngestReport;
 use crate::sink::{Counts, Processor, Sink};
@@ -58,13 +60,15 @@ pub trait Observer: Sync {
 pub struct Quiet;
 impl Observer for Quiet {}
 
-enum Task {
+pub(crate) enum Task {
     Load(usize),
+    /// Lines `data[start..end]`; `base` is the input offset of `data[0]`.
     Lines {
         input: usize,
-        data: Arc<Loaded>,
+        data: Arc<Vec<u8>>,
         start: usize,
         end: usize,
+        base: u64,
         first_line: u64,
         http: bool,
     },
@@ -75,10 +79,12 @@ enum Task {
     },
 }
 
-struct Shared<'a> {
-    inputs: &'a [InputSource],
-    cfg: &'a IngestConfig,
-    observer: &'a dyn Observer,
+pub(crate) struct Shared<'a> {
+    pub(crate) inputs: &'a [InputSource],
+    pub(crate) cfg: &'a IngestConfig,
+    pub(crate) observer: &'a dyn Observer,
+    /// Bytes of queued line chunks not yet processed (bounds streaming memory).
+    pub(crate) inflight: AtomicUsize,
     queue: Mutex<VecDeque<Task>>,
     ready: Condvar,
     pending: AtomicUsize,
@@ -104,6 +110,7 @@ where
         inputs,
         cfg,
         observer,
+        inflight: AtomicUsize::new(0),
         queue: Mutex::new((0..inputs.len()).map(Task::Load).collect()),
         ready: Condvar::new(),
         pending: AtomicUsize::new(inputs.len()),
@@ -168,14 +175,34 @@ fn worker(shared: &Shared<'_>, p: &mut dyn Processor) {
                 q = shared.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        run(shared, task, p);
-        if shared.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-            shared.ready.notify_all();
+        run_one(shared, task, p);
+    }
+}
+
+/// Runs a task taken from the queue and marks it done.
+fn run_one(shared: &Shared<'_>, task: Task, p: &mut dyn Processor) {
+    run(shared, task, p);
+    if shared.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+        shared.ready.notify_all();
+    }
+}
+
+/// Used by a streaming loader: while too many bytes are queued, process queued tasks here.
+pub(crate) fn help_until_below(shared: &Shared<'_>, cap: usize, p: &mut dyn Processor) {
+    while shared.inflight.load(Ordering::SeqCst) > cap {
+        let task = shared
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front();
+        match task {
+            Some(t) => run_one(shared, t, p),
+            None => std::thread::yield_now(),
         }
     }
 }
 
-fn push(shared: &Shared<'_>, tasks: Vec<Task>) {
+pub(crate) fn push(shared: &Shared<'_>, tasks: Vec<Task>) {
     if tasks.is_empty() {
         return;
     }
@@ -191,30 +218,91 @@ fn push(shared: &Shared<'_>, tasks: Vec<Task>) {
 
 fn run(shared: &Shared<'_>, task: Task, p: &mut dyn Processor) {
     let cfg = shared.cfg;
-    let mut sink = Sink::new(p, cfg.max_record_bytes);
     let input = task.input();
     let name = shared.inputs[input].name.as_str();
-    let tasks = match task {
-        Task::Load(i) => {
-            let loaded = load(&shared.inputs[i]);
-            shared.observer.progress(loaded.disk_bytes);
-            let (tasks, label, skipped) = process_loaded(cfg, name, i, loaded, &mut sink);
-            if let Ok(mut l) = shared.labels.lock() {
-                l[i] = label;
-            }
-            if let Ok(mut s) = shared.skipped.lock() {
-                s[i] = skipped;
-            }
-            tasks
-        }
-        chunk => {
-            run_chunk(cfg, name, chunk, &mut sink);
-            Vec::new()
-        }
+    if let Task::Load(i) = task {
+        return load_task(shared, i, p);
+    }
+    let chunk_len = match &task {
+        Task::Lines { start, end, .. } => end - start,
+        _ => 0,
     };
+    let mut sink = Sink::new(p, cfg.max_record_bytes);
+    run_chunk(cfg, name, task, &mut sink);
     let (counts, rejections) = sink.take();
     record(shared, input, counts, rejections);
+    shared.inflight.fetch_sub(chunk_len, Ordering::SeqCst);
+}
+
+/// Opens input `i`: small inputs and those that cannot be streamed are loaded whole and
+/// processed (or split into chunk tasks); large line-oriented inputs are streamed in blocks.
+fn load_task(shared: &Shared<'_>, i: usize, p: &mut dyn Processor) {
+    let cfg = shared.cfg;
+    let name = shared.inputs[i].name.as_str();
+    let loaded = match open_prefix(&shared.inputs[i], cfg.chunk_bytes.max(64 * 1024) * 2) {
+        Opened::Complete(loaded) => {
+            shared.observer.progress(loaded.bytes.len() as u64);
+            loaded
+        }
+        Opened::Partial {
+            mut prefix,
+            mut rest,
+            compressed,
+        } => {
+            shared.observer.progress(prefix.len() as u64);
+            let start = if prefix.starts_with(&[0xef, 0xbb, 0xbf]) {
+                BOM_LEN
+            } else {
+                0
+            };
+            let container = container::sniff(&prefix[start..], cfg.format);
+            if matches!(container, Container::JsonLines | Container::HttpText) {
+                set_label(shared, i, container.label(), None);
+                let http = container == Container::HttpText;
+                return crate::stream::LineStream {
+                    shared,
+                    input: i,
+                    buf: prefix,
+                    consumed: start,
+                    rest,
+                    compressed,
+                    http,
+                }
+                .run(p);
+            }
+            // Not streamable: read the rest.
+            let error = rest
+                .read_to_end(&mut prefix)
+                .err()
+                .map(|e| crate::load::classify_read_error(e, compressed));
+            shared.observer.progress(prefix.len() as u64);
+            Loaded {
+                bytes: prefix,
+                start,
+                error,
+            }
+        }
+    };
+    let mut sink = Sink::new(p, cfg.max_record_bytes);
+    let (tasks, label, skipped) = process_loaded(cfg, name, i, loaded, &mut sink);
+    set_label(shared, i, label, skipped);
+    let (counts, rejections) = sink.take();
+    record(shared, i, counts, rejections);
+    for t in &tasks {
+        if let Task::Lines { start, end, .. } = t {
+            shared.inflight.fetch_add(end - start, Ordering::SeqCst);
+        }
+    }
     push(shared, tasks);
+}
+
+fn set_label(shared: &Shared<'_>, i: usize, label: &'static str, skipped: Option<String>) {
+    if let Ok(mut l) = shared.labels.lock() {
+        l[i] = label;
+    }
+    if let Ok(mut s) = shared.skipped.lock() {
+        s[i] = skipped;
+    }
 }
 
 impl Task {
@@ -240,11 +328,12 @@ fn run_chunk(cfg: &IngestConfig, name: &str, task: Task, sink: &mut Sink<'_>) {
             end,
             first_line,
             http,
+            base,
             ..
         } => process_lines(
             &ctx,
-            &data.bytes[start..end],
-            start as u64,
+            &data[start..end],
+            base + start as u64,
             first_line,
             http,
             sink,
@@ -296,7 +385,12 @@ pub fn ingest_bytes(
     }
 }
 
-fn record(shared: &Shared<'_>, input: usize, counts: Counts, rejections: Vec<Rejection>) {
+pub(crate) fn record(
+    shared: &Shared<'_>,
+    input: usize,
+    counts: Counts,
+    rejections: Vec<Rejection>,
+) {
     for r in &rejections {
         shared.observer.rejected(r);
     }
@@ -375,7 +469,7 @@ fn process_loaded(
                 process_lines(ctx, body, start as u64, 1, http, sink);
                 Vec::new()
             } else {
-                split_line_tasks(i, Arc::new(loaded), cfg.chunk_bytes, http)
+                split_line_tasks(i, loaded, cfg.chunk_bytes, http)
             }
         }
     };
@@ -383,10 +477,12 @@ fn process_loaded(
 }
 
 /// Cuts a line-oriented input into chunks that end at a newline.
-fn split_line_tasks(input: usize, data: Arc<Loaded>, chunk: usize, http: bool) -> Vec<Task> {
-    let b = &data.bytes;
+fn split_line_tasks(input: usize, loaded: Loaded, chunk: usize, http: bool) -> Vec<Task> {
+    let first = loaded.start;
+    let data = Arc::new(loaded.bytes);
+    let b = &data;
     let mut tasks = Vec::new();
-    let mut s = data.start;
+    let mut s = first;
     let mut line = 1u64;
     while s < b.len() {
         let target = (s + chunk).min(b.len());
@@ -400,6 +496,7 @@ fn split_line_tasks(input: usize, data: Arc<Loaded>, chunk: usize, http: bool) -
             data: Arc::clone(&data),
             start: s,
             end: e,
+            base: 0,
             first_line: line,
             http,
         });

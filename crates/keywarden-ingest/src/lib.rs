@@ -25,6 +25,7 @@ pub mod reject;
 pub mod report;
 pub mod shape;
 pub mod sink;
+mod stream;
 
 pub use engine::{BytesOutcome, IngestConfig, Observer, Quiet, ingest, ingest_bytes};
 pub use format::{Format, UnknownFormat};

@@ -85,15 +85,105 @@ pub(crate) struct Loaded {
     /// Where the records start (after a UTF-8 BOM).
     pub start: usize,
     pub error: Option<RejectReason>,
-    /// Size on disk (compressed), for progress.
-    pub disk_bytes: u64,
 }
 
+pub(crate) const BOM_LEN: usize = 3;
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const BOM: &[u8] = &[0xef, 0xbb, 0xbf];
 
+/// An input opened for reading: either read completely, or a prefix plus the (decompressing)
+/// reader for the rest.
+pub(crate) enum Opened {
+    Complete(Loaded),
+    Partial {
+        /// The first bytes (decompressed), at least `prefix_len` of them.
+        prefix: Vec<u8>,
+        rest: Box<dyn Read + Send>,
+        /// The input is gzip or zstd (read errors are then decompression errors).
+        compressed: bool,
+    },
+}
+
+/// Opens an input and reads up to `prefix_len` decompressed bytes. Inputs no longer than that
+/// come back [`Opened::Complete`].
+pub(crate) fn open_prefix(src: &InputSource, prefix_len: usize) -> Opened {
+    let failed = |e: std::io::Error| {
+        Opened::Complete(Loaded {
+            bytes: Vec::new(),
+            start: 0,
+            error: Some(RejectReason::Io(e.to_string())),
+        })
+    };
+    let raw: Box<dyn Read + Send> = match &src.path {
+        Some(p) => match std::fs::File::open(p) {
+            Ok(f) => Box::new(f),
+            Err(e) => return failed(e),
+        },
+        None => Box::new(std::io::stdin()),
+    };
+    let mut raw = std::io::BufReader::with_capacity(256 * 1024, raw);
+    let magic = match std::io::BufRead::fill_buf(&mut raw) {
+        Ok(b) => b.get(..4).unwrap_or(b).to_vec(),
+        Err(e) => return failed(e),
+    };
+    let mut reader: Box<dyn Read + Send> = if magic.starts_with(GZIP_MAGIC) {
+        Box::new(flate2::read::MultiGzDecoder::new(raw))
+    } else if magic.starts_with(ZSTD_MAGIC) {
+        match zstd::stream::read::Decoder::with_buffer(raw) {
+            Ok(d) => Box::new(d),
+            Err(e) => return failed(e),
+        }
+    } else {
+        Box::new(raw)
+    };
+    let mut prefix = Vec::with_capacity(prefix_len.min(16 << 20));
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut error = None;
+    while prefix.len() <= prefix_len {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => prefix.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                error = Some(classify_read_error(
+                    e,
+                    magic.starts_with(GZIP_MAGIC) || magic.starts_with(ZSTD_MAGIC),
+                ));
+                break;
+            }
+        }
+    }
+    if prefix.len() <= prefix_len || error.is_some() {
+        let start = if prefix.starts_with(BOM) {
+            BOM.len()
+        } else {
+            0
+        };
+        return Opened::Complete(Loaded {
+            bytes: prefix,
+            start,
+            error,
+        });
+    }
+    Opened::Partial {
+        prefix,
+        rest: reader,
+        compressed: magic.starts_with(GZIP_MAGIC) || magic.starts_with(ZSTD_MAGIC),
+    }
+}
+
+/// A read error is a decompression error when the input was compressed.
+pub(crate) fn classify_read_error(e: std::io::Error, compressed: bool) -> RejectReason {
+    if compressed {
+        RejectReason::Decompression(e.to_string())
+    } else {
+        RejectReason::Io(e.to_string())
+    }
+}
+
 /// Reads an input fully, decompressing gzip (multi-member) and zstd streams.
+#[cfg(test)]
 pub(crate) fn load(src: &InputSource) -> Loaded {
     let mut raw = Vec::new();
     let read = match &src.path {
@@ -105,7 +195,6 @@ pub(crate) fn load(src: &InputSource) -> Loaded {
             bytes: Vec::new(),
             start: 0,
             error: Some(RejectReason::Io(e.to_string())),
-            disk_bytes: 0,
         };
     }
     from_bytes(raw)
@@ -113,7 +202,6 @@ pub(crate) fn load(src: &InputSource) -> Loaded {
 
 /// Decompresses (when compressed) and BOM-strips bytes already in memory.
 pub(crate) fn from_bytes(raw: Vec<u8>) -> Loaded {
-    let disk_bytes = raw.len() as u64;
     let (bytes, error) = if raw.starts_with(GZIP_MAGIC) {
         decode(flate2::read::MultiGzDecoder::new(&raw[..]))
     } else if raw.starts_with(ZSTD_MAGIC) {
@@ -129,7 +217,6 @@ pub(crate) fn from_bytes(raw: Vec<u8>) -> Loaded {
         bytes,
         start,
         error,
-        disk_bytes,
     }
 }
 

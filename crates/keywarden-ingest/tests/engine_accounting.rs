@@ -281,3 +281,87 @@ fn missing_path_is_an_error_not_a_silent_skip() {
         path: None,
     };
 }
+
+/// Inputs above two chunks are streamed in blocks; positions must stay exact, over-long lines
+/// must be rejected without being held, and compressed streams must behave the same.
+#[test]
+fn streamed_inputs_keep_exact_positions_and_reject_overlong_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text: Vec<u8> = b"\xef\xbb\xbf".to_vec(); // BOM
+    let mut expect = Vec::new(); // (n, line, offset)
+    let mut line = 1u64;
+    for i in 0..20_000i64 {
+        if i == 7000 {
+            // 300 KB on one line: over the 100 KB record cap and over a block.
+            text.extend_from_slice(
+                format!("{{\"n\":-1,\"pad\":\"{}\"}}\n", "z".repeat(300_000)).as_bytes(),
+            );
+            line += 1;
+        }
+        expect.push((i, line, text.len() as u64));
+        let eol: &[u8] = if i % 3 == 0 { b"\r\n" } else { b"\n" };
+        text.extend_from_slice(
+            format!(
+                "{{\"n\":{i},\"pad\":\"{}\"}}",
+                "q".repeat((i % 40) as usize)
+            )
+            .as_bytes(),
+        );
+        text.extend_from_slice(eol);
+        line += 1;
+    }
+    let plain = write(dir.path(), "big.jsonl", &text);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&text).unwrap();
+    let gz_path = write(dir.path(), "big.jsonl.gz", &gz.finish().unwrap());
+    let cfg = IngestConfig {
+        chunk_bytes: 64 * 1024,
+        threads: 2,
+        max_record_bytes: 100_000,
+        ..IngestConfig::default()
+    };
+    for p in [plain, gz_path] {
+        let (report, seen) = run(std::slice::from_ref(&p), &cfg);
+        assert_eq!(
+            (report.records, report.events, report.rejected),
+            (20_001, 20_000, 1),
+            "{p:?}"
+        );
+        let r = &report.rejections[0];
+        assert_eq!((r.code, r.line), ("too-large", Some(7001)));
+        let mut got: Vec<(i64, u64, u64)> = seen
+            .iter()
+            .map(|s| (s.n.unwrap(), s.line.unwrap(), s.offset))
+            .collect();
+        got.sort();
+        assert_eq!(got, expect, "{p:?}");
+    }
+}
+
+#[test]
+fn streamed_truncated_gzip_keeps_decoded_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = Vec::new();
+    for i in 0..200_000 {
+        writeln!(plain, "{{\"n\":{i},\"k\":\"{}\"}}", i * 7919 % 100_003).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let p = write(dir.path(), "cut.jsonl.gz", &gz[..gz.len() * 3 / 4]);
+    let cfg = IngestConfig {
+        chunk_bytes: 64 * 1024,
+        ..IngestConfig::default()
+    };
+    let (report, seen) = run(&[p], &cfg);
+    assert!(
+        report.events > 100_000 && report.events < 200_000,
+        "{}",
+        report.events
+    );
+    assert!(report.rejections.iter().any(|r| r.code == "decompression"));
+    // Every event decoded before the damage is a complete, consecutive record.
+    let mut ns: Vec<i64> = seen.iter().filter_map(|s| s.n).collect();
+    ns.sort();
+    assert!(ns.iter().enumerate().all(|(i, n)| *n == i as i64));
+}

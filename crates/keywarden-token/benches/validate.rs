@@ -36,12 +36,18 @@ fn rate(budget: Duration, mut f: impl FnMut() -> bool) -> f64 {
 
 fn parts(token: &str) -> (String, Vec<u8>) {
     let (input, s) = token.rsplit_once('.').unwrap();
-    (input.to_owned(), keywarden_token::jose::b64_decode(s, "signature").unwrap())
+    (
+        input.to_owned(),
+        keywarden_token::jose::b64_decode(s, "signature").unwrap(),
+    )
 }
 
 fn main() {
     let budget = Duration::from_millis(
-        std::env::var("KW_BENCH_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000),
+        std::env::var("KW_BENCH_MS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(2000),
     );
     let rsa = TestKey::rsa("rsa1");
     let p256 = TestKey::p256("ec1");
@@ -58,7 +64,10 @@ fn main() {
     let v = Validator::from_policy(&policy).unwrap();
     let jwk = |k: &TestKey| serde_json::from_str::<serde_json::Value>(&k.jwk()).unwrap();
 
-    println!("{:<7} {:>14} {:>14} {:>14} {:>9} {:>9}", "alg", "keywarden/s", "aws-lc raw/s", "jsonwebtoken/s", "kw/raw", "kw/jwt");
+    println!(
+        "{:<7} {:>14} {:>14} {:>14} {:>9} {:>9}",
+        "alg", "keywarden/s", "aws-lc raw/s", "jsonwebtoken/s", "kw/raw", "kw/jwt"
+    );
     let cases: Vec<(&str, &TestKey, Algorithm)> = vec![
         ("RS256", &rsa, Algorithm::RS256),
         ("PS256", &rsa, Algorithm::PS256),
@@ -87,11 +96,17 @@ fn main() {
                 let mut p = vec![4u8];
                 p.extend(keywarden_token::jose::b64_decode(&s("x"), "x").unwrap());
                 p.extend(keywarden_token::jose::b64_decode(&s("y"), "y").unwrap());
-                let a: &'static dyn sig::VerificationAlgorithm =
-                    if alg == "ES256" { &sig::ECDSA_P256_SHA256_FIXED } else { &sig::ECDSA_P384_SHA384_FIXED };
+                let a: &'static dyn sig::VerificationAlgorithm = if alg == "ES256" {
+                    &sig::ECDSA_P256_SHA256_FIXED
+                } else {
+                    &sig::ECDSA_P384_SHA384_FIXED
+                };
                 (a, p)
             }
-            _ => (&sig::ED25519, keywarden_token::jose::b64_decode(&s("x"), "x").unwrap()),
+            _ => (
+                &sig::ED25519,
+                keywarden_token::jose::b64_decode(&s("x"), "x").unwrap(),
+            ),
         };
         let raw = ParsedPublicKey::new(raw_alg, &raw_bytes).unwrap();
         let dk = match alg {
@@ -102,22 +117,46 @@ fn main() {
         let mut val = Validation::new(jalg);
         val.set_audience(&["api://webmail"]);
         val.set_issuer(&[ISS]);
-        assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &dk, &val).is_ok(), "jsonwebtoken {alg}");
+        assert!(
+            jsonwebtoken::decode::<serde_json::Value>(&token, &dk, &val).is_ok(),
+            "jsonwebtoken {alg}"
+        );
 
         // Interleaved rounds, best of each: the machine is shared, so load drifts during a run.
         let (mut kw, mut rw, mut jw) = (0f64, 0f64, 0f64);
         let slice = budget / ROUNDS;
         for _ in 0..ROUNDS {
-            kw = kw.max(rate(slice, || v.validate_at(black_box(&token), NOW).is_ok()));
-            rw = rw.max(rate(slice, || raw.verify_sig(black_box(input.as_bytes()), black_box(&signature)).is_ok()));
-            jw = jw.max(rate(slice, || jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &dk, &val).is_ok()));
+            kw = kw.max(rate(slice, || {
+                v.validate_at(black_box(&token), NOW).is_ok()
+            }));
+            rw = rw.max(rate(slice, || {
+                raw.verify_sig(black_box(input.as_bytes()), black_box(&signature))
+                    .is_ok()
+            }));
+            jw = jw.max(rate(slice, || {
+                jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &dk, &val).is_ok()
+            }));
         }
         if std::env::var_os("KW_BENCH_PARTS").is_some() {
-            let sm = rate(slice, || keywarden_token::summarize(black_box(&token), 16384).exp.is_some());
-            let hd = rate(slice, || keywarden_token::jose::Header::parse(black_box(token.split('.').next().unwrap())).is_ok());
-            let cl = rate(slice, || keywarden_token::jose::parse_claims(black_box(token.split('.').nth(1).unwrap())).is_ok());
+            let sm = rate(slice, || {
+                keywarden_token::summarize(black_box(&token), 16384)
+                    .exp
+                    .is_some()
+            });
+            let hd = rate(slice, || {
+                keywarden_token::jose::Header::parse(black_box(token.split('.').next().unwrap()))
+                    .is_ok()
+            });
+            let cl = rate(slice, || {
+                keywarden_token::jose::parse_claims(black_box(token.split('.').nth(1).unwrap()))
+                    .is_ok()
+            });
             println!("  parse-only/s: summarize {sm:.0}, header {hd:.0}, claims {cl:.0}");
         }
-        println!("{alg:<7} {kw:>14.0} {rw:>14.0} {jw:>14.0} {:>8.3}x {:>8.3}x", kw / rw, kw / jw);
+        println!(
+            "{alg:<7} {kw:>14.0} {rw:>14.0} {jw:>14.0} {:>8.3}x {:>8.3}x",
+            kw / rw,
+            kw / jw
+        );
     }
 }

@@ -79,7 +79,9 @@ pub struct Header {
 }
 
 /// Header members we read; every other member is only checked for duplicates.
-const HEADER_MEMBERS: &[&str] = &["alg", "kid", "typ", "cty", "crit", "b64", "jwk", "jku", "x5u", "x5c"];
+const HEADER_MEMBERS: &[&str] = &[
+    "alg", "kid", "typ", "cty", "crit", "b64", "jwk", "jku", "x5u", "x5c",
+];
 
 /// Claims the validator reads; the rest are only checked for duplicates.
 pub const CLAIM_MEMBERS: &[&str] = &["iss", "tid", "aud", "sub", "exp", "nbf", "iat"];
@@ -172,8 +174,7 @@ pub fn numeric_date(value: Option<&Value>, claim: &'static str) -> Result<Option
                 // 2^63 is exactly representable; anything at or beyond it overflows i64.
                 Some(f)
                     if f.is_finite()
-                        && f >= -9.223_372_036_854_776e18
-                        && f < 9.223_372_036_854_776e18 =>
+                        && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) =>
                 {
                     Ok(Some(f.floor() as i64))
                 }
@@ -281,11 +282,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(numeric_date(m.get("a"), "a").unwrap(), Some(1));
-        assert_eq!(numeric_date(m.get("b"), "b").unwrap_err().code(), "bad-time");
+        assert_eq!(
+            numeric_date(m.get("b"), "b").unwrap_err().code(),
+            "bad-time"
+        );
         assert_eq!(numeric_date(m.get("c"), "c").unwrap(), Some(1));
-        assert_eq!(numeric_date(m.get("d"), "d").unwrap_err().code(), "bad-time");
+        assert_eq!(
+            numeric_date(m.get("d"), "d").unwrap_err().code(),
+            "bad-time"
+        );
         assert_eq!(numeric_date(m.get("e"), "e").unwrap(), Some(-5));
-        assert_eq!(numeric_date(m.get("f"), "f").unwrap_err().code(), "bad-time");
+        assert_eq!(
+            numeric_date(m.get("f"), "f").unwrap_err().code(),
+            "bad-time"
+        );
         assert_eq!(numeric_date(m.get("zz"), "zz").unwrap(), None);
     }
 }

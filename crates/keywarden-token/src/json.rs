@@ -229,17 +229,29 @@ fn classify(e: &serde_json::Error, part: &'static str) -> Rejection {
         Some(i) => {
             let rest = &msg[i + DUP_MARK.len()..];
             let key = rest.split(" at line").next().unwrap_or(rest);
-            Rejection::DuplicateKey { part, key: evidence(key) }
+            Rejection::DuplicateKey {
+                part,
+                key: evidence(key),
+            }
         }
-        None => Rejection::BadJson { part, detail: evidence(&msg) },
+        None => Rejection::BadJson {
+            part,
+            detail: evidence(&msg),
+        },
     }
 }
 
 /// Parses one JSON object, checking every object in it for duplicate members, and returns the
 /// top-level members named in `wanted` (fully parsed).
-pub fn parse_members(bytes: &[u8], part: &'static str, wanted: &'static [&'static str]) -> Result<Members, Rejection> {
+pub fn parse_members(
+    bytes: &[u8],
+    part: &'static str,
+    wanted: &'static [&'static str],
+) -> Result<Members, Rejection> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let r = de.deserialize_map(Top { wanted }).and_then(|m| de.end().map(|()| m));
+    let r = de
+        .deserialize_map(Top { wanted })
+        .and_then(|m| de.end().map(|()| m));
     r.map_err(|e| classify(&e, part))
 }
 
@@ -249,7 +261,10 @@ pub fn parse_object(bytes: &[u8], part: &'static str) -> Result<Map<String, Valu
     let r = Full.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match r {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Rejection::BadJson { part, detail: "not an object".into() }),
+        Ok(_) => Err(Rejection::BadJson {
+            part,
+            detail: "not an object".into(),
+        }),
         Err(e) => Err(classify(&e, part)),
     }
 }
@@ -261,11 +276,27 @@ mod tests {
     #[test]
     fn duplicate_members_are_refused_at_any_depth() {
         let e = parse_object(br#"{"a":1,"a":2}"#, "payload").unwrap_err();
-        assert_eq!(e, Rejection::DuplicateKey { part: "payload", key: "a".into() });
-        assert_eq!(parse_object(br#"{"x":{"b":1,"b":1}}"#, "payload").unwrap_err().code(), "duplicate-key");
+        assert_eq!(
+            e,
+            Rejection::DuplicateKey {
+                part: "payload",
+                key: "a".into()
+            }
+        );
+        assert_eq!(
+            parse_object(br#"{"x":{"b":1,"b":1}}"#, "payload")
+                .unwrap_err()
+                .code(),
+            "duplicate-key"
+        );
         assert!(parse_object(br#"{"x":{"b":1},"y":{"b":1}}"#, "payload").is_ok());
         // Escaped and unescaped spellings of one name are the same name.
-        assert_eq!(parse_object(br#"{"a":1,"\u0061":2}"#, "payload").unwrap_err().code(), "duplicate-key");
+        assert_eq!(
+            parse_object(br#"{"a":1,"\u0061":2}"#, "payload")
+                .unwrap_err()
+                .code(),
+            "duplicate-key"
+        );
     }
 
     #[test]
@@ -281,18 +312,29 @@ mod tests {
             br#"{"iss":{"k":1,"k":2}}"#,
             br#"{"i\u0073s":"a","iss":"b"}"#,
         ] {
-            assert_eq!(parse_members(bad, "payload", W).unwrap_err().code(), "duplicate-key");
+            assert_eq!(
+                parse_members(bad, "payload", W).unwrap_err().code(),
+                "duplicate-key"
+            );
         }
         let many: String = (0..100).map(|i| format!("\"k{i}\":0,")).collect();
         assert!(parse_members(format!("{{{many}\"z\":0}}").as_bytes(), "p", W).is_ok());
-        assert_eq!(parse_members(format!("{{{many}\"k7\":0}}").as_bytes(), "p", W).unwrap_err().code(), "duplicate-key");
+        assert_eq!(
+            parse_members(format!("{{{many}\"k7\":0}}").as_bytes(), "p", W)
+                .unwrap_err()
+                .code(),
+            "duplicate-key"
+        );
     }
 
     #[test]
     fn only_objects_and_no_trailing_data() {
         for bad in [&b"[1]"[..], b"{} {}", b"\xff", b"", b"\"s\"", b"{\"a\":}"] {
             assert_eq!(parse_object(bad, "header").unwrap_err().code(), "bad-json");
-            assert_eq!(parse_members(bad, "header", &["a"]).unwrap_err().code(), "bad-json");
+            assert_eq!(
+                parse_members(bad, "header", &["a"]).unwrap_err().code(),
+                "bad-json"
+            );
         }
     }
 }

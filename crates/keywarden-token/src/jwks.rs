@@ -127,7 +127,7 @@ fn load_one(
                 ));
             }
             let e_bits = bit_len(&e);
-            if e_bits < 2 || e_bits > 33 || e.last().is_none_or(|b| b & 1 == 0) {
+            if !(2..=33).contains(&e_bits) || e.last().is_none_or(|b| b & 1 == 0) {
                 return Err("RSA public exponent must be odd, at least 3 and at most 2^33".into());
             }
             if roca_fingerprint(&n) {

@@ -102,7 +102,7 @@ impl VerifiedToken {
 
 enum Keys {
     Static(KeySet),
-    Remote(RemoteKeys),
+    Remote(Box<RemoteKeys>),
 }
 
 struct Block {
@@ -232,7 +232,7 @@ impl Validator {
                 };
                 let r = RemoteKeys::load(source, ctx, fetcher.clone(), cache, now)?;
                 warnings.extend(r.warnings());
-                Keys::Remote(r)
+                Keys::Remote(Box::new(r))
             };
             blocks.push(Block {
                 id: b.id.clone(),
@@ -410,7 +410,8 @@ impl Validator {
             });
         }
         let leeway = self.leeway;
-        let exp = numeric_date(claims.get("exp"), "exp")?.ok_or(Rejection::MissingClaim { claim: "exp" })?;
+        let exp = numeric_date(claims.get("exp"), "exp")?
+            .ok_or(Rejection::MissingClaim { claim: "exp" })?;
         if now.saturating_sub(leeway) >= exp {
             return Err(Rejection::Expired { exp, now, leeway });
         }

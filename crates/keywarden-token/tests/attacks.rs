@@ -23,11 +23,16 @@ fn fixture_with(extra_policy: &str) -> Fx {
     let rsa = TestKey::rsa("rsa1");
     let ec = TestKey::p256("ec1");
     let ed = TestKey::ed("ed1");
-    let bound = TestKey::p256("bound1").with_extra(r#""issuer":"https://login.microsoftonline.com/{tenantid}/v2.0""#);
+    let bound = TestKey::p256("bound1")
+        .with_extra(r#""issuer":"https://login.microsoftonline.com/{tenantid}/v2.0""#);
     let msa = TestKey::rsa("msa1");
     let hs = TestKey::hmac("hs1", &[0x42; 32]);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("contoso.json"), jwks(&[&rsa, &ec, &ed, &bound])).unwrap();
+    std::fs::write(
+        dir.path().join("contoso.json"),
+        jwks(&[&rsa, &ec, &ed, &bound]),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("msa.json"), jwks(&[&msa])).unwrap();
     std::fs::write(dir.path().join("hs.json"), jwks(&[&hs])).unwrap();
     let policy = format!(
@@ -67,7 +72,16 @@ jwks_file = "hs.json"
     std::fs::write(&path, policy).unwrap();
     let p = TrustPolicy::from_file(&path).unwrap();
     let v = Validator::from_policy(&p).unwrap();
-    Fx { rsa, ec, ed, bound, msa, hs, v, _dir: dir }
+    Fx {
+        rsa,
+        ec,
+        ed,
+        bound,
+        msa,
+        hs,
+        v,
+        _dir: dir,
+    }
 }
 
 fn fx() -> Fx {
@@ -108,14 +122,28 @@ fn resign(token: &str, sig: &[u8]) -> String {
 #[test]
 fn valid_tokens_for_every_algorithm() {
     let f = fx();
-    for (k, alg) in [(&f.rsa, "RS256"), (&f.rsa, "PS256"), (&f.ec, "ES256"), (&f.ed, "EdDSA"), (&f.bound, "ES256")] {
+    for (k, alg) in [
+        (&f.rsa, "RS256"),
+        (&f.rsa, "PS256"),
+        (&f.ec, "ES256"),
+        (&f.ed, "EdDSA"),
+        (&f.bound, "ES256"),
+    ] {
         let t = k.token(alg, &claims());
-        let ok = f.v.validate_at(&t, NOW).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let ok =
+            f.v.validate_at(&t, NOW)
+                .unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(ok.issuer_id, "contoso");
         assert_eq!(ok.tid.as_deref(), Some(TENANT));
         assert_eq!(ok.sub.as_deref(), Some("alice"));
     }
-    let hs = f.hs.token("HS256", &format!(r#"{{"iss":"https://hmac.example","aud":"app","exp":{}}}"#, NOW + 10));
+    let hs = f.hs.token(
+        "HS256",
+        &format!(
+            r#"{{"iss":"https://hmac.example","aud":"app","exp":{}}}"#,
+            NOW + 10
+        ),
+    );
     assert_eq!(f.check(&hs), "ok");
     assert!(f.v.warnings().is_empty(), "{:?}", f.v.warnings());
 }
@@ -124,7 +152,11 @@ fn valid_tokens_for_every_algorithm() {
 fn alg_none() {
     let f = fx();
     for alg in ["none", "None", "NONE"] {
-        let t = format!("{}.{}.", b64(format!(r#"{{"alg":"{alg}","kid":"rsa1"}}"#).as_bytes()), b64(claims().as_bytes()));
+        let t = format!(
+            "{}.{}.",
+            b64(format!(r#"{{"alg":"{alg}","kid":"rsa1"}}"#).as_bytes()),
+            b64(claims().as_bytes())
+        );
         assert_eq!(f.check(&t), "alg-none");
     }
 }
@@ -133,9 +165,15 @@ fn alg_none() {
 fn hs_rs_key_confusion() {
     let f = fx();
     // HMAC keyed with the RSA public key's JWK text and with its DER bytes.
-    for secret in [f.rsa.jwk().into_bytes(), b"-----BEGIN PUBLIC KEY-----".to_vec()] {
+    for secret in [
+        f.rsa.jwk().into_bytes(),
+        b"-----BEGIN PUBLIC KEY-----".to_vec(),
+    ] {
         let forger = TestKey::hmac("rsa1", &secret);
-        assert_eq!(f.check(&forger.token("HS256", &claims())), "alg-not-allowed");
+        assert_eq!(
+            f.check(&forger.token("HS256", &claims())),
+            "alg-not-allowed"
+        );
     }
     // Even when the block allows HS256, an RSA key never verifies HMAC.
     let f2 = fx();
@@ -148,7 +186,13 @@ fn hs_rs_key_confusion() {
     .unwrap();
     let v = Validator::from_policy(&p).unwrap();
     let forger = TestKey::hmac("rsa1", f2.rsa.jwk().as_bytes());
-    let t = forger.token("HS256", &format!(r#"{{"iss":"https://x.example","aud":"a","exp":{}}}"#, NOW + 10));
+    let t = forger.token(
+        "HS256",
+        &format!(
+            r#"{{"iss":"https://x.example","aud":"a","exp":{}}}"#,
+            NOW + 10
+        ),
+    );
     assert_eq!(code(v.validate_at(&t, NOW)), "alg-not-allowed");
 }
 
@@ -163,7 +207,11 @@ fn header_supplied_keys_are_never_trusted() {
         ("x5c", r#"["MIIB"]"#.to_string()),
     ] {
         let h = format!(r#"{{"alg":"ES256","kid":"ec1","{member}":{value}}}"#);
-        assert_eq!(f.check(&attacker.sign(&h, &claims())), "embedded-key", "{member}");
+        assert_eq!(
+            f.check(&attacker.sign(&h, &claims())),
+            "embedded-key",
+            "{member}"
+        );
     }
 }
 
@@ -171,9 +219,19 @@ fn header_supplied_keys_are_never_trusted() {
 fn kid_injection() {
     let f = fx();
     let attacker = TestKey::p256("x");
-    for kid in ["../../../../dev/null", "x' UNION SELECT 'secret' --", "ec1 ", "EC1", "/etc/passwd"] {
+    for kid in [
+        "../../../../dev/null",
+        "x' UNION SELECT 'secret' --",
+        "ec1 ",
+        "EC1",
+        "/etc/passwd",
+    ] {
         let h = serde_json::json!({"alg":"ES256","kid":kid}).to_string();
-        assert_eq!(f.check(&attacker.sign(&h, &claims())), "unknown-kid", "{kid}");
+        assert_eq!(
+            f.check(&attacker.sign(&h, &claims())),
+            "unknown-kid",
+            "{kid}"
+        );
     }
     for kid in ["ec1\u{0}", "", &"k".repeat(300), "a\nb"] {
         let h = serde_json::json!({"alg":"ES256","kid":kid}).to_string();
@@ -181,12 +239,15 @@ fn kid_injection() {
     }
     let h = r#"{"alg":"ES256","kid":{"$ne":null}}"#;
     assert_eq!(f.check(&attacker.sign(h, &claims())), "bad-kid");
-    assert_eq!(f.check(&attacker.sign(r#"{"alg":"ES256"}"#, &claims())), "missing-kid");
+    assert_eq!(
+        f.check(&attacker.sign(r#"{"alg":"ES256"}"#, &claims())),
+        "missing-kid"
+    );
 }
 
 const P256_N: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6,
-    0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
 
 fn sub_be(a: &[u8], b: &[u8]) -> Vec<u8> {
@@ -205,7 +266,9 @@ fn sub_be(a: &[u8], b: &[u8]) -> Vec<u8> {
 
 fn raw_sig(token: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.rsplit('.').next().unwrap())
+        .unwrap()
 }
 
 #[test]
@@ -244,8 +307,14 @@ fn ecdsa_der_and_malleability() {
     let der = [vec![0x30, body.len() as u8], body].concat();
     assert_eq!(f.check(&resign(&t, &der)), "bad-signature-length");
     // Leading/trailing padding of an otherwise valid r||s.
-    assert_eq!(f.check(&resign(&t, &[&[0u8][..], &sig].concat())), "bad-signature-length");
-    assert_eq!(f.check(&resign(&t, &[&sig[..], &[0u8][..]].concat())), "bad-signature-length");
+    assert_eq!(
+        f.check(&resign(&t, &[&[0u8][..], &sig].concat())),
+        "bad-signature-length"
+    );
+    assert_eq!(
+        f.check(&resign(&t, &[&sig[..], &[0u8][..]].concat())),
+        "bad-signature-length"
+    );
     // s replaced by s + n does not fit; (r, n - s) is the mathematically valid twin signature:
     // JWS does not require low-s, so it verifies — over the very same claims. Callers must not
     // use signature bytes as a replay identifier (documented in docs/TOKEN.md).
@@ -274,12 +343,36 @@ fn unicode_confusables_are_not_normalised() {
     let f = fx();
     // Cyrillic 'о' in the host, fullwidth slash, Cyrillic 'е' in the audience.
     let iss = ISS.replace("microsoftonline", "micrоsoftonline");
-    assert_eq!(f.check(&f.ec.token("ES256", &with_claims(&[("iss", &format!("\"{iss}\""))]))), "untrusted-issuer");
+    assert_eq!(
+        f.check(
+            &f.ec
+                .token("ES256", &with_claims(&[("iss", &format!("\"{iss}\""))]))
+        ),
+        "untrusted-issuer"
+    );
     let iss = ISS.replace("/v2.0", "／v2.0");
-    assert_eq!(f.check(&f.ec.token("ES256", &with_claims(&[("iss", &format!("\"{iss}\""))]))), "untrusted-issuer");
-    assert_eq!(f.check(&f.ec.token("ES256", &with_claims(&[("aud", "\"api://wеbmail\"")]))), "audience-mismatch");
+    assert_eq!(
+        f.check(
+            &f.ec
+                .token("ES256", &with_claims(&[("iss", &format!("\"{iss}\""))]))
+        ),
+        "untrusted-issuer"
+    );
+    assert_eq!(
+        f.check(
+            &f.ec
+                .token("ES256", &with_claims(&[("aud", "\"api://wеbmail\"")]))
+        ),
+        "audience-mismatch"
+    );
     let tid = TENANT.replace('a', "а");
-    assert_eq!(f.check(&f.ec.token("ES256", &with_claims(&[("tid", &format!("\"{tid}\""))]))), "bad-tid");
+    assert_eq!(
+        f.check(
+            &f.ec
+                .token("ES256", &with_claims(&[("tid", &format!("\"{tid}\""))]))
+        ),
+        "bad-tid"
+    );
 }
 
 #[test]
@@ -288,18 +381,33 @@ fn nested_jwt() {
     let inner = f.ec.token("ES256", &claims());
     let h = r#"{"alg":"ES256","kid":"ec1","cty":"JWT"}"#;
     assert_eq!(f.check(&f.ec.sign(h, &claims())), "nested-jwt");
-    assert_eq!(f.check(&f.ec.sign(r#"{"alg":"ES256","kid":"ec1"}"#, &inner)), "nested-jwt");
+    assert_eq!(
+        f.check(&f.ec.sign(r#"{"alg":"ES256","kid":"ec1"}"#, &inner)),
+        "nested-jwt"
+    );
 }
 
 #[test]
 fn b64_false_and_crit() {
     let f = fx();
-    assert_eq!(f.check(&f.ec.sign(r#"{"alg":"ES256","kid":"ec1","b64":false}"#, &claims())), "b64-false");
+    assert_eq!(
+        f.check(
+            &f.ec
+                .sign(r#"{"alg":"ES256","kid":"ec1","b64":false}"#, &claims())
+        ),
+        "b64-false"
+    );
     let h = r#"{"alg":"ES256","kid":"ec1","b64":false,"crit":["b64"]}"#;
     assert_eq!(f.check(&f.ec.sign(h, &claims())), "crit-unsupported");
     let h = r#"{"alg":"ES256","kid":"ec1","crit":["http://example.invalid/UNDEFINED"],"http://example.invalid/UNDEFINED":true}"#;
     assert_eq!(f.check(&f.ec.sign(h, &claims())), "crit-unsupported");
-    assert_eq!(f.check(&f.ec.sign(r#"{"alg":"ES256","kid":"ec1","crit":[]}"#, &claims())), "crit-unsupported");
+    assert_eq!(
+        f.check(
+            &f.ec
+                .sign(r#"{"alg":"ES256","kid":"ec1","crit":[]}"#, &claims())
+        ),
+        "crit-unsupported"
+    );
 }
 
 #[test]
@@ -310,9 +418,18 @@ fn empty_and_truncated_signatures() {
         assert_eq!(f.check(&resign(&t, &[])), "empty-signature", "{alg}");
         let sig = raw_sig(&t);
         let short = f.check(&resign(&t, &sig[..sig.len() - 1]));
-        assert!(short == "bad-signature" || short == "bad-signature-length", "{alg}: {short}");
+        assert!(
+            short == "bad-signature" || short == "bad-signature-length",
+            "{alg}: {short}"
+        );
     }
-    let hs = f.hs.token("HS256", &format!(r#"{{"iss":"https://hmac.example","aud":"app","exp":{}}}"#, NOW + 10));
+    let hs = f.hs.token(
+        "HS256",
+        &format!(
+            r#"{{"iss":"https://hmac.example","aud":"app","exp":{}}}"#,
+            NOW + 10
+        ),
+    );
     assert_eq!(f.check(&resign(&hs, &[])), "empty-signature");
     assert_eq!(f.check(&resign(&hs, &raw_sig(&hs)[..16])), "bad-signature");
 }
@@ -320,7 +437,8 @@ fn empty_and_truncated_signatures() {
 #[test]
 fn zero_length_hmac_key_and_weak_rsa_are_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    let weak = std::fs::read_to_string(shared_dir().join("wycheproof-jose/json_web_key_test.json")).unwrap();
+    let weak = std::fs::read_to_string(shared_dir().join("wycheproof-jose/json_web_key_test.json"))
+        .unwrap();
     let doc: serde_json::Value = serde_json::from_str(&weak).unwrap();
     let small = doc["testGroups"]
         .as_array()
@@ -330,8 +448,16 @@ fn zero_length_hmac_key_and_weak_rsa_are_refused_at_load() {
         .map(|g| g["private"]["keys"][0].clone())
         .unwrap();
     let good = TestKey::rsa("good");
-    std::fs::write(dir.path().join("k.json"), format!(r#"{{"keys":[{small},{}]}}"#, good.jwk())).unwrap();
-    std::fs::write(dir.path().join("h.json"), r#"{"keys":[{"kty":"oct","kid":"z","k":""}]}"#).unwrap();
+    std::fs::write(
+        dir.path().join("k.json"),
+        format!(r#"{{"keys":[{small},{}]}}"#, good.jwk()),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("h.json"),
+        r#"{"keys":[{"kty":"oct","kid":"z","k":""}]}"#,
+    )
+    .unwrap();
     let p = TrustPolicy::from_toml(&format!(
         "[[issuer]]\nid='x'\nissuer='https://x.example'\naudiences=['a']\nalgorithms=['RS256']\njwks_file='{}'\n\
          [[issuer]]\nid='h'\nissuer='https://h.example'\naudiences=['a']\nalgorithms=['HS256']\njwks_file='{}'\n",
@@ -342,13 +468,32 @@ fn zero_length_hmac_key_and_weak_rsa_are_refused_at_load() {
     let v = Validator::from_policy(&p).unwrap();
     let w: Vec<String> = v.warnings().iter().map(|w| w.to_string()).collect();
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w[0].contains("RS256_1024") && w[0].contains("1024 bits"), "{w:?}");
+    assert!(
+        w[0].contains("RS256_1024") && w[0].contains("1024 bits"),
+        "{w:?}"
+    );
     assert!(w[1].contains("zero-length"), "{w:?}");
-    let claims = format!(r#"{{"iss":"https://h.example","aud":"a","exp":{}}}"#, NOW + 10);
+    let claims = format!(
+        r#"{{"iss":"https://h.example","aud":"a","exp":{}}}"#,
+        NOW + 10
+    );
     let empty = TestKey::hmac("z", b"");
-    assert_eq!(code(v.validate_at(&empty.token("HS256", &claims), NOW)), "unknown-kid");
-    let ok = good.token("RS256", &format!(r#"{{"iss":"https://x.example","aud":"a","exp":{}}}"#, NOW + 10));
-    assert_eq!(code(v.validate_at(&ok, NOW)), "ok", "the rest of the set still loads");
+    assert_eq!(
+        code(v.validate_at(&empty.token("HS256", &claims), NOW)),
+        "unknown-kid"
+    );
+    let ok = good.token(
+        "RS256",
+        &format!(
+            r#"{{"iss":"https://x.example","aud":"a","exp":{}}}"#,
+            NOW + 10
+        ),
+    );
+    assert_eq!(
+        code(v.validate_at(&ok, NOW)),
+        "ok",
+        "the rest of the set still loads"
+    );
 }
 
 #[test]
@@ -398,14 +543,31 @@ fn audience_arrays() {
 fn issuer_case_trailing_slash_and_substring() {
     let f = fx();
     let t = |iss: &str| f.check(&f.ec.token("ES256", &with_claims(&[("iss", iss)])));
-    assert_eq!(t(&format!("\"{}\"", ISS.replace("login", "LOGIN"))), "untrusted-issuer");
+    assert_eq!(
+        t(&format!("\"{}\"", ISS.replace("login", "LOGIN"))),
+        "untrusted-issuer"
+    );
     assert_eq!(t(&format!("\"{ISS}/\"")), "untrusted-issuer");
     assert_eq!(t(&format!("\"{ISS}.evil.example\"")), "untrusted-issuer");
     assert_eq!(t(&format!("\"x{ISS}\"")), "untrusted-issuer");
-    assert_eq!(t(&format!("\"{}\"", ISS.replace(TENANT, &format!("{TENANT}/x")))), "untrusted-issuer");
+    assert_eq!(
+        t(&format!(
+            "\"{}\"",
+            ISS.replace(TENANT, &format!("{TENANT}/x"))
+        )),
+        "untrusted-issuer"
+    );
     assert_eq!(t(&format!("[\"{ISS}\"]")), "missing-iss");
     assert_eq!(t("DELETE"), "missing-iss");
-    let msa = |iss: &str| f.check(&f.msa.token("RS256", &format!(r#"{{"iss":"{iss}","aud":"api://webmail","exp":{}}}"#, NOW + 10)));
+    let msa = |iss: &str| {
+        f.check(&f.msa.token(
+            "RS256",
+            &format!(
+                r#"{{"iss":"{iss}","aud":"api://webmail","exp":{}}}"#,
+                NOW + 10
+            ),
+        ))
+    };
     assert_eq!(msa("https://login.live.com"), "ok");
     assert_eq!(msa("https://login.live.com/"), "untrusted-issuer");
     assert_eq!(msa("https://login.live.co"), "untrusted-issuer");
@@ -419,7 +581,11 @@ fn key_issuer_tenant_scope_storm_0558() {
     let e = f.v.validate_at(&forged, NOW).unwrap_err();
     assert_eq!(
         e,
-        Rejection::KeyNotBoundToIssuer { kid: "msa1".into(), owner: "consumer".into(), issuer_id: "contoso".into() }
+        Rejection::KeyNotBoundToIssuer {
+            kid: "msa1".into(),
+            owner: "consumer".into(),
+            issuer_id: "contoso".into()
+        }
     );
     // The Storm-0558 key id is on the built-in deny list whatever the key set says.
     let storm = TestKey::rsa("1LTMzakihiRla_8z2BEJVXeWMqo");
@@ -428,12 +594,30 @@ fn key_issuer_tenant_scope_storm_0558() {
     let other_iss = ISS.replace(TENANT, OTHER_TENANT);
     let t = |edit: &[(&str, &str)], k: &TestKey| f.check(&k.token("ES256", &with_claims(edit)));
     assert_eq!(t(&[("tid", "DELETE")], &f.ec), "missing-tid");
-    assert_eq!(t(&[("tid", &format!("\"{}\"", TENANT.to_uppercase()))], &f.ec), "bad-tid");
-    assert_eq!(t(&[("iss", &format!("\"{other_iss}\"")), ("tid", &format!("\"{OTHER_TENANT}\""))], &f.ec), "tenant-not-allowed");
-    assert_eq!(t(&[("iss", &format!("\"{other_iss}\""))], &f.ec), "tid-iss-mismatch");
+    assert_eq!(
+        t(&[("tid", &format!("\"{}\"", TENANT.to_uppercase()))], &f.ec),
+        "bad-tid"
+    );
+    assert_eq!(
+        t(
+            &[
+                ("iss", &format!("\"{other_iss}\"")),
+                ("tid", &format!("\"{OTHER_TENANT}\""))
+            ],
+            &f.ec
+        ),
+        "tenant-not-allowed"
+    );
+    assert_eq!(
+        t(&[("iss", &format!("\"{other_iss}\""))], &f.ec),
+        "tid-iss-mismatch"
+    );
     // A key with its own templated issuer: after substitution it must equal iss.
     assert_eq!(t(&[("tid", "DELETE")], &f.bound), "key-issuer-mismatch");
-    assert_eq!(t(&[("iss", &format!("\"{other_iss}\""))], &f.bound), "key-issuer-mismatch");
+    assert_eq!(
+        t(&[("iss", &format!("\"{other_iss}\""))], &f.bound),
+        "key-issuer-mismatch"
+    );
     assert_eq!(t(&[], &f.bound), "ok");
 }
 
@@ -451,8 +635,14 @@ fn key_whose_issuer_disagrees_with_its_block_is_refused_at_load() {
     let v = Validator::from_policy(&p).unwrap();
     assert_eq!(v.warnings().len(), 1);
     assert!(v.warnings()[0].reason.contains("disagrees"));
-    assert_eq!(code(v.validate_at(&k.token("ES256", &claims()), NOW)), "unknown-kid");
-    assert_eq!(code(v.validate_at(&ok.token("ES256", &claims()), NOW)), "ok");
+    assert_eq!(
+        code(v.validate_at(&k.token("ES256", &claims()), NOW)),
+        "unknown-kid"
+    );
+    assert_eq!(
+        code(v.validate_at(&ok.token("ES256", &claims()), NOW)),
+        "ok"
+    );
 }
 
 #[test]
@@ -461,11 +651,20 @@ fn key_windows_and_per_key_algorithms() {
     // ec1 is valid from 2026-01-01 to NOW + 1 day.
     let t = f.ec.token("ES256", &claims());
     assert_eq!(code(f.v.validate_at(&t, NOW)), "ok");
-    assert_eq!(code(f.v.validate_at(&t, 1_767_225_599)), "key-not-yet-valid");
+    assert_eq!(
+        code(f.v.validate_at(&t, 1_767_225_599)),
+        "key-not-yet-valid"
+    );
     assert_eq!(code(f.v.validate_at(&t, NOW + 86_401)), "key-expired");
     // A block allowing ES256 only cannot be talked into EdDSA or RS256 for an EC key.
-    assert_eq!(f.check(&f.ec.sign(r#"{"alg":"ES384","kid":"ec1"}"#, &claims())), "alg-not-allowed");
-    assert_eq!(f.check(&f.ed.sign(r#"{"alg":"Ed25519","kid":"ed1"}"#, &claims())), "unsupported-alg");
+    assert_eq!(
+        f.check(&f.ec.sign(r#"{"alg":"ES384","kid":"ec1"}"#, &claims())),
+        "alg-not-allowed"
+    );
+    assert_eq!(
+        f.check(&f.ed.sign(r#"{"alg":"Ed25519","kid":"ed1"}"#, &claims())),
+        "unsupported-alg"
+    );
     assert_eq!(f.check(&f.rsa.token("RS512", &claims())), "alg-not-allowed");
 }
 
@@ -493,11 +692,35 @@ fn base64_strictness() {
     let t = f.ec.token("ES256", &claims());
     let parts: Vec<&str> = t.split('.').collect();
     let join = |h: &str, p: &str, s: &str| format!("{h}.{p}.{s}");
-    assert_eq!(f.check(&join(&format!("{}=", parts[0]), parts[1], parts[2])), "bad-base64");
-    assert_eq!(f.check(&join(parts[0], &format!("{} ", parts[1]), parts[2])), "bad-base64");
-    assert_eq!(f.check(&join(parts[0], parts[1], &parts[2].replace('-', "+").replace('_', "/"))).as_str(), if parts[2].contains(['-', '_']) { "bad-base64" } else { "ok" });
-    assert_eq!(f.check(&join(parts[0], parts[1], &format!("{}==", parts[2]))), "bad-base64");
-    assert_eq!(f.check(&join(&format!(" {}", parts[0]), parts[1], parts[2])), "bad-base64");
+    assert_eq!(
+        f.check(&join(&format!("{}=", parts[0]), parts[1], parts[2])),
+        "bad-base64"
+    );
+    assert_eq!(
+        f.check(&join(parts[0], &format!("{} ", parts[1]), parts[2])),
+        "bad-base64"
+    );
+    assert_eq!(
+        f.check(&join(
+            parts[0],
+            parts[1],
+            &parts[2].replace('-', "+").replace('_', "/")
+        ))
+        .as_str(),
+        if parts[2].contains(['-', '_']) {
+            "bad-base64"
+        } else {
+            "ok"
+        }
+    );
+    assert_eq!(
+        f.check(&join(parts[0], parts[1], &format!("{}==", parts[2]))),
+        "bad-base64"
+    );
+    assert_eq!(
+        f.check(&join(&format!(" {}", parts[0]), parts[1], parts[2])),
+        "bad-base64"
+    );
 }
 
 #[test]
@@ -505,11 +728,23 @@ fn oversized_tokens_are_refused_before_parsing() {
     let f = fx();
     let huge = "A".repeat(16 * 1024 + 1);
     let e = f.v.validate_at(&huge, NOW).unwrap_err();
-    assert_eq!(e, Rejection::TooLarge { len: 16 * 1024 + 1, max: 16 * 1024 });
-    let padded = f.ec.token("ES256", &with_claims(&[("pad", &format!("\"{}\"", "x".repeat(13_000)))]));
+    assert_eq!(
+        e,
+        Rejection::TooLarge {
+            len: 16 * 1024 + 1,
+            max: 16 * 1024
+        }
+    );
+    let padded = f.ec.token(
+        "ES256",
+        &with_claims(&[("pad", &format!("\"{}\"", "x".repeat(13_000)))]),
+    );
     assert_eq!(f.check(&padded), "too-large");
     let small = fixture_with("max_token_bytes = 100");
-    assert_eq!(small.check(&small.ec.token("ES256", &claims())), "too-large");
+    assert_eq!(
+        small.check(&small.ec.token("ES256", &claims())),
+        "too-large"
+    );
 }
 
 #[test]
@@ -517,9 +752,15 @@ fn jws_json_serialisation_and_shape() {
     let f = fx();
     let t = f.ec.token("ES256", &claims());
     let p: Vec<&str> = t.split('.').collect();
-    let json = format!(r#"{{"payload":"{}","signatures":[{{"protected":"{}","signature":"{}"}}]}}"#, p[1], p[0], p[2]);
+    let json = format!(
+        r#"{{"payload":"{}","signatures":[{{"protected":"{}","signature":"{}"}}]}}"#,
+        p[1], p[0], p[2]
+    );
     assert_eq!(f.check(&json), "json-serialization");
-    let flat = format!(r#"{{"payload":"{}","protected":"{}","signature":"{}"}}"#, p[1], p[0], p[2]);
+    let flat = format!(
+        r#"{{"payload":"{}","protected":"{}","signature":"{}"}}"#,
+        p[1], p[0], p[2]
+    );
     assert_eq!(f.check(&flat), "json-serialization");
     assert_eq!(f.check(&format!("{t}.")), "malformed");
     assert_eq!(f.check(&format!("{}.{}", p[0], p[1])), "malformed");

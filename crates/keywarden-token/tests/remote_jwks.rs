@@ -45,18 +45,31 @@ impl Server {
                 let req = String::from_utf8_lossy(&buf);
                 let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
                 h.fetch_add(1, Ordering::SeqCst);
-                let body = r.lock().unwrap().iter().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
+                let body = r
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map(|(_, b)| b.clone());
                 let resp = match body {
                     Some(b) => format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
                         b.len()
                     ),
-                    None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                    None => {
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .into()
+                    }
                 };
                 let _ = conn.write_all(resp.as_bytes());
             }
         });
-        Server { port, routes, hits, stop }
+        Server {
+            port,
+            routes,
+            hits,
+            stop,
+        }
     }
     fn set(&self, path: &str, body: String) {
         let mut r = self.routes.lock().unwrap();
@@ -99,7 +112,9 @@ fn check(v: &Validator, token: &str, now: i64) -> String {
 }
 
 fn load(p: &TrustPolicy) -> Validator {
-    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(std::time::Duration::from_secs(5)));
+    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(
+        std::time::Duration::from_secs(5),
+    ));
     Validator::from_policy_with(p, fetcher, NOW).unwrap()
 }
 
@@ -109,13 +124,20 @@ fn rotation_new_key_appears_old_key_is_evicted() {
     let (a, b) = (TestKey::p256("key-a"), TestKey::ed("key-b"));
     srv.set("/jwks", jwks(&[&a]));
     let v = load(&policy(&format!("jwks_uri='{}'", srv.url("/jwks")), ""));
-    let (ta, tb) = (a.token("ES256", &claims_idp()), b.token("EdDSA", &claims_idp()));
+    let (ta, tb) = (
+        a.token("ES256", &claims_idp()),
+        b.token("EdDSA", &claims_idp()),
+    );
     assert_eq!(check(&v, &ta, NOW), "ok");
     srv.set("/jwks", jwks(&[&b]));
     // Within the refresh interval an unknown kid does not refetch.
     assert_eq!(check(&v, &tb, NOW + 10), "unknown-kid");
     assert_eq!(v.remote_fetch_count("idp"), Some(1));
-    assert_eq!(check(&v, &ta, NOW + 20), "ok", "the cached set still has key-a");
+    assert_eq!(
+        check(&v, &ta, NOW + 20),
+        "ok",
+        "the cached set still has key-a"
+    );
     // After the interval the unknown kid triggers one refresh: key-b appears, key-a is gone.
     assert_eq!(check(&v, &tb, NOW + 301), "ok");
     assert_eq!(v.remote_fetch_count("idp"), Some(2));
@@ -127,7 +149,10 @@ fn unknown_kid_flood_is_rate_limited() {
     let srv = Server::start();
     let a = TestKey::p256("key-a");
     srv.set("/jwks", jwks(&[&a]));
-    let v = load(&policy(&format!("jwks_uri='{}'", srv.url("/jwks")), "refresh_interval_seconds = 60"));
+    let v = load(&policy(
+        &format!("jwks_uri='{}'", srv.url("/jwks")),
+        "refresh_interval_seconds = 60",
+    ));
     let hits_after_load = srv.hits();
     let attacker = TestKey::p256("x");
     for i in 0..500 {
@@ -136,7 +161,11 @@ fn unknown_kid_flood_is_rate_limited() {
         // 500 tokens over 100 simulated seconds: at most one refresh per 60 s.
         assert_eq!(check(&v, &t, NOW + 1 + i / 5), "unknown-kid");
     }
-    assert_eq!(v.remote_fetch_count("idp"), Some(2), "one refresh at NOW+60, none other");
+    assert_eq!(
+        v.remote_fetch_count("idp"),
+        Some(2),
+        "one refresh at NOW+60, none other"
+    );
     assert_eq!(srv.hits() - hits_after_load, 1);
     assert_eq!(check(&v, &a.token("ES256", &claims_idp()), NOW + 100), "ok");
 }
@@ -146,11 +175,18 @@ fn ttl_expiry_refetches_even_for_known_kids() {
     let srv = Server::start();
     let (a, b) = (TestKey::p256("key-a"), TestKey::p256("key-b"));
     srv.set("/jwks", jwks(&[&a]));
-    let v = load(&policy(&format!("jwks_uri='{}'", srv.url("/jwks")), "jwks_cache_ttl_seconds = 600"));
+    let v = load(&policy(
+        &format!("jwks_uri='{}'", srv.url("/jwks")),
+        "jwks_cache_ttl_seconds = 600",
+    ));
     srv.set("/jwks", jwks(&[&b]));
     let ta = a.token("ES256", &claims_idp());
     assert_eq!(check(&v, &ta, NOW + 599), "ok");
-    assert_eq!(check(&v, &ta, NOW + 600), "unknown-kid", "TTL refresh evicted key-a");
+    assert_eq!(
+        check(&v, &ta, NOW + 600),
+        "unknown-kid",
+        "TTL refresh evicted key-a"
+    );
     assert_eq!(check(&v, &b.token("ES256", &claims_idp()), NOW + 601), "ok");
 }
 
@@ -159,18 +195,46 @@ fn discovery_document() {
     let srv = Server::start();
     let a = TestKey::p256("key-a");
     srv.set("/keys", jwks(&[&a]));
-    srv.set("/.well-known/openid-configuration", format!(r#"{{"issuer":"{ISS}","jwks_uri":"{}"}}"#, srv.url("/keys")));
-    let v = load(&policy(&format!("discovery='{}'", srv.url("/.well-known/openid-configuration")), ""));
+    srv.set(
+        "/.well-known/openid-configuration",
+        format!(r#"{{"issuer":"{ISS}","jwks_uri":"{}"}}"#, srv.url("/keys")),
+    );
+    let v = load(&policy(
+        &format!(
+            "discovery='{}'",
+            srv.url("/.well-known/openid-configuration")
+        ),
+        "",
+    ));
     assert_eq!(check(&v, &a.token("ES256", &claims_idp()), NOW), "ok");
     // A discovery document for another issuer is refused.
-    srv.set("/.well-known/openid-configuration", format!(r#"{{"issuer":"https://evil.example","jwks_uri":"{}"}}"#, srv.url("/keys")));
-    let p = policy(&format!("discovery='{}'", srv.url("/.well-known/openid-configuration")), "");
-    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(std::time::Duration::from_secs(5)));
+    srv.set(
+        "/.well-known/openid-configuration",
+        format!(
+            r#"{{"issuer":"https://evil.example","jwks_uri":"{}"}}"#,
+            srv.url("/keys")
+        ),
+    );
+    let p = policy(
+        &format!(
+            "discovery='{}'",
+            srv.url("/.well-known/openid-configuration")
+        ),
+        "",
+    );
+    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(
+        std::time::Duration::from_secs(5),
+    ));
     let e = Validator::from_policy_with(&p, fetcher, NOW).unwrap_err();
     assert!(e.to_string().contains("differs"), "{e}");
     // jwks_uri pointing at plain http on a non-loopback host is refused without fetching.
-    srv.set("/.well-known/openid-configuration", format!(r#"{{"issuer":"{ISS}","jwks_uri":"http://idp.example/keys"}}"#));
-    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(std::time::Duration::from_secs(5)));
+    srv.set(
+        "/.well-known/openid-configuration",
+        format!(r#"{{"issuer":"{ISS}","jwks_uri":"http://idp.example/keys"}}"#),
+    );
+    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(
+        std::time::Duration::from_secs(5),
+    ));
     let e = Validator::from_policy_with(&p, fetcher, NOW).unwrap_err();
     assert!(e.to_string().contains("loopback"), "{e}");
 }
@@ -179,17 +243,28 @@ fn discovery_document() {
 fn plain_http_and_tls_rules() {
     // Non-loopback http is refused before any connection is attempted.
     let p = policy("jwks_uri='http://idp.example/jwks'", "");
-    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(std::time::Duration::from_secs(1)));
+    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(
+        std::time::Duration::from_secs(1),
+    ));
     let e = Validator::from_policy_with(&p, fetcher, NOW).unwrap_err();
     assert!(matches!(e, PolicyError::Fetch { .. }), "{e}");
     // https really speaks TLS: a plain-HTTP server on loopback fails the handshake.
     let srv = Server::start();
     srv.set("/jwks", jwks(&[&TestKey::p256("k")]));
-    let p = policy(&format!("jwks_uri='https://127.0.0.1:{}/jwks'", srv.port), "");
-    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(std::time::Duration::from_millis(500)));
+    let p = policy(
+        &format!("jwks_uri='https://127.0.0.1:{}/jwks'", srv.port),
+        "",
+    );
+    let fetcher = Arc::new(keywarden_token::HttpFetcher::new(
+        std::time::Duration::from_millis(500),
+    ));
     assert!(Validator::from_policy_with(&p, fetcher, NOW).is_err());
     // A remote set never yields symmetric keys.
-    srv.set("/jwks", r#"{"keys":[{"kty":"oct","kid":"h","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}"#.into());
+    srv.set(
+        "/jwks",
+        r#"{"keys":[{"kty":"oct","kid":"h","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}"#
+            .into(),
+    );
     let v = load(&policy(&format!("jwks_uri='{}'", srv.url("/jwks")), ""));
     assert!(v.warnings()[0].reason.contains("symmetric"));
 }

@@ -55,12 +55,25 @@ struct Out {
 
 fn run(dir: &tempfile::TempDir, args: &[&str], stdin: Option<&str>) -> Out {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keywarden"));
-    cmd.arg("verify").arg("--trust").arg(dir.path().join("trust.toml")).args(args).env("NO_COLOR", "1");
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.arg("verify")
+        .arg("--trust")
+        .arg(dir.path().join("trust.toml"))
+        .args(args)
+        .env("NO_COLOR", "1");
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     let o = child.wait_with_output().unwrap();
     Out {
@@ -71,19 +84,48 @@ fn run(dir: &tempfile::TempDir, args: &[&str], stdin: Option<&str>) -> Out {
 }
 
 fn json_lines(s: &str) -> Vec<serde_json::Value> {
-    s.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
 }
 
-const MEMBERS: [&str; 9] = ["valid", "reason", "kid", "alg", "iss", "tid", "aud", "sub", "exp"];
+const MEMBERS: [&str; 9] = [
+    "valid", "reason", "kid", "alg", "iss", "tid", "aud", "sub", "exp",
+];
 
 #[test]
 fn json_contract_one_object_per_token_in_order() {
     let dir = setup(POLICY);
-    let o = run(&dir, &["--now", NOW, "--json", VALID, FORGED, EXPIRED, NONE, "not-a-token"], None);
+    let o = run(
+        &dir,
+        &[
+            "--now",
+            NOW,
+            "--json",
+            VALID,
+            FORGED,
+            EXPIRED,
+            NONE,
+            "not-a-token",
+        ],
+        None,
+    );
     assert_eq!(o.code, 1, "{}", o.stderr);
     let lines = json_lines(&o.stdout);
-    let reasons: Vec<&str> = lines.iter().map(|l| l["reason"].as_str().unwrap()).collect();
-    assert_eq!(reasons, ["ok", "key-not-bound-to-issuer", "expired", "alg-none", "malformed"]);
+    let reasons: Vec<&str> = lines
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "ok",
+            "key-not-bound-to-issuer",
+            "expired",
+            "alg-none",
+            "malformed"
+        ]
+    );
     for (l, raw) in lines.iter().zip(o.stdout.lines()) {
         let mut keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
@@ -91,7 +133,10 @@ fn json_contract_one_object_per_token_in_order() {
         sorted_members.sort_unstable();
         assert_eq!(keys, sorted_members, "exactly the contract members");
         // Member order on the wire is the documented one.
-        let positions: Vec<usize> = MEMBERS.iter().map(|m| raw.find(&format!("\"{m}\":")).unwrap()).collect();
+        let positions: Vec<usize> = MEMBERS
+            .iter()
+            .map(|m| raw.find(&format!("\"{m}\":")).unwrap())
+            .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{raw}");
     }
     assert_eq!(lines[0]["valid"], true);
@@ -104,7 +149,10 @@ fn json_contract_one_object_per_token_in_order() {
     // Rejected tokens still report the claims that could be read.
     assert_eq!(lines[1]["valid"], false);
     assert_eq!(lines[1]["kid"], "msa1");
-    assert_eq!(lines[1]["iss"], "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0");
+    assert_eq!(
+        lines[1]["iss"],
+        "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
+    );
     assert_eq!(lines[3]["alg"], "none");
     assert!(lines[4]["kid"].is_null() && lines[4]["iss"].is_null());
 }
@@ -112,13 +160,25 @@ fn json_contract_one_object_per_token_in_order() {
 #[test]
 fn exit_zero_when_all_valid_and_rfc3339_now() {
     let dir = setup(POLICY);
-    let o = run(&dir, &["--now", "2027-01-15T08:00:00Z", "--json", VALID, CONSUMER], None);
+    let o = run(
+        &dir,
+        &["--now", "2027-01-15T08:00:00Z", "--json", VALID, CONSUMER],
+        None,
+    );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(json_lines(&o.stdout).iter().all(|l| l["valid"] == true));
     // Two hours later both have expired.
-    let o = run(&dir, &["--now", "2027-01-15T10:00:00Z", "--json", VALID, CONSUMER], None);
+    let o = run(
+        &dir,
+        &["--now", "2027-01-15T10:00:00Z", "--json", VALID, CONSUMER],
+        None,
+    );
     assert_eq!(o.code, 1);
-    assert!(json_lines(&o.stdout).iter().all(|l| l["reason"] == "expired"));
+    assert!(
+        json_lines(&o.stdout)
+            .iter()
+            .all(|l| l["reason"] == "expired")
+    );
 }
 
 #[test]
@@ -127,7 +187,10 @@ fn tokens_from_stdin_one_per_line() {
     let input = format!("{VALID}\r\n\n{FORGED}\n  {CONSUMER}  \n");
     let o = run(&dir, &["--now", NOW, "--json"], Some(&input));
     assert_eq!(o.code, 1);
-    let reasons: Vec<String> = json_lines(&o.stdout).iter().map(|l| l["reason"].as_str().unwrap().to_owned()).collect();
+    let reasons: Vec<String> = json_lines(&o.stdout)
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(reasons, ["ok", "key-not-bound-to-issuer", "ok"]);
 }
 
@@ -139,13 +202,18 @@ fn usage_and_policy_errors_exit_two() {
     assert!(o.stderr.contains("--now"), "{}", o.stderr);
     let o = run(&dir, &["--now", NOW], Some(""));
     assert_eq!(o.code, 2, "no tokens at all");
-    let bad = setup("leeway_seconds = 9999\n[[issuer]]\nid='x'\nissuer='https://x'\naudiences=['a']\nalgorithms=['EdDSA']\njwks_file='contoso.jwks.json'\n");
+    let bad = setup(
+        "leeway_seconds = 9999\n[[issuer]]\nid='x'\nissuer='https://x'\naudiences=['a']\nalgorithms=['EdDSA']\njwks_file='contoso.jwks.json'\n",
+    );
     let o = run(&bad, &[VALID], None);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("leeway"), "{}", o.stderr);
     let missing = setup(&POLICY.replace("consumer.jwks.json", "nowhere.json"));
     assert_eq!(run(&missing, &[VALID], None).code, 2);
-    let o = Command::new(env!("CARGO_BIN_EXE_keywarden")).args(["verify", VALID]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_keywarden"))
+        .args(["verify", VALID])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "--trust is required");
 }
 
@@ -153,10 +221,18 @@ fn usage_and_policy_errors_exit_two() {
 fn refused_keys_warn_and_the_rest_still_loads() {
     let dir = setup(POLICY);
     let weak = r#"{"keys":[{"kty":"RSA","kid":"weak","n":"rJBIp6T1YK-RtPyvYqFFlcucqewSAA_IReSFchE8qyiQrbARqRlXWkB2DR8j_pJQnIpYELbQWZC5Cd0PTGAU8rMbar2AW6zpmBbi7aQf17lUBdt8XI9M9rq7FPVQ1dDdUXm1SVH_9qqWhvMPR422SbfHBEzCAtzK0ANDRo6qz78","e":"AQAB"},"#;
-    std::fs::write(dir.path().join("contoso.jwks.json"), CONTOSO_JWKS.replacen(r#"{"keys":["#, weak, 1)).unwrap();
+    std::fs::write(
+        dir.path().join("contoso.jwks.json"),
+        CONTOSO_JWKS.replacen(r#"{"keys":["#, weak, 1),
+    )
+    .unwrap();
     let o = run(&dir, &["--now", NOW, "--json", VALID], None);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stderr.contains("warning") && o.stderr.contains("weak") && o.stderr.contains("1024"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("warning") && o.stderr.contains("weak") && o.stderr.contains("1024"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]

@@ -35,21 +35,41 @@ impl TestKey {
         Self::rsa_sized(kid, KeySize::Rsa2048)
     }
     pub fn rsa_sized(kid: &str, size: KeySize) -> TestKey {
-        TestKey { kid: kid.into(), priv_: Priv::Rsa(RsaKeyPair::generate(size).unwrap()), extra: String::new() }
+        TestKey {
+            kid: kid.into(),
+            priv_: Priv::Rsa(RsaKeyPair::generate(size).unwrap()),
+            extra: String::new(),
+        }
     }
     pub fn p256(kid: &str) -> TestKey {
         let k = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-        TestKey { kid: kid.into(), priv_: Priv::Ec(k, "P-256"), extra: String::new() }
+        TestKey {
+            kid: kid.into(),
+            priv_: Priv::Ec(k, "P-256"),
+            extra: String::new(),
+        }
     }
     pub fn p384(kid: &str) -> TestKey {
         let k = EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
-        TestKey { kid: kid.into(), priv_: Priv::Ec(k, "P-384"), extra: String::new() }
+        TestKey {
+            kid: kid.into(),
+            priv_: Priv::Ec(k, "P-384"),
+            extra: String::new(),
+        }
     }
     pub fn ed(kid: &str) -> TestKey {
-        TestKey { kid: kid.into(), priv_: Priv::Ed(Ed25519KeyPair::generate().unwrap()), extra: String::new() }
+        TestKey {
+            kid: kid.into(),
+            priv_: Priv::Ed(Ed25519KeyPair::generate().unwrap()),
+            extra: String::new(),
+        }
     }
     pub fn hmac(kid: &str, secret: &[u8]) -> TestKey {
-        TestKey { kid: kid.into(), priv_: Priv::Hmac(secret.to_vec()), extra: String::new() }
+        TestKey {
+            kid: kid.into(),
+            priv_: Priv::Hmac(secret.to_vec()),
+            extra: String::new(),
+        }
     }
     pub fn with_extra(mut self, extra: &str) -> TestKey {
         self.extra = extra.into();
@@ -58,11 +78,20 @@ impl TestKey {
 
     /// Public JWK JSON.
     pub fn jwk(&self) -> String {
-        let extra = if self.extra.is_empty() { String::new() } else { format!(",{}", self.extra) };
+        let extra = if self.extra.is_empty() {
+            String::new()
+        } else {
+            format!(",{}", self.extra)
+        };
         match &self.priv_ {
             Priv::Rsa(k) => {
                 let c = PublicKeyComponents::<Vec<u8>>::from(k.public_key());
-                format!(r#"{{"kty":"RSA","kid":"{}","n":"{}","e":"{}"{extra}}}"#, self.kid, b64(&c.n), b64(&c.e))
+                format!(
+                    r#"{{"kty":"RSA","kid":"{}","n":"{}","e":"{}"{extra}}}"#,
+                    self.kid,
+                    b64(&c.n),
+                    b64(&c.e)
+                )
             }
             Priv::Ec(k, crv) => {
                 let p = k.public_key().as_ref();
@@ -79,7 +108,11 @@ impl TestKey {
                 self.kid,
                 b64(k.public_key().as_ref())
             ),
-            Priv::Hmac(s) => format!(r#"{{"kty":"oct","kid":"{}","k":"{}"{extra}}}"#, self.kid, b64(s)),
+            Priv::Hmac(s) => format!(
+                r#"{{"kty":"oct","kid":"{}","k":"{}"{extra}}}"#,
+                self.kid,
+                b64(s)
+            ),
         }
     }
 
@@ -108,7 +141,9 @@ impl TestKey {
                     "HS512" => aws_lc_rs::hmac::HMAC_SHA512,
                     _ => aws_lc_rs::hmac::HMAC_SHA256,
                 };
-                aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(h, s), input).as_ref().to_vec()
+                aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(h, s), input)
+                    .as_ref()
+                    .to_vec()
             }
         }
     }
@@ -135,7 +170,10 @@ impl TestKey {
 }
 
 pub fn jwks(keys: &[&TestKey]) -> String {
-    format!("{{\"keys\":[{}]}}", keys.iter().map(|k| k.jwk()).collect::<Vec<_>>().join(","))
+    format!(
+        "{{\"keys\":[{}]}}",
+        keys.iter().map(|k| k.jwk()).collect::<Vec<_>>().join(",")
+    )
 }
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";

@@ -86,7 +86,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
     for w in validator.warnings() {
         eprintln!("keywarden verify: warning: {}", escape(&w.to_string()));
     }
-    let tokens = if args.tokens.is_empty() { read_stdin_tokens()? } else { args.tokens.clone() };
+    let tokens = if args.tokens.is_empty() {
+        read_stdin_tokens()?
+    } else {
+        args.tokens.clone()
+    };
     if tokens.is_empty() {
         return usage("no token given (pass tokens as arguments or one per line on stdin)");
     }
@@ -149,20 +153,36 @@ fn human(
             v.alg,
             escape(&v.issuer_id)
         )?,
-        Err(e) => writeln!(out, "token {n}: {} [{}] {}", style.red("REJECTED"), e.code(), escape(&e.to_string()))?,
+        Err(e) => writeln!(
+            out,
+            "token {n}: {} [{}] {}",
+            style.red("REJECTED"),
+            e.code(),
+            escape(&e.to_string())
+        )?,
     }
     let fields: [(&str, Option<String>); 7] = [
         ("kid", s.kid.clone()),
         ("alg", s.alg.clone()),
         ("iss", s.iss.clone()),
         ("tid", s.tid.clone()),
-        ("aud", s.aud.as_ref().map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned))),
+        (
+            "aud",
+            s.aud
+                .as_ref()
+                .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned)),
+        ),
         ("sub", s.sub.clone()),
         ("exp", s.exp.map(|e| e.to_string())),
     ];
     for (name, value) in fields {
         if let Some(v) = value {
-            writeln!(out, "  {} {}", style.dim(&format!("{name:>3}:")), escape(&v))?;
+            writeln!(
+                out,
+                "  {} {}",
+                style.dim(&format!("{name:>3}:")),
+                escape(&v)
+            )?;
         }
     }
     Ok(())

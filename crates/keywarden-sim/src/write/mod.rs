@@ -190,42 +190,48 @@ pub(crate) fn write_day(
     let mut graph_file: Option<Lines> = None;
     let mut interactive: Option<Lines> = None;
     let mut non_interactive: Option<Lines> = None;
-    let mut page: Vec<serde_json::Value> = Vec::new();
+    let mut page: Vec<signin::SignInObject<'_>> = Vec::new();
     let mut pages = Vec::new();
-    let mut csv_line = Vec::with_capacity(4096);
+    let mut csv_line = String::with_capacity(4096);
     for act in acts {
         match act {
             Activity::Mail(m) => {
                 let rec = ual::mail_record(tenant, m);
-                let head = Head {
-                    id: &m.id,
-                    time: m.time,
-                    user_id: rec.user_id,
-                    record_type: rec.record_type,
-                    operation: rec.operation,
-                };
-                let ual = Ual {
-                    shape: ual_shape,
-                    tenant,
-                    csv_line: &mut csv_line,
-                };
-                ual.emit(&mut ual_file, &head, &rec, sentinel::mail_row)?;
+                match ual_shape {
+                    Shape::PurviewCsv => {
+                        let head = Head {
+                            id: &m.id,
+                            time: m.time,
+                            user_id: rec.user_id,
+                            record_type: rec.record_type,
+                            operation: rec.operation,
+                        };
+                        purview_row(&mut ual_file, &head, &rec, &mut csv_line)?;
+                    }
+                    Shape::SentinelOfficeActivity => {
+                        ual_file.json(&sentinel::mail_row(tenant, &rec, m.time))?;
+                    }
+                    _ => ual_file.json(&rec)?,
+                }
             }
             Activity::Directory(d) => {
                 let rec = ual::directory_record(tenant, d);
-                let head = Head {
-                    id: &d.id,
-                    time: d.time,
-                    user_id: rec.user_id,
-                    record_type: rec.record_type,
-                    operation: rec.operation,
-                };
-                let ual = Ual {
-                    shape: ual_shape,
-                    tenant,
-                    csv_line: &mut csv_line,
-                };
-                ual.emit(&mut ual_file, &head, &rec, sentinel::directory_row)?;
+                match ual_shape {
+                    Shape::PurviewCsv => {
+                        let head = Head {
+                            id: &d.id,
+                            time: d.time,
+                            user_id: rec.user_id,
+                            record_type: rec.record_type,
+                            operation: rec.operation,
+                        };
+                        purview_row(&mut ual_file, &head, &rec, &mut csv_line)?;
+                    }
+                    Shape::SentinelOfficeActivity => {
+                        ual_file.json(&sentinel::directory_row(tenant, &rec, d.time))?;
+                    }
+                    _ => ual_file.json(&rec)?,
+                }
             }
             Activity::SignIn(s) => {
                 if signin_shape == Shape::AzureDiagnostic {
@@ -279,22 +285,16 @@ pub(crate) fn write_day(
     for (n, value) in pages.into_iter().enumerate() {
         let rel = format!("signin-graph/signIns_{date}_{:03}.json", n + 1);
         let records = value.len() as u64;
-        let mut doc = serde_json::Map::new();
-        doc.insert(
-            "@odata.context".into(),
-            "https://graph.microsoft.com/beta/$metadata#auditLogs/signIns".into(),
-        );
-        if n + 1 < count {
-            doc.insert(
-                "@odata.nextLink".into(),
+        let doc = Page {
+            context: "https://graph.microsoft.com/beta/$metadata#auditLogs/signIns",
+            next_link: (n + 1 < count).then(|| {
                 format!(
                     "https://graph.microsoft.com/beta/auditLogs/signIns?$skiptoken={date}-{:03}",
                     n + 2
                 )
-                .into(),
-            );
-        }
-        doc.insert("value".into(), serde_json::Value::Array(value));
+            }),
+            value,
+        };
         let mut f = Lines::create(dir, rel, "signin-graph", gzip)?;
         f.json(&doc)?;
         f.records = records;
@@ -312,51 +312,74 @@ struct Head<'a> {
     operation: &'a str,
 }
 
-/// Writes UAL records in the day's UAL shape.
-struct Ual<'a> {
-    shape: Shape,
-    tenant: &'a Tenant,
-    csv_line: &'a mut Vec<u8>,
+/// A Graph `auditLogs/signIns` response page.
+#[derive(Serialize)]
+struct Page<'a> {
+    #[serde(rename = "@odata.context")]
+    context: &'static str,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+    value: Vec<signin::SignInObject<'a>>,
 }
 
-impl Ual<'_> {
-    fn emit<R: Serialize>(
-        self,
-        file: &mut Lines,
-        head: &Head<'_>,
-        rec: &R,
-        sentinel_row: fn(&Tenant, &R, Timestamp) -> serde_json::Value,
-    ) -> Result<(), SimError> {
-        match self.shape {
-            Shape::PurviewCsv => {
-                let audit = serde_json::to_string(rec).map_err(|source| SimError::Encode {
-                    path: file.path.display().to_string(),
-                    source,
-                })?;
-                self.csv_line.clear();
-                {
-                    let mut w = csv::WriterBuilder::new()
-                        .terminator(csv::Terminator::CRLF)
-                        .from_writer(&mut *self.csv_line);
-                    w.write_record([
-                        head.id,
-                        &timefmt::render(timefmt::us_locale, head.time),
-                        &head.record_type.to_string(),
-                        head.operation,
-                        head.user_id,
-                        &audit,
-                        "",
-                        "",
-                    ])
-                    .map_err(|e| io(&file.path, std::io::Error::other(e)))?;
-                    w.flush().map_err(|source| io(&file.path, source))?;
-                }
-                file.raw(self.csv_line)?;
-                file.records += 1;
-                Ok(())
-            }
-            Shape::SentinelOfficeActivity => file.json(&sentinel_row(self.tenant, rec, head.time)),
-            _ => file.json(rec),
-        }
+/// One Purview CSV row: `RecordId,CreationDate,RecordType,Operation,UserId,AuditData,
+/// AssociatedAdminUnits,AssociatedAdminUnitsNames`, quoted per RFC 4180, CRLF-terminated.
+fn purview_row<R: Serialize>(
+    file: &mut Lines,
+    head: &Head<'_>,
+    rec: &R,
+    line: &mut String,
+) -> Result<(), SimError> {
+    let audit = serde_json::to_string(rec).map_err(|source| SimError::Encode {
+        path: file.path.display().to_string(),
+        source,
+    })?;
+    line.clear();
+    csv_field(line, head.id);
+    line.push(',');
+    timefmt::us_locale(head.time, line);
+    line.push(',');
+    line.push_str(&head.record_type.to_string());
+    line.push(',');
+    csv_field(line, head.operation);
+    line.push(',');
+    csv_field(line, head.user_id);
+    line.push(',');
+    csv_field(line, &audit);
+    line.push_str(",,\r\n");
+    file.raw(line.as_bytes())?;
+    file.records += 1;
+    Ok(())
+}
+
+/// Appends `field`, quoted (with `"` doubled) when it holds a comma, quote or line break.
+pub(crate) fn csv_field(out: &mut String, field: &str) {
+    if field.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        out.push_str(&field.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(field);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        let mut s = String::new();
+        csv_field(&mut s, "plain");
+        s.push(',');
+        csv_field(&mut s, r#"{"a":"b,c"}"#);
+        s.push(',');
+        csv_field(&mut s, "two\r\nlines");
+        assert_eq!(s, "plain,\"{\"\"a\"\":\"\"b,c\"\"}\",\"two\r\nlines\"");
+        let text = format!("h1,h2,h3\n{s}\n");
+        let mut rows = csv::Reader::from_reader(text.as_bytes());
+        let row = rows.records().next().unwrap().unwrap();
+        assert_eq!(&row[1], r#"{"a":"b,c"}"#);
+        assert_eq!(&row[2], "two\r\nlines");
     }
 }

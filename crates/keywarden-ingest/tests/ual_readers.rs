@@ -383,3 +383,14 @@ fn hostile_truncated_gzip_csv() {
         json!({"events": seen.iter().map(|s| s.line).collect::<Vec<_>>(), "rejections": codes})
     );
 }
+
+#[test]
+fn hostile_nul_byte_costs_one_row_not_the_export() {
+    let (out, seen) = read(&fixture("hostile/ual-nul-byte.csv"));
+    assert_eq!(out.container, "csv");
+    assert_eq!(rejections(&out), [(Some(3), "invalid-embedded-json")]);
+    assert_eq!(
+        seen.iter().map(|s| s.line).collect::<Vec<_>>(),
+        [Some(2), Some(4)]
+    );
+}

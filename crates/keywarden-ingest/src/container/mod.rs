@@ -90,13 +90,15 @@ pub(crate) fn sniff(b: &[u8], forced: Option<Format>) -> Container {
         _ => {}
     }
     let head = &b[start..b.len().min(start + 8192)];
+    // An audit CSV header is recognised before the binary check, so that a NUL byte in one
+    // row costs that row (a rejection), not the whole export.
+    if csv::looks_like_audit_csv(head) {
+        return Container::Csv;
+    }
     if head.contains(&0) {
         return Container::NotALog("binary data");
     }
     let first_line = head.split(|&c| c == b'\n').next().unwrap_or(head);
-    if csv::looks_like_audit_csv(head) {
-        return Container::Csv;
-    }
     if http_text::looks_like_access_line(first_line) {
         return Container::HttpText;
     }

@@ -174,10 +174,10 @@ impl Processor for CollectWorker<'_> {
                 (&mut g.ips, &f.ip),
                 (&mut g.users, &f.user),
             ] {
-                if let Some(v) = v {
-                    if !set.contains(v.as_ref()) {
-                        set.insert(v.to_string());
-                    }
+                if let Some(v) = v
+                    && !set.contains(v.as_ref())
+                {
+                    set.insert(v.to_string());
                 }
             }
             let Role::MailAccess(access) = f.role else {
@@ -199,10 +199,10 @@ impl Processor for CollectWorker<'_> {
                     }
                 }
             }
-            if f.throttled {
-                if let Some(t) = f.time {
-                    m.throttled.insert(t);
-                }
+            if f.throttled
+                && let Some(t) = f.time
+            {
+                m.throttled.insert(t);
             }
         }
     }

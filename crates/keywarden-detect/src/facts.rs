@@ -309,15 +309,15 @@ fn powershell_property<'s>(s: &'s str, name: &str) -> Option<&'s str> {
 /// `1.2.3.4:5678` → `1.2.3.4`; `[::1]:443` → `::1`; a bare IPv6 address is kept.
 fn strip_port(ip: Cow<'_, str>) -> Cow<'_, str> {
     let t = ip.trim();
-    if let Some(rest) = t.strip_prefix('[') {
-        if let Some((addr, _)) = rest.split_once(']') {
-            return Cow::Owned(addr.to_owned());
-        }
+    if let Some(rest) = t.strip_prefix('[')
+        && let Some((addr, _)) = rest.split_once(']')
+    {
+        return Cow::Owned(addr.to_owned());
     }
-    if t.matches(':').count() == 1 {
-        if let Some((addr, _)) = t.split_once(':') {
-            return Cow::Owned(addr.to_owned());
-        }
+    if t.matches(':').count() == 1
+        && let Some((addr, _)) = t.split_once(':')
+    {
+        return Cow::Owned(addr.to_owned());
     }
     if t.len() == ip.len() {
         ip

@@ -15,6 +15,9 @@ use keywarden_model::{
 use crate::finalize::{Detections, merge_windows};
 use crate::intern::stable_hash;
 
+/// Messages, synced folders and throttled windows of one mailbox, accumulated.
+type MailboxAcc = (BTreeSet<String>, BTreeSet<String>, Vec<TimeWindow>);
+
 /// Rules whose alerts aggregate many identities and so must not chain incidents together.
 const NON_LINKING: &[&str] = &["mailbox-volume-anomaly"];
 
@@ -101,8 +104,7 @@ pub fn exposure(alerts: &[Alert], incidents: &[Incident], detections: &Detection
             .alerts
             .iter()
             .any(|&i| alerts[i].severity >= Severity::High);
-        let mut per: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, Vec<TimeWindow>)> =
-            BTreeMap::new();
+        let mut per: BTreeMap<String, MailboxAcc> = BTreeMap::new();
         for &i in &inc.alerts {
             let a = &alerts[i];
             if strong && a.severity < Severity::High {

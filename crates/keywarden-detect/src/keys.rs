@@ -83,33 +83,28 @@ pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out:
     }
     let user = f.user.as_deref();
     let ip = f.ip.as_deref();
-    if let (Some(u), Some(i)) = (user, ip) {
-        if let (Some(u), Some(i)) = (syms.sym(Some(u)), syms.sym(Some(i))) {
-            out.push(Key::UserIp(u, i));
-        }
+    if let (Some(u), Some(i)) = (user, ip)
+        && let (Some(u), Some(i)) = (syms.sym(Some(u)), syms.sym(Some(i)))
+    {
+        out.push(Key::UserIp(u, i));
     }
-    if cfg.rules.ioc_ip.enabled {
-        if let (Some(ip), Some(time)) = (ip, f.time) {
-            if s.intel
-                .ip_at(ip, time, cfg.rules.ioc_ip.margin_days)
-                .is_some()
-            {
-                if let Some(i) = syms.sym(Some(ip)) {
-                    out.push(Key::Flag(Flag::IocIp, tenant, i, NONE));
-                }
-            }
-        }
+    if cfg.rules.ioc_ip.enabled
+        && let (Some(ip), Some(time)) = (ip, f.time)
+        && s.intel
+            .ip_at(ip, time, cfg.rules.ioc_ip.margin_days)
+            .is_some()
+        && let Some(i) = syms.sym(Some(ip))
+    {
+        out.push(Key::Flag(Flag::IocIp, tenant, i, NONE));
     }
-    if cfg.rules.known_bad_key.enabled {
-        if let Some(k) = f
+    if cfg.rules.known_bad_key.enabled
+        && let Some(k) = f
             .signing_key
             .as_deref()
             .filter(|k| s.intel.key(k).is_some())
-        {
-            if let Some(k) = syms.sym(Some(k)) {
-                out.push(Key::Flag(Flag::BadKey, tenant, k, NONE));
-            }
-        }
+        && let Some(k) = syms.sym(Some(k))
+    {
+        out.push(Key::Flag(Flag::BadKey, tenant, k, NONE));
     }
     if !f.is_access() {
         return;
@@ -133,23 +128,23 @@ pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out:
             out.push(Key::Token(tenant, t));
         }
     }
-    if cfg.rules.consumer_tenant_token.enabled {
-        if let Some(tt) = f.token_tenant.as_deref() {
-            let consumer = cfg
-                .rules
-                .consumer_tenant_token
-                .consumer_tenants
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(tt));
-            let foreign = f
-                .tenant
-                .as_deref()
-                .is_some_and(|t| !t.eq_ignore_ascii_case(tt));
-            if consumer || foreign {
-                if let Some(tt) = syms.sym(Some(tt)) {
-                    out.push(Key::Flag(Flag::ConsumerTenant, tenant, tt, client_sym));
-                }
-            }
+    if cfg.rules.consumer_tenant_token.enabled
+        && let Some(tt) = f.token_tenant.as_deref()
+    {
+        let consumer = cfg
+            .rules
+            .consumer_tenant_token
+            .consumer_tenants
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(tt));
+        let foreign = f
+            .tenant
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case(tt));
+        if (consumer || foreign)
+            && let Some(tt) = syms.sym(Some(tt))
+        {
+            out.push(Key::Flag(Flag::ConsumerTenant, tenant, tt, client_sym));
         }
     }
     if system || !matches!(f.role, Role::MailAccess(_)) {
@@ -174,12 +169,11 @@ pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out:
         }
     }
     // Only a UPN mailbox can be compared with the reader's identity.
-    if let (Some(id), Some(mb)) = (f.identity(), mailbox.filter(|m| m.contains('@'))) {
-        if id != mb {
-            if let (Some(id), Some(mb)) = (syms.sym(Some(id)), syms.sym(Some(mb))) {
-                out.push(Key::Reader(id, mb));
-            }
-        }
+    if let (Some(id), Some(mb)) = (f.identity(), mailbox.filter(|m| m.contains('@')))
+        && id != mb
+        && let (Some(id), Some(mb)) = (syms.sym(Some(id)), syms.sym(Some(mb)))
+    {
+        out.push(Key::Reader(id, mb));
     }
 }
 

@@ -295,10 +295,10 @@ fn add_lookback_daily_ops(known: &mut Known, scan: &Scan) {
     let end_day = end.day_number();
     let mut sums: FxHashMap<(Sym, Sym), i64> = FxHashMap::default();
     for (k, u) in &scan.uses {
-        if let Key::AppDay(t, c, d) = *k {
-            if d < end_day {
-                *sums.entry((t, c)).or_default() += u.ops;
-            }
+        if let Key::AppDay(t, c, d) = *k
+            && d < end_day
+        {
+            *sums.entry((t, c)).or_default() += u.ops;
         }
     }
     for (k, ops) in sums {

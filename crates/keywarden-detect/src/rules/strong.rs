@@ -66,7 +66,7 @@ pub(crate) fn never_issued(scan: &Scan, s: &Settings) -> Vec<(Key, Coverage)> {
             _ => None,
         })
         .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_by_key(|a| a.0);
     out
 }
 

@@ -21,11 +21,22 @@ const MAX_DEPTH: usize = 64;
 pub struct SigmaEvent<'e, 'a> {
     event: &'e Event<'a>,
     fields: Option<&'e FieldMap>,
+    fold_spaces: bool,
 }
 
 impl<'e, 'a> SigmaEvent<'e, 'a> {
     pub fn new(event: &'e Event<'a>, fields: Option<&'e FieldMap>) -> SigmaEvent<'e, 'a> {
-        SigmaEvent { event, fields }
+        SigmaEvent {
+            event,
+            fields,
+            fold_spaces: false,
+        }
+    }
+
+    /// Also match top-level names with their spaces removed (`ThreatName` finds `Threat Name`).
+    pub fn with_folded_spaces(mut self, fold: bool) -> SigmaEvent<'e, 'a> {
+        self.fold_spaces = fold;
+        self
     }
 
     /// The wrapped event.
@@ -40,7 +51,14 @@ impl rsigma_eval::Event for SigmaEvent<'_, '_> {
             .fields
             .and_then(|m| m.get(path))
             .map_or(path, String::as_str);
-        lookup(&self.event.raw, path)
+        let found = lookup(&self.event.raw, path);
+        if found.is_some() || !self.fold_spaces {
+            return found;
+        }
+        let obj = self.event.raw.as_object()?;
+        obj.iter()
+            .find(|(k, _)| space_free_eq(k, path))
+            .map(|(_, v)| convert(v, MAX_DEPTH))
     }
 
     fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
@@ -62,11 +80,17 @@ impl rsigma_eval::Event for SigmaEvent<'_, '_> {
     }
 
     fn top_level_keys(&self) -> Option<Vec<Cow<'_, str>>> {
+        if self.fold_spaces {
+            return None; // names are matched loosely: the index must probe every field
+        }
         let o = self.event.raw.as_object()?;
         Some(o.iter().map(|(k, _)| Cow::Borrowed(k)).collect())
     }
 
     fn visit_top_level_keys(&self, visit: &mut dyn FnMut(&str)) -> bool {
+        if self.fold_spaces {
+            return false;
+        }
         match self.event.raw.as_object() {
             Some(o) => {
                 for (k, _) in o.iter() {
@@ -77,6 +101,11 @@ impl rsigma_eval::Event for SigmaEvent<'_, '_> {
             None => false,
         }
     }
+}
+
+/// `Threat Name` equals `ThreatName`.
+fn space_free_eq(key: &str, name: &str) -> bool {
+    key.contains(' ') && key.chars().filter(|c| *c != ' ').eq(name.chars())
 }
 
 /// Looks up a Sigma field name in a record: flat key first, then a dotted path.

@@ -33,6 +33,9 @@ pub struct Target {
     pub fields: FieldMap,
     /// The generic target: every rule runs unless `--logsource` narrows it.
     pub generic: bool,
+    /// Field names also match record names with their spaces removed (`ThreatName` finds
+    /// `Threat Name`).
+    pub fold_spaces: bool,
 }
 
 impl Target {
@@ -81,6 +84,8 @@ struct SourceEntry {
 #[serde(deny_unknown_fields)]
 struct WindowsEntry {
     product: String,
+    #[serde(default)]
+    space_free_channels: Vec<String>,
     services: HashMap<String, String>,
     #[serde(default)]
     category: Vec<CategoryEntry>,
@@ -121,6 +126,7 @@ pub struct Routing {
 pub struct Route<'r> {
     pub target: usize,
     pub fields: Option<&'r FieldMap>,
+    pub fold_spaces: bool,
 }
 
 impl Routing {
@@ -175,6 +181,7 @@ impl Routing {
                 name: format!("{product}/{service}"),
                 product: Some(product.clone()),
                 services: vec![service.clone()],
+                fold_spaces: file.windows.space_free_channels.contains(channel),
                 ..Target::default()
             });
             channels.insert(
@@ -197,6 +204,7 @@ impl Routing {
                 product: Some(product.clone()),
                 services: service.cloned().into_iter().collect(),
                 categories: c.categories,
+                fold_spaces: file.windows.space_free_channels.contains(&c.channel),
                 fields: c.fields,
                 generic: false,
             });
@@ -249,13 +257,16 @@ impl Routing {
                 .copied()
                 .unwrap_or(self.generic),
         };
-        let fields = self
-            .targets
-            .get(target)
+        let t = self.targets.get(target);
+        let fields = t
             .map(|t| &t.fields)
             .filter(|f| !f.is_empty())
             .or_else(|| self.shape_fields.get(event.format));
-        Route { target, fields }
+        Route {
+            target,
+            fields,
+            fold_spaces: t.is_some_and(|t| t.fold_spaces),
+        }
     }
 
     fn windows_target(&self, raw: &Value<'_>) -> usize {
@@ -357,6 +368,19 @@ mod tests {
         let t = &r.targets()[r.route(&e).target];
         assert!(!t.admits(&ls(Some("windows"), None, Some("process_creation"))));
         assert!(!t.admits(&ls(None, None, Some("antivirus"))));
+    }
+
+    #[test]
+    fn defender_names_fold_spaces() {
+        let r = Routing::builtin().expect("builtin routing");
+        let e = windows(
+            r#"{"Channel":"Microsoft-Windows-Windows Defender/Operational","EventID":1119}"#,
+        );
+        let route = r.route(&e);
+        assert!(route.fold_spaces);
+        assert!(r.targets()[route.target].admits(&ls(Some("windows"), Some("windefend"), None)));
+        let e = windows(r#"{"Channel":"Security","EventID":1}"#);
+        assert!(!r.route(&e).fold_spaces);
     }
 
     #[test]

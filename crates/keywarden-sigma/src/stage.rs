@@ -233,7 +233,7 @@ impl SigmaStage {
             return;
         };
         out.stats.evaluated += 1;
-        let view = SigmaEvent::new(event, route.fields);
+        let view = SigmaEvent::new(event, route.fields).with_folded_spaces(route.fold_spaces);
         let results = engine.evaluate(&view);
         if results.is_empty() {
             return;

@@ -25,7 +25,7 @@ fn record(i: usize) -> String {
     let id = format!("{:08x}-1c53-403e-976f-{:012x}", i, i * 7919);
     match i % 4 {
         0 | 1 => {
-            let access = if i % 4 == 0 { "Bind" } else { "Sync" };
+            let access = if i.is_multiple_of(4) { "Bind" } else { "Sync" };
             let items: Vec<String> = (0..(i % 6))
                 .map(|k| format!(r#"{{"InternetMessageId":"<msg{i}-{k}@contoso.prod.outlook.com>","SizeInBytes":{}}}"#, 1000 + k))
                 .collect();

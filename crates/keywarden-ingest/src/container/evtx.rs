@@ -13,6 +13,7 @@
 //! - a record that cannot be read or rendered is one rejection with its record number (or its
 //!   offset, when its header is unreadable).
 
+use std::io::Cursor;
 use std::sync::Arc;
 
 use evtx::err::EvtxError;
@@ -42,14 +43,19 @@ pub(crate) fn read(path: &str, bytes: &[u8], sink: &mut Sink<'_>) {
             .indent(false),
     );
     let mut cut = Truncation::of(bytes.len() as u64);
-    let mut buffer = bytes.to_vec();
-    if let Some(t) = &cut
-        && t.present >= CHUNK_HEADER_SIZE
-    {
-        // Pad the cut chunk so that the records before the cut can still be read.
-        buffer.resize(buffer.len() + (CHUNK_SIZE - t.present) as usize, 0);
-    }
-    let mut parser = match EvtxParser::from_buffer(buffer) {
+    // Pad a cut chunk so that the records before the cut can still be read; otherwise read the
+    // input in place.
+    let padded;
+    let data: &[u8] = match &cut {
+        Some(t) if t.present >= CHUNK_HEADER_SIZE => {
+            let mut v = bytes.to_vec();
+            v.resize(v.len() + (CHUNK_SIZE - t.present) as usize, 0);
+            padded = v;
+            &padded
+        }
+        _ => bytes,
+    };
+    let mut parser = match EvtxParser::from_read_seek(Cursor::new(data)) {
         Ok(p) => p.with_configuration((*settings).clone()),
         Err(e) => {
             let reason = RejectReason::Evtx(format!("file header unreadable: {}", describe(&e)));

@@ -32,6 +32,8 @@ pub struct EventRow {
     pub logon_type: Option<i64>,
     pub user_agent: Option<String>,
     pub signing_key_id: Option<String>,
+    /// Log category (`SignInLogs`, `NonInteractiveUserSignInLogs`...).
+    pub category: Option<String>,
     /// The raw record as JSON text.
     pub raw: String,
 }

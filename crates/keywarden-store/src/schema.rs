@@ -122,6 +122,9 @@ CREATE TABLE dead_letters (
     body        TEXT NOT NULL
 );
 "#,
+    // 2: the log category (`SignInLogs`, `NonInteractiveUserSignInLogs`...), so that live
+    // detection can tell the sign-in streams of one tenant apart.
+    "ALTER TABLE events ADD COLUMN category TEXT;",
 ];
 
 /// The schema version this build writes.

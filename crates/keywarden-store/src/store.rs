@@ -144,9 +144,9 @@ impl Store {
                     "INSERT INTO events (batch_id, received_at, source_kind, format, role,
                      record_ref, time, tenant, user, client_ip, app_id, client_app_id, session_id,
                      token_id, token_tenant, mailbox, operation, mail_access, logon_type,
-                     user_agent, signing_key_id, raw)
+                     user_agent, signing_key_id, raw, category)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
                 )
                 .op("prepare event insert")?;
             for e in &batch.events {
@@ -172,7 +172,8 @@ impl Store {
                     e.logon_type,
                     e.user_agent,
                     e.signing_key_id,
-                    e.raw
+                    e.raw,
+                    e.category
                 ])
                 .op("insert event")?;
                 let id = tx.last_insert_rowid();
@@ -239,7 +240,7 @@ impl Store {
             .prepare_cached(
                 "SELECT id, source_kind, format, role, record_ref, time, tenant, user, client_ip,
                  app_id, client_app_id, session_id, token_id, token_tenant, mailbox, operation,
-                 mail_access, logon_type, user_agent, signing_key_id, raw
+                 mail_access, logon_type, user_agent, signing_key_id, raw, category
                  FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
             )
             .op("prepare replay")?;
@@ -268,6 +269,7 @@ impl Store {
                         user_agent: r.get(18)?,
                         signing_key_id: r.get(19)?,
                         raw: r.get(20)?,
+                        category: r.get(21)?,
                     },
                 ))
             })

@@ -30,6 +30,8 @@ enum Command {
     Simulate(cmd::simulate::SimulateArgs),
     /// Score a hunt output directory against a simulator's truth.json.
     Eval(cmd::eval::EvalArgs),
+    /// Watch continuously: durable HTTP ingest, live detection, alert and incident API.
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() {
@@ -40,6 +42,7 @@ fn main() {
         Command::Verify(args) => cmd::verify::run(&args),
         Command::Simulate(args) => cmd::simulate::run(&args),
         Command::Eval(args) => cmd::eval::run(&args),
+        Command::Serve(args) => cmd::serve::run(&args),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -6,3 +6,4 @@ pub mod hunt_detect;
 pub mod verify;
 pub mod simulate;
 pub mod eval;
+pub mod serve;

@@ -1,0 +1,37 @@
+//! # keywarden-server
+//!
+//! `keywarden serve`: continuous monitoring. Logs arrive over HTTP (`POST /api/v1/ingest`, any
+//! shape `hunt` reads, gzip/zstd bodies) or from other [`Source`]s; a single writer thread
+//! ([`pipeline`]) reads them with the ingest engine, commits events and rejections durably to
+//! the [`keywarden_store`] (SQLite, WAL, `synchronous=FULL`) *before* the request is answered,
+//! then runs the detection pack's strong rules incrementally ([`LiveDetector`]: bounded state,
+//! injected [`Clock`], the lag tolerance of `token-never-issued`) and regroups incidents.
+//! Analysts query alerts, incidents with exposure, statistics and Prometheus metrics ([`api`]).
+//!
+//! Main types: [`ServeConfig`] → [`Server`] ([`Server::run`]), [`ApiKeys`] (SHA-256 digests,
+//! constant-time comparison), [`Ingestor`] (the bounded queue: 429/503 with `Retry-After`
+//! instead of unbounded memory), [`Metrics`].
+//!
+//! Must never: answer 200 before a commit, hold more than `max_inflight` bodies in memory,
+//! serve anything but `GET /healthz` without a valid key, keep a key in clear text, read the
+//! system clock except through [`Clock`], or panic on a request.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod convert;
+pub mod error;
+pub mod live;
+pub mod metrics;
+pub mod pipeline;
+pub mod server;
+pub mod source;
+
+pub use auth::ApiKeys;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::ServerError;
+pub use live::{LiveDetector, LiveLimits, LiveState};
+pub use metrics::Metrics;
+pub use server::{ServeConfig, Server, shutdown_signal};
+pub use source::{IngestAnswer, IngestFailure, Ingestor, Shed, Source, Submission};

@@ -1,0 +1,640 @@
+//! [`LiveDetector`]: the strong rules of the detection pack, run incrementally on each
+//! committed batch with bounded state and an injected clock.
+//!
+//! - `ioc-ip`, `known-bad-key`, `consumer-tenant-token`: the record carries the evidence, so
+//!   the alert is raised (or extended) in the batch that brings it. Matching uses the pack's
+//!   [`Settings`] (configuration and intelligence) with the same conditions as `hunt`.
+//! - `token-never-issued` with lag tolerance: a token used by an access record and not issued
+//!   by any sign-in seen is *pending*. It is judged only once the tenant's sign-in logs cover
+//!   its possible issuance (sign-ins from `first use − lifetime − skew` up to
+//!   `first use + ingestion lag + skew`), exactly the coverage rule of `hunt`; a sign-in that
+//!   arrives late clears it. Pending tokens that are never judged expire after
+//!   [`LiveLimits::pending_ttl_seconds`] of clock time.
+//!
+//! State is bounded: issued tokens expire by event time and are capped, pending tokens and
+//! tracked alerts are capped (the oldest go first; evictions are counted). The whole state
+//! serialises to JSON (a baseline in the store) with the id of the last event folded in, so a
+//! restart replays only the events stored after it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use keywarden_detect::Rule;
+use keywarden_detect::Settings;
+use keywarden_detect::intern::stable_hash;
+use keywarden_model::{Alert, Severity, Timestamp};
+use keywarden_store::EventRow;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Caps on the detector's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LiveLimits {
+    /// Issued token ids remembered.
+    pub max_issued: usize,
+    /// Unissued tokens waiting for sign-in coverage.
+    pub max_pending: usize,
+    /// Alerts kept in memory for extension (older ones stay in the store as they are).
+    pub max_alerts: usize,
+    /// Record ids kept per alert.
+    pub max_records_per_alert: usize,
+    /// Clock seconds a pending token may wait for coverage before it is dropped unjudged.
+    pub pending_ttl_seconds: i64,
+    /// A sign-in stream (shape and category of one tenant) silent for this many clock seconds
+    /// no longer holds judgements back.
+    pub stream_idle_seconds: i64,
+}
+
+impl Default for LiveLimits {
+    fn default() -> Self {
+        LiveLimits {
+            max_issued: 1_000_000,
+            max_pending: 100_000,
+            max_alerts: 10_000,
+            max_records_per_alert: 1_000,
+            pending_ttl_seconds: 24 * 3600,
+            stream_idle_seconds: 900,
+        }
+    }
+}
+
+/// An unissued token waiting for its verdict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    tenant: String,
+    first: i64,
+    last: i64,
+    /// Clock time it became pending.
+    since: i64,
+    user: Option<String>,
+    ip: Option<String>,
+    app_id: Option<String>,
+    client_app_id: Option<String>,
+    session_id: Option<String>,
+    mailbox: Option<String>,
+    records: Vec<String>,
+}
+
+/// What one sign-in stream has delivered: event-time span and the clock time of its last batch.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Span {
+    first: i64,
+    last: i64,
+    seen: i64,
+}
+
+/// The serialisable state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LiveState {
+    /// Store id of the last event folded in.
+    pub last_event: i64,
+    /// Issued token id → latest sign-in time.
+    issued: HashMap<String, i64>,
+    /// Tenant → sign-in stream (`shape/category`) → what it covers.
+    coverage: HashMap<String, HashMap<String, Span>>,
+    /// Token id → pending use.
+    pending: HashMap<String, Pending>,
+    /// Alert id → alert, for extension by later records.
+    alerts: HashMap<String, Alert>,
+    /// Counters (exported as metrics).
+    pub evicted_pending: u64,
+    pub expired_pending: u64,
+    pub evicted_issued: u64,
+    pub evicted_alerts: u64,
+}
+
+/// The incremental detector.
+pub struct LiveDetector {
+    settings: Settings,
+    limits: LiveLimits,
+    state: LiveState,
+}
+
+/// Key for the tenant of an event without one.
+const NO_TENANT: &str = "";
+
+impl LiveDetector {
+    pub fn new(settings: Settings, limits: LiveLimits, state: LiveState) -> LiveDetector {
+        LiveDetector {
+            settings,
+            limits,
+            state,
+        }
+    }
+
+    pub fn state(&self) -> &LiveState {
+        &self.state
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn limits(&self) -> LiveLimits {
+        self.limits
+    }
+
+    /// Pending tokens (waiting for coverage).
+    pub fn pending(&self) -> usize {
+        self.state.pending.len()
+    }
+
+    /// Folds a batch of stored events in (ids ascending) and returns the alerts raised or
+    /// extended by it.
+    pub fn process(&mut self, rows: &[(i64, EventRow)], now: Timestamp) -> Vec<Alert> {
+        let mut changed: BTreeMap<String, ()> = BTreeMap::new();
+        for (id, row) in rows {
+            if *id <= self.state.last_event {
+                continue;
+            }
+            self.state.last_event = *id;
+            self.fold(row, now, &mut changed);
+        }
+        self.judge_pending(now, &mut changed);
+        self.bound();
+        changed
+            .keys()
+            .filter_map(|id| self.state.alerts.get(id).cloned())
+            .collect()
+    }
+
+    /// Judges pending tokens without new events (called periodically: streams go idle, pending
+    /// tokens expire).
+    pub fn tick(&mut self, now: Timestamp) -> Vec<Alert> {
+        self.process(&[], now)
+    }
+
+    fn fold(&mut self, row: &EventRow, now: Timestamp, changed: &mut BTreeMap<String, ()>) {
+        let cfg = &self.settings.config;
+        let tenant = row.tenant.as_deref().unwrap_or(NO_TENANT).to_string();
+        let time = row.time;
+        if row.role == "sign-in" {
+            if let Some(t) = time {
+                let stream = format!(
+                    "{}/{}",
+                    row.format,
+                    row.category.as_deref().unwrap_or_default()
+                );
+                let c = self
+                    .state
+                    .coverage
+                    .entry(tenant.clone())
+                    .or_default()
+                    .entry(stream)
+                    .or_insert(Span {
+                        first: t,
+                        last: t,
+                        seen: now.0,
+                    });
+                c.first = c.first.min(t);
+                c.last = c.last.max(t);
+                c.seen = now.0;
+            }
+            if let Some(tok) = &row.token_id {
+                let at = time.unwrap_or(now.0);
+                let e = self.state.issued.entry(tok.clone()).or_insert(at);
+                *e = (*e).max(at);
+                // A late sign-in clears a pending token: the lag tolerance at work.
+                self.state.pending.remove(tok);
+            }
+        }
+        let margin = cfg.rules.ioc_ip.margin_days;
+        let ioc = match (row.client_ip.as_deref(), time) {
+            (Some(ip), Some(t)) if cfg.rules.ioc_ip.enabled => self
+                .settings
+                .intel
+                .ip_at(ip, Timestamp(t), margin)
+                .map(|ind| {
+                    (
+                        ip,
+                        json!({ "ip": ip, "indicator": ind, "margin_days": margin }),
+                    )
+                }),
+            _ => None,
+        };
+        if let Some((ip, ev)) = ioc {
+            self.raise(
+                Rule::IocIp,
+                "Activity from a threat-actor IP inside its active window",
+                &[&tenant, ip],
+                row,
+                ev,
+                changed,
+            );
+        }
+        let bad_key = match row.signing_key_id.as_deref() {
+            Some(k) if self.settings.config.rules.known_bad_key.enabled => self
+                .settings
+                .intel
+                .key(k)
+                .map(|ind| (k, json!({ "key": ind, "key_id": k }))),
+            _ => None,
+        };
+        if let Some((k, ev)) = bad_key {
+            self.raise(
+                Rule::KnownBadKey,
+                "Token signed with a known-bad key",
+                &[&tenant, k],
+                row,
+                ev,
+                changed,
+            );
+        }
+        let access = row.role == "mail-access" || row.role == "activity";
+        if !access {
+            return;
+        }
+        let cfg = &self.settings.config;
+        if cfg.rules.consumer_tenant_token.enabled
+            && let Some(tt) = row.token_tenant.as_deref()
+        {
+            let consumer = cfg
+                .rules
+                .consumer_tenant_token
+                .consumer_tenants
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(tt));
+            let foreign = row
+                .tenant
+                .as_deref()
+                .is_some_and(|t| !t.eq_ignore_ascii_case(tt));
+            if consumer || foreign {
+                let why = if consumer {
+                    "token issued by the Microsoft consumer (MSA) tenant used on an enterprise resource"
+                } else {
+                    "token issued by another tenant than the resource's organisation"
+                };
+                let client = row.client_app_id.clone().unwrap_or_default();
+                let ev = json!({
+                    "token_tenant": tt,
+                    "resource_tenant": tenant,
+                    "client_app_id": client,
+                    "why": why,
+                });
+                self.raise(
+                    Rule::ConsumerTenantToken,
+                    "Enterprise resource accessed with a consumer or foreign-tenant token",
+                    &[&tenant, tt, &client],
+                    row,
+                    ev,
+                    changed,
+                );
+            }
+        }
+        let rule = &self.settings.config.rules.token_never_issued;
+        let system = row
+            .logon_type
+            .is_some_and(|l| rule.exempt_logon_types.contains(&l));
+        let exempt = row.client_app_id.as_deref().is_some_and(|c| {
+            rule.exempt_client_apps
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(c))
+        });
+        if !rule.enabled || system || exempt {
+            return;
+        }
+        let Some(tok) = row.token_id.as_deref() else {
+            return;
+        };
+        if self.state.issued.contains_key(tok) {
+            return;
+        }
+        let id = alert_id(Rule::TokenNeverIssued, &[&tenant, tok]);
+        if self.state.alerts.contains_key(&id) {
+            // Already judged forged: this record extends the alert.
+            self.extend(&id, row, changed);
+            return;
+        }
+        let t = time.unwrap_or(now.0);
+        let limit = self.limits.max_records_per_alert;
+        let p = self
+            .state
+            .pending
+            .entry(tok.to_string())
+            .or_insert_with(|| Pending {
+                tenant: tenant.clone(),
+                first: t,
+                last: t,
+                since: now.0,
+                user: row.user.clone(),
+                ip: row.client_ip.clone(),
+                app_id: row.app_id.clone(),
+                client_app_id: row.client_app_id.clone(),
+                session_id: row.session_id.clone(),
+                mailbox: row.mailbox.clone(),
+                records: Vec::new(),
+            });
+        p.first = p.first.min(t);
+        p.last = p.last.max(t);
+        if p.records.len() < limit {
+            p.records.push(row.record_ref.clone());
+        }
+    }
+
+    /// Judges pending tokens whose possible issuance the sign-in logs now cover.
+    fn judge_pending(&mut self, now: Timestamp, changed: &mut BTreeMap<String, ()>) {
+        let tol = &self.settings.config.tolerance;
+        let before = (tol.max_token_lifetime_minutes + tol.clock_skew_minutes) * 60_000_000;
+        let after = (tol.ingestion_lag_minutes + tol.clock_skew_minutes) * 60_000_000;
+        let ttl = self.limits.pending_ttl_seconds.saturating_mul(1_000_000);
+        let idle = self.limits.stream_idle_seconds.saturating_mul(1_000_000);
+        let mut forged = Vec::new();
+        let mut expired = Vec::new();
+        for (tok, p) in &self.state.pending {
+            // Covered: some stream reaches back before the token's possible issuance, and every
+            // stream still delivering has reached past its lag tolerance (a sign-in of a slower
+            // stream may still issue it).
+            let spans: Vec<&Span> = [
+                self.state.coverage.get(&p.tenant),
+                self.state.coverage.get(NO_TENANT),
+            ]
+            .into_iter()
+            .flatten()
+            .flat_map(|m| m.values())
+            .collect();
+            let start = p.first.saturating_sub(before);
+            let end = p.first.saturating_add(after);
+            let covered = spans.iter().any(|s| s.first <= start)
+                && spans.iter().any(|s| s.last >= end)
+                && spans
+                    .iter()
+                    .filter(|s| now.0.saturating_sub(s.seen) <= idle)
+                    .all(|s| s.last >= end);
+            if covered {
+                forged.push(tok.clone());
+            } else if now.0.saturating_sub(p.since) > ttl {
+                expired.push(tok.clone());
+            }
+        }
+        for tok in expired {
+            self.state.pending.remove(&tok);
+            self.state.expired_pending += 1;
+        }
+        forged.sort();
+        for tok in forged {
+            let Some(p) = self.state.pending.remove(&tok) else {
+                continue;
+            };
+            let mut a = Alert::new(
+                Rule::TokenNeverIssued.id(),
+                "Access with a token no sign-in issued",
+                Severity::High,
+            );
+            a.id = alert_id(Rule::TokenNeverIssued, &[&p.tenant, &tok]);
+            a.score = 0.8;
+            a.attack = attack(Rule::TokenNeverIssued);
+            a.time_first = Some(Timestamp(p.first));
+            a.time_last = Some(Timestamp(p.last));
+            a.tenant = non_empty(&p.tenant);
+            a.user = p.user;
+            a.mailbox = p.mailbox;
+            a.client_ip = p.ip;
+            a.app_id = p.app_id;
+            a.client_app_id = p.client_app_id;
+            a.session_id = p.session_id;
+            a.token_id = Some(tok.clone());
+            a.record_ids = p.records;
+            a.evidence = json!({
+                "token_id": tok,
+                "sign_in_match": "none",
+                "sign_in_coverage": "the tenant's sign-in logs span the token's possible issuance",
+                "tolerance_minutes": {
+                    "clock_skew": tol.clock_skew_minutes,
+                    "ingestion_lag": tol.ingestion_lag_minutes,
+                    "max_token_lifetime": tol.max_token_lifetime_minutes,
+                },
+                "judged": "live",
+            });
+            changed.insert(a.id.clone(), ());
+            self.state.alerts.insert(a.id.clone(), a);
+        }
+    }
+
+    /// Raises the alert for (rule, key) or extends it with this record.
+    fn raise(
+        &mut self,
+        rule: Rule,
+        title: &str,
+        key: &[&str],
+        row: &EventRow,
+        evidence: serde_json::Value,
+        changed: &mut BTreeMap<String, ()>,
+    ) {
+        let id = alert_id(rule, key);
+        if !self.state.alerts.contains_key(&id) {
+            let mut a = Alert::new(rule.id(), title, Severity::High);
+            a.id = id.clone();
+            a.score = 0.8;
+            a.attack = attack(rule);
+            a.tenant = row.tenant.clone();
+            a.user = row.user.clone();
+            a.mailbox = row.mailbox.clone();
+            a.client_ip = row.client_ip.clone();
+            a.app_id = row.app_id.clone();
+            a.client_app_id = row.client_app_id.clone();
+            a.session_id = row.session_id.clone();
+            a.token_id = row.token_id.clone();
+            a.evidence = evidence;
+            self.state.alerts.insert(id.clone(), a);
+        }
+        self.extend(&id, row, changed);
+    }
+
+    fn extend(&mut self, id: &str, row: &EventRow, changed: &mut BTreeMap<String, ()>) {
+        let limit = self.limits.max_records_per_alert;
+        let Some(a) = self.state.alerts.get_mut(id) else {
+            return;
+        };
+        if let Some(t) = row.time.map(Timestamp) {
+            a.time_first = Some(a.time_first.map_or(t, |f| f.min(t)));
+            a.time_last = Some(a.time_last.map_or(t, |l| l.max(t)));
+        }
+        if a.record_ids.len() < limit {
+            a.record_ids.push(row.record_ref.clone());
+        } else if let Some(obj) = a.evidence.as_object_mut() {
+            obj.insert("record_ids_truncated_at".into(), json!(limit));
+        }
+        changed.insert(id.to_string(), ());
+    }
+
+    /// Enforces the caps: the oldest entries go first.
+    fn bound(&mut self) {
+        let s = &mut self.state;
+        if s.issued.len() > self.limits.max_issued {
+            let excess = s.issued.len() - self.limits.max_issued;
+            let mut by_time: Vec<(i64, String)> =
+                s.issued.iter().map(|(k, v)| (*v, k.clone())).collect();
+            by_time.sort_unstable();
+            for (_, k) in by_time.into_iter().take(excess) {
+                s.issued.remove(&k);
+            }
+            s.evicted_issued += excess as u64;
+        }
+        if s.pending.len() > self.limits.max_pending {
+            let excess = s.pending.len() - self.limits.max_pending;
+            let mut by_time: Vec<(i64, String)> = s
+                .pending
+                .iter()
+                .map(|(k, p)| (p.since, k.clone()))
+                .collect();
+            by_time.sort_unstable();
+            for (_, k) in by_time.into_iter().take(excess) {
+                s.pending.remove(&k);
+            }
+            s.evicted_pending += excess as u64;
+        }
+        if s.alerts.len() > self.limits.max_alerts {
+            let excess = s.alerts.len() - self.limits.max_alerts;
+            let mut by_time: Vec<(Option<Timestamp>, String)> = s
+                .alerts
+                .iter()
+                .map(|(k, a)| (a.time_last, k.clone()))
+                .collect();
+            by_time.sort_unstable();
+            for (_, k) in by_time.into_iter().take(excess) {
+                s.alerts.remove(&k);
+            }
+            s.evicted_alerts += excess as u64;
+        }
+    }
+
+    /// Makes stored alerts extendable again after a restart.
+    pub fn adopt(&mut self, alerts: Vec<Alert>) {
+        for a in alerts {
+            if a.id.starts_with("live-") {
+                self.state.alerts.entry(a.id.clone()).or_insert(a);
+            }
+        }
+        self.bound();
+    }
+}
+
+/// The stable id of the live alert for (rule, key).
+pub fn alert_id(rule: Rule, key: &[&str]) -> String {
+    let mut parts = vec![rule.id()];
+    parts.extend_from_slice(key);
+    format!("live-{:016x}", stable_hash(&parts))
+}
+
+fn attack(rule: Rule) -> Vec<String> {
+    rule.attack().iter().map(|s| s.to_string()).collect()
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keywarden_detect::DetectConfig;
+
+    const MIN: i64 = 60_000_000;
+
+    fn detector() -> LiveDetector {
+        let settings = DetectConfig::default().build().unwrap();
+        LiveDetector::new(settings, LiveLimits::default(), LiveState::default())
+    }
+
+    fn row(role: &str, token: &str, minute: i64) -> EventRow {
+        EventRow {
+            role: role.into(),
+            tenant: Some("t1".into()),
+            token_id: Some(token.into()),
+            time: Some(1_689_000_000_000_000 + minute * MIN),
+            record_ref: format!("{role}-{token}-{minute}"),
+            client_app_id: Some("d3590ed6-52b3-4102-aeff-aad2292ab01c".into()),
+            ..EventRow::default()
+        }
+    }
+
+    fn feed(d: &mut LiveDetector, rows: Vec<EventRow>, now_min: i64) -> Vec<Alert> {
+        let start = d.state.last_event;
+        let batch: Vec<(i64, EventRow)> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (start + 1 + i as i64, r))
+            .collect();
+        d.process(&batch, Timestamp(1_700_000_000_000_000 + now_min * MIN))
+    }
+
+    #[test]
+    fn unissued_token_waits_for_coverage_then_alerts_once() {
+        let mut d = detector();
+        // Sign-in logs start well before the use.
+        let a = feed(&mut d, vec![row("sign-in", "good", 0)], 0);
+        assert!(a.is_empty());
+        let a = feed(&mut d, vec![row("mail-access", "forged", 200)], 1);
+        assert!(
+            a.is_empty(),
+            "not judged before the lag tolerance is covered"
+        );
+        assert_eq!(d.pending(), 1);
+        // Sign-ins reach 200 + 30 + 5 minutes: covered, no issuance → alert.
+        let a = feed(&mut d, vec![row("sign-in", "other", 236)], 2);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].rule_id, "token-never-issued");
+        assert_eq!(a[0].token_id.as_deref(), Some("forged"));
+        // A later use extends the same alert.
+        let a = feed(&mut d, vec![row("mail-access", "forged", 240)], 3);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].record_ids.len(), 2);
+    }
+
+    #[test]
+    fn a_late_sign_in_clears_the_pending_token() {
+        let mut d = detector();
+        feed(&mut d, vec![row("sign-in", "x", 0)], 0);
+        feed(&mut d, vec![row("mail-access", "late", 200)], 0);
+        // The issuing sign-in arrives after the use, inside the lag tolerance.
+        let a = feed(&mut d, vec![row("sign-in", "late", 210)], 1);
+        assert!(a.is_empty());
+        let a = feed(&mut d, vec![row("sign-in", "y", 400)], 2);
+        assert!(a.is_empty());
+        assert_eq!(d.pending(), 0);
+    }
+
+    #[test]
+    fn pending_tokens_expire_by_the_injected_clock_and_are_capped() {
+        let mut d = detector();
+        d.limits.max_pending = 2;
+        feed(
+            &mut d,
+            vec![
+                row("mail-access", "a", 0),
+                row("mail-access", "b", 1),
+                row("mail-access", "c", 2),
+            ],
+            0,
+        );
+        assert_eq!(d.pending(), 2);
+        assert_eq!(d.state.evicted_pending, 1);
+        feed(&mut d, vec![], 25 * 60);
+        assert_eq!(d.pending(), 0);
+        assert_eq!(d.state.expired_pending, 2);
+    }
+
+    #[test]
+    fn consumer_tenant_token_alerts_immediately() {
+        let mut d = detector();
+        let mut r = row("mail-access", "tok", 0);
+        r.token_tenant = Some("9188040d-6c67-4c5b-b112-36a304b66dad".into());
+        let a = feed(&mut d, vec![r], 0);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].rule_id, "consumer-tenant-token");
+        assert_eq!(a[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn state_round_trips_and_replay_skips_folded_events() {
+        let mut d = detector();
+        feed(&mut d, vec![row("mail-access", "p", 0)], 0);
+        let json = serde_json::to_string(d.state()).unwrap();
+        let state: LiveState = serde_json::from_str(&json).unwrap();
+        let settings = DetectConfig::default().build().unwrap();
+        let mut d2 = LiveDetector::new(settings, LiveLimits::default(), state);
+        assert_eq!(d2.pending(), 1);
+        let again = vec![(1, row("mail-access", "q", 0))];
+        d2.process(&again, Timestamp(0));
+        assert_eq!(d2.pending(), 1, "event 1 was already folded in");
+    }
+}

@@ -1,0 +1,319 @@
+//! [`ServeConfig`] → [`Server`]: opens the store, restores the live detector, binds the
+//! listener, then [`Server::run`] serves until the shutdown future resolves. Shutdown closes
+//! the ingest queue, lets the writer finish what was queued, and saves the detector state.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keywarden_detect::DetectConfig;
+use keywarden_ingest::IngestConfig;
+use keywarden_store::StoreConfig;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use crate::api::{AppState, Readers, router};
+use crate::auth::ApiKeys;
+use crate::clock::Clock;
+use crate::error::ServerError;
+use crate::live::{LiveDetector, LiveLimits, LiveState};
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::source::Ingestor;
+
+/// Everything `keywarden serve` can be told.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub api_keys: ApiKeys,
+    pub detect: DetectConfig,
+    pub limits: LiveLimits,
+    /// Ingest bodies waiting for the writer (beyond it: 429).
+    pub queue_capacity: usize,
+    /// Ingest bodies being read or waiting (beyond it: 503). Bounds memory at
+    /// `max_inflight × max_body_bytes`.
+    pub max_inflight: usize,
+    pub max_body_bytes: usize,
+    pub max_decompressed_bytes: usize,
+    pub max_record_bytes: usize,
+    pub request_timeout: Duration,
+    /// Events and rejections older than this are deleted (`None`: kept).
+    pub retention: Option<Duration>,
+    pub state_interval: Duration,
+    /// `synchronous=FULL`: acknowledged means on disk. Leave on.
+    pub synchronous_full: bool,
+    pub read_connections: usize,
+}
+
+/// The `[server]` table of the configuration file (every key optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ServerSection {
+    queue_capacity: Option<usize>,
+    max_inflight: Option<usize>,
+    max_body_bytes: Option<usize>,
+    max_decompressed_bytes: Option<usize>,
+    max_record_bytes: Option<usize>,
+    request_timeout_seconds: Option<u64>,
+    retention_days: Option<u64>,
+    state_interval_seconds: Option<u64>,
+    max_pending_tokens: Option<usize>,
+    pending_ttl_hours: Option<i64>,
+    sign_in_stream_idle_seconds: Option<i64>,
+}
+
+/// The configuration file: `[server]` plus the detection pack's own tables under `[detect]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConfigFile {
+    server: ServerSection,
+    detect: Option<toml::Value>,
+}
+
+impl ServeConfig {
+    pub fn new(listen: impl Into<String>, data_dir: impl Into<PathBuf>, api_keys: ApiKeys) -> Self {
+        ServeConfig {
+            listen: listen.into(),
+            data_dir: data_dir.into(),
+            api_keys,
+            detect: DetectConfig::default(),
+            limits: LiveLimits::default(),
+            queue_capacity: 64,
+            max_inflight: 32,
+            max_body_bytes: 32 << 20,
+            max_decompressed_bytes: 256 << 20,
+            max_record_bytes: 16 << 20,
+            request_timeout: Duration::from_secs(60),
+            retention: None,
+            state_interval: Duration::from_secs(5),
+            synchronous_full: true,
+            read_connections: 2,
+        }
+    }
+
+    /// Reads the API key file.
+    pub fn read_keys(path: &Path) -> Result<ApiKeys, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::Read {
+            what: "API key file",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ApiKeys::parse(&text)
+    }
+
+    /// Applies a TOML configuration file.
+    pub fn apply_file(&mut self, path: &Path) -> Result<(), ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::Read {
+            what: "configuration",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |reason: String| ServerError::Config {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if let Some(d) = file.detect {
+            let text = toml::to_string(&d).map_err(|e| bad(e.to_string()))?;
+            self.detect = DetectConfig::from_toml(&text).map_err(bad)?;
+        }
+        let s = file.server;
+        let positive = |name: &str, v: usize| {
+            if v == 0 {
+                Err(bad(format!("server.{name} must be positive")))
+            } else {
+                Ok(v)
+            }
+        };
+        if let Some(v) = s.queue_capacity {
+            self.queue_capacity = positive("queue_capacity", v)?;
+        }
+        if let Some(v) = s.max_inflight {
+            self.max_inflight = positive("max_inflight", v)?;
+        }
+        if let Some(v) = s.max_body_bytes {
+            self.max_body_bytes = positive("max_body_bytes", v)?;
+        }
+        if let Some(v) = s.max_decompressed_bytes {
+            self.max_decompressed_bytes = positive("max_decompressed_bytes", v)?;
+        }
+        if let Some(v) = s.max_record_bytes {
+            self.max_record_bytes = positive("max_record_bytes", v)?;
+        }
+        if let Some(v) = s.request_timeout_seconds {
+            self.request_timeout = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = s.retention_days {
+            self.retention = Some(Duration::from_secs(v.max(1).saturating_mul(86_400)));
+        }
+        if let Some(v) = s.state_interval_seconds {
+            self.state_interval = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = s.max_pending_tokens {
+            self.limits.max_pending = positive("max_pending_tokens", v)?;
+        }
+        if let Some(v) = s.sign_in_stream_idle_seconds {
+            self.limits.stream_idle_seconds = v.max(0);
+        }
+        if let Some(v) = s.pending_ttl_hours {
+            self.limits.pending_ttl_seconds = v.max(1).saturating_mul(3600);
+        }
+        Ok(())
+    }
+
+    /// Opens the store, restores detection state and binds the listener.
+    pub fn build(self, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
+        let settings = self.detect.build()?;
+        let store_cfg = StoreConfig {
+            synchronous_full: self.synchronous_full,
+            ..StoreConfig::new(&self.data_dir)
+        };
+        let store = store_cfg.build()?;
+        let readers = (0..self.read_connections.max(1))
+            .map(|_| store_cfg.reader())
+            .collect::<Result<Vec<_>, _>>()?;
+        let metrics = Arc::new(Metrics::default());
+        let ingest = IngestConfig {
+            max_record_bytes: self.max_record_bytes,
+            threads: 1,
+            ..IngestConfig::default()
+        };
+        let mut pipeline = Pipeline {
+            store,
+            detector: LiveDetector::new(settings, self.limits, LiveState::default()),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            ingest,
+            max_decompressed_bytes: self.max_decompressed_bytes,
+            state_interval: self.state_interval,
+            retention: self.retention,
+            alerts_out: None,
+        };
+        let replayed = pipeline.restore()?;
+        let listener =
+            std::net::TcpListener::bind(&self.listen).map_err(|source| ServerError::Listen {
+                addr: self.listen.clone(),
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| ServerError::Listen {
+                addr: self.listen.clone(),
+                source,
+            })?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(self.queue_capacity);
+        let state = AppState {
+            keys: Arc::new(self.api_keys.clone()),
+            ingestor: Ingestor {
+                tx,
+                metrics: metrics.clone(),
+            },
+            readers: Arc::new(Readers::new(readers)),
+            metrics,
+            inflight: Arc::new(Semaphore::new(self.max_inflight)),
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: self.request_timeout,
+            clock,
+        };
+        Ok(Server {
+            listener,
+            pipeline,
+            rx,
+            state,
+            replayed,
+        })
+    }
+}
+
+/// A server ready to run.
+pub struct Server {
+    listener: std::net::TcpListener,
+    pipeline: Pipeline,
+    rx: std::sync::mpsc::Receiver<crate::source::Submission>,
+    state: AppState,
+    replayed: u64,
+}
+
+impl Server {
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Events replayed into the detector on start.
+    pub fn replayed(&self) -> u64 {
+        self.replayed
+    }
+
+    /// A handle for other sources (file tail) to submit through.
+    pub fn ingestor(&self) -> Ingestor {
+        self.state.ingestor.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains the queue and saves state.
+    pub fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Server {
+            listener,
+            pipeline,
+            rx,
+            state,
+            ..
+        } = self;
+        let writer = std::thread::Builder::new()
+            .name("keywarden-writer".into())
+            .spawn(move || pipeline.run(rx))
+            .map_err(|source| ServerError::Start {
+                what: "writer thread",
+                source,
+            })?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|source| ServerError::Start {
+                what: "runtime",
+                source,
+            })?;
+        let served = rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let app = router(state);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        });
+        // The router (and with it every queue sender) is gone: the writer drains and stops.
+        drop(rt);
+        let _ = writer.join();
+        served.map_err(|source| ServerError::Start {
+            what: "HTTP server",
+            source,
+        })
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (the usual way to stop `keywarden serve`).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,106 @@
+//! Sources put log bodies into the pipeline through one interface: an [`Ingestor`] handle on
+//! the bounded ingest queue. The HTTP endpoint uses [`Ingestor::try_submit`] (a full queue is
+//! answered 429, never buffered); a [`Source`] running on its own (the file tail, later Kafka)
+//! uses [`Ingestor::submit`], which waits for room: back-pressure instead of memory.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use keywarden_ingest::Format;
+use keywarden_store::RejectionRow;
+use serde::Serialize;
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
+
+use crate::metrics::Metrics;
+
+/// One body to ingest, with where to send the answer.
+pub struct Submission {
+    /// Which source delivered it (`http`, `watch`...).
+    pub source: String,
+    /// The input name used in rejections (`http:<request>`, a file path).
+    pub name: String,
+    pub body: Vec<u8>,
+    /// Forced shape (`?format=`); `None` sniffs.
+    pub format: Option<Format>,
+    /// Client idempotency key: a retried request with the same key is stored once.
+    pub request_key: Option<String>,
+    /// For file tails: (path, file id, offset after this body), committed with the batch.
+    pub offset: Option<(String, String, u64)>,
+    pub arrived: Instant,
+    pub reply: oneshot::Sender<Result<IngestAnswer, IngestFailure>>,
+}
+
+/// The answer to an acknowledged ingest: everything in it is durably committed.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestAnswer {
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Rejections (at most [`MAX_LISTED_REJECTIONS`]; all are counted and stored).
+    pub rejections: Vec<RejectionRow>,
+    /// True when the request's idempotency key had already been committed.
+    pub duplicate: bool,
+    pub batch_id: i64,
+}
+
+/// At most this many rejections are listed in one answer.
+pub const MAX_LISTED_REJECTIONS: usize = 1_000;
+
+/// Why an ingest was not acknowledged.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestFailure {
+    #[error("body decompresses to more than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the store failed: {0}")]
+    Store(String),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// Why a submission was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// The queue is full: retry later (429).
+    QueueFull,
+    /// The pipeline has stopped (503).
+    Closed,
+}
+
+/// A handle on the bounded ingest queue.
+#[derive(Clone)]
+pub struct Ingestor {
+    pub(crate) tx: mpsc::SyncSender<Submission>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Ingestor {
+    /// Queues without waiting; a full queue sheds.
+    pub fn try_submit(&self, s: Submission) -> Result<(), Shed> {
+        match self.tx.try_send(s) {
+            Ok(()) => {
+                Metrics::add(&self.metrics.queue_depth, 1);
+                Ok(())
+            }
+            Err(mpsc::TrySendError::Full(_)) => Err(Shed::QueueFull),
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(Shed::Closed),
+        }
+    }
+
+    /// Queues, waiting for room (call from a source's own thread, not from async code).
+    pub fn submit(&self, s: Submission) -> Result<(), Shed> {
+        self.tx.send(s).map_err(|_| Shed::Closed)?;
+        Metrics::add(&self.metrics.queue_depth, 1);
+        Ok(())
+    }
+}
+
+/// A source of log bodies that runs on its own (file tail; later Kafka). The HTTP endpoint is
+/// the other source and lives in [`crate::api`].
+pub trait Source: Send + 'static {
+    /// A short name (`watch`).
+    fn name(&self) -> &'static str;
+    /// Runs until `stop` is set, submitting bodies through `ingestor`.
+    fn run(self: Box<Self>, ingestor: Ingestor, stop: Arc<std::sync::atomic::AtomicBool>);
+}

@@ -1,0 +1,46 @@
+//! `keywarden serve`: continuous monitoring (durable HTTP ingest, live detection, alert and
+//! incident API). All logic is in `keywarden-server`; this wires the arguments to it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use keywarden_server::{ServeConfig, SystemClock, shutdown_signal};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8440")]
+    pub listen: String,
+    /// Data directory (the SQLite store lives here).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// API keys, one per line (at least 16 characters each; `#` comments allowed).
+    #[arg(long)]
+    pub api_key_file: PathBuf,
+    /// TOML configuration: `[server]` limits and retention, `[detect]` detection settings.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
+    let keys = ServeConfig::read_keys(&args.api_key_file)?;
+    let mut cfg = ServeConfig::new(&args.listen, &args.data_dir, keys);
+    if let Some(path) = &args.config {
+        cfg.apply_file(path)?;
+    }
+    let server = cfg
+        .build(Arc::new(SystemClock))
+        .context("starting keywarden serve")?;
+    let addr = server
+        .local_addr()
+        .map_or_else(|| args.listen.clone(), |a| a.to_string());
+    eprintln!(
+        "keywarden serve: listening on http://{addr} (data in {}, {} events replayed into detection)",
+        args.data_dir.display(),
+        server.replayed()
+    );
+    server.run(shutdown_signal())?;
+    eprintln!("keywarden serve: stopped");
+    Ok(0)
+}

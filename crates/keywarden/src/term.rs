@@ -41,22 +41,11 @@ impl Style {
     }
 }
 
-/// Makes a log-derived string safe to print: control characters (ESC, CR, BEL...) and other
-/// invisible code points are shown as `\u{..}` escapes so that a hostile record cannot move the
-/// cursor, recolour the screen or hide text.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// Makes a log-derived string safe to print: control characters (ESC, CR, BEL...), zero-width
+/// and bidi characters are shown as `\u{..}` escapes so that a hostile record cannot move the
+/// cursor, recolour the screen or hide text. Lives in `keywarden-report`, which the reports
+/// share.
+pub use keywarden_report::escape_terminal as escape;
 
 #[cfg(test)]
 mod tests {

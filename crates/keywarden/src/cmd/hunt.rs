@@ -106,9 +106,8 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
     all_alerts.extend(detections.alerts.iter().cloned());
     // Incidents over every stage's alerts; writes alerts.jsonl and exposure.json.
     let exposure = super::hunt_detect::write_outputs(&args.out, &mut all_alerts, &detections)?;
-    // keywarden-report: alerts.csv, report.html and the terminal incident table take
-    // (&all_alerts, &exposure) here.
-    let _ = &exposure;
+    // alerts.csv and report.html; the incident table is printed with the summary below.
+    write_reports(&args.out, &all_alerts, &exposure, &report)?;
     let alerts = all_alerts.len() as u64;
     let summary = Summary {
         keywarden_version: env!("CARGO_PKG_VERSION"),
@@ -126,12 +125,59 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
 
     if !args.quiet {
         print_summary(&report, alerts, &args.out);
+        if alerts > 0 {
+            let stdout = std::io::stdout();
+            keywarden_report::print_incident_table(
+                &all_alerts,
+                &exposure,
+                Style::stdout().enabled,
+                stdout.lock(),
+            )
+            .context("printing the incident table")?;
+        }
     }
     Ok(if args.strict && report.rejected > 0 {
         1
     } else {
         0
     })
+}
+
+/// Writes `alerts.csv` and `report.html` (see `docs/REPORTS.md`).
+fn write_reports(
+    out: &std::path::Path,
+    alerts: &[keywarden_model::Alert],
+    exposure: &keywarden_model::Exposure,
+    report: &IngestReport,
+) -> anyhow::Result<()> {
+    let csv_path = out.join("alerts.csv");
+    let csv_file =
+        File::create(&csv_path).with_context(|| format!("creating {}", csv_path.display()))?;
+    keywarden_report::write_alerts_csv(alerts, BufWriter::new(csv_file))
+        .with_context(|| format!("writing {}", csv_path.display()))?;
+    let generated_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| keywarden_model::Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
+        .unwrap_or(keywarden_model::Timestamp(0));
+    let mut summary = keywarden_report::ReportSummary::new(env!("CARGO_PKG_VERSION"), generated_at);
+    summary.inputs = report
+        .inputs
+        .iter()
+        .map(|i| keywarden_report::InputSummary {
+            path: i.path.clone(),
+            format: i.format.clone(),
+            records: i.records,
+            events: i.events,
+            rejected: i.rejected,
+            skipped: i.skipped.clone(),
+        })
+        .collect();
+    let html_path = out.join("report.html");
+    let html_file =
+        File::create(&html_path).with_context(|| format!("creating {}", html_path.display()))?;
+    keywarden_report::write_html_report(alerts, exposure, &summary, BufWriter::new(html_file))
+        .with_context(|| format!("writing {}", html_path.display()))?;
+    Ok(())
 }
 
 fn print_summary(report: &IngestReport, alerts: u64, out: &std::path::Path) {

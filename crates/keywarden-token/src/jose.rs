@@ -1,6 +1,10 @@
 //! Our own JOSE parsing: compact JWS splitting, strict base64url, JSON objects without duplicate
 //! members, and typed access to the header and the claims.
 //!
+//! [`verify_jws`] applies the JOSE and signature rules without any JWT claim rules, for payloads
+//! that are not claim sets (test vectors, tooling); the validator applies the same checks in its
+//! own order.
+//!
 //! Nothing here trusts the token: every member is type-checked, unknown header members that
 //! would change the meaning of the token (`crit`, `b64`, header-supplied keys) are refused, and
 //! JSON text that repeats a member anywhere (in nested objects too) is refused rather than
@@ -10,7 +14,9 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
 
+use crate::crypto::Alg;
 pub use crate::json::{Members, parse_members, parse_object};
+use crate::jwks::KeySet;
 use crate::reason::{Rejection, evidence};
 
 /// Strict base64url: URL alphabet, no padding, no non-canonical trailing bits.
@@ -183,6 +189,46 @@ pub fn numeric_date(value: Option<&Value>, claim: &'static str) -> Result<Option
         }
         Some(_) => Err(Rejection::BadTime { claim }),
     }
+}
+
+/// A verified JWS: its header, algorithm and decoded payload bytes.
+#[derive(Debug, Clone)]
+pub struct VerifiedJws {
+    pub header: Header,
+    pub alg: Alg,
+    pub payload: Vec<u8>,
+}
+
+/// Verifies a compact JWS against `keys` (exact `kid` match, the key's algorithms only).
+pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<VerifiedJws, Rejection> {
+    let c = split(token, max_len)?;
+    let header = Header::parse(c.header_b64)?;
+    let alg = Alg::parse(&header.alg).ok_or_else(|| Rejection::UnsupportedAlg {
+        alg: evidence(&header.alg),
+    })?;
+    let key = keys
+        .keys
+        .get(&header.kid)
+        .ok_or_else(|| Rejection::UnknownKid {
+            kid: evidence(&header.kid),
+            issuer_id: String::new(),
+        })?;
+    if !key.key.allows(alg) {
+        return Err(Rejection::AlgNotAllowed {
+            alg: alg.name().into(),
+            kid: evidence(&header.kid),
+            issuer_id: String::new(),
+        });
+    }
+    let payload = b64_decode(c.payload_b64, "payload")?;
+    let signature = b64_decode(c.signature_b64, "signature")?;
+    key.key
+        .verify(alg, c.signing_input.as_bytes(), &signature, &header.kid)?;
+    Ok(VerifiedJws {
+        header,
+        alg,
+        payload,
+    })
 }
 
 #[cfg(test)]

@@ -31,7 +31,6 @@ pub mod fetch;
 pub mod jose;
 pub mod json;
 pub mod jwks;
-pub mod jws;
 pub mod policy;
 pub mod reason;
 pub mod validator;

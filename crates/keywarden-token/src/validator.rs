@@ -448,3 +448,82 @@ impl Validator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::B64;
+    use base64::Engine as _;
+
+    struct Stub;
+    impl Fetch for Stub {
+        fn get(&self, _: &str) -> Result<Vec<u8>, String> {
+            Ok(br#"{"keys":[{"kty":"EC","kid":"ec1","crv":"P-256","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"}]}"#.to_vec())
+        }
+    }
+
+    fn unsigned(header: &str, payload: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            B64.encode(header),
+            B64.encode(payload),
+            B64.encode([1u8; 64])
+        )
+    }
+
+    #[test]
+    fn rejections_before_and_after_key_lookup() {
+        let p = TrustPolicy::from_toml(
+            "[[issuer]]\nid='i'\nissuer='https://i.example'\naudiences=['a']\nalgorithms=['ES256']\njwks_uri='https://i.example/k'\n",
+        )
+        .unwrap();
+        let v = Validator::from_policy_with(&p, Arc::new(Stub), 0).unwrap();
+        let h = r#"{"alg":"ES256","kid":"ec1"}"#;
+        let code = |t: &str| v.validate_at(t, 0).unwrap_err().code();
+        assert_eq!(
+            code(&unsigned(h, r#"{"iss":"https://j.example"}"#)),
+            "untrusted-issuer"
+        );
+        assert_eq!(
+            code(&unsigned(h, r#"{"iss":"https://i.example"}"#)),
+            "bad-signature"
+        );
+        assert_eq!(
+            code(&unsigned(
+                r#"{"alg":"ES256","kid":"zz"}"#,
+                r#"{"iss":"https://i.example"}"#
+            )),
+            "unknown-kid"
+        );
+        assert_eq!(
+            code(&unsigned(
+                r#"{"alg":"PS256","kid":"ec1"}"#,
+                r#"{"iss":"https://i.example"}"#
+            )),
+            "alg-not-allowed"
+        );
+        assert_eq!(
+            v.remote_fetch_count("i"),
+            Some(1),
+            "unknown kid within the interval: no refetch"
+        );
+    }
+
+    #[test]
+    fn summaries_read_what_they_can_and_never_panic() {
+        let s = summarize(
+            &unsigned(
+                r#"{"alg":"ES256","kid":"k\u0000"}"#,
+                r#"{"iss":7,"aud":["a"],"exp":"x"}"#,
+            ),
+            1000,
+        );
+        assert_eq!(s.kid.as_deref(), Some("k\u{fffd}"));
+        assert_eq!((s.iss, s.exp), (None, None));
+        assert_eq!(s.aud, Some(serde_json::json!(["a"])));
+        for junk in ["", ".", "..", "a.b.c", "e30.e30.", "\u{feff}.\u{0}.x"] {
+            assert_eq!(summarize(junk, 1000).kid, None);
+        }
+        assert!(unix_now() > 1_700_000_000);
+    }
+}

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 
 use common::shared_dir;
 use keywarden_token::crypto::Alg;
+use keywarden_token::jose::verify_jws;
 use keywarden_token::jwks::{KeyContext, KeySet, load_jwks};
-use keywarden_token::jws::verify_jws;
 use serde_json::Value;
 
 /// Vectors Wycheproof marks valid that we refuse on purpose, with the code we refuse them with:

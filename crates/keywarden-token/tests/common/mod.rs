@@ -1,6 +1,8 @@
 //! Test key material generated at test time with aws-lc-rs, and a token minting helper.
 #![allow(dead_code)]
 
+pub mod fixture;
+
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};

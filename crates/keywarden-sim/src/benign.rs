@@ -54,7 +54,8 @@ impl BenignWorld {
         BenignWorld {
             trips: vec![None; tenant.users.len()],
             adopters,
-            app_day: (days / 2).max(3),
+            // After the baseline week, so that the new app is new to every baseline.
+            app_day: (days / 2).max(7).min(days.saturating_sub(1)),
         }
     }
 

@@ -182,8 +182,9 @@ impl Reader<'_> {
         if header.is_repeat(&fields) || (fields.len() == 1 && s.starts_with("#TYPE")) {
             return self.advance_to(next);
         }
-        let outcome = match header.event(self.path, fields, line, self.base_offset + start as u64) {
-            Ok(ev) => Ok(ev),
+        let offset = self.base_offset + start as u64;
+        let outcome = match header.event(self.path, &fields, line, offset, sink) {
+            Ok(()) => Ok(()),
             Err(reason) => {
                 let first_line_end = line_end(self.b, start);
                 if first_line_end < end && self.swallowed_rows(first_line_end, end, header) {
@@ -202,10 +203,7 @@ impl Reader<'_> {
             }
         };
         match outcome {
-            Ok(ev) => {
-                sink.event(ev);
-                self.advance_to(next);
-            }
+            Ok(()) => self.advance_to(next),
             Err((reason, resume)) => {
                 let shown_end = resume.min(end);
                 self.reject(sink, reason, start, line, shown_end);
@@ -320,14 +318,16 @@ impl Header {
                 .all(|(f, n)| column_name(f) == *n)
     }
 
-    /// Turns a row's fields into an event, or says why not.
-    fn event<'p>(
+    /// Turns a row's fields into an event handed to `sink`, or says why not (then nothing
+    /// reached the sink). The event borrows the row's text, so it lives only for this call.
+    fn event(
         &self,
-        path: &'p str,
-        fields: Vec<Cow<'_, str>>,
+        path: &str,
+        fields: &[Cow<'_, str>],
         line: u64,
         offset: u64,
-    ) -> Result<Event<'p>, RejectReason> {
+        sink: &mut Sink<'_>,
+    ) -> Result<(), RejectReason> {
         if fields.len() != self.names.len() {
             return Err(RejectReason::CsvFieldCount {
                 expected: self.names.len(),
@@ -340,20 +340,22 @@ impl Header {
             offset,
             record_number: None,
         };
-        match self.audit_data {
-            Some(audit) => self.audit_event(&fields, audit, origin),
-            None => self.table_event(fields, origin),
-        }
+        let ev = match self.audit_data {
+            Some(audit) => self.audit_event(fields, audit, origin)?,
+            None => self.table_event(fields, origin)?,
+        };
+        sink.event(ev);
+        Ok(())
     }
 
     /// A Purview / `Search-UnifiedAuditLog` row: `raw` is the parsed `AuditData`.
-    fn audit_event<'p>(
+    fn audit_event<'r>(
         &self,
-        fields: &[Cow<'_, str>],
+        fields: &'r [Cow<'r, str>],
         audit: usize,
-        origin: Origin<'p>,
-    ) -> Result<Event<'p>, RejectReason> {
-        let column = |i: Option<usize>| -> Option<&str> {
+        origin: Origin<'r>,
+    ) -> Result<Event<'r>, RejectReason> {
+        let column = |i: Option<usize>| -> Option<&'r str> {
             i.and_then(|i| fields.get(i))
                 .map(|c| c.trim())
                 .filter(|c| !c.is_empty())
@@ -362,29 +364,27 @@ impl Header {
             field: "AuditData".into(),
             message: "the AuditData cell is empty".into(),
         })?;
-        let raw =
-            Value::parse_owned(audit_text).map_err(|e| match RejectReason::from_json(&e) {
-                RejectReason::TooDeep => RejectReason::TooDeep,
-                _ => RejectReason::InvalidEmbeddedJson {
-                    field: "AuditData".into(),
-                    message: e.to_string(),
-                },
-            })?;
+        let raw = Value::parse(audit_text).map_err(|e| match RejectReason::from_json(&e) {
+            RejectReason::TooDeep => RejectReason::TooDeep,
+            _ => RejectReason::InvalidEmbeddedJson {
+                field: "AuditData".into(),
+                message: e.to_string(),
+            },
+        })?;
         let format = self.forced_shape.unwrap_or(self.format);
         let mut ev = shape::normalise(format, raw, origin)?;
-        let owned = |s: &str| Cow::Owned(s.to_string());
         let f = &mut ev.fields;
         if f.time.is_none() {
             f.time = column(self.creation_date).and_then(Timestamp::parse);
         }
         if f.record_id.is_none() {
-            f.record_id = column(self.record_id).map(owned);
+            f.record_id = column(self.record_id).map(Cow::Borrowed);
         }
         if f.user.is_none() {
-            f.user = column(self.user).map(|u| ascii_fold(owned(u)));
+            f.user = column(self.user).map(|u| ascii_fold(Cow::Borrowed(u)));
         }
         if f.operation.is_none() {
-            f.operation = column(self.operation).map(owned);
+            f.operation = column(self.operation).map(Cow::Borrowed);
         }
         Ok(ev)
     }
@@ -392,16 +392,16 @@ impl Header {
     /// A table export without `AuditData` (Defender `CloudAppEvents`, Sentinel
     /// `OfficeActivity` downloaded as CSV): the row becomes an object of its columns (all
     /// values text) and is recognised and normalised like the same row in JSON.
-    fn table_event<'p>(
-        &self,
-        fields: Vec<Cow<'_, str>>,
-        origin: Origin<'p>,
-    ) -> Result<Event<'p>, RejectReason> {
+    fn table_event<'r>(
+        &'r self,
+        fields: &'r [Cow<'r, str>],
+        origin: Origin<'r>,
+    ) -> Result<Event<'r>, RejectReason> {
         let mut row = Object::default();
         for (name, value) in self.columns.iter().zip(fields) {
             row.insert(
-                Cow::Owned(name.clone()),
-                Value::Str(Cow::Owned(value.into_owned())),
+                Cow::Borrowed(name.as_str()),
+                Value::Str(Cow::Borrowed(value.as_ref())),
             );
         }
         let raw = Value::Object(row);

@@ -239,7 +239,7 @@ fn emit(path: &str, id: u64, offset: Option<u64>, rendered: &[u8], sink: &mut Si
         }
     };
     let raw = match Value::parse(text) {
-        Ok(v) => v.into_owned(),
+        Ok(v) => v,
         Err(e) => return reject(sink, RejectReason::from_json(&e)),
     };
     let origin = Origin {

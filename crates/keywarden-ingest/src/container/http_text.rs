@@ -80,7 +80,7 @@ pub(crate) fn parse_access_line(line: &str) -> Result<Value<'_>, RejectReason> {
     let agent = referer.as_ref().and_then(|_| c.quoted());
     let extra = c.rest();
 
-    let mut o = Object::default();
+    let mut o = Object(Vec::with_capacity(16));
     o.insert("c-ip", Value::Str(Cow::Borrowed(host)));
     if ident != "-" {
         o.insert("cs-ident", Value::Str(Cow::Borrowed(ident)));
@@ -109,11 +109,15 @@ pub(crate) fn parse_access_line(line: &str) -> Result<Value<'_>, RejectReason> {
 pub(crate) fn insert_request<'a>(o: &mut Object<'a>, request: Cow<'a, str>) {
     if let Some(parts) = split_request(&request) {
         let owned = |s: &str| Value::Str(Cow::Owned(s.to_string()));
+        // The parts are slices of the request; a borrowed request lends them to the record.
         let borrowed_or_owned = |part: &str| match &request {
-            Cow::Borrowed(whole) => whole
-                .find(part)
-                .and_then(|i| whole.get(i..i + part.len()))
-                .map_or_else(|| owned(part), |s| Value::Str(Cow::Borrowed(s))),
+            Cow::Borrowed(whole) => {
+                let at = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+                whole
+                    .get(at..at.wrapping_add(part.len()))
+                    .filter(|s| *s == part)
+                    .map_or_else(|| owned(part), |s| Value::Str(Cow::Borrowed(s)))
+            }
             Cow::Owned(_) => owned(part),
         };
         o.insert("cs-method", borrowed_or_owned(parts.method));
@@ -170,7 +174,8 @@ pub(crate) fn split_request(request: &str) -> Option<RequestParts<'_>> {
     })
 }
 
-/// Parses the common-log date `10/Oct/2000:13:55:36 -0700` (the zone is optional).
+/// Parses the common-log date `10/Oct/2000:13:55:36 -0700` (the zone is optional; fractional
+/// seconds after the clock are ignored).
 pub(crate) fn parse_clf_date(s: &str) -> Option<Timestamp> {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -182,35 +187,63 @@ pub(crate) fn parse_clf_date(s: &str) -> Option<Timestamp> {
     let (day, rest) = stamp.split_once('/')?;
     let (mon, rest) = rest.split_once('/')?;
     let (year, clock) = rest.split_once(':')?;
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(mon))? + 1;
-    let all_digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
-    if !(all_digits(day, 2) || all_digits(day, 1)) || !all_digits(year, 4) {
+    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(mon))? as i64 + 1;
+    let num = |t: &str, widths: &[usize]| -> Option<i64> {
+        if !widths.contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let day = num(day, &[1, 2])?;
+    let year = num(year, &[4])?;
+    let clock = clock.split('.').next().unwrap_or(clock);
+    let mut hms = clock.split(':');
+    let (h, m, sec) = (
+        num(hms.next()?, &[2])?,
+        num(hms.next()?, &[2])?,
+        num(hms.next()?, &[2])?,
+    );
+    if hms.next().is_some() || h > 23 || m > 59 || sec > 60 || day < 1 || day > days_in(year, month)
+    {
         return None;
     }
-    let clock_ok = clock.len() >= 8
-        && clock.bytes().enumerate().all(|(i, b)| {
-            if i == 2 || i == 5 {
-                b == b':'
-            } else {
-                b.is_ascii_digit() || (i >= 8 && b == b'.')
-            }
-        });
-    if !clock_ok {
-        return None;
-    }
-    let zone = match zone {
-        None => "Z".to_string(),
-        Some(z)
-            if z.len() == 5
-                && (z.starts_with('+') || z.starts_with('-'))
-                && all_digits(&z[1..], 4) =>
-        {
-            format!("{}:{}", &z[..3], &z[3..])
+    let offset_minutes = match zone {
+        None => 0,
+        Some(z) if z.len() == 5 => {
+            let sign = match z.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return None,
+            };
+            let hh = num(z.get(1..3)?, &[2])?;
+            let mm = num(z.get(3..5)?, &[2])?;
+            sign * (hh * 60 + mm)
         }
         Some(_) => return None,
     };
-    let day: u32 = day.parse().ok()?;
-    Timestamp::parse(&format!("{year}-{month:02}-{day:02}T{clock}{zone}"))
+    let seconds =
+        days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec - offset_minutes * 60;
+    Some(Timestamp::from_unix_seconds(seconds))
+}
+
+fn days_in(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// At most 60 characters of a value, for messages.
@@ -327,6 +360,18 @@ mod tests {
         assert!(parse_clf_date("10/Oct/2000:13:55:36 +07").is_none());
         assert!(parse_clf_date("").is_none());
         assert!(parse_clf_date("1/Oct/2000:1:55:36").is_none());
+        assert!(parse_clf_date("29/Feb/2023:00:00:00 +0000").is_none());
+        assert!(parse_clf_date("12/Jul/2023:24:00:00 +0000").is_none());
+        assert_eq!(
+            parse_clf_date("29/Feb/2024:23:59:59 +0130")
+                .unwrap()
+                .to_string(),
+            "2024-02-29T22:29:59Z"
+        );
+        assert_eq!(
+            parse_clf_date("1/Jan/1970:00:00:00").unwrap(),
+            Timestamp::from_unix_seconds(0)
+        );
     }
 
     #[test]

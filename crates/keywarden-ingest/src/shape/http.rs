@@ -82,7 +82,12 @@ pub(crate) fn normalise<'a>(
     raw: Value<'a>,
     origin: Origin<'a>,
 ) -> Result<Event<'a>, RejectReason> {
-    let raw = add_taxonomy_keys(raw);
+    // Text lines are keyed by the taxonomy already; JSON records get its keys added.
+    let raw = if format == Format::HttpCombined {
+        raw
+    } else {
+        add_taxonomy_keys(raw)
+    };
     let fields = Fields {
         time: text(&raw, &["date"])
             .and_then(|d| parse_clf_date(&d))

@@ -137,7 +137,7 @@ fn from_evtx_json<'a>(ev: &Value<'a>, flat: &mut Object<'a>) {
         add_data(data, flat);
     }
     if let Some(Value::Object(user_data)) = ev.get("UserData") {
-        for (k, v) in user_data.iter() {
+        for (k, v) in &user_data.0 {
             match v {
                 Value::Object(inner) => add_data(inner, flat),
                 other if !k.starts_with('#') => add_field(k, other, flat),
@@ -179,7 +179,7 @@ fn from_winlogbeat<'a>(w: &Value<'a>, timestamp: Option<&Value<'a>>, flat: &mut 
 
 /// Adds the named members of an `EventData`-like object.
 fn add_data<'a>(data: &Object<'a>, flat: &mut Object<'a>) {
-    for (k, v) in data.iter() {
+    for (k, v) in &data.0 {
         if k.starts_with('#') {
             continue;
         }
@@ -187,12 +187,12 @@ fn add_data<'a>(data: &Object<'a>, flat: &mut Object<'a>) {
     }
 }
 
-fn add_field<'a>(key: &str, v: &Value<'a>, flat: &mut Object<'a>) {
+fn add_field<'a>(key: &Text<'a>, v: &Value<'a>, flat: &mut Object<'a>) {
     let v = text_node(v).unwrap_or(v).clone();
     let key: Text<'a> = if flat.get(key).is_some() {
         Cow::Owned(format!("EventData_{key}"))
     } else {
-        Cow::Owned(key.to_string())
+        key.clone()
     };
     flat.0.push((key, v));
 }
@@ -213,8 +213,11 @@ fn attr<'v, 'a>(sys: &'v Value<'a>, element: &str, name: &str) -> Option<&'v Val
         .and_then(|e| e.get("#attributes"))
         .and_then(|a| a.get(name))
         .or_else(|| {
-            sys.get(&format!("{element}_attributes"))
-                .and_then(|a| a.get(name))
+            let o = sys.as_object()?;
+            let (_, a) = o
+                .iter()
+                .find(|(k, _)| k.strip_suffix("_attributes") == Some(element))?;
+            a.get(name)
         })
         .filter(|v| !v.is_null())
 }

@@ -30,6 +30,8 @@ enum Command {
     Simulate(cmd::simulate::SimulateArgs),
     /// Score a hunt output directory against a simulator's truth.json.
     Eval(cmd::eval::EvalArgs),
+    /// Sigma rules: check which load (`rules check`), list what runs (`rules list`).
+    Rules(cmd::rules::RulesArgs),
     /// Watch continuously: durable HTTP ingest, live detection, alert and incident API.
     Serve(cmd::serve::ServeArgs),
 }
@@ -42,6 +44,7 @@ fn main() {
         Command::Verify(args) => cmd::verify::run(&args),
         Command::Simulate(args) => cmd::simulate::run(&args),
         Command::Eval(args) => cmd::eval::run(&args),
+        Command::Rules(args) => cmd::rules::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
     };
     match code {

@@ -43,6 +43,13 @@ pub struct HuntArgs {
     /// Built-in detection pack: `--config`, `--baseline`, `--state`, `--save-state`.
     #[command(flatten)]
     pub detect: super::hunt_detect::DetectArgs,
+    /// Sigma rule files or directories to run beside the built-in detections (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Narrow the Sigma rules to one logsource (`windows`, `product=m365,service=audit`...);
+    /// generic JSON input is otherwise matched against every rule.
+    #[arg(long, value_name = "NAME")]
+    pub logsource: Option<String>,
 }
 
 /// `summary.json`: the contract documented in `docs/OUTPUTS.md`.
@@ -85,7 +92,11 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
     // Detection stages run inside the ingest workers, one processor per worker each.
     let detect = super::hunt_detect::DetectRun::prepare(&args.detect, &cfg)?;
     let detect_stage = detect.stage();
-    let stages: Vec<&dyn Stage> = vec![&detect_stage];
+    let mut stages: Vec<&dyn Stage> = vec![&detect_stage];
+    let sigma_stage = sigma_stage(args)?;
+    if let Some(s) = &sigma_stage {
+        stages.push(s);
+    }
     let (report, _workers) = ingest(&inputs, &cfg, || Fanout::of(&stages), &observer);
     observer.progress.finish();
     let log = observer
@@ -104,6 +115,7 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
     // Alerts from every stage, before incident grouping and reporting.
     let mut all_alerts: Vec<keywarden_model::Alert> = Vec::new();
     all_alerts.extend(detections.alerts.iter().cloned());
+    all_alerts.extend(sigma_alerts(sigma_stage.as_ref()));
     // Incidents over every stage's alerts; writes alerts.jsonl and exposure.json.
     let exposure = super::hunt_detect::write_outputs(&args.out, &mut all_alerts, &detections)?;
     // alerts.csv and report.html; the incident table is printed with the summary below.
@@ -141,6 +153,36 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
     } else {
         0
     })
+}
+
+/// The Sigma stage for `--rules`, if any; rule problems are reported on stderr.
+fn sigma_stage(args: &HuntArgs) -> anyhow::Result<Option<keywarden_sigma::SigmaStage>> {
+    if args.rules.is_empty() {
+        return Ok(None);
+    }
+    let stage = keywarden_sigma::SigmaConfig {
+        rule_paths: args.rules.clone(),
+        logsource: args.logsource.clone(),
+        routing: None,
+    }
+    .build()
+    .context("loading Sigma rules")?;
+    let r = stage.report();
+    if !args.quiet && (!r.unsupported.is_empty() || !r.errors.is_empty()) {
+        eprintln!(
+            "keywarden: {} of {} Sigma rules loaded ({} unsupported, {} errors; see `keywarden rules check`)",
+            r.loaded,
+            r.rules,
+            r.unsupported.len(),
+            r.errors.len()
+        );
+    }
+    Ok(Some(stage))
+}
+
+/// The Sigma stage's alerts (detections and correlations), after ingest.
+fn sigma_alerts(stage: Option<&keywarden_sigma::SigmaStage>) -> Vec<keywarden_model::Alert> {
+    stage.map(|s| s.finish().alerts).unwrap_or_default()
 }
 
 /// Writes `alerts.csv` and `report.html` (see `docs/REPORTS.md`).

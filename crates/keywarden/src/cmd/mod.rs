@@ -6,4 +6,5 @@ pub mod hunt_detect;
 pub mod verify;
 pub mod simulate;
 pub mod eval;
+pub mod rules;
 pub mod serve;

@@ -1,7 +1,7 @@
 //! Fuzzes the report writers (`alerts.csv`, `report.html`, the terminal incident table) with
 //! alerts and exposure whose every string comes from the input: none may panic, the HTML must
-//! carry no markup, control or bidi character from the input, the table no hidden character,
-//! and the CSV must read back as one row per alert with no live formula cell.
+//! carry no markup, control or bidi character from the input, the table and the CSV no hidden
+//! character, and the CSV must read back as one row per alert with no live formula cell.
 #![no_main]
 
 use keywarden_model::{
@@ -132,6 +132,7 @@ fuzz_target!(|data: &[u8]| {
     for record in reader.records() {
         let record = record.expect("alerts.csv reads back");
         for cell in record.iter() {
+            assert!(!cell.chars().any(is_hidden_char), "hidden character in a CSV cell");
             assert!(
                 !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
                 "live formula cell {cell:?}"

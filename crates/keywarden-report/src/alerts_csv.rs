@@ -4,8 +4,10 @@
 //! or line break, quotes doubled). The first three columns are the ones Timesketch's CSV
 //! importer requires (`datetime`, `timestamp_desc`, `message`); then every `Alert` field in
 //! the `alerts.jsonl` order. Lists (`attack`, `record_ids`) are joined with `;`; `evidence` is
-//! compact JSON; absent values are empty cells. Every text cell goes through
-//! [`spreadsheet_safe`], so a log value such as `=HYPERLINK(...)` is shown, never run.
+//! compact JSON; absent values are empty cells. Every cell has its hidden characters (control,
+//! zero-width, bidi) shown as `\u{..}` ([`escape_terminal`]), so the file is safe to print and
+//! shows what a spreadsheet would hide, and then goes through [`spreadsheet_safe`], so a log
+//! value such as `=HYPERLINK(...)` is shown, never run. `alerts.jsonl` keeps exact values.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -13,7 +15,7 @@ use std::io::Write;
 use keywarden_model::{Alert, Timestamp};
 
 use crate::error::ReportError;
-use crate::escape::spreadsheet_safe;
+use crate::escape::{escape_terminal, spreadsheet_safe};
 
 /// The header row: Timesketch's columns, then the `alerts.jsonl` fields in contract order.
 pub const ALERTS_CSV_COLUMNS: [&str; 22] = [
@@ -55,7 +57,8 @@ pub fn write_alerts_csv(alerts: &[Alert], w: impl Write) -> Result<(), ReportErr
     for (i, a) in alerts.iter().enumerate() {
         let csv_error = |source| ReportError::Csv { row: i + 1, source };
         for cell in &alert_row(a) {
-            out.write_field(spreadsheet_safe(cell).as_bytes())
+            let shown = escape_terminal(cell);
+            out.write_field(spreadsheet_safe(&shown).as_bytes())
                 .map_err(csv_error)?;
         }
         // An empty record after `write_field`s ends the row.

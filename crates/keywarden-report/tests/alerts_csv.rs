@@ -66,9 +66,17 @@ fn formula_cells_are_neutralised_and_nothing_is_lost() {
         if payload.starts_with(['=', '+', '-', '@']) {
             assert_eq!(user, &format!("'{payload}"));
         } else {
-            assert_eq!(user, payload, "other values are kept verbatim");
+            let shown = keywarden_report::escape_terminal(payload);
+            assert_eq!(
+                user, &shown,
+                "other values are kept, hidden characters made visible"
+            );
         }
         for cell in row {
+            assert!(
+                !cell.chars().any(keywarden_report::is_hidden_char),
+                "{cell:?}"
+            );
             assert!(
                 !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
                 "live formula cell {cell:?}"

@@ -1,1 +1,147 @@
-fn main() {}
+//! Hunt throughput with the detection pack against the ingest-only pass, same files, same run.
+//!
+//! `cargo bench -p keywarden-detect --bench hunt_throughput`
+//!
+//! Environment: `KW_BENCH_DIR` (an existing tenant directory to read instead of generating
+//! one), `KW_BENCH_USERS` (default 12 500 users × 10 days ≈ 1 M records, written by the
+//! simulator in the `ual-json` and `signin-graph` shapes, with a Storm-0558 intrusion),
+//! `KW_BENCH_THREADS` (default: all cores).
+//!
+//! Prints, for each pass: seconds, events/s and the process's peak resident memory after it;
+//! then the ratios `scan / ingest` (the detection pack's cost inside the ingest workers) and
+//! `hunt / ingest` (scan + rules + the collection pass + incidents + exposure).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use keywarden_detect::{DetectConfig, Detector, assign_incidents, exposure};
+use keywarden_ingest::{Discard, IngestConfig, Quiet, expand_inputs, ingest};
+
+fn main() {
+    let threads = std::env::var("KW_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| IngestConfig::default().threads);
+    let _tmp;
+    let dir: PathBuf = match std::env::var_os("KW_BENCH_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let users: u32 = std::env::var("KW_BENCH_USERS")
+                .ok()
+                .and_then(|u| u.parse().ok())
+                .unwrap_or(12_500);
+            _tmp = tempfile::tempdir().expect("temporary directory");
+            let dir = _tmp.path().join("tenant");
+            let cfg = keywarden_sim::SimConfig {
+                users,
+                days: 10,
+                shapes: vec![
+                    keywarden_sim::Shape::UalJson,
+                    keywarden_sim::Shape::SigninGraph,
+                ],
+                ..keywarden_sim::SimConfig::default()
+            };
+            let t = Instant::now();
+            let report = keywarden_sim::Simulation::new(&cfg)
+                .expect("simulation config")
+                .write_to(&dir)
+                .expect("simulated tenant written");
+            println!(
+                "generated {} users x 10 days ({} attacker records) in {:.1}s",
+                users,
+                report.attacker_records,
+                t.elapsed().as_secs_f64()
+            );
+            dir
+        }
+    };
+    let inputs = expand_inputs(&[dir]).expect("bench inputs");
+    let bytes: u64 = inputs
+        .iter()
+        .filter_map(|i| i.path.as_ref())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let cfg = IngestConfig {
+        threads,
+        ..IngestConfig::default()
+    };
+    println!(
+        "{} files, {:.0} MB, {threads} threads",
+        inputs.len(),
+        bytes as f64 / 1e6
+    );
+
+    // Warm the page cache.
+    let _ = ingest(&inputs, &cfg, || Discard, &Quiet);
+
+    let t = Instant::now();
+    let (report, _) = ingest(&inputs, &cfg, || Discard, &Quiet);
+    let ingest_s = t.elapsed().as_secs_f64();
+    let events = report.events;
+    line("ingest only", ingest_s, events);
+
+    let detector = Detector::new(DetectConfig::default().build().expect("default settings"));
+    let t = Instant::now();
+    let stage = detector.scan_stage();
+    let (report2, _) = ingest(&inputs, &cfg, || stage.processor(), &Quiet);
+    let scan_s = t.elapsed().as_secs_f64();
+    assert_eq!(report2.events, events);
+    line("ingest + scan", scan_s, events);
+
+    let t2 = Instant::now();
+    let plan = detector.plan(stage.into_scan(), None);
+    let rules_s = t2.elapsed().as_secs_f64();
+    let distinct = plan.scan.uses.len();
+    let t3 = Instant::now();
+    let gathered = detector.collect_files(&plan, &inputs, &cfg);
+    let collect_s = t3.elapsed().as_secs_f64();
+    let detections = detector.finalize(&plan, gathered);
+    let mut alerts = detections.alerts.clone();
+    let incidents = assign_incidents(&mut alerts);
+    let exp = exposure(&alerts, &incidents, &detections);
+    let hunt_s = t.elapsed().as_secs_f64();
+    println!(
+        "rules {rules_s:.2}s over {distinct} aggregates; collection pass {collect_s:.2}s for {} candidates",
+        plan.candidates.len()
+    );
+    line("hunt (detection pack)", hunt_s, events);
+    let high = alerts
+        .iter()
+        .filter(|a| a.severity >= keywarden_model::Severity::High)
+        .count();
+    println!(
+        "{} alerts ({high} high/critical), {} incidents, {} exposed mailboxes",
+        alerts.len(),
+        incidents.len(),
+        exp.incidents
+            .iter()
+            .map(|i| i.mailboxes.len())
+            .sum::<usize>()
+    );
+    println!(
+        "ratio scan/ingest {:.2}  hunt/ingest {:.2}",
+        scan_s / ingest_s,
+        hunt_s / ingest_s
+    );
+}
+
+fn line(name: &str, secs: f64, events: u64) {
+    println!(
+        "{name:<24} {secs:>7.2}s {:>12.0} events/s  peak RSS {}",
+        events as f64 / secs.max(1e-9),
+        peak_rss()
+    );
+}
+
+/// The process's peak resident set (`VmHWM`), where the platform reports it.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "n/a".into())
+}

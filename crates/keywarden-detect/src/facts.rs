@@ -57,6 +57,8 @@ pub struct Facts<'e> {
     pub signing_key: Option<Cow<'e, str>>,
 }
 
+static NULL: Value<'static> = Value::Null;
+
 /// `MailItemsAccessed` as logged by Exchange.
 pub const MAIL_ITEMS_ACCESSED: &str = "MailItemsAccessed";
 /// The operation the Graph reader gives a `GET` of messages.
@@ -66,7 +68,13 @@ impl<'e> Facts<'e> {
     /// Extracts the facts of one event. Never panics, whatever the record holds.
     pub fn of(ev: &'e Event<'e>) -> Facts<'e> {
         let f = &ev.fields;
-        let raw = &ev.raw;
+        // A reader that extracted the record's identity fields is trusted as a whole; the raw
+        // fallback (a linear key scan per lookup) only runs for records no reader understood.
+        let trusted = f.operation.is_some()
+            || f.user.is_some()
+            || f.client_app_id.is_some()
+            || f.token_id.is_some();
+        let raw: &'e Value<'e> = if trusted { &NULL } else { &ev.raw };
         let ual = ev.source == SourceKind::UnifiedAuditLog;
         let signin = ev.source == SourceKind::EntraSignIn;
         let operation = pick(&f.operation, raw, &["Operation", "ActionType"]);

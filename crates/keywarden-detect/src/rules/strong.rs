@@ -201,3 +201,105 @@ fn candidate(
         evidence,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DetectConfig;
+    use keywarden_model::{Event, Fields, Origin, SourceKind, Value};
+
+    fn ev(source: SourceKind, time: &str, token: &str, op: Option<&'static str>) -> Event<'static> {
+        Event {
+            source,
+            format: "test",
+            origin: Origin {
+                path: "t",
+                line: Some(1),
+                offset: 0,
+                record_number: None,
+            },
+            raw: Value::Null,
+            fields: Fields {
+                time: Timestamp::parse(time),
+                tenant: Some("T".into()),
+                token_id: Some(token.to_string().into()),
+                operation: op.map(Into::into),
+                user: Some("u@x".into()),
+                ..Fields::default()
+            },
+        }
+    }
+
+    fn scan(events: &[Event<'static>], s: &Settings) -> Scan {
+        let mut scan = Scan::default();
+        let mut scratch = Vec::new();
+        for e in events {
+            scan.add(e, s, &mut scratch);
+        }
+        scan
+    }
+
+    #[test]
+    fn coverage_needs_sign_ins_around_first_use() {
+        let s = DetectConfig::default().build().unwrap();
+        let signins = [
+            ev(SourceKind::EntraSignIn, "2023-06-01T00:00:00Z", "a", None),
+            ev(SourceKind::EntraSignIn, "2023-06-02T00:00:00Z", "b", None),
+        ];
+        let sc = scan(&signins, &s);
+        let tenant = sc.syms.find("T").unwrap();
+        let at = |t: &str| coverage(&sc, &s, tenant, Timestamp::parse(t));
+        assert_eq!(at("2023-06-01T12:00:00Z"), Coverage::Covered);
+        // Too close to the start: the token may have been issued before the logs begin.
+        assert_eq!(at("2023-06-01T01:00:00Z"), Coverage::OutsideLogs);
+        // Too close to the end: its sign-in may be stamped after the export ends.
+        assert_eq!(at("2023-06-01T23:50:00Z"), Coverage::OutsideLogs);
+        assert_eq!(coverage(&sc, &s, tenant, None), Coverage::OutsideLogs);
+        let empty = Scan::default();
+        assert_eq!(
+            coverage(&empty, &s, 0, Timestamp::parse("2023-06-01T12:00:00Z")),
+            Coverage::NoSignIns
+        );
+    }
+
+    #[test]
+    fn a_late_stamped_sign_in_still_issues_the_token() {
+        let s = DetectConfig::default().build().unwrap();
+        let events = [
+            ev(SourceKind::EntraSignIn, "2023-06-01T00:00:00Z", "x", None),
+            ev(
+                SourceKind::UnifiedAuditLog,
+                "2023-06-01T12:00:00Z",
+                "late",
+                Some("MailItemsAccessed"),
+            ),
+            ev(
+                SourceKind::EntraSignIn,
+                "2023-06-01T12:04:00Z",
+                "late",
+                None,
+            ),
+            ev(
+                SourceKind::UnifiedAuditLog,
+                "2023-06-01T12:00:00Z",
+                "forged",
+                Some("MailItemsAccessed"),
+            ),
+            ev(SourceKind::EntraSignIn, "2023-06-02T00:00:00Z", "y", None),
+        ];
+        let sc = scan(&events, &s);
+        let never: Vec<_> = never_issued(&sc, &s)
+            .into_iter()
+            .map(|(k, c)| match k {
+                Key::Token(_, t) => (sc.text(t).to_string(), c),
+                _ => (String::new(), c),
+            })
+            .collect();
+        assert_eq!(never, [("forged".to_string(), Coverage::Covered)]);
+        let c = candidates(&sc, &s);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].rule, Rule::TokenNeverIssued);
+        assert_eq!(c[0].severity, Severity::High);
+        assert!(first_evidence(&sc, &s).is_some());
+    }
+}

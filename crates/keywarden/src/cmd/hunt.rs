@@ -185,7 +185,7 @@ fn sigma_alerts(stage: Option<&keywarden_sigma::SigmaStage>) -> Vec<keywarden_mo
     stage.map(|s| s.finish().alerts).unwrap_or_default()
 }
 
-/// Writes `alerts.csv` and `report.html` (see `docs/REPORTS.md`).
+/// Writes `alerts.csv` and `report.html` (see `docs/OUTPUTS.md`).
 fn write_reports(
     out: &std::path::Path,
     alerts: &[keywarden_model::Alert],

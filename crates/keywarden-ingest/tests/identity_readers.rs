@@ -268,3 +268,20 @@ fn garbage_after_a_good_access_line_is_rejected_line_by_line() {
         vec![(Some(2), "invalid-utf8"), (Some(3), "unparseable-line")]
     );
 }
+
+#[test]
+fn an_access_log_copied_from_mid_line_is_still_read() {
+    // A partial copy starting inside a line: the cut line is rejected, the log is still read.
+    let text = concat!(
+        "HTTP/1.1\" 200 5123 \"-\" \"Mozilla/5.0\"\n",
+        "192.0.2.1 - - [12/Jul/2023:14:05:21 +0000] \"GET / HTTP/1.1\" 200 1\n",
+        "192.0.2.2 - - [12/Jul/2023:14:05:22 +0000] \"GET /a HTTP/1.1\" 404 2\n",
+    );
+    let (out, events) = read_bytes("partial.log", text.as_bytes().to_vec(), false);
+    assert_eq!(out.container, "http-combined");
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        positions(&out.rejections),
+        vec![(Some(1), "unparseable-line")]
+    );
+}

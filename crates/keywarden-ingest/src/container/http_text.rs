@@ -20,11 +20,17 @@ use crate::format::Format;
 use crate::reject::RejectReason;
 use crate::shape::http;
 
-/// True when a line looks like a common/combined access-log line.
-pub(crate) fn looks_like_access_line(line: &[u8]) -> bool {
-    std::str::from_utf8(line)
-        .ok()
-        .is_some_and(|s| parse_access_line(s.trim_end_matches('\r')).is_ok())
+/// True when one of the first non-blank lines of `head` is a common/combined access-log line
+/// (a partial copy often starts with a cut line, which must not hide the rest of the log).
+pub(crate) fn looks_like_access_log(head: &[u8]) -> bool {
+    head.split(|&c| c == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .take(8)
+        .any(|l| {
+            std::str::from_utf8(l)
+                .ok()
+                .is_some_and(|s| parse_access_line(s.trim_end_matches('\r')).is_ok())
+        })
 }
 
 /// Parses one access-log line into an event.
@@ -49,7 +55,7 @@ pub(crate) fn parse_access_line(line: &str) -> Result<Value<'_>, RejectReason> {
         .ok_or_else(|| bad("no [date] after the user field"))?;
     if parse_clf_date(date).is_none() {
         return Err(bad(&format!(
-            "the date {:?} is not dd/Mon/yyyy:hh:mm:ss +zzzz",
+            "the date {:?} is not a valid dd/Mon/yyyy:hh:mm:ss +zzzz date",
             truncate(date)
         )));
     }
@@ -403,6 +409,14 @@ mod tests {
         );
         assert_eq!(v.get("sc-bytes"), None);
         assert_eq!(v.get("cs-referer"), None);
+    }
+
+    #[test]
+    fn a_log_whose_first_line_is_cut_is_still_an_access_log() {
+        let head = b"0 HTTP/1.1\" 200 12 \"-\" \"curl\"\n\n192.0.2.1 - - [12/Jul/2023:14:05:21 +0000] \"GET / HTTP/1.1\" 200 1\n";
+        assert!(looks_like_access_log(head));
+        assert!(!looks_like_access_log(b"hello\nworld\n"));
+        assert!(!looks_like_access_log(b""));
     }
 
     #[test]

@@ -98,8 +98,7 @@ pub(crate) fn sniff(b: &[u8], forced: Option<Format>) -> Container {
     if head.contains(&0) {
         return Container::NotALog("binary data");
     }
-    let first_line = head.split(|&c| c == b'\n').next().unwrap_or(head);
-    if http_text::looks_like_access_line(first_line) {
+    if http_text::looks_like_access_log(head) {
         return Container::HttpText;
     }
     // A JSON-lines file whose first line is damaged still counts as JSON lines.

@@ -105,10 +105,12 @@ fn hunt_finds_every_simulated_intrusion_and_stays_silent_on_clean_tenants() {
         match evaluate(root.path(), seed, "storm-0558", shapes) {
             Ok(e) => {
                 println!(
-                    "seed {seed:>2} [{shapes}]: attacker {} high recall {:?} precision {:?} exposure exact {}",
+                    "seed {seed:>2} [{shapes}]: attacker {} | high/critical recall {:?} precision {:?} | all alerts recall {:?} precision {:?} | exposure exact {}",
                     e["attacker_records"],
                     ratio(&e, "/high_alerts/recall"),
                     ratio(&e, "/high_alerts/precision"),
+                    ratio(&e, "/all_alerts/recall"),
+                    ratio(&e, "/all_alerts/precision"),
                     e["exposure"]["exact"]
                 );
                 for problem in attack_problems(&e) {

@@ -121,6 +121,9 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub id: String,
+    /// The Log Analytics workspace the Sentinel / Graph activity rows come from (their
+    /// `TenantId` column; the Entra tenant is `OrganizationId` / `AadTenantId`).
+    pub workspace_id: String,
     /// `contoso-1234.onmicrosoft.com`.
     pub org_name: String,
     pub domain: String,
@@ -182,8 +185,10 @@ impl Tenant {
         let users = (0..users)
             .map(|n| User::generate(rng, n, &domain, first_party))
             .collect();
+        let workspace_id = guid(rng);
         Tenant {
             id,
+            workspace_id,
             org_name,
             domain,
             users,

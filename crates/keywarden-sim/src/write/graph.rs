@@ -10,7 +10,10 @@ use crate::timefmt;
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct GraphRow<'a> {
+    /// The Log Analytics workspace.
     tenant_id: &'a str,
+    /// The Entra tenant.
+    aad_tenant_id: &'a str,
     time_generated: String,
     location: &'static str,
     request_id: &'a str,
@@ -24,6 +27,8 @@ pub(crate) struct GraphRow<'a> {
     sign_in_activity_id: &'a str,
     #[serde(rename = "IPAddress")]
     ip_address: &'a str,
+    session_id: &'a str,
+    identity_provider: String,
     user_agent: Option<&'a str>,
     request_uri: &'a str,
     roles: &'static str,
@@ -43,7 +48,8 @@ pub(crate) struct GraphRow<'a> {
 pub(crate) fn row<'a>(tenant: &'a Tenant, g: &'a GraphRequest) -> GraphRow<'a> {
     let app = tenant.clients.get(g.client);
     GraphRow {
-        tenant_id: &tenant.id,
+        tenant_id: &tenant.workspace_id,
+        aad_tenant_id: &tenant.id,
         time_generated: timefmt::render(timefmt::log_analytics, g.time),
         location: "West Europe",
         request_id: &g.id,
@@ -60,6 +66,8 @@ pub(crate) fn row<'a>(tenant: &'a Tenant, g: &'a GraphRequest) -> GraphRow<'a> {
         response_size_bytes: 4096 + (g.uri.len() as u32 * 31) % 60_000,
         sign_in_activity_id: &g.token.id,
         ip_address: &g.ip,
+        session_id: &g.token.session,
+        identity_provider: format!("https://sts.windows.net/{}/", g.token.tenant),
         user_agent: app.map(|a| a.user_agent),
         request_uri: &g.uri,
         roles: "",

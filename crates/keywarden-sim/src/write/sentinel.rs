@@ -20,6 +20,7 @@ fn as_string<T: Serialize>(v: &T) -> String {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct Common<'a> {
+    /// The Log Analytics workspace (the Entra tenant is `OrganizationId`).
     tenant_id: &'a str,
     source_system: &'static str,
     time_generated: String,
@@ -105,7 +106,7 @@ fn common<'a>(
     client_ip: &'a str,
 ) -> Common<'a> {
     Common {
-        tenant_id: &tenant.id,
+        tenant_id: &tenant.workspace_id,
         source_system: "OfficeActivityManager",
         time_generated: timefmt::render(timefmt::log_analytics, time),
         operation,

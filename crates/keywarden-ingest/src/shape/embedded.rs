@@ -10,7 +10,6 @@
 //! A member that cannot be decoded is left exactly as it was: decoding is an improvement of
 //! the record, never a reason to reject it.
 
-
 use keywarden_model::Value;
 
 use super::powershell;

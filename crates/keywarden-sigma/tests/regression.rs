@@ -52,10 +52,11 @@ fn parse_info(path: &Path, sigma: &Path) -> Option<Case> {
             in_meta = true;
             continue;
         }
-        if in_meta && rule_id.is_none() {
-            if let Some(id) = t.strip_prefix("- id:") {
-                rule_id = Some(id.trim().trim_matches(['"', '\'']).to_string());
-            }
+        if in_meta
+            && rule_id.is_none()
+            && let Some(id) = t.strip_prefix("- id:")
+        {
+            rule_id = Some(id.trim().trim_matches(['"', '\'']).to_string());
         }
         if let Some(v) = t.strip_prefix("type:") {
             kind = v.trim().to_string();

@@ -4,6 +4,7 @@
 //! - on real M365 audit records (a Purview export and Sentinel `OfficeActivity` rows), none of
 //!   the cross-platform false matches rsigma makes ("Publicly Accessible RDP Service",
 //!   "Cisco Local Accounts"), and only M365/Azure rules can fire.
+//!
 //! Also prints detections per ATT&CK tactic folder (run with `--nocapture` to see them).
 
 mod common;

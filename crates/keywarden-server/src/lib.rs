@@ -8,6 +8,8 @@
 //! injected [`Clock`], the lag tolerance of `token-never-issued`) and regroups incidents.
 //! Analysts query alerts, incidents with exposure, statistics and Prometheus metrics ([`api`]).
 //!
+//! Alerts go out through signed, retried webhooks ([`webhook`]) with a dead-letter table.
+//!
 //! Main types: [`ServeConfig`] → [`Server`] ([`Server::run`]), [`ApiKeys`] (SHA-256 digests,
 //! constant-time comparison), [`Ingestor`] (the bounded queue: 429/503 with `Retry-After`
 //! instead of unbounded memory), [`Metrics`].
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod server;
 pub mod source;
+pub mod webhook;
 
 pub use auth::ApiKeys;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -15,7 +15,6 @@ use keywarden_detect::assign_incidents;
 use keywarden_ingest::{IngestConfig, ingest_bytes};
 use keywarden_model::{Alert, Timestamp};
 use keywarden_store::{Batch, IncidentRow, Store};
-use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::convert::{RowCollector, rejection_row};
@@ -47,7 +46,7 @@ pub struct Pipeline {
     /// Events received longer ago than this are purged (checked every `state_interval`).
     pub retention: Option<Duration>,
     /// Changed alerts go here (webhooks); a full channel drops them (counted).
-    pub alerts_out: Option<mpsc::Sender<Alert>>,
+    pub alerts_out: Option<std::sync::mpsc::SyncSender<Alert>>,
 }
 
 impl Pipeline {

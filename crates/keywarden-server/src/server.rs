@@ -46,6 +46,7 @@ pub struct ServeConfig {
     /// `synchronous=FULL`: acknowledged means on disk. Leave on.
     pub synchronous_full: bool,
     pub read_connections: usize,
+    pub webhooks: Vec<crate::webhook::WebhookConfig>,
 }
 
 /// The `[server]` table of the configuration file (every key optional).
@@ -71,6 +72,7 @@ struct ServerSection {
 struct ConfigFile {
     server: ServerSection,
     detect: Option<toml::Value>,
+    webhook: Vec<crate::webhook::WebhookConfig>,
 }
 
 impl ServeConfig {
@@ -91,6 +93,7 @@ impl ServeConfig {
             state_interval: Duration::from_secs(5),
             synchronous_full: true,
             read_connections: 2,
+            webhooks: Vec::new(),
         }
     }
 
@@ -120,6 +123,7 @@ impl ServeConfig {
             let text = toml::to_string(&d).map_err(|e| bad(e.to_string()))?;
             self.detect = DetectConfig::from_toml(&text).map_err(bad)?;
         }
+        self.webhooks = file.webhook;
         let s = file.server;
         let positive = |name: &str, v: usize| {
             if v == 0 {
@@ -192,6 +196,12 @@ impl ServeConfig {
             retention: self.retention,
             alerts_out: None,
         };
+        let mut webhook = None;
+        if !self.webhooks.is_empty() {
+            let (tx, rx) = std::sync::mpsc::sync_channel(WEBHOOK_QUEUE);
+            pipeline.alerts_out = Some(tx);
+            webhook = Some((self.webhooks.clone(), rx, store_cfg.reader()?));
+        }
         let replayed = pipeline.restore()?;
         let listener =
             std::net::TcpListener::bind(&self.listen).map_err(|source| ServerError::Listen {
@@ -224,6 +234,7 @@ impl ServeConfig {
             rx,
             state,
             replayed,
+            webhook,
         })
     }
 }
@@ -235,7 +246,17 @@ pub struct Server {
     rx: std::sync::mpsc::Receiver<crate::source::Submission>,
     state: AppState,
     replayed: u64,
+    webhook: Option<WebhookParts>,
 }
+
+type WebhookParts = (
+    Vec<crate::webhook::WebhookConfig>,
+    std::sync::mpsc::Receiver<keywarden_model::Alert>,
+    keywarden_store::Store,
+);
+
+/// Alerts waiting for the webhook sender (beyond it: dead-lettered at once).
+const WEBHOOK_QUEUE: usize = 10_000;
 
 impl Server {
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -262,8 +283,27 @@ impl Server {
             pipeline,
             rx,
             state,
+            webhook,
             ..
         } = self;
+        let sender = match webhook {
+            Some((targets, rx, store)) => {
+                let clock = state.clock.clone();
+                let metrics = state.metrics.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name("keywarden-webhook".into())
+                        .spawn(move || {
+                            crate::webhook::run_sender(targets, rx, store, clock, metrics)
+                        })
+                        .map_err(|source| ServerError::Start {
+                            what: "webhook thread",
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
         let writer = std::thread::Builder::new()
             .name("keywarden-writer".into())
             .spawn(move || pipeline.run(rx))
@@ -289,6 +329,9 @@ impl Server {
         // The router (and with it every queue sender) is gone: the writer drains and stops.
         drop(rt);
         let _ = writer.join();
+        if let Some(s) = sender {
+            let _ = s.join();
+        }
         served.map_err(|source| ServerError::Start {
             what: "HTTP server",
             source,

@@ -92,10 +92,10 @@ const HEADER_MEMBERS: &[&str] = &[
 /// Claims the validator reads; the rest are only checked for duplicates.
 pub const CLAIM_MEMBERS: &[&str] = &["iss", "tid", "aud", "sub", "exp", "nbf", "iat"];
 
-fn opt_str(m: &Members, name: &'static str) -> Result<Option<String>, Rejection> {
-    match m.get(name) {
+fn opt_str(m: &mut Members, name: &'static str) -> Result<Option<String>, Rejection> {
+    match m.take(name) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(Rejection::BadHeader { member: name }),
     }
 }
@@ -104,8 +104,8 @@ impl Header {
     /// Decodes and checks the header. Order: JSON shape, alg, embedded keys, crit, b64, kid.
     pub fn parse(header_b64: &str) -> Result<Header, Rejection> {
         let bytes = b64_decode(header_b64, "header")?;
-        let m = parse_members(&bytes, "header", HEADER_MEMBERS)?;
-        let alg = opt_str(&m, "alg")?.ok_or(Rejection::BadHeader { member: "alg" })?;
+        let mut m = parse_members(&bytes, "header", HEADER_MEMBERS)?;
+        let alg = opt_str(&mut m, "alg")?.ok_or(Rejection::BadHeader { member: "alg" })?;
         if alg.eq_ignore_ascii_case("none") {
             return Err(Rejection::AlgNone);
         }
@@ -125,9 +125,9 @@ impl Header {
             None | Some(Value::Bool(true)) => {}
             Some(_) => return Err(Rejection::UnencodedPayload),
         }
-        let kid = match m.get("kid") {
+        let kid = match m.take("kid") {
             None => return Err(Rejection::MissingKid),
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => s,
             Some(other) => {
                 return Err(Rejection::BadKid {
                     kid: evidence(&other.to_string()),
@@ -139,8 +139,8 @@ impl Header {
                 kid: evidence(&kid),
             });
         }
-        let typ = opt_str(&m, "typ")?;
-        let cty = opt_str(&m, "cty")?;
+        let typ = opt_str(&mut m, "typ")?;
+        let cty = opt_str(&mut m, "cty")?;
         if cty.as_deref().is_some_and(|c| media_type_is(c, "jwt")) {
             return Err(Rejection::NestedJwt);
         }

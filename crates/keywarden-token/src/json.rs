@@ -193,6 +193,11 @@ impl Members {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.vals.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
+    /// Moves a member's value out (later `get`s of it return `None`).
+    pub fn take(&mut self, name: &str) -> Option<Value> {
+        let i = self.vals.iter().position(|(k, _)| *k == name)?;
+        Some(self.vals.swap_remove(i).1)
+    }
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }

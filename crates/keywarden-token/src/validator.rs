@@ -289,24 +289,25 @@ impl Validator {
         if self.deny.contains(kid) {
             return Err(Rejection::DeniedKey { kid: evidence(kid) });
         }
-        let (claims, payload) = parse_claims(c.payload_b64)?;
-        let iss = match claims.get("iss") {
-            Some(Value::String(s)) => s.as_str(),
+        let (mut claims, payload) = parse_claims(c.payload_b64)?;
+        let iss = match claims.take("iss") {
+            Some(Value::String(s)) => s,
             _ => return Err(Rejection::MissingIssuer),
         };
-        let candidates: Vec<(&Block, Option<&str>)> = self
+        let mut candidates = self
             .blocks
             .iter()
-            .filter_map(|b| match_issuer(&b.issuer, iss).map(|t| (b, t)))
-            .collect();
-        if candidates.is_empty() {
-            return Err(Rejection::UntrustedIssuer { iss: evidence(iss) });
-        }
-        let found = candidates
-            .iter()
-            .find_map(|(b, t)| b.lookup(kid, now).map(|k| (*b, *t, k)));
+            .filter_map(|b| match_issuer(&b.issuer, &iss).map(|t| (b, t)));
+        let Some(first) = candidates.next() else {
+            return Err(Rejection::UntrustedIssuer {
+                iss: evidence(&iss),
+            });
+        };
+        let found = std::iter::once(first)
+            .chain(candidates)
+            .find_map(|(b, t)| b.lookup(kid, now).map(|k| (b, t, k)));
         let Some((block, iss_tenant, key)) = found else {
-            let issuer_id = candidates[0].0.id.clone();
+            let issuer_id = first.0.id.clone();
             if let Some(owner) = self.blocks.iter().find(|b| b.holds(kid)) {
                 return Err(Rejection::KeyNotBoundToIssuer {
                     kid: evidence(kid),
@@ -331,22 +332,26 @@ impl Validator {
                 issuer_id: block.id.clone(),
             });
         }
-        let tid = match claims.get("tid") {
+        let tid = match claims.take("tid") {
             None => None,
-            Some(Value::String(s)) => Some(s.as_str()),
+            Some(Value::String(s)) => Some(s),
             Some(_) => return Err(Rejection::BadClaimType { claim: "tid" }),
         };
         if let Some(ki) = &key.issuer {
-            let bound = match (ki.contains(TENANT_PLACEHOLDER), tid) {
-                (false, _) => Some(ki.clone()),
-                (true, Some(t)) => Some(ki.replace(TENANT_PLACEHOLDER, t)),
-                (true, None) => None,
+            let agrees = match ki.split_once(TENANT_PLACEHOLDER) {
+                None => *ki == iss,
+                Some((pre, post)) => tid.as_deref().is_some_and(|t| {
+                    iss.len() == pre.len() + t.len() + post.len()
+                        && iss.starts_with(pre)
+                        && iss.ends_with(post)
+                        && iss[pre.len()..iss.len() - post.len()] == *t
+                }),
             };
-            if bound.as_deref() != Some(iss) {
+            if !agrees {
                 return Err(Rejection::KeyIssuerMismatch {
                     kid: evidence(kid),
                     key_issuer: evidence(ki),
-                    iss: evidence(iss),
+                    iss: evidence(&iss),
                 });
             }
         }
@@ -372,7 +377,7 @@ impl Validator {
 
         // Claims, now that we know who signed them.
         if !block.tenants.is_empty() {
-            let t = tid.ok_or_else(|| Rejection::MissingTenant {
+            let t = tid.as_deref().ok_or_else(|| Rejection::MissingTenant {
                 issuer_id: block.id.clone(),
             })?;
             if !is_lower_guid(t) {
@@ -393,16 +398,15 @@ impl Validator {
                 });
             }
         }
-        let aud_raw = claims.get("aud").cloned().unwrap_or(Value::Null);
-        let aud: Vec<String> = match claims.get("aud") {
-            None => return Err(Rejection::MissingAudience),
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) if !a.is_empty() => a
+        let aud_raw = claims.take("aud").ok_or(Rejection::MissingAudience)?;
+        let aud: Vec<String> = match &aud_raw {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) if !a.is_empty() => a
                 .iter()
                 .map(|v| v.as_str().map(str::to_owned))
                 .collect::<Option<Vec<_>>>()
                 .ok_or(Rejection::BadAudience)?,
-            Some(_) => return Err(Rejection::BadAudience),
+            _ => return Err(Rejection::BadAudience),
         };
         if !aud.iter().any(|a| block.audiences.contains(a)) {
             return Err(Rejection::AudienceMismatch {
@@ -427,17 +431,18 @@ impl Validator {
         {
             return Err(Rejection::IssuedInFuture { iat, now, leeway });
         }
-        let sub = match claims.get("sub") {
+        let sub = match claims.take("sub") {
             None => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => Some(s),
             Some(_) => return Err(Rejection::BadClaimType { claim: "sub" }),
         };
+        let issuer_id = block.id.clone();
         Ok(VerifiedToken {
-            issuer_id: block.id.clone(),
-            kid: kid.to_owned(),
+            issuer_id,
+            kid: header.kid,
             alg,
-            iss: iss.to_owned(),
-            tid: tid.map(str::to_owned),
+            iss,
+            tid,
             aud,
             sub,
             exp,

@@ -76,8 +76,13 @@ impl Detector {
         if plan.candidates.is_empty() {
             return Vec::new();
         }
+        let needed: Vec<InputSource> = inputs
+            .iter()
+            .filter(|i| plan.needs_input(&i.name))
+            .cloned()
+            .collect();
         let stage = self.collect_stage(plan);
-        let _ = ingest(inputs, cfg, || stage.processor(), &Quiet);
+        let _ = ingest(&needed, cfg, || stage.processor(), &Quiet);
         stage.into_gathered()
     }
 
@@ -125,7 +130,7 @@ impl Detector {
             let collect = self.collect_stage(&plan);
             {
                 let mut p = collect.processor();
-                for (name, bytes) in inputs {
+                for (name, bytes) in inputs.iter().filter(|(n, _)| plan.needs_input(n)) {
                     ingest_bytes(name, bytes.to_vec(), cfg, &mut p);
                 }
                 p.finish();

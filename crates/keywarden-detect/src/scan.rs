@@ -95,20 +95,27 @@ pub struct Use {
     pub ops: i64,
     /// Context of the earliest record.
     pub ctx: Ctx,
+    /// Inputs holding the key's records (interned input names), so that the collection pass
+    /// re-reads only those.
+    pub files: Vec<Sym>,
 }
 
 impl Use {
-    fn add(&mut self, time: Option<Timestamp>, ops: i64, ctx: Ctx, syms: &Interner) {
-        let earlier = match (time, self.first) {
+    /// Whether a record at `time` with context `ctx` would be this key's earliest.
+    fn is_earlier(&self, time: Option<Timestamp>, ctx: &dyn Fn() -> Ctx, syms: &Interner) -> bool {
+        match (time, self.first) {
             _ if self.count == 0 => true,
             (Some(t), Some(f)) => {
-                t < f || (t == f && ctx.cmp_text(&self.ctx, syms) == Ordering::Less)
+                t < f || (t == f && ctx().cmp_text(&self.ctx, syms) == Ordering::Less)
             }
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (None, None) => ctx.cmp_text(&self.ctx, syms) == Ordering::Less,
-        };
-        if earlier {
+            (None, None) => ctx().cmp_text(&self.ctx, syms) == Ordering::Less,
+        }
+    }
+
+    fn add(&mut self, time: Option<Timestamp>, ops: i64, ctx: Option<Ctx>, file: Sym) {
+        if let Some(ctx) = ctx {
             self.ctx = ctx;
         }
         if let Some(t) = time {
@@ -117,18 +124,29 @@ impl Use {
         }
         self.count += 1;
         self.ops = self.ops.saturating_add(ops);
+        if !self.files.contains(&file) {
+            self.files.push(file);
+        }
     }
 
     fn merge(&mut self, other: &Use, syms: &Interner) {
         if other.count == 0 {
             return;
         }
-        let count = self.count;
-        self.add(other.first, other.ops, other.ctx, syms);
-        if let Some(l) = other.last {
-            self.last = Some(self.last.map_or(l, |x| x.max(l)));
+        if self.is_earlier(other.first, &|| other.ctx, syms) {
+            self.ctx = other.ctx;
         }
-        self.count = count + other.count;
+        for t in [other.first, other.last].into_iter().flatten() {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+        self.count += other.count;
+        self.ops = self.ops.saturating_add(other.ops);
+        for f in &other.files {
+            if !self.files.contains(f) {
+                self.files.push(*f);
+            }
+        }
     }
 }
 
@@ -156,12 +174,24 @@ impl Scan {
         if scratch.is_empty() {
             return;
         }
-        let ctx = Ctx::of(&f, &mut self.syms);
+        let file = self.syms.intern(ev.origin.path);
+        let mut ctx: Option<Ctx> = None;
         for k in scratch.iter() {
-            self.uses
-                .entry(*k)
-                .or_default()
-                .add(f.time, f.operations, ctx, &self.syms);
+            let u = self.uses.entry(*k).or_default();
+            // The context is interned only for a record that is its key's earliest so far.
+            let earlier = match (f.time, u.first) {
+                _ if u.count == 0 => true,
+                (Some(t), Some(first)) => t <= first,
+                (Some(_), None) | (None, None) => true,
+                (None, Some(_)) => false,
+            };
+            let this = if earlier {
+                let c = *ctx.get_or_insert_with(|| Ctx::of(&f, &mut self.syms));
+                u.is_earlier(f.time, &|| c, &self.syms).then_some(c)
+            } else {
+                None
+            };
+            u.add(f.time, f.operations, this, file);
         }
     }
 
@@ -172,6 +202,9 @@ impl Scan {
             let k = remap_key(&k, &t);
             let mut u = u;
             u.ctx = u.ctx.remap(&t);
+            for f in &mut u.files {
+                *f = remap(&t, *f);
+            }
             self.uses.entry(k).or_default().merge(&u, &self.syms);
         }
         self.events += other.events;

@@ -123,6 +123,8 @@ pub struct Plan {
     pub candidates: Vec<Candidate>,
     /// Key → candidates covering its records.
     pub wanted: FxHashMap<Key, Vec<u32>>,
+    /// Names of the inputs holding candidate records (the collection pass reads only these).
+    pub inputs_needed: BTreeSet<String>,
     pub(crate) known: Known,
 }
 
@@ -179,9 +181,13 @@ pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Pla
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     let mut wanted: FxHashMap<Key, Vec<u32>> = FxHashMap::default();
+    let mut inputs_needed = BTreeSet::new();
     for (i, c) in candidates.iter().enumerate() {
         for k in &c.keys {
             wanted.entry(*k).or_default().push(i as u32);
+            for f in scan.get(k).map(|u| u.files.as_slice()).unwrap_or(&[]) {
+                inputs_needed.insert(scan.text(*f).to_string());
+            }
         }
     }
     Plan {
@@ -189,6 +195,7 @@ pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Pla
         baseline,
         candidates,
         wanted,
+        inputs_needed,
         known,
     }
 }
@@ -303,6 +310,16 @@ fn add_lookback_daily_ops(known: &mut Known, scan: &Scan) {
     }
     for (k, ops) in sums {
         known.daily_ops.insert(k, ops as f64 / days);
+    }
+}
+
+impl Plan {
+    /// Whether the collection pass must read the input called `name`.
+    pub fn needs_input(&self, name: &str) -> bool {
+        self.inputs_needed.contains(name)
+            || name
+                .split_once('!')
+                .is_some_and(|(outer, _)| self.inputs_needed.contains(outer))
     }
 }
 

@@ -356,11 +356,8 @@ impl Progress {
             return;
         }
         *last = Instant::now();
-        let pct = if self.total > 0 {
-            done * 100 / self.total
-        } else {
-            100
-        };
+        // Decompressed bytes can exceed the on-disk total: cap at 100 %.
+        let pct = (done * 100).checked_div(self.total).unwrap_or(100).min(100);
         let width = 30usize;
         let filled = (pct as usize * width / 100).min(width);
         let mbs = done as f64 / 1e6 / self.start.elapsed().as_secs_f64().max(1e-3);

@@ -4,8 +4,9 @@
 //! silent refreshes), each used for some `MailItemsAccessed` records (Bind with message ids,
 //! Sync of whole folders for desktop Outlook, aggregated `OperationCount`s); Exchange's own
 //! background reads (`LogonType` 4, no token); sign-in records stamped a little after the
-//! token's first use; trips away from home (new IPs); and, half-way through, a legitimate new
-//! app introduced by an admin's consent and then used by some users through Graph.
+//! token's first use; trips away from home (new IPs); assistants reading their manager's
+//! mailbox as delegates; and, after the baseline week, a legitimate new app introduced by an
+//! admin's consent and then used by some users through Graph.
 
 use keywarden_model::Timestamp;
 use rand::Rng;
@@ -28,6 +29,8 @@ const TRIPS: [(&str, &str); 3] = [("Lisbon", "PT"), ("Toronto", "CA"), ("Dubai",
 pub struct BenignWorld {
     trips: Vec<Option<Trip>>,
     adopters: Vec<bool>,
+    /// For assistants: whose mailbox they also read (delegate access, `LogonType` 2).
+    delegate_of: Vec<Option<usize>>,
     /// Day index on which the new app is consented to.
     pub app_day: u32,
 }
@@ -51,9 +54,17 @@ impl BenignWorld {
         let adopters = (0..tenant.users.len())
             .map(|i| i != 0 && rng.random_bool(0.3))
             .collect();
+        let n = tenant.users.len();
+        let delegate_of = (0..n)
+            .map(|i| {
+                let boss = rng.random_range(0..n);
+                (i != 0 && boss != i && rng.random_bool(0.1)).then_some(boss)
+            })
+            .collect();
         BenignWorld {
             trips: vec![None; tenant.users.len()],
             adopters,
+            delegate_of,
             // After the baseline week, so that the new app is new to every baseline.
             app_day: (days / 2).max(7).min(days.saturating_sub(1)),
         }
@@ -87,6 +98,7 @@ impl BenignWorld {
                 place: &place,
                 session: String::new(),
                 seen_clients: Vec::new(),
+                boss: self.delegate_of.get(u).copied().flatten(),
             };
             day_gen.session = tenant::guid(day_gen.rng);
             for _ in 0..tokens {
@@ -183,6 +195,8 @@ struct UserDay<'a> {
     place: &'a Place,
     session: String,
     seen_clients: Vec<usize>,
+    /// Whose mailbox this user also reads as a delegate.
+    boss: Option<usize>,
 }
 
 impl UserDay<'_> {
@@ -261,12 +275,50 @@ impl UserDay<'_> {
         self.push_mail(
             client,
             EXCHANGE_APP,
-            Some(token),
+            Some(token.clone()),
             at,
             access,
             throttled,
             out,
         );
+        if let Some(boss) = self.boss
+            && self.rng.random_bool(0.3)
+        {
+            self.delegate_read(client, boss, token, at.plus_seconds(20), out);
+        }
+    }
+
+    /// An assistant reads their manager's mailbox with their own token (`LogonType` 2).
+    fn delegate_read(
+        &mut self,
+        client: usize,
+        boss: usize,
+        token: Token,
+        at: Timestamp,
+        out: &mut Vec<Activity>,
+    ) {
+        let access = MailAccessKind::Bind(self.bind_items());
+        let operation_count = match &access {
+            MailAccessKind::Bind(items) => items.iter().map(|(_, m)| m.len() as u32).sum(),
+            MailAccessKind::Sync(_) => 1,
+        };
+        out.push(Activity::Mail(MailAccess {
+            id: tenant::guid(self.rng),
+            time: at,
+            actor: Actor::User {
+                user: self.user,
+                token: Some(token),
+            },
+            mailbox: boss,
+            logon_type: 2,
+            client: Some(client),
+            resource: EXCHANGE_APP,
+            client_ip: self.place.ip.clone(),
+            client_info: None,
+            access,
+            throttled: false,
+            operation_count: operation_count.max(1),
+        }));
     }
 
     fn graph_use(&mut self, client: usize, token: &Token, at: Timestamp, out: &mut Vec<Activity>) {

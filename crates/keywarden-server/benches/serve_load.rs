@@ -3,20 +3,25 @@
 //! A bounded load generator (a fixed number of client threads, each with one request in flight)
 //! pushes real-shaped UAL `MailItemsAccessed` bodies at an in-process server for a fixed time,
 //! while a probe thread sends, every 100 ms, one record from a Storm-0558 IOC IP for a fresh
-//! user and polls the alert API until that user's `ioc-ip` alert appears.
+//! user (in a fresh tenant, so that it is a new alert) and polls the alert API until that
+//! user's `ioc-ip` alert appears; a loopback webhook receiver notes when each probe's alert is
+//! delivered.
 //!
 //! Prints: sustained ingest events/s (acknowledged = committed with `synchronous=FULL`), the
 //! same bodies parsed with `ingest_bytes` alone on one thread as the baseline (the ratio is the
 //! cost of HTTP + store + detection), alert latency p50/p99 from record arrival to the alert in
 //! the API, shed requests, and peak RSS of the process.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use keywarden_ingest::{Discard, IngestConfig, ingest_bytes};
+use keywarden_server::webhook::{PayloadFormat, WebhookConfig};
 use keywarden_server::{ApiKeys, ServeConfig, SystemClock};
 
 const KEY: &str = "bench-key-0123456789abcdef";
@@ -52,7 +57,7 @@ fn probe_body(n: usize) -> Vec<u8> {
     format!(
         concat!(
             r#"{{"Id":"probe-{n}","RecordType":50,"CreationTime":"2023-06-12T03:00:00","#,
-            r#""Operation":"MailItemsAccessed","OrganizationId":"0d08a889-e871-4c06-9a16-ea55e3f5ade7","#,
+            r#""Operation":"MailItemsAccessed","OrganizationId":"probe-tenant-{n}","#,
             r#""UserId":"probe{n}@contoso.com","ClientIPAddress":"146.70.135.182","Workload":"Exchange"}}"#,
             "\n"
         ),
@@ -76,6 +81,46 @@ fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Option<(u16, Strin
     let status = text.split(' ').nth(1)?.parse().ok()?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
     Some((status, body))
+}
+
+/// A webhook receiver: user of each delivered alert → when it arrived.
+fn webhook_receiver() -> (String, Arc<Mutex<HashMap<String, Instant>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+    let addr = l.local_addr().expect("addr").to_string();
+    let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let s2 = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let Ok(clone) = conn.try_clone() else {
+                continue;
+            };
+            let mut r = BufReader::new(clone);
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            if r.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let now = Instant::now();
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+                && let Some(u) = v["user"].as_str()
+            {
+                s2.lock().expect("lock").entry(u.to_string()).or_insert(now);
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (addr, seen)
 }
 
 fn peak_rss_kb() -> Option<u64> {
@@ -120,6 +165,15 @@ fn main() {
     let mut config = ServeConfig::new("127.0.0.1:0", dir.path(), keys);
     config.queue_capacity = 8;
     config.max_inflight = 16;
+    let (hook, delivered) = webhook_receiver();
+    config.webhooks = vec![WebhookConfig {
+        url: format!("http://{hook}/hook"),
+        secret: "bench".into(),
+        format: PayloadFormat::Json,
+        max_attempts: 3,
+        backoff_ms: 100,
+        min_severity: None,
+    }];
     let server = config.build(Arc::new(SystemClock)).expect("server");
     let addr = server.local_addr().expect("addr").to_string();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -165,6 +219,7 @@ fn main() {
         .collect();
 
     let mut latencies = Vec::new();
+    let mut hook_latencies = Vec::new();
     let mut n = 0;
     while start.elapsed() < RUN {
         std::thread::sleep(Duration::from_millis(100));
@@ -190,6 +245,18 @@ fn main() {
             );
             std::thread::sleep(Duration::from_millis(2));
         }
+        let user = format!("probe{n}@contoso.com");
+        loop {
+            if let Some(at) = delivered.lock().expect("lock").get(&user) {
+                hook_latencies.push(at.duration_since(t0));
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "probe {n} never delivered"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for c in clients {
@@ -200,6 +267,7 @@ fn main() {
     let _ = srv.join();
 
     latencies.sort();
+    hook_latencies.sort();
     let total = events.load(Ordering::Relaxed);
     let rate = total as f64 / elapsed;
     println!(
@@ -216,6 +284,18 @@ fn main() {
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "  alert latency record arrival -> webhook ({} probes): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        hook_latencies.len(),
+        percentile(&hook_latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&hook_latencies, 0.99).as_secs_f64() * 1e3,
+        hook_latencies
+            .last()
+            .copied()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e3
     );
     println!(
         "  shed requests (429/503): {}",

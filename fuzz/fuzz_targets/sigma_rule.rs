@@ -25,7 +25,12 @@ fuzz_target!(|data: &[u8]| {
     };
     {
         let mut p = stage.processor();
-        ingest_bytes("fuzz.jsonl", EVENTS.as_bytes().to_vec(), &IngestConfig::default(), &mut p);
+        ingest_bytes(
+            "fuzz.jsonl",
+            EVENTS.as_bytes().to_vec(),
+            &IngestConfig::default(),
+            &mut p,
+        );
         p.finish();
     }
     let _ = stage.finish();

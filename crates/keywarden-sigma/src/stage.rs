@@ -9,7 +9,7 @@
 //! merges the workers' results and runs the correlations.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use keywarden_ingest::{Processor, Stage};
 use keywarden_model::{Alert, Event};
@@ -21,7 +21,7 @@ use crate::alert::detection_alert;
 use crate::correlate::{Contribution, CorrelationPlan, rule_key};
 use crate::error::SigmaError;
 use crate::event::SigmaEvent;
-use crate::load::{LoadReport, RuleSet};
+use crate::load::{LoadReport, LoadedFilter, LoadedRule, RuleSet};
 use crate::routing::{Routing, Target};
 
 /// Settings of a Sigma run (`hunt --rules ... --logsource ...`).
@@ -52,35 +52,16 @@ impl SigmaConfig {
             Some(spec) => Some(LogsourceFilter::parse(spec)?),
             None => None,
         };
-        let engines = routing
-            .targets()
-            .iter()
-            .map(|t| {
-                let compiled: Vec<_> = rules
-                    .rules
-                    .iter()
-                    .filter(|r| t.admits(&r.rule.logsource))
-                    .filter(|r| filter.as_ref().is_none_or(|f| f.admits(&r.rule.logsource)))
-                    .map(|r| r.compiled.clone())
-                    .collect();
-                if compiled.is_empty() {
-                    return None;
-                }
-                let mut e = Engine::new();
-                e.extend_compiled_rules(compiled);
-                for f in &rules.filters {
-                    // Compiled at load time, so applying cannot fail.
-                    let _ = e.apply_filter(&f.rule);
-                }
-                Some(e)
-            })
-            .collect();
+        let engines = routing.targets().iter().map(|_| OnceLock::new()).collect();
         let plan = CorrelationPlan::new(&rules.rules, &rules.correlations);
         Ok(SigmaStage {
             report: rules.report,
             routing,
             engines,
             plan,
+            logsource: filter,
+            rules: rules.rules,
+            filters: rules.filters,
             results: Mutex::new(Vec::new()),
         })
     }
@@ -162,9 +143,13 @@ struct WorkerResult {
 pub struct SigmaStage {
     report: LoadReport,
     routing: Routing,
-    /// One per routing target; `None` where the target admits no rule.
-    engines: Vec<Option<Engine>>,
+    /// One per routing target, compiled when the first event of that target arrives (so memory
+    /// and start-up follow the sources actually read); `None` where the target admits no rule.
+    engines: Vec<OnceLock<Option<Engine>>>,
     plan: CorrelationPlan,
+    logsource: Option<LogsourceFilter>,
+    rules: Vec<LoadedRule>,
+    filters: Vec<LoadedFilter>,
     results: Mutex<Vec<WorkerResult>>,
 }
 
@@ -172,7 +157,10 @@ impl std::fmt::Debug for SigmaStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigmaStage")
             .field("report", &self.report)
-            .field("engines", &self.engines.iter().flatten().count())
+            .field(
+                "engines",
+                &self.engines.iter().filter(|e| e.get().is_some()).count(),
+            )
             .finish()
     }
 }
@@ -188,9 +176,42 @@ impl SigmaStage {
         self.routing
             .targets()
             .iter()
-            .zip(&self.engines)
-            .map(|(t, e)| (t, e.as_ref().map_or(0, Engine::rule_count)))
+            .map(|t| (t, self.admitted(t).count()))
             .collect()
+    }
+
+    /// The loaded rules a target runs.
+    fn admitted<'s>(&'s self, t: &'s Target) -> impl Iterator<Item = &'s LoadedRule> + 's {
+        self.rules
+            .iter()
+            .filter(move |r| t.admits(&r.rule.logsource))
+            .filter(|r| {
+                self.logsource
+                    .as_ref()
+                    .is_none_or(|f| f.admits(&r.rule.logsource))
+            })
+    }
+
+    /// The engine of target `idx`, compiled on first use.
+    fn engine(&self, idx: usize) -> Option<&Engine> {
+        let cell = self.engines.get(idx)?;
+        cell.get_or_init(|| {
+            let t = self.routing.targets().get(idx)?;
+            let compiled: Vec<_> = self.admitted(t).map(|r| r.compiled.clone()).collect();
+            if compiled.is_empty() {
+                return None;
+            }
+            let mut e = Engine::new();
+            // The bloom pre-filter is off; do not spend its default 1 MB per engine.
+            e.set_bloom_max_bytes(0);
+            e.extend_compiled_rules(compiled);
+            for f in &self.filters {
+                // Compiled at load time, so applying cannot fail.
+                let _ = e.apply_filter(&f.rule);
+            }
+            Some(e)
+        })
+        .as_ref()
     }
 
     /// A processor for one worker (what [`Stage::worker`] returns, with its concrete type).
@@ -229,7 +250,7 @@ impl SigmaStage {
     fn evaluate(&self, event: &Event<'_>, out: &mut WorkerResult) {
         out.stats.events += 1;
         let route = self.routing.route(event);
-        let Some(Some(engine)) = self.engines.get(route.target) else {
+        let Some(engine) = self.engine(route.target) else {
             return;
         };
         out.stats.evaluated += 1;

@@ -74,14 +74,26 @@ fn corpus(name: &str, inputs: &[InputSource], cfg: &IngestConfig, rules: &Path, 
     let t = Instant::now();
     let set = RuleSet::load(&[rules.to_path_buf()]).expect("rules load");
     let loaded = set.report.loaded;
+    let t_load = t.elapsed().as_secs_f64();
+    // Cold: a fresh stage per round, so the per-target engine compilation (done on the first
+    // event of each target) is inside the timing. Warm: engines already compiled.
+    let (t_cold, _) = best(rounds, || {
+        let stage = SigmaConfig::default()
+            .build_with(set.clone())
+            .expect("stage");
+        let (r, _) = ingest(inputs, cfg, || stage.processor(), &Quiet);
+        (r.events, stage.finish().alerts.len())
+    });
     let stage = SigmaConfig::default().build_with(set).expect("stage");
-    let t_build = t.elapsed().as_secs_f64();
+    ingest(inputs, cfg, || stage.processor(), &Quiet);
+    let _ = stage.finish();
     let (t_sigma, (ev, alerts)) = best(rounds, || {
         let (r, _) = ingest(inputs, cfg, || stage.processor(), &Quiet);
         (r.events, stage.finish().alerts.len())
     });
     println!(
-        "  keywarden + {loaded} Sigma rules (load+compile {t_build:.2} s): {ev} events in {t_sigma:.3} s = {:.0} events/s, {alerts} alerts; {:.2} of the ingest-only rate; peak RSS so far {:.0} MB",
+        "  keywarden + {loaded} Sigma rules (load {t_load:.2} s): cold (engines compiled on first use) {t_cold:.3} s = {:.0} events/s; warm {ev} events in {t_sigma:.3} s = {:.0} events/s, {alerts} alerts; warm is {:.2} of the ingest-only rate; peak RSS so far {:.0} MB",
+        ev as f64 / t_cold,
         ev as f64 / t_sigma,
         t_ingest / t_sigma,
         peak_rss_mb()
@@ -99,19 +111,19 @@ fn corpus(name: &str, inputs: &[InputSource], cfg: &IngestConfig, rules: &Path, 
     std::fs::write(&flat, &bytes).expect("write flattened copy");
     let empty = flat.with_extension("empty");
     std::fs::write(&empty, b"").expect("write empty input");
-    let (t_load, _) = best(rounds, || run_rsigma(&rsigma, rules, &empty));
+    let (t_rload, _) = best(rounds, || run_rsigma(&rsigma, rules, &empty));
     let (t_total, (matches, peak)) = best(rounds, || run_rsigma(&rsigma, rules, &flat));
     let _ = std::fs::remove_file(&flat);
     let _ = std::fs::remove_file(&empty);
-    let t_rsigma = (t_total - t_load).max(1e-6);
+    let t_rsigma = (t_total - t_rload).max(1e-6);
     println!(
-        "  rsigma 0.23 CLI (pre-flattened, 1 reader): {t_total:.3} s total, {t_load:.3} s of it loading rules; {ev} events in {t_rsigma:.3} s = {:.0} events/s, {matches} matches, peak RSS {peak}",
+        "  rsigma 0.23 CLI (pre-flattened, 1 reader): {t_total:.3} s total, {t_rload:.3} s of it loading rules; {ev} events in {t_rsigma:.3} s = {:.0} events/s, {matches} matches, peak RSS {peak}",
         ev as f64 / t_rsigma
     );
     println!(
-        "  keywarden / rsigma events/s (rule loading excluded on both sides): {:.2}x; end to end with loading: {:.2}x",
+        "  keywarden / rsigma: warm evaluation (rule loading and compiling excluded on both sides) {:.2}x; end to end (load + cold run vs rsigma total) {:.2}x",
         t_rsigma / t_sigma,
-        t_total / (t_sigma + t_build)
+        t_total / (t_load + t_cold)
     );
 }
 

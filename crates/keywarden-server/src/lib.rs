@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod server;
 pub mod source;
+pub mod watch;
 pub mod webhook;
 
 pub use auth::ApiKeys;

@@ -47,6 +47,8 @@ pub struct ServeConfig {
     pub synchronous_full: bool,
     pub read_connections: usize,
     pub webhooks: Vec<crate::webhook::WebhookConfig>,
+    /// `--watch DIR`: follow the log files of this directory.
+    pub watch: Option<PathBuf>,
 }
 
 /// The `[server]` table of the configuration file (every key optional).
@@ -94,6 +96,7 @@ impl ServeConfig {
             synchronous_full: true,
             read_connections: 2,
             webhooks: Vec::new(),
+            watch: None,
         }
     }
 
@@ -228,7 +231,17 @@ impl ServeConfig {
             request_timeout: self.request_timeout,
             clock,
         };
+        let mut sources: Vec<Box<dyn crate::source::Source>> = Vec::new();
+        if let Some(dir) = &self.watch {
+            sources.push(Box::new(crate::watch::FileTail {
+                dir: dir.clone(),
+                store: store_cfg.reader()?,
+                poll: Duration::from_millis(500),
+                max_chunk: 8 << 20,
+            }));
+        }
         Ok(Server {
+            sources,
             listener,
             pipeline,
             rx,
@@ -247,6 +260,7 @@ pub struct Server {
     state: AppState,
     replayed: u64,
     webhook: Option<WebhookParts>,
+    sources: Vec<Box<dyn crate::source::Source>>,
 }
 
 type WebhookParts = (
@@ -284,8 +298,24 @@ impl Server {
             rx,
             state,
             webhook,
+            sources,
             ..
         } = self;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut source_threads = Vec::new();
+        for s in sources {
+            let (ingestor, stop) = (state.ingestor.clone(), stop.clone());
+            let name = format!("keywarden-{}", s.name());
+            source_threads.push(
+                std::thread::Builder::new()
+                    .name(name)
+                    .spawn(move || s.run(ingestor, stop))
+                    .map_err(|source| ServerError::Start {
+                        what: "source thread",
+                        source,
+                    })?,
+            );
+        }
         let sender = match webhook {
             Some((targets, rx, store)) => {
                 let clock = state.clock.clone();
@@ -326,7 +356,12 @@ impl Server {
                 .with_graceful_shutdown(shutdown)
                 .await
         });
-        // The router (and with it every queue sender) is gone: the writer drains and stops.
+        // Sources stop, then the router (and with it every queue sender) is gone: the writer
+        // drains and stops.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in source_threads {
+            let _ = t.join();
+        }
         drop(rt);
         let _ = writer.join();
         if let Some(s) = sender {

@@ -65,7 +65,8 @@ pub struct Batch {
     pub received_at: i64,
     pub events: Vec<EventRow>,
     pub rejections: Vec<RejectionRow>,
-    /// Where a file-tail source has read up to, committed with the batch: (path, file id, offset).
+    /// Where a source has read up to, committed with the batch: (position key, label, offset).
+    /// The file tail keys positions by file identity and labels them with the path.
     pub offset: Option<(String, String, u64)>,
 }
 

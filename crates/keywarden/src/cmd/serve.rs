@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// TOML configuration: `[server]` limits and retention, `[detect]` detection settings.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Follow the log files of this directory (growing files and rotations; offsets are kept
+    /// in the store across restarts).
+    #[arg(long)]
+    pub watch: Option<PathBuf>,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
@@ -29,6 +33,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
     if let Some(path) = &args.config {
         cfg.apply_file(path)?;
     }
+    cfg.watch = args.watch.clone();
     let server = cfg
         .build(Arc::new(SystemClock))
         .context("starting keywarden serve")?;

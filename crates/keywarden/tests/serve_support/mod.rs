@@ -27,6 +27,11 @@ impl Drop for Served {
 
 /// Starts `keywarden serve` on `127.0.0.1:0` with `dir/keys` and an optional config text.
 pub fn serve(dir: &Path, config: Option<&str>) -> Served {
+    serve_args(dir, config, &[])
+}
+
+/// [`serve`] with extra arguments.
+pub fn serve_args(dir: &Path, config: Option<&str>, extra: &[&str]) -> Served {
     let keys = dir.join("keys");
     std::fs::write(&keys, format!("# test key\n{KEY}\n")).unwrap();
     let data_dir = dir.join("data");
@@ -40,6 +45,7 @@ pub fn serve(dir: &Path, config: Option<&str>) -> Served {
         std::fs::write(&path, text).unwrap();
         cmd.arg("--config").arg(path);
     }
+    cmd.args(extra);
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

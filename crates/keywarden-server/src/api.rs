@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}", get(incident))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/audit", get(audit))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -343,6 +344,14 @@ async fn set_status(
         Err(r) if r.status() == StatusCode::INTERNAL_SERVER_ERROR => {
             error(StatusCode::NOT_FOUND, "no such alert")
         }
+        Err(r) => r,
+    }
+}
+
+/// The audit trail of analyst actions, newest first.
+async fn audit(State(st): State<AppState>) -> Response {
+    match read(&st, |s| s.audit_trail(None, 1000)).await {
+        Ok(list) => axum::Json(json!({ "audit": list })).into_response(),
         Err(r) => r,
     }
 }

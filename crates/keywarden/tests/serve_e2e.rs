@@ -167,6 +167,41 @@ fn same_findings_as_hunt(shapes: &str) {
     assert!(!exposure.is_empty(), "{view}");
     assert!(exposure.iter().all(|m| m["events"].as_u64().unwrap() > 0));
     assert_eq!(get(&srv.addr, "/api/v1/incidents/inc-nope").status, 404);
+    // An analyst acknowledges the alert with a note; the note is kept in the audit trail.
+    let auth = format!("Bearer {KEY}");
+    let id = forged["id"].as_str().unwrap();
+    let note = r#"seen <script>alert(1)</script> "><img src=x onerror=alert(1)>"#;
+    let body = serde_json::json!({ "status": "acknowledged", "note": note }).to_string();
+    let r = request(
+        &srv.addr,
+        "POST",
+        &format!("/api/v1/alerts/{id}/status"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let acked = get(&srv.addr, "/api/v1/alerts?status=acknowledged").json();
+    assert_eq!(acked["alerts"][0]["id"], id);
+    let trail = get(&srv.addr, "/api/v1/audit").json();
+    assert_eq!(trail["audit"][0]["target"], id);
+    assert_eq!(trail["audit"][0]["note"], note);
+    assert_eq!(trail["audit"][0]["action"], "acknowledged");
+    let missing = request(
+        &srv.addr,
+        "POST",
+        "/api/v1/alerts/no-such-alert/status",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(missing.status, 404);
     let metrics = get(&srv.addr, "/metrics");
     let text = String::from_utf8(metrics.body).unwrap();
     assert!(text.contains(&format!("keywarden_store_events {accepted}\n")));
@@ -195,6 +230,7 @@ fn every_endpoint_but_healthz_needs_the_key() {
         ("GET", "/api/v1/incidents"),
         ("GET", "/api/v1/incidents/x"),
         ("GET", "/api/v1/stats"),
+        ("GET", "/api/v1/audit"),
         ("GET", "/metrics"),
         ("GET", "/"),
         ("GET", "/no/such/path"),

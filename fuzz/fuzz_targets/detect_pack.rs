@@ -1,0 +1,29 @@
+//! The whole detection pack (scan, rules, collection, alerts, incidents, exposure) on
+//! arbitrary input split into a sign-in part and an audit part: no panic, and every alert
+//! covers at least one record.
+#![no_main]
+
+use keywarden_detect::{DetectConfig, Detector, assign_incidents, exposure};
+use keywarden_ingest::IngestConfig;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(settings) = DetectConfig::default().build() else {
+        return;
+    };
+    let detector = Detector::new(settings);
+    let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let (a, b) = data.split_at(split);
+    let inputs: [(&str, &[u8]); 2] = [("signins.jsonl", a), ("audit.jsonl", b)];
+    let cfg = IngestConfig {
+        threads: 1,
+        ..IngestConfig::default()
+    };
+    let (_plan, detections) = detector.run_bytes(&inputs, &cfg, None);
+    let mut alerts = detections.alerts.clone();
+    for a in &alerts {
+        assert!(!a.record_ids.is_empty(), "alert {} covers no record", a.id);
+    }
+    let incidents = assign_incidents(&mut alerts);
+    let _ = exposure(&alerts, &incidents, &detections);
+});

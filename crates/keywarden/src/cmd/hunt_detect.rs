@@ -94,7 +94,7 @@ impl DetectRun {
 /// `exposure.json` into `out`. Returns the exposure for the reports.
 pub fn write_outputs(
     out: &Path,
-    alerts: &mut Vec<Alert>,
+    alerts: &mut [Alert],
     detections: &Detections,
 ) -> anyhow::Result<Exposure> {
     keywarden_detect::finalize::sort_alerts(alerts);

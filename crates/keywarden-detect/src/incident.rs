@@ -1,7 +1,7 @@
 //! Incidents and exposure.
 //!
 //! [`assign_incidents`] groups alerts (built-in and Sigma alike) that share a token id, a
-//! session id or, between alerts of at least `medium` severity, a client IP, and sets each
+//! session id or, between alerts of at least `high` severity, a client IP, and sets each
 //! alert's `incident_id` (a stable hash of its members' ids). [`exposure`] then follows
 //! Microsoft's MailItemsAccessed procedure per incident and mailbox: `Bind` → the exact
 //! `InternetMessageId`s, `Sync` → the folder, `IsThrottled` → a 24 h unaudited window.
@@ -137,7 +137,7 @@ pub fn exposure(alerts: &[Alert], incidents: &[Incident], detections: &Detection
 }
 
 /// The values through which an alert joins others: tokens and sessions always, client IPs
-/// only at `medium` or above.
+/// only at `high` or above (leads behind one office NAT must not chain into one incident).
 fn links(a: &Alert) -> Vec<(u8, String)> {
     if NON_LINKING.contains(&a.rule_id.as_str()) {
         return Vec::new();
@@ -159,7 +159,7 @@ fn links(a: &Alert) -> Vec<(u8, String)> {
     for s in a.session_id.iter().cloned().chain(ev("session_ids")) {
         out.push((1, s));
     }
-    if a.severity >= Severity::Medium {
+    if a.severity >= Severity::High {
         for ip in a.client_ip.iter().cloned().chain(ev("client_ips")) {
             out.push((2, ip));
         }
@@ -203,17 +203,19 @@ mod tests {
             alert("a", Severity::High, Some("T1"), Some("1.1.1.1")),
             alert("b", Severity::Low, Some("T1"), None),
             alert("c", Severity::Low, None, Some("1.1.1.1")),
-            alert("d", Severity::Medium, None, Some("1.1.1.1")),
+            alert("d", Severity::High, None, Some("1.1.1.1")),
+            alert("e", Severity::Medium, None, Some("1.1.1.1")),
         ];
         let inc = assign_incidents(&mut alerts);
-        assert_eq!(inc.len(), 2);
+        assert_eq!(inc.len(), 3);
         assert_eq!(alerts[0].incident_id, alerts[1].incident_id);
         assert_eq!(alerts[0].incident_id, alerts[3].incident_id);
         assert_ne!(alerts[0].incident_id, alerts[2].incident_id);
+        assert_ne!(alerts[0].incident_id, alerts[4].incident_id);
         // Same members → same id, whatever the order.
         let mut rev: Vec<Alert> = alerts.iter().rev().cloned().collect();
         assign_incidents(&mut rev);
-        assert_eq!(rev[3].incident_id, alerts[0].incident_id);
+        assert_eq!(rev[4].incident_id, alerts[0].incident_id);
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub struct IngestConfig {
     /// At most this many rejections are listed in the report; all are counted and all reach
     /// the [`Observer`] (default 10 000).
     pub max_listed_rejections: usize,
+    /// Inputs that are read whole (arrays, Graph pages, CSV, EVTX, and every `ingest_bytes`
+    /// body) may decompress to at most this many bytes; past it the rest is not read and one
+    /// `input-too-large` rejection says so (default 4 GiB). Line-oriented inputs are streamed
+    /// and have no such limit.
+    pub max_input_bytes: u64,
 }
 
 impl Default for IngestConfig {
@@ -44,6 +49,7 @@ impl Default for IngestConfig {
             chunk_bytes: 4 * 1024 * 1024,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_listed_rejections: 10_000,
+            max_input_bytes: 4 << 30,
         }
     }
 }
@@ -270,11 +276,18 @@ fn load_task(shared: &Shared<'_>, i: usize, p: &mut dyn Processor) {
                 }
                 .run(p);
             }
-            // Not streamable: read the rest.
-            let error = rest
+            // Not streamable: read the rest, up to the input cap.
+            let room = cfg.max_input_bytes.saturating_sub(prefix.len() as u64);
+            let mut error = (&mut rest)
+                .take(room)
                 .read_to_end(&mut prefix)
                 .err()
                 .map(|e| crate::load::classify_read_error(e, compressed));
+            if error.is_none() && crate::load::has_more(&mut rest) {
+                error = Some(RejectReason::InputTooLarge {
+                    cap: cfg.max_input_bytes,
+                });
+            }
             shared.observer.progress(prefix.len() as u64);
             Loaded {
                 bytes: prefix,
@@ -370,7 +383,7 @@ pub fn ingest_bytes(
     cfg: &IngestConfig,
     processor: &mut dyn Processor,
 ) -> BytesOutcome {
-    let loaded = crate::load::from_bytes(bytes);
+    let loaded = crate::load::from_bytes(bytes, cfg.max_input_bytes);
     let mut sink = Sink::new(processor, cfg.max_record_bytes);
     let (tasks, container, skipped) = process_loaded(cfg, name, 0, loaded, &mut sink);
     for t in tasks {

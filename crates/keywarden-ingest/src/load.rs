@@ -197,16 +197,18 @@ pub(crate) fn load(src: &InputSource) -> Loaded {
             error: Some(RejectReason::Io(e.to_string())),
         };
     }
-    from_bytes(raw)
+    from_bytes(raw, u64::MAX)
 }
 
 /// Decompresses (when compressed) and BOM-strips bytes already in memory.
-pub(crate) fn from_bytes(raw: Vec<u8>) -> Loaded {
+/// Decompressed output is capped at `cap` bytes (a decompression bomb costs one
+/// `input-too-large` rejection, not the machine's memory).
+pub(crate) fn from_bytes(raw: Vec<u8>, cap: u64) -> Loaded {
     let (bytes, error) = if raw.starts_with(GZIP_MAGIC) {
-        decode(flate2::read::MultiGzDecoder::new(&raw[..]))
+        decode(flate2::read::MultiGzDecoder::new(&raw[..]), cap)
     } else if raw.starts_with(ZSTD_MAGIC) {
         match zstd::stream::read::Decoder::new(&raw[..]) {
-            Ok(d) => decode(d),
+            Ok(d) => decode(d, cap),
             Err(e) => (Vec::new(), Some(RejectReason::Decompression(e.to_string()))),
         }
     } else {
@@ -220,12 +222,29 @@ pub(crate) fn from_bytes(raw: Vec<u8>) -> Loaded {
     }
 }
 
-fn decode(mut r: impl Read) -> (Vec<u8>, Option<RejectReason>) {
+/// True when the reader yields at least one more byte (errors count as no more).
+pub(crate) fn has_more(r: &mut impl Read) -> bool {
+    let mut one = [0u8; 1];
+    loop {
+        match r.read(&mut one) {
+            Ok(n) => return n > 0,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+fn decode(mut r: impl Read, cap: u64) -> (Vec<u8>, Option<RejectReason>) {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         match r.read(&mut buf) {
             Ok(0) => return (out, None),
+            Ok(n) if (out.len() + n) as u64 > cap => {
+                let keep = cap.saturating_sub(out.len() as u64) as usize;
+                out.extend_from_slice(&buf[..keep.min(n)]);
+                return (out, Some(RejectReason::InputTooLarge { cap }));
+            }
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return (out, Some(RejectReason::Decompression(e.to_string()))),

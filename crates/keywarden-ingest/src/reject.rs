@@ -37,6 +37,10 @@ pub enum RejectReason {
     NotALog(String),
     #[error("unterminated JSON at end of input")]
     Truncated,
+    #[error(
+        "input is larger than {cap} bytes once decompressed; the rest was not read (split it, or raise --max-input-bytes)"
+    )]
+    InputTooLarge { cap: u64 },
 }
 
 impl RejectReason {
@@ -58,6 +62,7 @@ impl RejectReason {
             RejectReason::Evtx(_) => "evtx",
             RejectReason::NotALog(_) => "not-a-log",
             RejectReason::Truncated => "truncated",
+            RejectReason::InputTooLarge { .. } => "input-too-large",
         }
     }
 

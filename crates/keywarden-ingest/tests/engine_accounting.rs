@@ -365,3 +365,45 @@ fn streamed_truncated_gzip_keeps_decoded_records() {
     ns.sort();
     assert!(ns.iter().enumerate().all(|(i, n)| *n == i as i64));
 }
+
+/// A small compressed file that expands past the input cap (a decompression bomb) costs one
+/// `input-too-large` rejection and the records before the cap, not the machine's memory.
+#[test]
+fn decompression_bombs_stop_at_the_input_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("[");
+    for i in 0..100_000 {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&format!("{{\"n\":{i}}}"));
+    }
+    text.push(']');
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let p = write(dir.path(), "bomb.json.gz", &gz);
+    let cfg = IngestConfig {
+        chunk_bytes: 64 * 1024,
+        max_input_bytes: 300_000,
+        ..IngestConfig::default()
+    };
+    let (report, _) = run(std::slice::from_ref(&p), &cfg);
+    assert!(
+        report.events > 10_000 && report.events < 100_000,
+        "{}",
+        report.events
+    );
+    assert!(
+        report
+            .rejections
+            .iter()
+            .any(|r| r.code == "input-too-large")
+    );
+    // The same body through `ingest_bytes` (the server's path) is capped the same way.
+    let mut sink = Collect::default();
+    let out = ingest_bytes("bomb", gz, &cfg, &mut sink);
+    assert!(out.rejections.iter().any(|r| r.code == "input-too-large"));
+    assert!(out.counts.events < 100_000);
+    assert_eq!(out.counts.records, out.counts.events + out.counts.rejected);
+}

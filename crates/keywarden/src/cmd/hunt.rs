@@ -34,6 +34,11 @@ pub struct HuntArgs {
     /// Reject records larger than this many bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     pub max_record_bytes: usize,
+    /// Inputs read whole (JSON arrays and pages, CSV, EVTX) may decompress to at most this many
+    /// bytes; the rest is rejected as `input-too-large` (JSON lines and access logs stream and
+    /// have no such limit).
+    #[arg(long, default_value_t = 4 << 30)]
+    pub max_input_bytes: u64,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -68,6 +73,7 @@ pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
     let mut cfg = IngestConfig {
         format: args.format,
         max_record_bytes: args.max_record_bytes,
+        max_input_bytes: args.max_input_bytes,
         ..IngestConfig::default()
     };
     if let Some(t) = args.threads {

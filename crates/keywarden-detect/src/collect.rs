@@ -186,16 +186,29 @@ impl Processor for CollectWorker<'_> {
             let Some(mailbox) = f.mailbox.as_deref() else {
                 continue;
             };
-            let m = g.mailboxes.entry(mailbox.to_string()).or_default();
+            // Look up before allocating: most records hit a mailbox already gathered.
+            if !g.mailboxes.contains_key(mailbox) {
+                g.mailboxes
+                    .insert(mailbox.to_string(), MailboxGather::default());
+            }
+            let Some(m) = g.mailboxes.get_mut(mailbox) else {
+                continue;
+            };
             for (path, ids) in &folders {
                 match access {
                     Access::Sync => {
-                        if let Some(p) = path {
+                        if let Some(p) = path
+                            && !m.folders_synced.contains(p)
+                        {
                             m.folders_synced.insert(p.clone());
                         }
                     }
                     Access::Bind | Access::Other => {
-                        m.messages.extend(ids.iter().cloned());
+                        for id in ids {
+                            if !m.messages.contains(id) {
+                                m.messages.insert(id.clone());
+                            }
+                        }
                     }
                 }
             }

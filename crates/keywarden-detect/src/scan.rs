@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::config::Settings;
 use crate::facts::Facts;
-use crate::intern::{Interner, Sym, remap};
+use crate::intern::{Interner, NONE, Sym, remap};
 use crate::keys::{Key, keys_of};
 
 /// The context of a key's earliest record: who, where, with what.
@@ -158,6 +158,8 @@ pub struct Scan {
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
     pub events: u64,
+    /// The input of the last record folded in (a cache; any symbol is correct, it is checked).
+    pub last_file: Sym,
 }
 
 impl Scan {
@@ -174,7 +176,13 @@ impl Scan {
         if scratch.is_empty() {
             return;
         }
-        let file = self.syms.intern(ev.origin.path);
+        // Records arrive input by input: compare with the last input's name before hashing.
+        let file = if self.last_file != NONE && self.syms.text(self.last_file) == ev.origin.path {
+            self.last_file
+        } else {
+            self.last_file = self.syms.intern(ev.origin.path);
+            self.last_file
+        };
         let mut ctx: Option<Ctx> = None;
         for k in scratch.iter() {
             let u = self.uses.entry(*k).or_default();

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 # System packages the tests use (none are required today beyond a C compiler for aws-lc-sys,
 # zstd-sys and sqlite, which the rust machine image ships). Add here, never in test code.
-for pkg in ${KEYWARDEN_APT_PACKAGES:-}; do
+for pkg in ${KEYWARDEN_APT_PACKAGES:-chromium}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -22,4 +22,5 @@ fi
 
 # Snapshots must match what is committed; never write new ones in a test run.
 export INSTA_UPDATE=no
+npm ci --silent --no-audit --no-fund --prefix crates/keywarden-server/tests/browser
 cargo test --workspace --locked "$@"

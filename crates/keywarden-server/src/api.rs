@@ -65,6 +65,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// Dashboard sessions of logged-in browsers.
+    pub sessions: Arc<crate::dashboard::Sessions>,
 }
 
 /// The router with every route and layer.
@@ -79,20 +81,32 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/audit", get(audit))
         .route("/metrics", get(metrics))
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
 /// Authentication, timeout and security headers for every request.
-async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let open = req.method() == Method::GET && req.uri().path() == "/healthz";
+async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let open = (req.method() == Method::GET && path == "/healthz")
+        || crate::dashboard::is_public_path(path);
     if !open {
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if !st.keys.check_header(value) {
+        let dashboard = crate::dashboard::is_dashboard_path(path);
+        let logged_in = dashboard
+            .then(|| browser_session(&st, req.headers()))
+            .flatten();
+        let has_key = st.keys.check_header(value);
+        if let Some(l) = logged_in {
+            req.extensions_mut().insert(l);
+        } else if !has_key && dashboard && req.method() == Method::GET {
+            return secure(crate::dashboard::to_login());
+        } else if !has_key {
             Metrics::add(&st.metrics.auth_failures, 1);
             let mut r = error(StatusCode::UNAUTHORIZED, "missing or invalid API key");
             r.headers_mut().insert(
@@ -109,17 +123,37 @@ async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response
     secure(resp)
 }
 
+/// The live dashboard session named by the request's cookie.
+fn browser_session(st: &AppState, headers: &HeaderMap) -> Option<crate::dashboard::LoggedIn> {
+    let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+    let id = crate::dashboard::session::session_id(cookie)?;
+    let session = st.sessions.get(id, st.clock.now().0)?;
+    Some(crate::dashboard::LoggedIn {
+        id: id.to_string(),
+        session,
+    })
+}
+
+/// The policy of every response: no script at all, styles and images from this origin only,
+/// forms post only here, never framed.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 fn secure(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        HeaderValue::from_static(CSP),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     r
 }
 
@@ -281,7 +315,7 @@ fn alert_query(p: AlertParams) -> Result<AlertQuery, String> {
 }
 
 /// Runs a store read on a blocking thread.
-async fn read<R: Send + 'static>(
+pub(crate) async fn read<R: Send + 'static>(
     st: &AppState,
     f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
 ) -> Result<R, Response> {

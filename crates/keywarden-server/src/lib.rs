@@ -23,6 +23,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod convert;
+pub mod dashboard;
 pub mod error;
 pub mod live;
 pub mod metrics;

@@ -49,6 +49,8 @@ pub struct ServeConfig {
     pub webhooks: Vec<crate::webhook::WebhookConfig>,
     /// `--watch DIR`: follow the log files of this directory.
     pub watch: Option<PathBuf>,
+    /// Lifetime of a dashboard login.
+    pub session_hours: i64,
 }
 
 /// The `[server]` table of the configuration file (every key optional).
@@ -97,6 +99,7 @@ impl ServeConfig {
             read_connections: 2,
             webhooks: Vec::new(),
             watch: None,
+            session_hours: 8,
         }
     }
 
@@ -230,6 +233,10 @@ impl ServeConfig {
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,
             clock,
+            sessions: Arc::new(crate::dashboard::Sessions::new(
+                self.session_hours.saturating_mul(3600),
+                false,
+            )),
         };
         let mut sources: Vec<Box<dyn crate::source::Source>> = Vec::new();
         if let Some(dir) = &self.watch {

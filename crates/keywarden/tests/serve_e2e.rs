@@ -232,7 +232,8 @@ fn every_endpoint_but_healthz_needs_the_key() {
         ("GET", "/api/v1/stats"),
         ("GET", "/api/v1/audit"),
         ("GET", "/metrics"),
-        ("GET", "/"),
+        ("POST", "/ui/alerts/x/status"),
+        ("POST", "/logout"),
         ("GET", "/no/such/path"),
         ("POST", "/healthz"),
     ];
@@ -244,6 +245,12 @@ fn every_endpoint_but_healthz_needs_the_key() {
             assert_eq!(r.status, 401, "{method} {path} with {auth:?}");
             assert!(r.header("www-authenticate").is_some());
         }
+    }
+    // The dashboard sends a browser without a session to the login form.
+    for path in ["/", "/ui/incidents/x"] {
+        let r = request(&srv.addr, "GET", path, &[], b"").unwrap();
+        assert_eq!(r.status, 303, "{path}");
+        assert_eq!(r.header("location"), Some("/login"));
     }
     // Nothing was stored by the refused requests.
     assert_eq!(get(&srv.addr, "/api/v1/stats").json()["events"], 0);

@@ -29,6 +29,12 @@ pub enum ServerError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("TLS {what} {path}: {reason}")]
+    Tls {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("cannot start the {what}: {source}")]
     Start {
         what: &'static str,

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod server;
 pub mod source;
+pub mod tls;
 pub mod watch;
 pub mod webhook;
 
@@ -40,3 +41,4 @@ pub use live::{LiveDetector, LiveLimits, LiveState};
 pub use metrics::Metrics;
 pub use server::{ServeConfig, Server, shutdown_signal};
 pub use source::{IngestAnswer, IngestFailure, Ingestor, Shed, Source, Submission};
+pub use tls::TlsFiles;

@@ -51,6 +51,8 @@ pub struct ServeConfig {
     pub watch: Option<PathBuf>,
     /// Lifetime of a dashboard login.
     pub session_hours: i64,
+    /// Serve HTTPS with this certificate and key (session cookies are then `Secure`).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// The `[server]` table of the configuration file (every key optional).
@@ -100,6 +102,7 @@ impl ServeConfig {
             webhooks: Vec::new(),
             watch: None,
             session_hours: 8,
+            tls: None,
         }
     }
 
@@ -177,6 +180,11 @@ impl ServeConfig {
     /// Opens the store, restores detection state and binds the listener.
     pub fn build(self, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
         let settings = self.detect.build()?;
+        let tls = self
+            .tls
+            .as_ref()
+            .map(crate::tls::TlsFiles::build)
+            .transpose()?;
         let store_cfg = StoreConfig {
             synchronous_full: self.synchronous_full,
             ..StoreConfig::new(&self.data_dir)
@@ -235,7 +243,7 @@ impl ServeConfig {
             clock,
             sessions: Arc::new(crate::dashboard::Sessions::new(
                 self.session_hours.saturating_mul(3600),
-                false,
+                tls.is_some(),
             )),
         };
         let mut sources: Vec<Box<dyn crate::source::Source>> = Vec::new();
@@ -255,6 +263,7 @@ impl ServeConfig {
             state,
             replayed,
             webhook,
+            tls,
         })
     }
 }
@@ -268,6 +277,7 @@ pub struct Server {
     replayed: u64,
     webhook: Option<WebhookParts>,
     sources: Vec<Box<dyn crate::source::Source>>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 type WebhookParts = (
@@ -280,6 +290,11 @@ type WebhookParts = (
 const WEBHOOK_QUEUE: usize = 10_000;
 
 impl Server {
+    /// `https` when serving TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()
     }
@@ -306,6 +321,7 @@ impl Server {
             state,
             webhook,
             sources,
+            tls,
             ..
         } = self;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -359,9 +375,19 @@ impl Server {
         let served = rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let app = router(state);
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            match tls {
+                Some(cfg) => {
+                    let listener = crate::tls::TlsListener::spawn(listener, cfg)?;
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                }
+                None => {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                }
+            }
         });
         // Sources stop, then the router (and with it every queue sender) is gone: the writer
         // drains and stops.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use keywarden_server::{ServeConfig, SystemClock, shutdown_signal};
+use keywarden_server::{ServeConfig, SystemClock, TlsFiles, shutdown_signal};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -25,6 +25,12 @@ pub struct ServeArgs {
     /// in the store across restarts).
     #[arg(long)]
     pub watch: Option<PathBuf>,
+    /// Serve HTTPS: PEM certificate chain, leaf first (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Serve HTTPS: PEM private key (needs --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
@@ -34,6 +40,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         cfg.apply_file(path)?;
     }
     cfg.watch = args.watch.clone();
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        cfg.tls = Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
     let server = cfg
         .build(Arc::new(SystemClock))
         .context("starting keywarden serve")?;
@@ -41,7 +53,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         .local_addr()
         .map_or_else(|| args.listen.clone(), |a| a.to_string());
     eprintln!(
-        "keywarden serve: listening on http://{addr} (data in {}, {} events replayed into detection)",
+        "keywarden serve: listening on {}://{addr} (data in {}, {} events replayed into detection)",
+        server.scheme(),
         args.data_dir.display(),
         server.replayed()
     );

@@ -58,7 +58,7 @@ pub fn serve_args(dir: &Path, config: Option<&str>, extra: &[&str]) -> Served {
         .expect("serve printed nothing")
         .expect("read serve stderr");
     let addr = first
-        .split("http://")
+        .split("://")
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in {first:?}"))

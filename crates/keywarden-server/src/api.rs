@@ -67,6 +67,8 @@ pub struct AppState {
     pub clock: Arc<dyn crate::clock::Clock>,
     /// Dashboard sessions of logged-in browsers.
     pub sessions: Arc<crate::dashboard::Sessions>,
+    /// `[auth]`: JWTs this validator accepts are let in like API keys.
+    pub jwt: Option<Arc<keywarden_token::Validator>>,
 }
 
 /// The router with every route and layer.
@@ -101,7 +103,7 @@ async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
         let logged_in = dashboard
             .then(|| browser_session(&st, req.headers()))
             .flatten();
-        let has_key = st.keys.check_header(value);
+        let has_key = st.keys.check_header(value) || jwt_accepted(&st, value).await;
         if let Some(l) = logged_in {
             req.extensions_mut().insert(l);
         } else if !has_key && dashboard && req.method() == Method::GET {
@@ -121,6 +123,25 @@ async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
         Err(_) => retry_later(StatusCode::SERVICE_UNAVAILABLE, "request timed out", 1),
     };
     secure(resp)
+}
+
+/// Whether `[auth]` is configured and the bearer token is a JWT it accepts (validated on a
+/// blocking thread: a remote key set may be fetched).
+async fn jwt_accepted(st: &AppState, header_value: Option<&str>) -> bool {
+    let (Some(v), Some(token)) = (
+        st.jwt.clone(),
+        header_value.and_then(|h| h.strip_prefix("Bearer ")),
+    ) else {
+        return false;
+    };
+    let token = token.trim().to_string();
+    if token.len() > v.max_token_bytes() {
+        return false;
+    }
+    let now = st.clock.now().0.div_euclid(1_000_000);
+    tokio::task::spawn_blocking(move || v.validate_at(&token, now).is_ok())
+        .await
+        .unwrap_or(false)
 }
 
 /// The live dashboard session named by the request's cookie.

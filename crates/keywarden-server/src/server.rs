@@ -53,6 +53,8 @@ pub struct ServeConfig {
     pub session_hours: i64,
     /// Serve HTTPS with this certificate and key (session cookies are then `Secure`).
     pub tls: Option<crate::tls::TlsFiles>,
+    /// `[auth]`: bearer JWTs accepted by this validator are let in like API keys.
+    pub jwt: Option<Arc<keywarden_token::Validator>>,
 }
 
 /// The `[server]` table of the configuration file (every key optional).
@@ -79,6 +81,8 @@ struct ConfigFile {
     server: ServerSection,
     detect: Option<toml::Value>,
     webhook: Vec<crate::webhook::WebhookConfig>,
+    /// A `keywarden-token` trust policy: API calls may present a JWT it accepts.
+    auth: Option<toml::Value>,
 }
 
 impl ServeConfig {
@@ -103,6 +107,7 @@ impl ServeConfig {
             watch: None,
             session_hours: 8,
             tls: None,
+            jwt: None,
         }
     }
 
@@ -133,6 +138,15 @@ impl ServeConfig {
             self.detect = DetectConfig::from_toml(&text).map_err(bad)?;
         }
         self.webhooks = file.webhook;
+        if let Some(a) = file.auth {
+            let text = toml::to_string(&a).map_err(|e| bad(e.to_string()))?;
+            let mut policy = keywarden_token::TrustPolicy::from_toml(&text)
+                .map_err(|e| bad(format!("[auth]: {e}")))?;
+            policy.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let v = keywarden_token::Validator::from_policy(&policy)
+                .map_err(|e| bad(format!("[auth]: {e}")))?;
+            self.jwt = Some(Arc::new(v));
+        }
         let s = file.server;
         let positive = |name: &str, v: usize| {
             if v == 0 {
@@ -241,6 +255,7 @@ impl ServeConfig {
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,
             clock,
+            jwt: self.jwt.clone(),
             sessions: Arc::new(crate::dashboard::Sessions::new(
                 self.session_hours.saturating_mul(3600),
                 tls.is_some(),

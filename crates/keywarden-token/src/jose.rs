@@ -10,7 +10,6 @@
 //! JSON text that repeats a member anywhere (in nested objects too) is refused rather than
 //! resolved "last one wins" as `serde_json::Value` would.
 
-use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
 
@@ -33,9 +32,32 @@ pub const MAX_KID_LEN: usize = 256;
 
 /// Decodes strict base64url; `part` names the token part for the rejection.
 pub fn b64_decode(s: &str, part: &'static str) -> Result<Vec<u8>, Rejection> {
-    B64.decode(s.as_bytes())
-        .map_err(|_| Rejection::BadBase64 { part })
+    crate::b64::decode_vec(s.as_bytes()).ok_or(Rejection::BadBase64 { part })
 }
+
+/// Decodes strict base64url into `buf` when it fits (no allocation), else into `spill`; same
+/// rules and rejections as [`b64_decode`].
+pub fn b64_decode_buf<'b>(
+    s: &str,
+    part: &'static str,
+    buf: &'b mut [u8],
+    spill: &'b mut Vec<u8>,
+) -> Result<&'b [u8], Rejection> {
+    let bad = || Rejection::BadBase64 { part };
+    let len = crate::b64::decoded_len(s.len()).ok_or_else(bad)?;
+    match buf.get_mut(..len) {
+        Some(out) => crate::b64::decode_exact(s.as_bytes(), out)
+            .then_some(&*out)
+            .ok_or_else(bad),
+        None => {
+            *spill = b64_decode(s, part)?;
+            Ok(spill)
+        }
+    }
+}
+
+/// Decoded headers up to this many bytes are decoded on the stack.
+const HEADER_INLINE: usize = 512;
 
 /// The three parts of a compact JWS, still encoded, plus the signing input.
 #[derive(Debug, Clone, Copy)]
@@ -58,15 +80,25 @@ pub fn split(token: &str, max_len: usize) -> Result<Compact<'_>, Rejection> {
     if token.trim_start().starts_with('{') {
         return Err(Rejection::JsonSerialization);
     }
-    let parts = token.split('.').count();
-    let mut it = token.splitn(3, '.');
-    let (Some(h), Some(p), Some(s)) = (it.next(), it.next(), it.next()) else {
-        return Err(Rejection::Malformed { parts });
+    let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
+    let (first, second) = (dots.next(), dots.next());
+    let parts = 1 + usize::from(first.is_some()) + usize::from(second.is_some()) + dots.count();
+    let malformed = Rejection::Malformed { parts };
+    let (Some(d1), Some(d2)) = (first, second) else {
+        return Err(malformed);
     };
-    if parts != 3 || h.is_empty() {
-        return Err(Rejection::Malformed { parts });
+    if parts != 3 || d1 == 0 {
+        return Err(malformed);
     }
-    let signing_input = &token[..h.len() + 1 + p.len()];
+    // '.' is ASCII, so every cut below is on a character boundary.
+    let (Some(h), Some(p), Some(s), Some(signing_input)) = (
+        token.get(..d1),
+        token.get(d1 + 1..d2),
+        token.get(d2 + 1..),
+        token.get(..d2),
+    ) else {
+        return Err(malformed);
+    };
     Ok(Compact {
         header_b64: h,
         payload_b64: p,
@@ -103,8 +135,9 @@ fn opt_str(m: &mut Members, name: &'static str) -> Result<Option<String>, Reject
 impl Header {
     /// Decodes and checks the header. Order: JSON shape, alg, embedded keys, crit, b64, kid.
     pub fn parse(header_b64: &str) -> Result<Header, Rejection> {
-        let bytes = b64_decode(header_b64, "header")?;
-        let mut m = parse_members(&bytes, "header", HEADER_MEMBERS)?;
+        let (mut buf, mut spill) = ([0u8; HEADER_INLINE], Vec::new());
+        let bytes = b64_decode_buf(header_b64, "header", &mut buf, &mut spill)?;
+        let mut m = parse_members(bytes, "header", HEADER_MEMBERS)?;
         let alg = opt_str(&mut m, "alg")?.ok_or(Rejection::BadHeader { member: "alg" })?;
         if alg.eq_ignore_ascii_case("none") {
             return Err(Rejection::AlgNone);
@@ -234,6 +267,7 @@ pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<Verified
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn enc(s: &str) -> String {
         B64.encode(s.as_bytes())

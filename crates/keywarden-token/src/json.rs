@@ -50,11 +50,25 @@ impl<'de> Visitor<'de> for KeyVisitor {
     }
 }
 
-/// Remembers the member names of one object; linear for small objects, hashed beyond.
-#[derive(Default)]
+/// How many member names of one object are remembered inline (on the stack) before hashing.
+const SEEN_INLINE: usize = 24;
+
+/// Remembers the member names of one object: inline and linear for small objects (no heap
+/// allocation on the hot path), hashed beyond [`SEEN_INLINE`].
 struct Seen<'de> {
-    small: Vec<Cow<'de, str>>,
+    small: [Cow<'de, str>; SEEN_INLINE],
+    len: usize,
     big: Option<HashSet<Cow<'de, str>>>,
+}
+
+impl Default for Seen<'_> {
+    fn default() -> Self {
+        Seen {
+            small: std::array::from_fn(|_| Cow::Borrowed("")),
+            len: 0,
+            big: None,
+        }
+    }
 }
 
 impl<'de> Seen<'de> {
@@ -63,15 +77,29 @@ impl<'de> Seen<'de> {
         if let Some(big) = &mut self.big {
             return big.insert(k);
         }
-        if self.small.contains(&k) {
+        let used = self.small.get(..self.len).unwrap_or_default();
+        if used.iter().any(|u| same(u, &k)) {
             return false;
         }
-        self.small.push(k);
-        if self.small.len() > 24 {
-            self.big = Some(self.small.drain(..).collect());
+        match self.small.get_mut(self.len) {
+            Some(slot) => {
+                *slot = k;
+                self.len += 1;
+            }
+            None => {
+                let mut big: HashSet<Cow<'de, str>> =
+                    self.small.iter_mut().map(std::mem::take).collect();
+                big.insert(k);
+                self.big = Some(big);
+            }
         }
         true
     }
+}
+
+/// String equality without a `memcmp` call: member names are short (`iss`, `aud`, `kid`).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// Walks any value, refusing duplicates, building nothing.
@@ -214,9 +242,11 @@ impl<'de> Visitor<'de> for Top {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
         let mut seen = Seen::default();
-        let mut out = Members::default();
+        let mut out = Members {
+            vals: Vec::with_capacity(self.wanted.len()),
+        };
         while let Some(k) = map.next_key_seed(KeySeed)? {
-            match self.wanted.iter().find(|w| **w == k.as_ref()) {
+            match self.wanted.iter().find(|w| same(w, &k)) {
                 Some(name) => out.vals.push((name, map.next_value_seed(Full)?)),
                 None => map.next_value_seed(Check)?,
             }

@@ -26,6 +26,7 @@
 //! input; parse key material per token.
 #![forbid(unsafe_code)]
 
+pub mod b64;
 pub mod crypto;
 pub mod fetch;
 pub mod jose;

@@ -15,10 +15,17 @@ use serde_json::{Map, Value};
 
 use crate::crypto::Alg;
 use crate::fetch::{CachePolicy, Fetch, HttpFetcher, OwnedKeyContext, RemoteKeys, RemoteSource};
-use crate::jose::{Header, b64_decode, media_type_is, numeric_date, parse_claims, split};
+use crate::jose::{
+    Header, b64_decode, b64_decode_buf, media_type_is, numeric_date, parse_claims, split,
+};
 use crate::jwks::{KeyContext, KeySet, LoadedKey, load_jwks};
-use crate::policy::{TENANT_PLACEHOLDER, TrustPolicy, is_lower_guid, match_issuer};
+#[cfg(doc)]
+use crate::policy::match_issuer;
+use crate::policy::{TENANT_PLACEHOLDER, TrustPolicy, is_lower_guid};
 use crate::reason::{KeyWarning, PolicyError, Rejection, evidence};
+
+/// Signatures up to this many bytes (RSA-8192 is 1024) are decoded on the stack.
+const SIGNATURE_INLINE: usize = 1056;
 
 /// A token that passed every check, with the claims that were checked.
 #[derive(Debug, Clone)]
@@ -108,6 +115,8 @@ enum Keys {
 struct Block {
     id: String,
     issuer: String,
+    /// `issuer` cut at `{tenantid}` once at load (prefix, suffix), for [`Block::match_issuer`].
+    issuer_template: Option<(String, String)>,
     tenants: Vec<String>,
     audiences: Vec<String>,
     token_types: Vec<String>,
@@ -115,6 +124,21 @@ struct Block {
 }
 
 impl Block {
+    /// [`match_issuer`] against this block's issuer, with the template cut once at load.
+    fn match_issuer<'t>(&self, iss: &'t str) -> Option<Option<&'t str>> {
+        match &self.issuer_template {
+            None => (self.issuer == iss).then_some(None),
+            Some((pre, post)) => {
+                let mid = iss
+                    .strip_prefix(pre.as_str())?
+                    .strip_suffix(post.as_str())?;
+                if mid.is_empty() || mid.contains('/') {
+                    return None;
+                }
+                Some(Some(mid))
+            }
+        }
+    }
     fn lookup(&self, kid: &str, now: i64) -> Option<Arc<LoadedKey>> {
         match &self.keys {
             Keys::Static(s) => s.keys.get(kid).cloned(),
@@ -237,6 +261,10 @@ impl Validator {
             blocks.push(Block {
                 id: b.id.clone(),
                 issuer: b.issuer.clone(),
+                issuer_template: b
+                    .issuer
+                    .split_once(TENANT_PLACEHOLDER)
+                    .map(|(pre, post)| (pre.to_owned(), post.to_owned())),
                 tenants: b.tenants.clone(),
                 audiences: b.audiences.clone(),
                 token_types: b.token_types.clone(),
@@ -297,7 +325,7 @@ impl Validator {
         let mut candidates = self
             .blocks
             .iter()
-            .filter_map(|b| match_issuer(&b.issuer, &iss).map(|t| (b, t)));
+            .filter_map(|b| b.match_issuer(&iss).map(|t| (b, t)));
         let Some(first) = candidates.next() else {
             return Err(Rejection::UntrustedIssuer {
                 iss: evidence(&iss),
@@ -371,9 +399,10 @@ impl Validator {
                 not_after: na,
             });
         }
-        let signature = b64_decode(c.signature_b64, "signature")?;
+        let (mut buf, mut spill) = ([0u8; SIGNATURE_INLINE], Vec::new());
+        let signature = b64_decode_buf(c.signature_b64, "signature", &mut buf, &mut spill)?;
         key.key
-            .verify(alg, c.signing_input.as_bytes(), &signature, kid)?;
+            .verify(alg, c.signing_input.as_bytes(), signature, kid)?;
 
         // Claims, now that we know who signed them.
         if !block.tenants.is_empty() {

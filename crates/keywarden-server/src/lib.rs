@@ -35,6 +35,8 @@ pub mod watch;
 pub mod webhook;
 
 pub use auth::ApiKeys;
+/// The store crate, for callers (fuzz targets, tools) that render or inspect its rows.
+pub use keywarden_store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServerError;
 pub use live::{LiveDetector, LiveLimits, LiveState};

@@ -35,10 +35,10 @@ pub mod watch;
 pub mod webhook;
 
 pub use auth::ApiKeys;
-/// The store crate, for callers (fuzz targets, tools) that render or inspect its rows.
-pub use keywarden_store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServerError;
+/// The store crate, for callers (fuzz targets, tools) that render or inspect its rows.
+pub use keywarden_store;
 pub use live::{LiveDetector, LiveLimits, LiveState};
 pub use metrics::Metrics;
 pub use server::{ServeConfig, Server, shutdown_signal};

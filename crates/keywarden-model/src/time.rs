@@ -52,6 +52,19 @@ impl Timestamp {
         ((self.day_number() + 3).rem_euclid(7) + 1) as u32
     }
 
+    /// A UTC calendar date and time; `None` when any part is out of range (a leap second, 60,
+    /// is read as 59, as everywhere else in keywarden).
+    pub fn from_civil(
+        year: i64,
+        month: i64,
+        day: i64,
+        hour: i64,
+        minute: i64,
+        second: i64,
+    ) -> Option<Timestamp> {
+        from_parts(year, month, day, hour, minute, second, 0)
+    }
+
     /// Parses any supported textual date; `None` when it is not one.
     pub fn parse(text: &str) -> Option<Timestamp> {
         let t = text.trim();

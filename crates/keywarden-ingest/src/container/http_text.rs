@@ -209,10 +209,10 @@ pub(crate) fn parse_clf_date(s: &str) -> Option<Timestamp> {
         num(hms.next()?, &[2])?,
         num(hms.next()?, &[2])?,
     );
-    if hms.next().is_some() || h > 23 || m > 59 || sec > 60 || day < 1 || day > days_in(year, month)
-    {
+    if hms.next().is_some() {
         return None;
     }
+    let local = Timestamp::from_civil(year, month, day, h, m, sec)?;
     let offset_minutes = match zone {
         None => 0,
         Some(z) if z.len() == 5 => {
@@ -227,29 +227,7 @@ pub(crate) fn parse_clf_date(s: &str) -> Option<Timestamp> {
         }
         Some(_) => return None,
     };
-    let seconds =
-        days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec - offset_minutes * 60;
-    Some(Timestamp::from_unix_seconds(seconds))
-}
-
-fn days_in(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some(local.plus_seconds(-offset_minutes * 60))
 }
 
 /// At most 60 characters of a value, for messages.

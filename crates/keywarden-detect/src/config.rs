@@ -133,6 +133,22 @@ pub struct TokenNeverIssuedConfig {
     pub exempt_client_apps: Vec<String>,
 }
 
+impl TokenNeverIssuedConfig {
+    /// Background/system access (an exempt `LogonType`), which has no sign-in.
+    pub fn exempts_logon_type(&self, logon_type: Option<i64>) -> bool {
+        logon_type.is_some_and(|l| self.exempt_logon_types.contains(&l))
+    }
+
+    /// A client app documented to act without a sign-in record.
+    pub fn exempts_client(&self, client_app_id: Option<&str>) -> bool {
+        client_app_id.is_some_and(|c| {
+            self.exempt_client_apps
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(c))
+        })
+    }
+}
+
 impl Default for TokenNeverIssuedConfig {
     fn default() -> Self {
         TokenNeverIssuedConfig {
@@ -190,6 +206,32 @@ impl Default for ConsumerTenantConfig {
         ConsumerTenantConfig {
             enabled: true,
             consumer_tenants: vec![CONSUMER_TENANT.into()],
+        }
+    }
+}
+
+impl ConsumerTenantConfig {
+    /// Whether `token_tenant` is a listed consumer tenant.
+    pub fn is_consumer(&self, token_tenant: &str) -> bool {
+        self.consumer_tenants
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(token_tenant))
+    }
+
+    /// Whether a token from `token_tenant` used on a resource of `resource_tenant` earns the
+    /// rule: it is enabled, and the token tenant is a consumer tenant or another organisation.
+    pub fn flags(&self, token_tenant: &str, resource_tenant: Option<&str>) -> bool {
+        self.enabled
+            && (self.is_consumer(token_tenant)
+                || resource_tenant.is_some_and(|t| !t.eq_ignore_ascii_case(token_tenant)))
+    }
+
+    /// The evidence's `why` for a flagged token tenant.
+    pub fn why(&self, token_tenant: &str) -> &'static str {
+        if self.is_consumer(token_tenant) {
+            "token issued by the Microsoft consumer (MSA) tenant used on an enterprise resource"
+        } else {
+            "token issued by another tenant than the resource's organisation"
         }
     }
 }

@@ -110,42 +110,27 @@ pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out:
         return;
     }
     let client = f.client_app_id.as_deref();
-    let system = f
-        .logon_type
-        .is_some_and(|l| cfg.rules.token_never_issued.exempt_logon_types.contains(&l));
+    let system = cfg
+        .rules
+        .token_never_issued
+        .exempts_logon_type(f.logon_type);
     let Some(client_sym) = syms.sym(client) else {
         return;
     };
     if cfg.rules.token_never_issued.enabled && !system {
-        let exempt = client.is_some_and(|c| {
-            cfg.rules
-                .token_never_issued
-                .exempt_client_apps
-                .iter()
-                .any(|e| e.eq_ignore_ascii_case(c))
-        });
+        let exempt = cfg.rules.token_never_issued.exempts_client(client);
         if let (false, Some(t)) = (exempt, token.and_then(|t| syms.sym(Some(t)))) {
             out.push(Key::Token(tenant, t));
         }
     }
-    if cfg.rules.consumer_tenant_token.enabled
-        && let Some(tt) = f.token_tenant.as_deref()
-    {
-        let consumer = cfg
+    if let Some(tt) = f.token_tenant.as_deref()
+        && cfg
             .rules
             .consumer_tenant_token
-            .consumer_tenants
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(tt));
-        let foreign = f
-            .tenant
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case(tt));
-        if (consumer || foreign)
-            && let Some(tt) = syms.sym(Some(tt))
-        {
-            out.push(Key::Flag(Flag::ConsumerTenant, tenant, tt, client_sym));
-        }
+            .flags(tt, f.tenant.as_deref())
+        && let Some(tt) = syms.sym(Some(tt))
+    {
+        out.push(Key::Flag(Flag::ConsumerTenant, tenant, tt, client_sym));
     }
     if system || !matches!(f.role, Role::MailAccess(_)) {
         return;

@@ -244,51 +244,32 @@ impl LiveDetector {
             return;
         }
         let cfg = &self.settings.config;
-        if cfg.rules.consumer_tenant_token.enabled
-            && let Some(tt) = row.token_tenant.as_deref()
-        {
-            let consumer = cfg
+        if let Some(tt) = row.token_tenant.as_deref()
+            && cfg
                 .rules
                 .consumer_tenant_token
-                .consumer_tenants
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(tt));
-            let foreign = row
-                .tenant
-                .as_deref()
-                .is_some_and(|t| !t.eq_ignore_ascii_case(tt));
-            if consumer || foreign {
-                let why = if consumer {
-                    "token issued by the Microsoft consumer (MSA) tenant used on an enterprise resource"
-                } else {
-                    "token issued by another tenant than the resource's organisation"
-                };
-                let client = row.client_app_id.clone().unwrap_or_default();
-                let ev = json!({
-                    "token_tenant": tt,
-                    "resource_tenant": tenant,
-                    "client_app_id": client,
-                    "why": why,
-                });
-                self.raise(
-                    Rule::ConsumerTenantToken,
-                    "Enterprise resource accessed with a consumer or foreign-tenant token",
-                    &[&tenant, tt, &client],
-                    row,
-                    ev,
-                    changed,
-                );
-            }
+                .flags(tt, row.tenant.as_deref())
+        {
+            let why = cfg.rules.consumer_tenant_token.why(tt);
+            let client = row.client_app_id.clone().unwrap_or_default();
+            let ev = json!({
+                "token_tenant": tt,
+                "resource_tenant": tenant,
+                "client_app_id": client,
+                "why": why,
+            });
+            self.raise(
+                Rule::ConsumerTenantToken,
+                "Enterprise resource accessed with a consumer or foreign-tenant token",
+                &[&tenant, tt, &client],
+                row,
+                ev,
+                changed,
+            );
         }
         let rule = &self.settings.config.rules.token_never_issued;
-        let system = row
-            .logon_type
-            .is_some_and(|l| rule.exempt_logon_types.contains(&l));
-        let exempt = row.client_app_id.as_deref().is_some_and(|c| {
-            rule.exempt_client_apps
-                .iter()
-                .any(|e| e.eq_ignore_ascii_case(c))
-        });
+        let system = rule.exempts_logon_type(row.logon_type);
+        let exempt = rule.exempts_client(row.client_app_id.as_deref());
         if !rule.enabled || system || exempt {
             return;
         }

@@ -132,23 +132,12 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
         let mut ev = Map::new();
         let title = match flag {
             Flag::ConsumerTenant => {
-                let consumer = s
-                    .config
-                    .rules
-                    .consumer_tenant_token
-                    .consumer_tenants
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(v));
                 ev.insert("token_tenant".into(), json!(v));
                 ev.insert("resource_tenant".into(), json!(scan.text(tenant)));
                 ev.insert("client_app_id".into(), json!(scan.text(group)));
                 ev.insert(
                     "why".into(),
-                    json!(if consumer {
-                        "token issued by the Microsoft consumer (MSA) tenant used on an enterprise resource"
-                    } else {
-                        "token issued by another tenant than the resource's organisation"
-                    }),
+                    json!(s.config.rules.consumer_tenant_token.why(v)),
                 );
                 "Enterprise resource accessed with a consumer or foreign-tenant token"
             }

@@ -120,10 +120,27 @@ impl CorrelationPlan {
             return Vec::new();
         }
         contributions.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.record.cmp(&b.record)));
+        let mut engine = self.engine(CorrelationConfig::default().max_state_entries, None);
+        let mut alerts = Vec::new();
+        for c in contributions {
+            alerts.extend(feed(&mut engine, c));
+        }
+        alerts
+    }
+
+    /// A correlation engine holding this plan's rules, with state capped at `max_state_entries`
+    /// (groups) and `max_group_entries` (entries per group window; `None`: unbounded).
+    fn engine(
+        &self,
+        max_state_entries: usize,
+        max_group_entries: Option<usize>,
+    ) -> CorrelationEngine {
         let config = CorrelationConfig {
             timestamp_fallback: TimestampFallback::Skip,
             correlation_event_mode: CorrelationEventMode::Refs,
             max_correlation_events: MAX_REFS_PER_WINDOW,
+            max_state_entries,
+            max_group_entries,
             ..CorrelationConfig::default()
         };
         let mut engine = CorrelationEngine::new(config);
@@ -134,29 +151,91 @@ impl CorrelationPlan {
         for c in &self.correlations {
             let _ = engine.add_correlation(&c.rule);
         }
-        let mut alerts = Vec::new();
-        for c in contributions {
-            let mut fields = c.fields;
-            if let Json::Object(m) = &mut fields {
-                let key = if m.contains_key("id") { "_id" } else { "id" };
-                m.insert(key.into(), Json::String(c.record.clone()));
-            }
-            let ev = JsonEvent::owned(fields);
-            for r in engine.process_with_detections(&ev, c.detections, c.time) {
-                let Some(body) = r.as_correlation() else {
-                    continue;
-                };
-                let refs: Vec<(i64, String)> = body
-                    .event_refs
-                    .iter()
-                    .flatten()
-                    .filter_map(|e| e.id.clone().map(|id| (e.timestamp, id)))
-                    .collect();
-                alerts.push(correlation_alert(&r, &refs));
-            }
-        }
-        alerts
+        engine
     }
+
+    /// A streaming correlator (for `serve`): `None` when the rule set has no correlation.
+    pub fn streaming(
+        &self,
+        max_state_entries: usize,
+        max_group_entries: usize,
+    ) -> Option<StreamingCorrelator> {
+        if self.correlations.is_empty() {
+            return None;
+        }
+        Some(StreamingCorrelator {
+            engine: self.engine(max_state_entries.max(1), Some(max_group_entries.max(1))),
+        })
+    }
+}
+
+/// Correlations evaluated incrementally: contributions are fed as they arrive (in time order
+/// within a batch), window state lives in rsigma's engine with its caps (groups and entries
+/// per group; the oldest go first), and the state exports to JSON to survive a restart.
+pub struct StreamingCorrelator {
+    engine: CorrelationEngine,
+}
+
+impl std::fmt::Debug for StreamingCorrelator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingCorrelator")
+            .field("groups", &self.engine.state_count())
+            .finish()
+    }
+}
+
+impl StreamingCorrelator {
+    /// Feeds one contribution; returns the correlation alerts it fires.
+    pub fn feed(&mut self, c: Contribution) -> Vec<Alert> {
+        feed(&mut self.engine, c)
+    }
+
+    /// Drops window state that can no longer fire at event time `now_secs`.
+    pub fn evict_expired(&mut self, now_secs: i64) {
+        self.engine.evict_expired(now_secs);
+    }
+
+    /// Groups held.
+    pub fn groups(&self) -> usize {
+        self.engine.state_count()
+    }
+
+    /// The window state as JSON (rsigma's versioned snapshot).
+    pub fn export(&self) -> Json {
+        serde_json::to_value(self.engine.export_state()).unwrap_or(Json::Null)
+    }
+
+    /// Restores exported state; `false` (and nothing restored) when it is not a snapshot this
+    /// rsigma version reads.
+    pub fn import(&mut self, state: Json) -> bool {
+        match serde_json::from_value(state) {
+            Ok(snapshot) => self.engine.import_state(snapshot),
+            Err(_) => false,
+        }
+    }
+}
+
+fn feed(engine: &mut CorrelationEngine, c: Contribution) -> Vec<Alert> {
+    let mut fields = c.fields;
+    if let Json::Object(m) = &mut fields {
+        let key = if m.contains_key("id") { "_id" } else { "id" };
+        m.insert(key.into(), Json::String(c.record.clone()));
+    }
+    let ev = JsonEvent::owned(fields);
+    let mut alerts = Vec::new();
+    for r in engine.process_with_detections(&ev, c.detections, c.time) {
+        let Some(body) = r.as_correlation() else {
+            continue;
+        };
+        let refs: Vec<(i64, String)> = body
+            .event_refs
+            .iter()
+            .flatten()
+            .filter_map(|e| e.id.clone().map(|id| (e.timestamp, id)))
+            .collect();
+        alerts.push(correlation_alert(&r, &refs));
+    }
+    alerts
 }
 
 /// The key a detection result is known by: its id, else its title.

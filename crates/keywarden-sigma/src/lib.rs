@@ -16,6 +16,8 @@
 //! - [`SigmaConfig::build`] makes a [`SigmaStage`] (a `keywarden_ingest::Stage`): one compiled
 //!   engine per routing target; workers evaluate, keep alerts and correlation contributions;
 //!   [`SigmaStage::finish`] merges them and replays correlations in time order.
+//! - For streaming (`serve`), [`SigmaStage::evaluate_one`] judges one event and a
+//!   [`StreamingCorrelator`] keeps correlation windows across batches (capped, exportable).
 //!
 //! Must never: run a rule on an event of another logsource (a Linux rule on a Windows event),
 //! panic on a rule or an event, or drop a rule without reporting why.
@@ -30,6 +32,7 @@ pub mod load;
 pub mod routing;
 pub mod stage;
 
+pub use correlate::{Contribution, StreamingCorrelator};
 pub use error::SigmaError;
 pub use event::SigmaEvent;
 pub use load::{LoadReport, LoadedRule, Problem, RuleSet};

@@ -180,6 +180,21 @@ impl SigmaStage {
             .collect()
     }
 
+    /// The correlation plan (for a streaming correlator).
+    pub fn plan(&self) -> &CorrelationPlan {
+        &self.plan
+    }
+
+    /// Evaluates one event on its own, for streaming use (`serve`): the alerts of its matches
+    /// (exactly those [`SigmaStage::finish`] would return for it, correlation-only rules
+    /// suppressed) and, when a correlation references a matched rule and the event has a time,
+    /// its contribution for a [`StreamingCorrelator`](crate::correlate::StreamingCorrelator).
+    pub fn evaluate_one(&self, event: &Event<'_>) -> (Vec<Alert>, Option<Contribution>) {
+        let mut out = WorkerResult::default();
+        self.evaluate(event, &mut out);
+        (out.alerts, out.contributions.pop())
+    }
+
     /// The loaded rules a target runs.
     fn admitted<'s>(&'s self, t: &'s Target) -> impl Iterator<Item = &'s LoadedRule> + 's {
         self.rules

@@ -45,7 +45,7 @@ pub enum Key {
 }
 
 /// How a pass turns text into symbols.
-pub(crate) trait Symbols {
+pub trait Symbols {
     /// `Some(NONE)` for absent text; `None` when the text can match nothing.
     fn sym(&mut self, s: Option<&str>) -> Option<Sym>;
 }
@@ -69,7 +69,7 @@ impl Symbols for Lookup<'_> {
 }
 
 /// Appends the keys of one event to `out`.
-pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out: &mut Vec<Key>) {
+pub fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out: &mut Vec<Key>) {
     let cfg = &s.config;
     let Some(tenant) = syms.sym(f.tenant.as_deref()) else {
         return;

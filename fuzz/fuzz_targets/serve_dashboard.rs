@@ -40,7 +40,11 @@ fn page_for(s: &str) -> Option<String> {
             sync: 0,
             time_first: None,
             time_last: None,
+            messages: vec![s.to_string()],
+            folders_synced: vec![s.to_string()],
+            throttled_windows: Vec::new(),
         }],
+        exposure_scope: Default::default(),
         timeline: vec![(Timestamp(0), 1)],
         alerts: vec![a.clone()],
     };

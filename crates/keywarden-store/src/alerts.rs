@@ -1,5 +1,6 @@
 //! The alert side of the store: writing detections (alerts with their incidents) atomically,
-//! querying alerts with filters and cursor paging, an incident with its mailbox exposure, and
+//! querying alerts with filters and cursor paging, an incident with its mailbox exposure
+//! (computed in [`crate::exposure`]), and
 //! analyst actions (acknowledge/close with a note) recorded in the audit trail.
 
 use keywarden_model::{Alert, Severity, Timestamp};
@@ -7,6 +8,7 @@ use rusqlite::{OptionalExtension, params, params_from_iter};
 use serde::Serialize;
 
 use crate::error::{SqlContext, StoreError};
+use crate::exposure::{ExposureScope, MAX_EXPOSURE_RECORDS, MailboxExposureRow};
 use crate::store::Store;
 
 /// The most alerts one query returns.
@@ -77,17 +79,6 @@ pub struct IncidentRow {
     pub alerts: u64,
 }
 
-/// Mail read in one mailbox by an incident's tokens or sessions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MailboxExposureRow {
-    pub mailbox: String,
-    pub events: u64,
-    pub bind: u64,
-    pub sync: u64,
-    pub time_first: Option<Timestamp>,
-    pub time_last: Option<Timestamp>,
-}
-
 /// An incident with its alerts, exposure and an hourly timeline of its alerts' records.
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentView {
@@ -95,7 +86,10 @@ pub struct IncidentView {
     pub incident: IncidentRow,
     pub alerts: Vec<Alert>,
     pub statuses: Vec<(String, AlertStatus)>,
+    /// Per mailbox: counts of the linked mail-access events and `hunt`'s exposure fields.
     pub exposure: Vec<MailboxExposureRow>,
+    /// How many linked records the exposure fields were read from, and whether that was all.
+    pub exposure_scope: ExposureScope,
     /// (hour start, mail reads in that hour) over the exposure.
     pub timeline: Vec<(Timestamp, u64)>,
 }
@@ -109,9 +103,6 @@ pub struct AuditEntry {
     pub target: String,
     pub note: String,
 }
-
-/// The most token/session values an exposure query looks up.
-const MAX_LINKS: usize = 500;
 
 fn severity_rank(s: Severity) -> i64 {
     match s {
@@ -295,8 +286,18 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().op("read incidents")
     }
 
-    /// One incident with its alerts, their statuses, mailbox exposure and timeline.
+    /// One incident with its alerts, their statuses, mailbox exposure and timeline (reading
+    /// back at most [`MAX_EXPOSURE_RECORDS`] linked records for the exposure fields).
     pub fn incident(&self, id: &str) -> Result<Option<IncidentView>, StoreError> {
+        self.incident_capped(id, MAX_EXPOSURE_RECORDS)
+    }
+
+    /// [`Store::incident`] reading back at most `max_records` linked records.
+    pub fn incident_capped(
+        &self,
+        id: &str,
+        max_records: usize,
+    ) -> Result<Option<IncidentView>, StoreError> {
         let Some(incident) = self
             .conn
             .query_row(
@@ -329,80 +330,15 @@ impl Store {
             ));
             alerts.push(a);
         }
-        let (exposure, timeline) = self.exposure(&alerts)?;
+        let exposure = self.exposure(&alerts, max_records)?;
         Ok(Some(IncidentView {
             incident,
             alerts,
             statuses,
-            exposure,
-            timeline,
+            exposure: exposure.mailboxes,
+            exposure_scope: exposure.scope,
+            timeline: exposure.timeline,
         }))
-    }
-
-    /// Mail reads by the alerts' tokens and sessions, per mailbox and per hour.
-    #[allow(clippy::type_complexity)]
-    fn exposure(
-        &self,
-        alerts: &[Alert],
-    ) -> Result<(Vec<MailboxExposureRow>, Vec<(Timestamp, u64)>), StoreError> {
-        let mut tokens: Vec<String> = alerts.iter().filter_map(|a| a.token_id.clone()).collect();
-        let mut sessions: Vec<String> =
-            alerts.iter().filter_map(|a| a.session_id.clone()).collect();
-        tokens.sort();
-        tokens.dedup();
-        tokens.truncate(MAX_LINKS);
-        sessions.sort();
-        sessions.dedup();
-        sessions.truncate(MAX_LINKS);
-        if tokens.is_empty() && sessions.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let marks = |n: usize| vec!["?"; n].join(", ");
-        let link = format!(
-            "role = 'mail-access' AND mailbox IS NOT NULL AND (token_id IN ({}) OR session_id IN ({}))",
-            marks(tokens.len().max(1)),
-            marks(sessions.len().max(1))
-        );
-        let mut args: Vec<String> = tokens.clone();
-        if tokens.is_empty() {
-            args.push(String::new());
-        }
-        args.extend(sessions.iter().cloned());
-        if sessions.is_empty() {
-            args.push(String::new());
-        }
-        let sql = format!(
-            "SELECT mailbox, count(*), sum(mail_access = 'Bind'), sum(mail_access = 'Sync'),
-             min(time), max(time) FROM events WHERE {link} GROUP BY mailbox ORDER BY mailbox"
-        );
-        let mut stmt = self.conn.prepare(&sql).op("prepare exposure")?;
-        let per_mailbox = stmt
-            .query_map(params_from_iter(args.iter()), |r| {
-                Ok(MailboxExposureRow {
-                    mailbox: r.get(0)?,
-                    events: r.get::<_, i64>(1)?.max(0) as u64,
-                    bind: r.get::<_, Option<i64>>(2)?.unwrap_or(0).max(0) as u64,
-                    sync: r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64,
-                    time_first: r.get::<_, Option<i64>>(4)?.map(Timestamp),
-                    time_last: r.get::<_, Option<i64>>(5)?.map(Timestamp),
-                })
-            })
-            .op("query exposure")?
-            .collect::<Result<Vec<_>, _>>()
-            .op("query exposure")?;
-        let sql = format!(
-            "SELECT (time / 3600000000) * 3600000000 AS hour, count(*) FROM events
-             WHERE {link} AND time IS NOT NULL GROUP BY hour ORDER BY hour LIMIT 2000"
-        );
-        let mut stmt = self.conn.prepare(&sql).op("prepare timeline")?;
-        let timeline = stmt
-            .query_map(params_from_iter(args.iter()), |r| {
-                Ok((Timestamp(r.get(0)?), r.get::<_, i64>(1)?.max(0) as u64))
-            })
-            .op("query timeline")?
-            .collect::<Result<Vec<_>, _>>()
-            .op("query timeline")?;
-        Ok((per_mailbox, timeline))
     }
 
     /// An analyst acknowledges, closes or reopens an alert; the action and note go to the

@@ -10,6 +10,10 @@
 //! offset, code, reason), alerts (the `alerts.jsonl` schema, with an analyst status), incidents
 //! and their members, baselines and detector state, source offsets (file tails), the audit trail
 //! of analyst actions, and webhook dead letters. Retention deletes old events and rejections.
+//! An incident's mailbox exposure ([`exposure`]) is computed when it is viewed: counts in SQL,
+//! and `hunt`'s `exposure.json` fields (messages, synced folders, throttled windows) by reading
+//! the linked records' raw JSON back through the ingest shape readers and the detection pack's
+//! `Facts`, a bounded number of them per view.
 //!
 //! Main types: [`StoreConfig`] → [`Store`] (one writer connection; open more read connections
 //! with [`Store::reader`]), [`EventRow`]/[`RejectionRow`]/[`Batch`] in, [`BatchReceipt`],
@@ -21,13 +25,13 @@
 
 pub mod alerts;
 pub mod error;
+pub mod exposure;
 pub mod rows;
 pub mod schema;
 pub mod store;
 
-pub use alerts::{
-    AlertPage, AlertQuery, AlertStatus, AuditEntry, IncidentRow, IncidentView, MailboxExposureRow,
-};
+pub use alerts::{AlertPage, AlertQuery, AlertStatus, AuditEntry, IncidentRow, IncidentView};
 pub use error::StoreError;
+pub use exposure::{ExposureScope, IncidentExposure, MAX_EXPOSURE_RECORDS, MailboxExposureRow};
 pub use rows::{Batch, BatchReceipt, EventRow, RejectionRow};
 pub use store::{Stats, Store, StoreConfig};

@@ -1,9 +1,11 @@
 //! Snapshots of the dashboard's rendered pages for a hostile alert: the markup is fixed, and
 //! every value from the logs appears only escaped.
 
-use keywarden_model::{Alert, Severity, Timestamp};
+use keywarden_model::{Alert, Severity, TimeWindow, Timestamp};
 use keywarden_server::dashboard::html::{self, Filters};
-use keywarden_store::{AlertStatus, AuditEntry, IncidentRow, IncidentView, MailboxExposureRow};
+use keywarden_store::{
+    AlertStatus, AuditEntry, ExposureScope, IncidentRow, IncidentView, MailboxExposureRow,
+};
 
 const CSRF: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
@@ -52,7 +54,21 @@ fn incident_page_snapshot() {
             sync: 1,
             time_first: t("2023-06-12T03:00:00Z"),
             time_last: t("2023-06-12T04:10:00Z"),
+            messages: vec![
+                "<m1@contoso.com>".into(),
+                "<\"><img src=x onerror=alert(7)>@evil>".into(),
+            ],
+            folders_synced: vec!["\\Inbox\"><script>alert(8)</script>".into()],
+            throttled_windows: vec![TimeWindow {
+                start: t("2023-06-12T03:00:00Z").unwrap(),
+                end: t("2023-06-13T03:00:00Z").unwrap(),
+            }],
         }],
+        exposure_scope: ExposureScope {
+            records_read: 3,
+            unreadable: 1,
+            truncated: true,
+        },
         timeline: vec![
             (t("2023-06-12T03:00:00Z").unwrap(), 2),
             (t("2023-06-12T04:00:00Z").unwrap(), 1),
@@ -68,6 +84,13 @@ fn incident_page_snapshot() {
     }];
     let page = html::incident_page(&view, &audit, CSRF);
     assert!(!page.contains("<img") && !page.contains("<script"));
+    // The exposure lists are there, escaped, inside a collapsible block.
+    assert!(page.contains("<details class=\"exposure\">"));
+    assert!(page.contains("<li><code>&lt;m1@contoso.com&gt;</code></li>"));
+    assert!(page.contains("&lt;&quot;&gt;&lt;img src=x onerror=alert(7)&gt;@evil&gt;"));
+    assert!(page.contains("\\Inbox&quot;&gt;&lt;script&gt;alert(8)&lt;/script&gt;"));
+    assert!(page.contains("2023-06-12T03:00:00Z → 2023-06-13T03:00:00Z"));
+    assert!(page.contains("Partial exposure") && page.contains("1 linked records could not"));
     insta::assert_snapshot!(page);
 }
 

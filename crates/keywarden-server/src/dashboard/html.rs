@@ -242,25 +242,7 @@ pub fn incident_page(v: &IncidentView, audit: &[AuditEntry], csrf: &str) -> Stri
         time(i.time_last)
     );
     b.push_str(&timeline_svg(&v.timeline));
-    b.push_str("<h2>Exposure per mailbox</h2>");
-    if v.exposure.is_empty() {
-        b.push_str("<p>No mail reads linked to this incident's tokens or sessions.</p>");
-    } else {
-        b.push_str("<table><tr><th>Mailbox</th><th>Mail access events</th><th>Messages read (Bind)</th><th>Folder syncs (Sync)</th><th>First</th><th>Last</th></tr>");
-        for e in &v.exposure {
-            let _ = write!(
-                b,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&e.mailbox),
-                e.events,
-                e.bind,
-                e.sync,
-                time(e.time_first),
-                time(e.time_last)
-            );
-        }
-        b.push_str("</table>");
-    }
+    exposure(&mut b, v);
     b.push_str("<h2>Alerts</h2>");
     let back = format!("/ui/incidents/{}", url_component(&i.id));
     for a in &v.alerts {
@@ -292,6 +274,96 @@ pub fn incident_page(v: &IncidentView, audit: &[AuditEntry], csrf: &str) -> Stri
         b.push_str("</table>");
     }
     page(&format!("Incident {}", i.id), csrf, &b)
+}
+
+/// The most values of one list (messages, folders, windows) shown per mailbox; the API
+/// gives them all.
+pub const MAX_LISTED: usize = 1000;
+
+/// Exposure per mailbox: a table of counts, then per mailbox a `<details>` with `hunt`'s
+/// exposure (messages read, folders synced, throttled windows), every value escaped.
+fn exposure(b: &mut String, v: &IncidentView) {
+    b.push_str("<h2>Exposure per mailbox</h2>");
+    if v.exposure.is_empty() {
+        b.push_str("<p>No mail reads linked to this incident's tokens or sessions.</p>");
+        return;
+    }
+    let scope = &v.exposure_scope;
+    if scope.truncated {
+        let _ = write!(
+            b,
+            "<p class=\"error\">Partial exposure: messages, folders and windows come from the first {} linked records only (the counts cover them all).</p>",
+            scope.records_read
+        );
+    }
+    if scope.unreadable > 0 {
+        let _ = write!(
+            b,
+            "<p class=\"error\">{} linked records could not be read back and are not in the lists.</p>",
+            scope.unreadable
+        );
+    }
+    b.push_str(concat!(
+        "<table><tr><th>Mailbox</th><th>Mail access events</th><th>Bind</th><th>Sync</th>",
+        "<th>Messages read</th><th>Folders synced</th><th>Throttled windows</th>",
+        "<th>First</th><th>Last</th></tr>"
+    ));
+    for e in &v.exposure {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&e.mailbox),
+            e.events,
+            e.bind,
+            e.sync,
+            e.messages.len(),
+            e.folders_synced.len(),
+            e.throttled_windows.len(),
+            time(e.time_first),
+            time(e.time_last)
+        );
+    }
+    b.push_str("</table>");
+    for e in &v.exposure {
+        if e.messages.is_empty() && e.folders_synced.is_empty() && e.throttled_windows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            b,
+            "<details class=\"exposure\"><summary>{}: {} messages read, {} folders synced, {} throttled windows</summary>",
+            esc(&e.mailbox),
+            e.messages.len(),
+            e.folders_synced.len(),
+            e.throttled_windows.len()
+        );
+        let windows: Vec<String> = e
+            .throttled_windows
+            .iter()
+            .map(|w| format!("{} → {}", w.start, w.end))
+            .collect();
+        for (title, list) in [
+            ("Messages read (Bind, InternetMessageId)", &e.messages),
+            ("Folders synced in full (Sync)", &e.folders_synced),
+            ("Unaudited access after throttling (24 h windows)", &windows),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let _ = write!(b, "<h3>{title}</h3><ul>");
+            for item in list.iter().take(MAX_LISTED) {
+                let _ = write!(b, "<li><code>{}</code></li>", esc(item));
+            }
+            if list.len() > MAX_LISTED {
+                let _ = write!(
+                    b,
+                    "<li>… and {} more (in <code>GET /api/v1/incidents/{{id}}</code>)</li>",
+                    list.len() - MAX_LISTED
+                );
+            }
+            b.push_str("</ul>");
+        }
+        b.push_str("</details>\n");
+    }
 }
 
 /// An inline SVG bar chart of (hour, count): no script, numbers and escaped labels only.

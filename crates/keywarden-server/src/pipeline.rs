@@ -17,7 +17,7 @@ use keywarden_model::{Alert, Timestamp};
 use keywarden_store::{Batch, IncidentRow, Store};
 
 use crate::clock::Clock;
-use crate::convert::{RowCollector, rejection_row};
+use crate::convert::rejection_row;
 use crate::error::ServerError;
 use crate::live::{LiveDetector, LiveState};
 use crate::metrics::Metrics;
@@ -55,8 +55,7 @@ impl Pipeline {
         if let Some(text) = self.store.baseline(STATE_KEY)? {
             let state: LiveState =
                 serde_json::from_str(&text).map_err(|e| ServerError::State(e.to_string()))?;
-            self.detector =
-                LiveDetector::new(self.detector_settings(), self.detector_limits(), state);
+            self.detector.set_state(state);
         }
         self.detector.adopt(self.store.all_alerts()?);
         let mut replayed = 0u64;
@@ -74,14 +73,6 @@ impl Pipeline {
         }
         self.save_state()?;
         Ok(replayed)
-    }
-
-    fn detector_settings(&self) -> keywarden_detect::Settings {
-        self.detector.settings().clone()
-    }
-
-    fn detector_limits(&self) -> crate::live::LiveLimits {
-        self.detector.limits()
     }
 
     /// Runs until the queue closes (every sender dropped), then saves state. Between batches
@@ -154,8 +145,11 @@ impl Pipeline {
             format,
             ..self.ingest.clone()
         };
-        let mut rows = RowCollector::default();
+        // Rows for the store, plus what the live rules observe (Sigma matches) while the
+        // events are in hand.
+        let mut rows = self.detector.collector();
         let outcome = ingest_bytes(&name, body, &cfg, &mut rows);
+        let observed = std::mem::take(&mut rows.observed);
         let batch = Batch {
             source,
             name,
@@ -182,7 +176,9 @@ impl Pipeline {
                     .enumerate()
                     .map(|(i, r)| (first + i as i64, r))
                     .collect();
-                let changed = self.detector.process(&numbered, self.clock.now());
+                let changed = self
+                    .detector
+                    .process_observed(&numbered, observed, self.clock.now());
                 self.metrics.pending_tokens.store(
                     self.detector.pending() as u64,
                     std::sync::atomic::Ordering::Relaxed,
@@ -256,7 +252,9 @@ impl Pipeline {
     }
 
     fn save_state(&mut self) -> Result<(), ServerError> {
-        let text = serde_json::to_string(self.detector.state())
+        let text = self
+            .detector
+            .save_json()
             .map_err(|e| ServerError::State(e.to_string()))?;
         self.store
             .put_baseline(STATE_KEY, &text, self.clock.now().0)?;

@@ -1,5 +1,7 @@
-//! [`LiveDetector`]: the strong rules of the detection pack, run incrementally on each
-//! committed batch with bounded state and an injected clock.
+//! [`LiveDetector`]: `hunt`'s detections, run incrementally on each committed batch with
+//! bounded state and an injected clock: the strong rules of the detection pack (here), its lead
+//! rules against a baseline learned live ([`baseline`]), and the Sigma rules of `--rules`
+//! ([`sigma`]; matched while the batch is read, see [`observe`]).
 //!
 //! - `ioc-ip`, `known-bad-key`, `consumer-tenant-token`: the record carries the evidence, so
 //!   the alert is raised (or extended) in the batch that brings it. Matching uses the pack's
@@ -11,23 +13,35 @@
 //!   arrives late clears it. Pending tokens that are never judged expire after
 //!   [`LiveLimits::pending_ttl_seconds`] of clock time.
 //!
-//! State is bounded: issued tokens expire by event time and are capped, pending tokens and
-//! tracked alerts are capped (the oldest go first; evictions are counted). The whole state
-//! serialises to JSON (a baseline in the store) with the id of the last event folded in, so a
-//! restart replays only the events stored after it.
+//! State is bounded: issued tokens expire by event time and are capped, pending tokens,
+//! tracked alerts, learned baseline entries and correlation windows are capped (the oldest go
+//! first; evictions are counted). The whole state serialises to JSON (a row of the store's
+//! baselines table) with the id of the last event folded in, so a restart replays only the
+//! events stored after it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use keywarden_detect::Rule;
 use keywarden_detect::Settings;
 use keywarden_detect::intern::stable_hash;
 use keywarden_model::{Alert, Severity, Timestamp};
+use keywarden_sigma::SigmaStage;
 use keywarden_store::EventRow;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub mod baseline;
+pub mod observe;
+pub mod sigma;
+
+use baseline::{LeadHit, LiveBaseline};
+use observe::{LiveCollector, Observed, Observer};
+use sigma::{CorrelationLimits, LiveSigma};
+
 /// Caps on the detector's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LiveLimits {
     /// Issued token ids remembered.
     pub max_issued: usize,
@@ -42,6 +56,12 @@ pub struct LiveLimits {
     /// A sign-in stream (shape and category of one tenant) silent for this many clock seconds
     /// no longer holds judgements back.
     pub stream_idle_seconds: i64,
+    /// Entries per map of the learned baseline (pairs, user apps, readers, daily counts...).
+    pub max_baseline_keys: usize,
+    /// Sigma correlation groups (correlation × group-by key) held.
+    pub max_correlation_groups: usize,
+    /// Entries held per Sigma correlation group window.
+    pub max_correlation_entries: usize,
 }
 
 impl Default for LiveLimits {
@@ -53,6 +73,9 @@ impl Default for LiveLimits {
             max_records_per_alert: 1_000,
             pending_ttl_seconds: 24 * 3600,
             stream_idle_seconds: 900,
+            max_baseline_keys: 200_000,
+            max_correlation_groups: 100_000,
+            max_correlation_entries: 10_000,
         }
     }
 }
@@ -84,6 +107,7 @@ struct Span {
 
 /// The serialisable state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LiveState {
     /// Store id of the last event folded in.
     pub last_event: i64,
@@ -100,13 +124,24 @@ pub struct LiveState {
     pub expired_pending: u64,
     pub evicted_issued: u64,
     pub evicted_alerts: u64,
+    /// The lead rules' learned baseline and running counts.
+    pub baseline: LiveBaseline,
+    /// Sigma correlation windows (rsigma's snapshot), written when the state is saved.
+    correlation: Option<serde_json::Value>,
+    /// Replayed rows whose raw record could no longer be read (strong rules only).
+    pub unreadable_replay: u64,
+    /// Saved correlation windows that could not be restored (they restarted empty).
+    pub correlation_lost: u64,
+    /// Lead findings whose alert had been evicted from memory when hit again (not re-raised).
+    pub lead_hits_dropped: u64,
 }
 
 /// The incremental detector.
 pub struct LiveDetector {
-    settings: Settings,
+    settings: Arc<Settings>,
     limits: LiveLimits,
     state: LiveState,
+    sigma: Option<LiveSigma>,
 }
 
 /// Key for the tenant of an event without one.
@@ -115,14 +150,64 @@ const NO_TENANT: &str = "";
 impl LiveDetector {
     pub fn new(settings: Settings, limits: LiveLimits, state: LiveState) -> LiveDetector {
         LiveDetector {
-            settings,
+            settings: Arc::new(settings),
             limits,
             state,
+            sigma: None,
+        }
+    }
+
+    /// Adds Sigma rules (detections matched per event, correlations incrementally).
+    pub fn with_sigma(mut self, stage: SigmaStage) -> LiveDetector {
+        let limits = CorrelationLimits {
+            max_groups: self.limits.max_correlation_groups,
+            max_group_entries: self.limits.max_correlation_entries,
+        };
+        self.sigma = Some(LiveSigma::new(stage, limits));
+        self.import_correlation();
+        self
+    }
+
+    /// Replaces the state (restored from the store), keeping settings, limits and rules.
+    pub fn set_state(&mut self, state: LiveState) {
+        self.state = state;
+        self.import_correlation();
+    }
+
+    fn import_correlation(&mut self) {
+        if let (Some(sigma), Some(saved)) = (self.sigma.as_mut(), self.state.correlation.take())
+            && !sigma.import(saved)
+        {
+            self.state.correlation_lost += 1;
         }
     }
 
     pub fn state(&self) -> &LiveState {
         &self.state
+    }
+
+    /// The state as JSON for the store, with the current correlation windows.
+    pub fn save_json(&mut self) -> Result<String, serde_json::Error> {
+        self.state.correlation = self.sigma.as_ref().and_then(LiveSigma::export);
+        let text = serde_json::to_string(&self.state);
+        self.state.correlation = None;
+        text
+    }
+
+    /// The Sigma rules, if any.
+    pub fn sigma(&self) -> Option<&LiveSigma> {
+        self.sigma.as_ref()
+    }
+
+    /// An observer for events read outside an ingest run.
+    pub fn observer(&self) -> Observer {
+        let stage = self.sigma.as_ref().map(|s| s.stage().clone());
+        Observer::new(self.settings.clone(), stage)
+    }
+
+    /// The ingest processor for one batch: store rows plus what the live rules observe.
+    pub fn collector(&self) -> LiveCollector {
+        LiveCollector::new(self.observer())
     }
 
     pub fn settings(&self) -> &Settings {
@@ -139,22 +224,89 @@ impl LiveDetector {
     }
 
     /// Folds a batch of stored events in (ids ascending) and returns the alerts raised or
-    /// extended by it.
+    /// extended by it. The rows are re-read for the lead and Sigma rules (restart replay); the
+    /// ingest path hands its observations to [`LiveDetector::process_observed`] instead.
     pub fn process(&mut self, rows: &[(i64, EventRow)], now: Timestamp) -> Vec<Alert> {
-        let mut changed: BTreeMap<String, ()> = BTreeMap::new();
+        let mut observer = self.observer();
+        let mut observed = Vec::with_capacity(rows.len());
         for (id, row) in rows {
+            if *id <= self.state.last_event {
+                observed.push(Observed::default());
+                continue;
+            }
+            observed.push(observer.observe_row(row).unwrap_or_else(|| {
+                self.state.unreadable_replay += 1;
+                Observed::default()
+            }));
+        }
+        self.process_observed(rows, observed, now)
+    }
+
+    /// Folds a batch in with what was observed of each row while it was read (`observed[i]`
+    /// belongs to `rows[i]`; missing observations count as none).
+    pub fn process_observed(
+        &mut self,
+        rows: &[(i64, EventRow)],
+        observed: Vec<Observed>,
+        now: Timestamp,
+    ) -> Vec<Alert> {
+        let mut changed: BTreeMap<String, ()> = BTreeMap::new();
+        let mut sigma_alerts = Vec::new();
+        let mut contributions = Vec::new();
+        let mut observed = observed.into_iter();
+        for (id, row) in rows {
+            let obs = observed.next().unwrap_or_default();
             if *id <= self.state.last_event {
                 continue;
             }
             self.state.last_event = *id;
             self.fold(row, now, &mut changed);
+            let hits = self.state.baseline.fold(row, &obs, &self.settings);
+            for hit in hits {
+                self.lead(hit, row, &mut changed);
+            }
+            sigma_alerts.extend(obs.sigma);
+            contributions.extend(obs.contribution);
+        }
+        if let Some(sigma) = self.sigma.as_mut() {
+            sigma_alerts.extend(sigma.correlate(contributions));
         }
         self.judge_pending(now, &mut changed);
         self.bound();
-        changed
+        let mut out: Vec<Alert> = changed
             .keys()
             .filter_map(|id| self.state.alerts.get(id).cloned())
-            .collect()
+            .collect();
+        out.extend(sigma_alerts);
+        out
+    }
+
+    /// Raises or extends the alert of a lead finding (a finding whose alert was evicted from
+    /// memory is not raised again).
+    fn lead(&mut self, hit: LeadHit, row: &EventRow, changed: &mut BTreeMap<String, ()>) {
+        let known = self.state.alerts.get_mut(&hit.id);
+        match known {
+            Some(a) => {
+                a.title = hit.title;
+                a.evidence = hit.evidence;
+            }
+            None if hit.new => {
+                let mut a = Alert::new(hit.rule.id(), hit.title, hit.severity);
+                a.id = hit.id.clone();
+                a.score = hit.score;
+                a.attack = attack(hit.rule);
+                fill(&mut a, row);
+                a.evidence = hit.evidence;
+                a.record_ids = hit.earlier;
+                a.record_ids.truncate(self.limits.max_records_per_alert);
+                self.state.alerts.insert(hit.id.clone(), a);
+            }
+            None => {
+                self.state.lead_hits_dropped += 1;
+                return;
+            }
+        }
+        self.extend(&hit.id, row, changed);
     }
 
     /// Judges pending tokens without new events (called periodically: streams go idle, pending
@@ -406,14 +558,7 @@ impl LiveDetector {
             a.id = id.clone();
             a.score = 0.8;
             a.attack = attack(rule);
-            a.tenant = row.tenant.clone();
-            a.user = row.user.clone();
-            a.mailbox = row.mailbox.clone();
-            a.client_ip = row.client_ip.clone();
-            a.app_id = row.app_id.clone();
-            a.client_app_id = row.client_app_id.clone();
-            a.session_id = row.session_id.clone();
-            a.token_id = row.token_id.clone();
+            fill(&mut a, row);
             a.evidence = evidence;
             self.state.alerts.insert(id.clone(), a);
         }
@@ -476,6 +621,7 @@ impl LiveDetector {
             }
             s.evicted_alerts += excess as u64;
         }
+        s.baseline.bound(self.limits.max_baseline_keys);
     }
 
     /// Makes stored alerts extendable again after a restart.
@@ -496,6 +642,18 @@ pub fn alert_id(rule: Rule, key: &[&str]) -> String {
     format!("live-{:016x}", stable_hash(&parts))
 }
 
+/// The entity fields of an alert from its first record.
+fn fill(a: &mut Alert, row: &EventRow) {
+    a.tenant = row.tenant.clone();
+    a.user = row.user.clone();
+    a.mailbox = row.mailbox.clone();
+    a.client_ip = row.client_ip.clone();
+    a.app_id = row.app_id.clone();
+    a.client_app_id = row.client_app_id.clone();
+    a.session_id = row.session_id.clone();
+    a.token_id = row.token_id.clone();
+}
+
 fn attack(rule: Rule) -> Vec<String> {
     rule.attack().iter().map(|s| s.to_string()).collect()
 }
@@ -505,117 +663,4 @@ fn non_empty(s: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use keywarden_detect::DetectConfig;
-
-    const MIN: i64 = 60_000_000;
-
-    fn detector() -> LiveDetector {
-        let settings = DetectConfig::default().build().unwrap();
-        LiveDetector::new(settings, LiveLimits::default(), LiveState::default())
-    }
-
-    fn row(role: &str, token: &str, minute: i64) -> EventRow {
-        EventRow {
-            role: role.into(),
-            tenant: Some("t1".into()),
-            token_id: Some(token.into()),
-            time: Some(1_689_000_000_000_000 + minute * MIN),
-            record_ref: format!("{role}-{token}-{minute}"),
-            client_app_id: Some("d3590ed6-52b3-4102-aeff-aad2292ab01c".into()),
-            ..EventRow::default()
-        }
-    }
-
-    fn feed(d: &mut LiveDetector, rows: Vec<EventRow>, now_min: i64) -> Vec<Alert> {
-        let start = d.state.last_event;
-        let batch: Vec<(i64, EventRow)> = rows
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| (start + 1 + i as i64, r))
-            .collect();
-        d.process(&batch, Timestamp(1_700_000_000_000_000 + now_min * MIN))
-    }
-
-    #[test]
-    fn unissued_token_waits_for_coverage_then_alerts_once() {
-        let mut d = detector();
-        // Sign-in logs start well before the use.
-        let a = feed(&mut d, vec![row("sign-in", "good", 0)], 0);
-        assert!(a.is_empty());
-        let a = feed(&mut d, vec![row("mail-access", "forged", 200)], 1);
-        assert!(
-            a.is_empty(),
-            "not judged before the lag tolerance is covered"
-        );
-        assert_eq!(d.pending(), 1);
-        // Sign-ins reach 200 + 30 + 5 minutes: covered, no issuance → alert.
-        let a = feed(&mut d, vec![row("sign-in", "other", 236)], 2);
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].rule_id, "token-never-issued");
-        assert_eq!(a[0].token_id.as_deref(), Some("forged"));
-        // A later use extends the same alert.
-        let a = feed(&mut d, vec![row("mail-access", "forged", 240)], 3);
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].record_ids.len(), 2);
-    }
-
-    #[test]
-    fn a_late_sign_in_clears_the_pending_token() {
-        let mut d = detector();
-        feed(&mut d, vec![row("sign-in", "x", 0)], 0);
-        feed(&mut d, vec![row("mail-access", "late", 200)], 0);
-        // The issuing sign-in arrives after the use, inside the lag tolerance.
-        let a = feed(&mut d, vec![row("sign-in", "late", 210)], 1);
-        assert!(a.is_empty());
-        let a = feed(&mut d, vec![row("sign-in", "y", 400)], 2);
-        assert!(a.is_empty());
-        assert_eq!(d.pending(), 0);
-    }
-
-    #[test]
-    fn pending_tokens_expire_by_the_injected_clock_and_are_capped() {
-        let mut d = detector();
-        d.limits.max_pending = 2;
-        feed(
-            &mut d,
-            vec![
-                row("mail-access", "a", 0),
-                row("mail-access", "b", 1),
-                row("mail-access", "c", 2),
-            ],
-            0,
-        );
-        assert_eq!(d.pending(), 2);
-        assert_eq!(d.state.evicted_pending, 1);
-        feed(&mut d, vec![], 25 * 60);
-        assert_eq!(d.pending(), 0);
-        assert_eq!(d.state.expired_pending, 2);
-    }
-
-    #[test]
-    fn consumer_tenant_token_alerts_immediately() {
-        let mut d = detector();
-        let mut r = row("mail-access", "tok", 0);
-        r.token_tenant = Some("9188040d-6c67-4c5b-b112-36a304b66dad".into());
-        let a = feed(&mut d, vec![r], 0);
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].rule_id, "consumer-tenant-token");
-        assert_eq!(a[0].severity, Severity::High);
-    }
-
-    #[test]
-    fn state_round_trips_and_replay_skips_folded_events() {
-        let mut d = detector();
-        feed(&mut d, vec![row("mail-access", "p", 0)], 0);
-        let json = serde_json::to_string(d.state()).unwrap();
-        let state: LiveState = serde_json::from_str(&json).unwrap();
-        let settings = DetectConfig::default().build().unwrap();
-        let mut d2 = LiveDetector::new(settings, LiveLimits::default(), state);
-        assert_eq!(d2.pending(), 1);
-        let again = vec![(1, row("mail-access", "q", 0))];
-        d2.process(&again, Timestamp(0));
-        assert_eq!(d2.pending(), 1, "event 1 was already folded in");
-    }
-}
+mod tests;

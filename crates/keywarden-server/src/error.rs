@@ -20,6 +20,8 @@ pub enum ServerError {
     Config { path: PathBuf, reason: String },
     #[error("detection configuration: {0}")]
     Detect(#[from] keywarden_detect::ConfigError),
+    #[error("Sigma rules: {0}")]
+    Sigma(#[from] keywarden_sigma::SigmaError),
     #[error("store: {0}")]
     Store(#[from] keywarden_store::StoreError),
     #[error("saved detector state is corrupt: {0}")]

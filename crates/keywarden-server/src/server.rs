@@ -55,6 +55,18 @@ pub struct ServeConfig {
     pub tls: Option<crate::tls::TlsFiles>,
     /// `[auth]`: bearer JWTs accepted by this validator are let in like API keys.
     pub jwt: Option<Arc<keywarden_token::Validator>>,
+    /// Sigma rule files or directories (`--rules`, `[sigma] rules`), run live.
+    pub sigma_rules: Vec<PathBuf>,
+    /// `--logsource`: narrows which Sigma rules run.
+    pub sigma_logsource: Option<String>,
+}
+
+/// The `[sigma]` table: rule paths (relative to the configuration file) and a logsource filter.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SigmaSection {
+    rules: Vec<PathBuf>,
+    logsource: Option<String>,
 }
 
 /// The `[server]` table of the configuration file (every key optional).
@@ -83,6 +95,7 @@ struct ConfigFile {
     webhook: Vec<crate::webhook::WebhookConfig>,
     /// A `keywarden-token` trust policy: API calls may present a JWT it accepts.
     auth: Option<toml::Value>,
+    sigma: SigmaSection,
 }
 
 impl ServeConfig {
@@ -108,6 +121,8 @@ impl ServeConfig {
             session_hours: 8,
             tls: None,
             jwt: None,
+            sigma_rules: Vec::new(),
+            sigma_logsource: None,
         }
     }
 
@@ -138,6 +153,12 @@ impl ServeConfig {
             self.detect = DetectConfig::from_toml(&text).map_err(bad)?;
         }
         self.webhooks = file.webhook;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.sigma_rules
+            .extend(file.sigma.rules.iter().map(|r| base.join(r)));
+        if file.sigma.logsource.is_some() {
+            self.sigma_logsource = file.sigma.logsource;
+        }
         if let Some(a) = file.auth {
             let text = toml::to_string(&a).map_err(|e| bad(e.to_string()))?;
             let mut policy = keywarden_token::TrustPolicy::from_toml(&text)
@@ -213,9 +234,19 @@ impl ServeConfig {
             threads: 1,
             ..IngestConfig::default()
         };
+        let mut detector = LiveDetector::new(settings, self.limits, LiveState::default());
+        if !self.sigma_rules.is_empty() {
+            let stage = keywarden_sigma::SigmaConfig {
+                rule_paths: self.sigma_rules.clone(),
+                logsource: self.sigma_logsource.clone(),
+                routing: None,
+            }
+            .build()?;
+            detector = detector.with_sigma(stage);
+        }
         let mut pipeline = Pipeline {
             store,
-            detector: LiveDetector::new(settings, self.limits, LiveState::default()),
+            detector,
             clock: clock.clone(),
             metrics: metrics.clone(),
             ingest,
@@ -312,6 +343,11 @@ impl Server {
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()
+    }
+
+    /// The live Sigma rules (`--rules`), with their load report.
+    pub fn sigma(&self) -> Option<&crate::live::sigma::LiveSigma> {
+        self.pipeline.detector.sigma()
     }
 
     /// Events replayed into the detector on start.

@@ -31,6 +31,14 @@ pub struct ServeArgs {
     /// Serve HTTPS: PEM private key (needs --tls-cert).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Also run these Sigma rules live, as `hunt --rules` does (files or directories,
+    /// repeatable; added to `[sigma] rules` of the config). Detection rules match each event as
+    /// it is ingested; correlation rules run incrementally with capped window state.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Narrow the Sigma rules to one logsource (as `hunt --logsource`).
+    #[arg(long, value_name = "NAME")]
+    pub logsource: Option<String>,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
@@ -40,6 +48,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         cfg.apply_file(path)?;
     }
     cfg.watch = args.watch.clone();
+    cfg.sigma_rules.extend(args.rules.iter().cloned());
+    if args.logsource.is_some() {
+        cfg.sigma_logsource = args.logsource.clone();
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         cfg.tls = Some(TlsFiles {
             cert: cert.clone(),
@@ -58,6 +70,21 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         args.data_dir.display(),
         server.replayed()
     );
+    if let Some(sigma) = server.sigma() {
+        let r = sigma.stage().report();
+        eprintln!(
+            "keywarden serve: {} of {} Sigma rules loaded ({} unsupported, {} errors; see `keywarden rules check`); {}",
+            r.loaded,
+            r.rules,
+            r.unsupported.len(),
+            r.errors.len(),
+            if sigma.correlates() {
+                "correlation rules evaluated incrementally (capped windows, event-time order per batch)"
+            } else {
+                "no correlation rules"
+            }
+        );
+    }
     server.run(shutdown_signal())?;
     eprintln!("keywarden serve: stopped");
     Ok(0)

@@ -84,6 +84,9 @@ struct ServerSection {
     max_pending_tokens: Option<usize>,
     pending_ttl_hours: Option<i64>,
     sign_in_stream_idle_seconds: Option<i64>,
+    max_baseline_keys: Option<usize>,
+    max_correlation_groups: Option<usize>,
+    max_correlation_entries: Option<usize>,
 }
 
 /// The configuration file: `[server]` plus the detection pack's own tables under `[detect]`.
@@ -205,6 +208,15 @@ impl ServeConfig {
         }
         if let Some(v) = s.sign_in_stream_idle_seconds {
             self.limits.stream_idle_seconds = v.max(0);
+        }
+        if let Some(v) = s.max_baseline_keys {
+            self.limits.max_baseline_keys = positive("max_baseline_keys", v)?;
+        }
+        if let Some(v) = s.max_correlation_groups {
+            self.limits.max_correlation_groups = positive("max_correlation_groups", v)?;
+        }
+        if let Some(v) = s.max_correlation_entries {
+            self.limits.max_correlation_entries = positive("max_correlation_entries", v)?;
         }
         if let Some(v) = s.pending_ttl_hours {
             self.limits.pending_ttl_seconds = v.max(1).saturating_mul(3600);

@@ -4,8 +4,10 @@
 //! shape `hunt` reads, gzip/zstd bodies) or from other [`Source`]s; a single writer thread
 //! ([`pipeline`]) reads them with the ingest engine, commits events and rejections durably to
 //! the [`keywarden_store`] (SQLite, WAL, `synchronous=FULL`) *before* the request is answered,
-//! then runs the detection pack's strong rules incrementally ([`LiveDetector`]: bounded state,
-//! injected [`Clock`], the lag tolerance of `token-never-issued`) and regroups incidents.
+//! then runs `hunt`'s detections incrementally ([`LiveDetector`]: the pack's strong rules with
+//! the lag tolerance of `token-never-issued`, its lead rules against a baseline learned live,
+//! and Sigma rules matched during ingest with incremental correlation; bounded state, injected
+//! [`Clock`]) and regroups incidents.
 //! Analysts query alerts, incidents with exposure, statistics and Prometheus metrics ([`api`]).
 //!
 //! Alerts go out through signed, retried webhooks ([`webhook`]) with a dead-letter table.

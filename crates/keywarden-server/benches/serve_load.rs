@@ -165,6 +165,11 @@ fn main() {
     let mut config = ServeConfig::new("127.0.0.1:0", dir.path(), keys);
     config.queue_capacity = 8;
     config.max_inflight = 16;
+    // `KEYWARDEN_BENCH_RULES=DIR` also runs those Sigma rules live (`serve --rules DIR`).
+    if let Some(rules) = std::env::var_os("KEYWARDEN_BENCH_RULES") {
+        config.sigma_rules.push(rules.into());
+        println!("with Sigma rules: {}", config.sigma_rules[0].display());
+    }
     let (hook, delivered) = webhook_receiver();
     config.webhooks = vec![WebhookConfig {
         url: format!("http://{hook}/hook"),

@@ -16,6 +16,8 @@
 //! - [`SigmaConfig::build`] makes a [`SigmaStage`] (a `keywarden_ingest::Stage`): one compiled
 //!   engine per routing target; workers evaluate, keep alerts and correlation contributions;
 //!   [`SigmaStage::finish`] merges them and replays correlations in time order.
+//! - [`Gate`] is an exact pre-filter derived from each engine's compiled rules (an event on
+//!   which none of the rules' required field items holds never reaches the engine).
 //! - For streaming (`serve`), [`SigmaStage::evaluate_one`] judges one event and a
 //!   [`StreamingCorrelator`] keeps correlation windows across batches (capped, exportable).
 //!
@@ -28,6 +30,7 @@ pub mod correlate;
 pub mod error;
 pub mod event;
 pub mod fixup;
+pub mod gate;
 pub mod load;
 pub mod routing;
 pub mod stage;
@@ -35,6 +38,7 @@ pub mod stage;
 pub use correlate::{Contribution, StreamingCorrelator};
 pub use error::SigmaError;
 pub use event::SigmaEvent;
+pub use gate::Gate;
 pub use load::{LoadReport, LoadedRule, Problem, RuleSet};
 pub use routing::{Routing, Target};
 pub use stage::{LogsourceFilter, SigmaConfig, SigmaOutcome, SigmaStage, SigmaStats, SigmaWorker};

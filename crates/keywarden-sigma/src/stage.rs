@@ -21,6 +21,7 @@ use crate::alert::detection_alert;
 use crate::correlate::{Contribution, CorrelationPlan, rule_key};
 use crate::error::SigmaError;
 use crate::event::SigmaEvent;
+use crate::gate::Gate;
 use crate::load::{LoadReport, LoadedFilter, LoadedRule, RuleSet};
 use crate::routing::{Routing, Target};
 
@@ -63,6 +64,7 @@ impl SigmaConfig {
             rules: rules.rules,
             filters: rules.filters,
             results: Mutex::new(Vec::new()),
+            gates: true,
         })
     }
 }
@@ -119,6 +121,8 @@ pub struct SigmaStats {
     pub events: u64,
     /// Events evaluated against at least one rule (the others had no applicable rule).
     pub evaluated: u64,
+    /// Of those, events the target's gate proved no rule can match (the engine was skipped).
+    pub gated: u64,
     /// Detection matches (including those of correlation-only rules).
     pub matches: u64,
     /// Matches of rules referenced by correlations that had no time and so could not count.
@@ -145,12 +149,21 @@ pub struct SigmaStage {
     routing: Routing,
     /// One per routing target, compiled when the first event of that target arrives (so memory
     /// and start-up follow the sources actually read); `None` where the target admits no rule.
-    engines: Vec<OnceLock<Option<Engine>>>,
+    engines: Vec<OnceLock<Option<Compiled>>>,
     plan: CorrelationPlan,
     logsource: Option<LogsourceFilter>,
     rules: Vec<LoadedRule>,
     filters: Vec<LoadedFilter>,
     results: Mutex<Vec<WorkerResult>>,
+    /// Whether the gates run (off only to prove they change nothing).
+    gates: bool,
+}
+
+/// One routing target's engine and the gate in front of it.
+struct Compiled {
+    engine: Engine,
+    /// `None`: no exact pre-filter could be derived; every event goes to the engine.
+    gate: Option<Gate>,
 }
 
 impl std::fmt::Debug for SigmaStage {
@@ -166,6 +179,13 @@ impl std::fmt::Debug for SigmaStage {
 }
 
 impl SigmaStage {
+    /// Turns the per-target gates ([`Gate`]) on (the default) or off. They never change what
+    /// matches; switching them off only serves to prove that and to measure their effect.
+    pub fn with_gates(mut self, on: bool) -> SigmaStage {
+        self.gates = on;
+        self
+    }
+
     /// The load account of the rules.
     pub fn report(&self) -> &LoadReport {
         &self.report
@@ -207,8 +227,8 @@ impl SigmaStage {
             })
     }
 
-    /// The engine of target `idx`, compiled on first use.
-    fn engine(&self, idx: usize) -> Option<&Engine> {
+    /// The engine of target `idx` and its gate, compiled on first use.
+    fn engine(&self, idx: usize) -> Option<&Compiled> {
         let cell = self.engines.get(idx)?;
         cell.get_or_init(|| {
             let t = self.routing.targets().get(idx)?;
@@ -224,7 +244,9 @@ impl SigmaStage {
                 // Compiled at load time, so applying cannot fail.
                 let _ = e.apply_filter(&f.rule);
             }
-            Some(e)
+            // Built from the rules as the engine holds them, filters included.
+            let gate = Gate::build(e.rules());
+            Some(Compiled { engine: e, gate })
         })
         .as_ref()
     }
@@ -249,6 +271,7 @@ impl SigmaStage {
             let s = &mut outcome.stats;
             s.events += p.stats.events;
             s.evaluated += p.stats.evaluated;
+            s.gated += p.stats.gated;
             s.matches += p.stats.matches;
             s.untimed_contributions += p.stats.untimed_contributions;
         }
@@ -265,12 +288,16 @@ impl SigmaStage {
     fn evaluate(&self, event: &Event<'_>, out: &mut WorkerResult) {
         out.stats.events += 1;
         let route = self.routing.route(event);
-        let Some(engine) = self.engine(route.target) else {
+        let Some(compiled) = self.engine(route.target) else {
             return;
         };
         out.stats.evaluated += 1;
         let view = SigmaEvent::new(event, route.fields).with_folded_spaces(route.fold_spaces);
-        let results = engine.evaluate(&view);
+        if self.gates && compiled.gate.as_ref().is_some_and(|g| !g.admits(&view)) {
+            out.stats.gated += 1;
+            return;
+        }
+        let results = compiled.engine.evaluate(&view);
         if results.is_empty() {
             return;
         }

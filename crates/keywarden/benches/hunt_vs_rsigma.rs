@@ -99,7 +99,11 @@ fn run(program: &str, args: &[OsString], stdin: Option<&Path>) -> Run {
 fn vm_hwm_mb(pid: u32) -> Option<f64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    kb.split_whitespace().nth(1)?.parse::<f64>().ok().map(|kb| kb / 1024.0)
+    kb.split_whitespace()
+        .nth(1)?
+        .parse::<f64>()
+        .ok()
+        .map(|kb| kb / 1024.0)
 }
 
 /// Best (shortest) of `rounds` runs; the peak RSS is the largest seen.
@@ -215,7 +219,9 @@ fn main() {
     let rate = |secs: f64| records as f64 / secs;
 
     let hunt = |with_rules: bool| {
-        let out = tmp.path().join(if with_rules { "out-rules" } else { "out-pack" });
+        let out = tmp
+            .path()
+            .join(if with_rules { "out-rules" } else { "out-pack" });
         let r = best(rounds, || {
             let _ = std::fs::remove_dir_all(&out);
             let mut args: Vec<OsString> = vec!["hunt".into(), file.clone().into()];
@@ -304,7 +310,11 @@ fn main() {
     };
     let load = eval(&empty);
     let e = eval(&file);
-    let matches = e.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    let matches = e
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
     let e_eval = (e.secs - load.secs).max(1e-6);
     println!(
         "(e) rsigma 0.23 CLI (1 core):  {:.2} s = {:.0} records/s end to end ({:.2} s loading rules; {:.0} records/s without), peak RSS {}, {matches} matches",

@@ -16,27 +16,37 @@ const MAILBOX: &str = "<script>alert(2)</script>@contoso.com";
 const AGENT: &str = "<script>alert(3)</script>\"><img src=x onerror=alert(4)>";
 const FOLDER: &str = "\\Inbox\"><img src=x onerror=alert(5)>";
 const SUBJECT: &str = "<script>alert(6)</script>";
+const MESSAGE: &str = "<\"><img src=x onerror=alert(7)>@evil.example>";
 
-/// One `MailItemsAccessed` record from a Storm-0558 IP (an `ioc-ip` alert) full of payloads.
+/// Two `MailItemsAccessed` records from a Storm-0558 IP (an `ioc-ip` alert) full of payloads:
+/// a `Bind` of a message with a hostile `InternetMessageId`, and a `Sync` of a hostile folder
+/// (both land in the incident's exposure lists).
 fn hostile_record() -> Vec<u8> {
-    let record = serde_json::json!({
-        "Id": "hostile-1",
-        "RecordType": 50,
-        "CreationTime": "2023-06-12T03:00:00",
-        "Operation": "MailItemsAccessed",
-        "OrganizationId": "contoso-tenant",
-        "UserId": USER,
-        "MailboxOwnerUPN": MAILBOX,
-        "ClientIPAddress": "146.70.135.182",
-        "ClientInfoString": AGENT,
-        "AppAccessContext": {"AADSessionId": "sess-hostile-1"},
-        "Workload": "Exchange",
-        "OperationProperties": [{"Name": "MailAccessType", "Value": "Bind"}],
-        "Folders": [{"Path": FOLDER, "FolderItems": [
-            {"InternetMessageId": "<m1@contoso.com>", "Subject": SUBJECT}
-        ]}]
-    });
-    format!("{record}\n").into_bytes()
+    let record = |id: &str, access: &str| {
+        serde_json::json!({
+            "Id": id,
+            "RecordType": 50,
+            "CreationTime": "2023-06-12T03:00:00",
+            "Operation": "MailItemsAccessed",
+            "OrganizationId": "contoso-tenant",
+            "UserId": USER,
+            "MailboxOwnerUPN": MAILBOX,
+            "ClientIPAddress": "146.70.135.182",
+            "ClientInfoString": AGENT,
+            "AppAccessContext": {"AADSessionId": "sess-hostile-1"},
+            "Workload": "Exchange",
+            "OperationProperties": [{"Name": "MailAccessType", "Value": access}],
+            "Folders": [{"Path": FOLDER, "FolderItems": [
+                {"InternetMessageId": MESSAGE, "Subject": SUBJECT}
+            ]}]
+        })
+    };
+    format!(
+        "{}\n{}\n",
+        record("hostile-1", "Bind"),
+        record("hostile-2", "Sync")
+    )
+    .into_bytes()
 }
 
 /// Starts serve, ingests the hostile record and waits for its alert and incident.
@@ -44,7 +54,7 @@ fn served_with_hostile_alert(dir: &Path) -> (Served, String) {
     let srv = serve(dir, None);
     let r = ingest(&srv.addr, "hostile", &hostile_record(), None).unwrap();
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(r.json()["accepted"], 1);
+    assert_eq!(r.json()["accepted"], 2);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let inc = get(&srv.addr, "/api/v1/incidents").json();
@@ -150,6 +160,21 @@ fn login_sessions_csrf_and_escaping() {
     let inc_html = text(&inc_page);
     assert!(inc_html.contains("<svg class=\"timeline\""));
     assert!(!inc_html.contains("<img") && !inc_html.contains("<script"));
+    // The exposure lists carry the hostile message id and folder, escaped.
+    assert!(
+        inc_html.contains("<details class=\"exposure\">"),
+        "{inc_html}"
+    );
+    assert!(
+        inc_html.contains(
+            "<code>&lt;&quot;&gt;&lt;img src=x onerror=alert(7)&gt;@evil.example&gt;</code>"
+        ),
+        "{inc_html}"
+    );
+    assert!(
+        inc_html.contains("<code>\\Inbox&quot;&gt;&lt;img src=x onerror=alert(5)&gt;</code>"),
+        "{inc_html}"
+    );
 
     // Acknowledge: a forged or missing CSRF token is refused, the right one is recorded.
     let alert_id = get(addr, "/api/v1/alerts").json()["alerts"][0]["id"]
@@ -237,22 +262,29 @@ fn hostile_record_renders_inert_in_headless_chromium() {
         format!("/ui/incidents/{}", url_encode(&incident)),
         "/?severity=high"
     ]);
-    let payloads = serde_json::json!([USER]);
-    let out = Command::new("node")
-        .arg("dashboard.mjs")
-        .current_dir(browser_dir)
-        .env("KW_URL", format!("http://{}", srv.addr))
-        .env("KW_KEY", KEY)
-        .env("KW_PAGES", pages.to_string())
-        .env("KW_PAYLOADS", payloads.to_string())
-        .output()
-        .expect("run node");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "browser checks failed:\n{log}");
-    assert!(log.contains("browser checks passed"), "{log}");
+    let browse = |pages: &serde_json::Value, payloads: &serde_json::Value| {
+        let out = Command::new("node")
+            .arg("dashboard.mjs")
+            .current_dir(browser_dir)
+            .env("KW_URL", format!("http://{}", srv.addr))
+            .env("KW_KEY", KEY)
+            .env("KW_PAGES", pages.to_string())
+            .env("KW_PAYLOADS", payloads.to_string())
+            .output()
+            .expect("run node");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "browser checks failed:\n{log}");
+        assert!(log.contains("browser checks passed"), "{log}");
+        log
+    };
+    let log = browse(&pages, &serde_json::json!([USER]));
     assert_eq!(log.matches("checked ").count(), 3, "{log}");
+    // The incident page's exposure lists show the hostile message id and folder as text.
+    let exposure_page = serde_json::json!([format!("/ui/incidents/{}", url_encode(&incident))]);
+    let log = browse(&exposure_page, &serde_json::json!([USER, MESSAGE, FOLDER]));
+    assert_eq!(log.matches("checked ").count(), 1, "{log}");
 }

@@ -328,14 +328,31 @@ impl Store {
         Ok(s)
     }
 
-    /// Retention: deletes events and rejections received before `cutoff` (UTC micros), and
-    /// batches left empty. Alerts, incidents and the audit trail are kept. Returns the number
-    /// of events and rejections deleted.
+    /// Retention: deletes events and rejections received before `cutoff` (UTC micros).
+    /// Batches (and with them the idempotency keys), alerts, incidents and the audit trail are
+    /// kept. Returns the number of events and rejections deleted.
+    ///
+    /// Events carry their batch's arrival time and have no index on it: every event received
+    /// before `cutoff` has an id at most the last event of the newest such batch, so the delete
+    /// walks the primary key up to that id (already purged ids are simply absent).
     pub fn purge_before(&mut self, cutoff: i64) -> Result<(u64, u64), StoreError> {
         let tx = self.conn.transaction().op("begin purge")?;
-        let events = tx
-            .execute("DELETE FROM events WHERE received_at < ?1", [cutoff])
+        let upto: Option<i64> = tx
+            .query_row(
+                "SELECT max(last_event) FROM batches WHERE received_at < ?1",
+                [cutoff],
+                |r| r.get(0),
+            )
             .op("purge events")?;
+        let events = match upto {
+            Some(upto) => tx
+                .execute(
+                    "DELETE FROM events WHERE id <= ?1 AND received_at < ?2",
+                    [upto, cutoff],
+                )
+                .op("purge events")?,
+            None => 0,
+        };
         let rejections = tx
             .execute("DELETE FROM rejections WHERE received_at < ?1", [cutoff])
             .op("purge rejections")?;

@@ -207,6 +207,35 @@ fn retention_deletes_old_events_and_keeps_alerts() {
 }
 
 #[test]
+fn retention_follows_arrival_time_even_when_the_clock_stepped_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = StoreConfig::new(dir.path()).build().unwrap();
+    let at = |received_at: i64, n: u32| Batch {
+        received_at,
+        rejections: Vec::new(),
+        ..batch(
+            None,
+            vec![event(n, "t", "m", "Bind"), event(n + 1, "t", "m", "Sync")],
+        )
+    };
+    store.commit_batch(&at(100, 1)).unwrap(); // events 1, 2
+    store.commit_batch(&at(300, 3)).unwrap(); // events 3, 4
+    store.commit_batch(&at(200, 5)).unwrap(); // events 5, 6: the clock went back
+    assert_eq!(store.purge_before(50).unwrap(), (0, 0));
+    assert_eq!(store.purge_before(250).unwrap(), (4, 0));
+    let left: Vec<String> = store
+        .events_after(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.record_ref)
+        .collect();
+    assert_eq!(left, ["rec-t-3", "rec-t-4"]);
+    assert_eq!(store.purge_before(250).unwrap(), (0, 0));
+    assert_eq!(store.purge_before(301).unwrap(), (2, 0));
+    assert_eq!(store.stats().unwrap().batches, 3);
+}
+
+#[test]
 fn offsets_commit_with_their_batch() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = StoreConfig::new(dir.path()).build().unwrap();

@@ -10,10 +10,12 @@
 //! offset, code, reason), alerts (the `alerts.jsonl` schema, with an analyst status), incidents
 //! and their members, baselines and detector state, source offsets (file tails), the audit trail
 //! of analyst actions, and webhook dead letters. Retention deletes old events and rejections.
-//! An incident's mailbox exposure ([`exposure`]) is computed when it is viewed: counts in SQL,
-//! and `hunt`'s `exposure.json` fields (messages, synced folders, throttled windows) by reading
-//! the linked records' raw JSON back through the ingest shape readers and the detection pack's
-//! `Facts`, a bounded number of them per view.
+//! Batches are committed one at a time or as a group in one transaction ([`commit`]: one fsync
+//! for all, each batch under its own savepoint). An incident's mailbox exposure ([`exposure`])
+//! is computed when it is viewed: counts in SQL, and `hunt`'s `exposure.json` fields
+//! (messages, synced folders, throttled windows) by reading the linked records' raw JSON back
+//! through the ingest shape readers and the detection pack's `Facts`, a bounded number of them
+//! per view.
 //!
 //! Main types: [`StoreConfig`] → [`Store`] (one writer connection; open more read connections
 //! with [`Store::reader`]), [`EventRow`]/[`RejectionRow`]/[`Batch`] in, [`BatchReceipt`],
@@ -24,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod commit;
 pub mod error;
 pub mod exposure;
 pub mod rows;
@@ -31,6 +34,7 @@ pub mod schema;
 pub mod store;
 
 pub use alerts::{AlertPage, AlertQuery, AlertStatus, AuditEntry, IncidentRow, IncidentView};
+pub use commit::GroupOutcome;
 pub use error::StoreError;
 pub use exposure::{ExposureScope, IncidentExposure, MAX_EXPOSURE_RECORDS, MailboxExposureRow};
 pub use rows::{Batch, BatchReceipt, EventRow, RejectionRow};

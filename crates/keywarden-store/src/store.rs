@@ -1,6 +1,6 @@
-//! [`Store`]: opening the database (WAL, `synchronous=FULL`, migrations) and the ingest side:
-//! committing batches exactly once, replaying events, statistics, retention, baselines and
-//! source offsets. The alert and incident side is in [`crate::alerts`].
+//! [`Store`]: opening the database (WAL, `synchronous=FULL`, migrations) and the ingest side's
+//! reads and upkeep: replaying events, statistics, retention, baselines and source offsets.
+//! Committing batches is in [`crate::commit`]; the alert and incident side in [`crate::alerts`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::{SqlContext, StoreError};
-use crate::rows::{Batch, BatchReceipt, EventRow, RejectionRow};
+use crate::rows::EventRow;
 use crate::schema::migrate;
 
 /// The database file name under the data directory.
@@ -116,123 +116,6 @@ pub struct Stats {
 impl Store {
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Commits one batch in a single transaction and returns its receipt. A batch whose
-    /// `request_key` is already stored is not written again: the stored receipt comes back
-    /// with `duplicate: true`.
-    pub fn commit_batch(&mut self, batch: &Batch) -> Result<BatchReceipt, StoreError> {
-        let tx = self.conn.transaction().op("begin batch")?;
-        if let Some(key) = &batch.request_key
-            && let Some(mut receipt) = receipt_for_key(&tx, key)?
-        {
-            receipt.duplicate = true;
-            return Ok(receipt);
-        }
-        tx.execute(
-            "INSERT INTO batches (source, name, request_key, received_at, records, events, rejected)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                batch.source,
-                batch.name,
-                batch.request_key,
-                batch.received_at,
-                (batch.events.len() + batch.rejections.len()) as i64,
-                batch.events.len() as i64,
-                batch.rejections.len() as i64
-            ],
-        )
-        .op("insert batch")?;
-        let batch_id = tx.last_insert_rowid();
-        let (mut first, mut last) = (None, None);
-        {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT INTO events (batch_id, received_at, source_kind, format, role,
-                     record_ref, time, tenant, user, client_ip, app_id, client_app_id, session_id,
-                     token_id, token_tenant, mailbox, operation, mail_access, logon_type,
-                     user_agent, signing_key_id, raw, category)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
-                )
-                .op("prepare event insert")?;
-            for e in &batch.events {
-                ins.execute(params![
-                    batch_id,
-                    batch.received_at,
-                    e.source_kind,
-                    e.format,
-                    e.role,
-                    e.record_ref,
-                    e.time,
-                    e.tenant,
-                    e.user,
-                    e.client_ip,
-                    e.app_id,
-                    e.client_app_id,
-                    e.session_id,
-                    e.token_id,
-                    e.token_tenant,
-                    e.mailbox,
-                    e.operation,
-                    e.mail_access,
-                    e.logon_type,
-                    e.user_agent,
-                    e.signing_key_id,
-                    e.raw,
-                    e.category
-                ])
-                .op("insert event")?;
-                let id = tx.last_insert_rowid();
-                first.get_or_insert(id);
-                last = Some(id);
-            }
-            let mut rej = tx
-                .prepare_cached(
-                    "INSERT INTO rejections (batch_id, received_at, path, line, byte_offset,
-                     record_number, code, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .op("prepare rejection insert")?;
-            for r in &batch.rejections {
-                rej.execute(params![
-                    batch_id,
-                    batch.received_at,
-                    r.path,
-                    r.line.map(|v| v as i64),
-                    r.offset.map(|v| v as i64),
-                    r.record_number.map(|v| v as i64),
-                    r.code,
-                    r.reason,
-                    r.raw
-                ])
-                .op("insert rejection")?;
-            }
-        }
-        tx.execute(
-            "UPDATE batches SET first_event = ?1, last_event = ?2 WHERE id = ?3",
-            params![first, last, batch_id],
-        )
-        .op("update batch")?;
-        if let Some((path, file_id, offset)) = &batch.offset {
-            put_offset(
-                &tx,
-                &batch.source,
-                path,
-                file_id,
-                *offset,
-                batch.received_at,
-            )?;
-        }
-        tx.commit().op("commit batch")?;
-        Ok(BatchReceipt {
-            batch_id,
-            accepted: batch.events.len() as u64,
-            rejected: batch.rejections.len() as u64,
-            first_event: first,
-            last_event: last,
-            duplicate: false,
-            rejections: batch.rejections.clone(),
-        })
     }
 
     /// Events with a store id above `after_id`, oldest first, at most `limit`: what a restarted
@@ -412,76 +295,4 @@ impl Store {
             .op("write dead letter")
             .map(|_| ())
     }
-}
-
-fn put_offset(
-    tx: &rusqlite::Transaction<'_>,
-    source: &str,
-    path: &str,
-    file_id: &str,
-    offset: u64,
-    now: i64,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO source_offsets (source, path, file_id, byte_offset, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT(source, path) DO UPDATE SET file_id = excluded.file_id,
-         byte_offset = excluded.byte_offset, updated_at = excluded.updated_at",
-        params![source, path, file_id, offset as i64, now],
-    )
-    .op("write offset")
-    .map(|_| ())
-}
-
-/// The stored receipt of an already committed idempotency key.
-fn receipt_for_key(conn: &Connection, key: &str) -> Result<Option<BatchReceipt>, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT id, events, rejected, first_event, last_event FROM batches WHERE request_key = ?1",
-            [key],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                ))
-            },
-        )
-        .optional()
-        .op("look up idempotency key")?;
-    let Some((batch_id, events, rejected, first_event, last_event)) = row else {
-        return Ok(None);
-    };
-    let mut q = conn
-        .prepare_cached(
-            "SELECT path, line, byte_offset, record_number, code, reason FROM rejections
-             WHERE batch_id = ?1 ORDER BY id",
-        )
-        .op("read batch rejections")?;
-    let rejections = q
-        .query_map([batch_id], |r| {
-            Ok(RejectionRow {
-                path: r.get(0)?,
-                line: r.get::<_, Option<i64>>(1)?.map(|v| v.max(0) as u64),
-                offset: r.get::<_, Option<i64>>(2)?.map(|v| v.max(0) as u64),
-                record_number: r.get::<_, Option<i64>>(3)?.map(|v| v.max(0) as u64),
-                code: r.get(4)?,
-                reason: r.get(5)?,
-                raw: None,
-            })
-        })
-        .op("read batch rejections")?
-        .collect::<Result<Vec<_>, _>>()
-        .op("read batch rejections")?;
-    Ok(Some(BatchReceipt {
-        batch_id,
-        accepted: events.max(0) as u64,
-        rejected: rejected.max(0) as u64,
-        first_event,
-        last_event,
-        duplicate: false,
-        rejections,
-    }))
 }

@@ -20,8 +20,8 @@ const OTHER: usize = 20_000;
 const RUNS: usize = 7;
 
 fn event(n: usize, token: &str) -> EventRow {
-    let access = if n % 10 == 0 { "Sync" } else { "Bind" };
-    let throttled = if n % 100 == 0 { "True" } else { "False" };
+    let access = if n.is_multiple_of(10) { "Sync" } else { "Bind" };
+    let throttled = if n.is_multiple_of(100) { "True" } else { "False" };
     let raw = format!(
         concat!(
             r#"{{"Id":"r{n}","RecordType":50,"CreationTime":"2023-06-12T03:{m:02}:{s:02}","#,

@@ -15,9 +15,11 @@
 //! `Operation` atoms and two `eventSource` atoms; a `MailItemsAccessed` record is rejected by
 //! one field lookup per field and a few comparisons instead of rsigma's per-key index probes.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use rsigma_eval::{CompiledDetection, CompiledMatcher, CompiledRule, Event};
+use rsigma_eval::matcher::{GroupMode, ascii_lowercase_cow};
+use rsigma_eval::{CompiledDetection, CompiledMatcher, CompiledRule, Event, EventValue};
 use rsigma_parser::{ConditionExpr, Quantifier};
 
 /// Most distinct atoms a gate may hold before it costs more than it saves.
@@ -85,9 +87,20 @@ impl Gate {
     /// Whether some rule of the engine could match `event` (false: none can).
     pub fn admits(&self, event: &impl Event) -> bool {
         self.fields.iter().any(|f| {
-            event
-                .get_field(&f.field)
-                .is_some_and(|v| f.matchers.iter().any(|m| m.matches(&v, event)))
+            let Some(v) = event.get_field(&f.field) else {
+                return false;
+            };
+            match &v {
+                // A string value is lowered once for all of the field's case-insensitive
+                // matchers (rsigma lowers it again in each one).
+                EventValue::Str(s) => {
+                    let mut lower: Option<Cow<'_, str>> = None;
+                    f.matchers.iter().any(|m| {
+                        string_match(m, s, &mut lower).unwrap_or_else(|| m.matches(&v, event))
+                    })
+                }
+                _ => f.matchers.iter().any(|m| m.matches(&v, event)),
+            }
         })
     }
 
@@ -99,6 +112,111 @@ impl Gate {
     /// The fields the gate looks up, in order.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.fields.iter().map(|f| f.field.as_str())
+    }
+}
+
+/// rsigma's plain string matchers (and its case-insensitive groups of them) on a string value,
+/// with the same comparison: the value lowered as `str::to_lowercase` does (once per value,
+/// borrowed when already lower-case ASCII, as rsigma's `ascii_lowercase_cow`) against the
+/// stored, already lowered literal when case insensitive. `None` for every other matcher, which
+/// the caller evaluates through rsigma.
+fn string_match<'s>(
+    m: &CompiledMatcher,
+    s: &'s str,
+    lower: &mut Option<Cow<'s, str>>,
+) -> Option<bool> {
+    if let CompiledMatcher::CaseInsensitiveGroup { children, mode } = m {
+        // rsigma: every child is case-insensitive and compared with the lowered value.
+        let mut verdicts = Vec::with_capacity(children.len());
+        for c in children {
+            if !is_case_insensitive(c) {
+                return None;
+            }
+            verdicts.push(string_match(c, s, lower)?);
+        }
+        return Some(match mode {
+            GroupMode::Any => verdicts.contains(&true),
+            GroupMode::All => !verdicts.contains(&false),
+        });
+    }
+    let (value, ci) = match m {
+        CompiledMatcher::Exact {
+            value,
+            case_insensitive,
+        }
+        | CompiledMatcher::Contains {
+            value,
+            case_insensitive,
+        }
+        | CompiledMatcher::StartsWith {
+            value,
+            case_insensitive,
+        }
+        | CompiledMatcher::EndsWith {
+            value,
+            case_insensitive,
+        } => (value.as_str(), *case_insensitive),
+        _ => return None,
+    };
+    let h: &str = if ci {
+        lower.get_or_insert_with(|| ascii_lowercase_cow(s))
+    } else {
+        s
+    };
+    Some(match m {
+        CompiledMatcher::Exact { .. } => h == value,
+        CompiledMatcher::Contains { .. } => contains(h, value),
+        CompiledMatcher::StartsWith { .. } => h.starts_with(value),
+        _ => h.ends_with(value),
+    })
+}
+
+fn is_case_insensitive(m: &CompiledMatcher) -> bool {
+    matches!(
+        m,
+        CompiledMatcher::Exact {
+            case_insensitive: true,
+            ..
+        } | CompiledMatcher::Contains {
+            case_insensitive: true,
+            ..
+        } | CompiledMatcher::StartsWith {
+            case_insensitive: true,
+            ..
+        } | CompiledMatcher::EndsWith {
+            case_insensitive: true,
+            ..
+        }
+    )
+}
+
+/// `h.contains(needle)`, jumping between occurrences of the needle's first character (a
+/// `memchr` scan) instead of setting up a two-way searcher per call.
+fn contains(h: &str, needle: &str) -> bool {
+    let Some(first) = needle.chars().next() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(i) = h.get(from..).and_then(|rest| rest.find(first)) {
+        let at = from + i;
+        if h.get(at..).is_some_and(|rest| rest.starts_with(needle)) {
+            return true;
+        }
+        from = at + first.len_utf8();
+    }
+    false
+}
+
+/// Relative cost of checking a matcher, to keep the cheapest of equally narrow atom sets.
+fn cost(m: &CompiledMatcher) -> usize {
+    match m {
+        CompiledMatcher::Exact { .. } => 1,
+        CompiledMatcher::StartsWith { .. } | CompiledMatcher::EndsWith { .. } => 2,
+        CompiledMatcher::Contains { .. } => 3,
+        CompiledMatcher::CaseInsensitiveGroup { children, .. } => {
+            children.iter().map(cost).sum::<usize>() + 1
+        }
+        _ => 10,
     }
 }
 
@@ -142,9 +260,14 @@ fn union<'r>(parts: impl Iterator<Item = Option<Vec<Atom<'r>>>>) -> Option<Vec<A
     Some(out)
 }
 
-/// One gated part suffices when every part must match; the smallest is kept.
+/// One gated part suffices when every part must match; the smallest (then cheapest) is kept.
 fn narrowest<'r>(parts: impl Iterator<Item = Option<Vec<Atom<'r>>>>) -> Option<Vec<Atom<'r>>> {
-    parts.flatten().min_by_key(Vec::len)
+    parts.flatten().min_by_key(|atoms| {
+        (
+            atoms.len(),
+            atoms.iter().map(|(_, m)| cost(m)).sum::<usize>(),
+        )
+    })
 }
 
 fn cond_atoms<'r>(
@@ -194,8 +317,12 @@ fn det_atoms<'r>(d: &'r CompiledDetection, freq: &HashMap<&str, usize>) -> Optio
             .iter()
             .filter_map(atom_item)
             .enumerate()
-            // The most shared field wins (ties: the first item), so rules share lookups.
-            .max_by_key(|(i, (f, _))| (freq.get(f).copied().unwrap_or(0), usize::MAX - i))
+            // The most shared field wins (then the cheapest matcher, then the first item), so
+            // rules share lookups.
+            .max_by_key(|(i, (f, m))| {
+                let shared = freq.get(f).copied().unwrap_or(0);
+                (shared, usize::MAX - cost(m), usize::MAX - i)
+            })
             .map(|(_, a)| vec![a]),
         CompiledDetection::AnyOf(ds) => union(ds.iter().map(|d| det_atoms(d, freq))),
         CompiledDetection::And(ds) if !ds.is_empty() => {
@@ -250,6 +377,73 @@ mod tests {
         assert!(g.admits(&JsonEvent::borrow(&json!({"eventName": "add-x"}))));
         assert!(g.admits(&JsonEvent::borrow(&json!({"Operation": "Add domain."}))));
         assert!(!g.admits(&JsonEvent::borrow(&json!({"Operation": "Set-Mailbox"}))));
+    }
+
+    #[test]
+    fn string_fast_path_agrees_with_rsigma() {
+        // Through an engine, as the stage builds it: its optimiser groups `contains` lists.
+        let mut e = rsigma_eval::Engine::new();
+        e.extend_compiled_rules(compiled(&rule(
+            "    a:\n        F: ÄbC\n    b:\n        F|contains: Bc\n    c:\n        F|startswith: 'x*y'\n    d:\n        F|endswith|cased: Ab\n    e:\n        F|re: '^q'\n    f:\n        F|contains:\n            - ADD\n            - nEw\n    g:\n        F|contains|all:\n            - a\n            - Z\n    condition: 1 of them",
+        )));
+        let g = Gate::build(e.rules()).expect("gated");
+        assert_eq!(g.atoms(), 7);
+        let matchers = &g.fields[0].matchers;
+        assert!(
+            matchers
+                .iter()
+                .any(|m| matches!(m, CompiledMatcher::CaseInsensitiveGroup { .. })),
+            "{matchers:?}"
+        );
+        for s in [
+            "äbc",
+            "ÄBC",
+            "abcd",
+            "x*yz",
+            "xay",
+            "zAb",
+            "zab",
+            "qq",
+            "",
+            "ǅ",
+            "İ",
+            "MailItemsAccessed",
+            "Add member",
+            "renew",
+            "aZ",
+            "za",
+            "ΑDD",
+            "ﬀadd",
+        ] {
+            let v = json!({ "F": s });
+            let ev = JsonEvent::borrow(&v);
+            let val = ev.get_field("F").expect("field");
+            for m in matchers {
+                let mut lower: Option<Cow<'_, str>> = None;
+                let fast = string_match(m, s, &mut lower).unwrap_or_else(|| m.matches(&val, &ev));
+                assert_eq!(fast, m.matches(&val, &ev), "{m:?} on {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn contains_agrees_with_str_contains() {
+        let hay = [
+            "",
+            "a",
+            "aaab",
+            "abab",
+            "xäöy",
+            "ääb",
+            "mailitemsaccessed",
+            "b a",
+        ];
+        let needles = ["", "a", "ab", "aab", "äb", "ö", "access", "ed", "b a", "zz"];
+        for h in hay {
+            for n in needles {
+                assert_eq!(contains(h, n), h.contains(n), "{h:?} / {n:?}");
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!
 //! Prints, for each pass: seconds, events/s and the process's peak resident memory after it;
 //! then the ratios `scan / ingest` (the detection pack's cost inside the ingest workers) and
-//! `hunt / ingest` (scan + rules + the collection pass + incidents + exposure).
+//! `hunt / ingest` (scan + rules + the collection pass + incidents + exposure), in wall time
+//! and in CPU time (steadier when the machine is shared).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -75,34 +76,51 @@ fn main() {
     // Warm the page cache.
     let _ = ingest(&inputs, &cfg, || Discard, &Quiet);
 
+    let c = cpu_seconds();
     let t = Instant::now();
     let (report, _) = ingest(&inputs, &cfg, || Discard, &Quiet);
     let ingest_s = t.elapsed().as_secs_f64();
+    let ingest_cpu = cpu_seconds() - c;
     let events = report.events;
     line("ingest only", ingest_s, events);
 
     let detector = Detector::new(DetectConfig::default().build().expect("default settings"));
+    let c = cpu_seconds();
     let t = Instant::now();
     let stage = detector.scan_stage();
     let (report2, _) = ingest(&inputs, &cfg, || stage.processor(), &Quiet);
     let scan_s = t.elapsed().as_secs_f64();
+    let scan_cpu = cpu_seconds() - c;
     assert_eq!(report2.events, events);
     line("ingest + scan", scan_s, events);
 
     let t2 = Instant::now();
-    let plan = detector.plan(stage.into_scan(), None);
-    let rules_s = t2.elapsed().as_secs_f64();
+    let scan = stage.into_scan();
+    let merge_s = t2.elapsed().as_secs_f64();
+    let plan = detector.plan(scan, None);
+    let rules_s = t2.elapsed().as_secs_f64() - merge_s;
     let distinct = plan.scan.uses.len();
+    let c3 = cpu_seconds();
+    let needles =
+        keywarden_detect::prefilter::Prefilter::for_keys(plan.wanted.keys(), &plan.scan.syms)
+            .needles();
     let t3 = Instant::now();
     let gathered = detector.collect_files(&plan, &inputs, &cfg);
     let collect_s = t3.elapsed().as_secs_f64();
+    let collect_cpu = cpu_seconds() - c3;
+    let t4 = Instant::now();
     let detections = detector.finalize(&plan, gathered);
     let mut alerts = detections.alerts.clone();
     let incidents = assign_incidents(&mut alerts);
     let exp = exposure(&alerts, &incidents, &detections);
     let hunt_s = t.elapsed().as_secs_f64();
+    let hunt_cpu = cpu_seconds() - c;
     println!(
-        "rules {rules_s:.2}s over {distinct} aggregates; collection pass {collect_s:.2}s for {} candidates",
+        "finalize + incidents + exposure {:.2}s",
+        t4.elapsed().as_secs_f64()
+    );
+    println!(
+        "merge {merge_s:.2}s; rules {rules_s:.2}s over {distinct} aggregates; collection pass {collect_s:.2}s for {} candidates ({needles} pre-filter needles)",
         plan.candidates.len()
     );
     line("hunt (detection pack)", hunt_s, events);
@@ -120,9 +138,14 @@ fn main() {
             .sum::<usize>()
     );
     println!(
-        "ratio scan/ingest {:.2}  hunt/ingest {:.2}",
+        "cpu seconds: ingest {ingest_cpu:.2}  ingest + scan {scan_cpu:.2}  collection {collect_cpu:.2}  hunt {hunt_cpu:.2}"
+    );
+    println!(
+        "ratio scan/ingest {:.2}  hunt/ingest {:.2}  (cpu: scan/ingest {:.2}  hunt/ingest {:.2})",
         scan_s / ingest_s,
-        hunt_s / ingest_s
+        hunt_s / ingest_s,
+        scan_cpu / ingest_cpu.max(1e-9),
+        hunt_cpu / ingest_cpu.max(1e-9)
     );
 }
 
@@ -132,6 +155,23 @@ fn line(name: &str, secs: f64, events: u64) {
         events as f64 / secs.max(1e-9),
         peak_rss()
     );
+}
+
+/// CPU seconds (user + system, all threads) the process has used so far, from
+/// `/proc/self/stat`; 0 where the platform does not report it. On a machine shared with other
+/// work, CPU time is a steadier measure than wall time.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The process's peak resident set (`VmHWM`), where the platform reports it.

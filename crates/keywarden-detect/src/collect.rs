@@ -15,10 +15,11 @@ use rustc_hash::FxHashMap;
 use crate::config::Settings;
 use crate::facts::{Access, Facts, Role, folders};
 use crate::keys::{Key, Lookup, keys_of, off_hours};
+use crate::prefilter::Prefilter;
 use crate::rules::Plan;
 
 /// What one mailbox lost to one alert's records.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MailboxGather {
     pub messages: BTreeSet<String>,
     pub folders_synced: BTreeSet<String>,
@@ -27,7 +28,7 @@ pub struct MailboxGather {
 }
 
 /// Everything gathered for one candidate.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Gather {
     pub record_ids: Vec<String>,
     pub tokens: BTreeSet<String>,
@@ -65,16 +66,34 @@ impl Gather {
 pub struct CollectStage<'p> {
     plan: &'p Plan,
     settings: &'p Settings,
+    prefilter: Prefilter,
     done: Mutex<Vec<FxHashMap<u32, Gather>>>,
 }
 
 impl<'p> CollectStage<'p> {
     pub fn new(plan: &'p Plan, settings: &'p Settings) -> CollectStage<'p> {
+        let prefilter = Prefilter::for_keys(plan.wanted.keys(), &plan.scan.syms);
+        CollectStage::with_prefilter(plan, settings, prefilter)
+    }
+
+    /// A stage with a given pre-filter ([`Prefilter::All`] parses every record: the reference
+    /// the pre-filter is tested against).
+    pub fn with_prefilter(
+        plan: &'p Plan,
+        settings: &'p Settings,
+        prefilter: Prefilter,
+    ) -> CollectStage<'p> {
         CollectStage {
             plan,
             settings,
+            prefilter,
             done: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The raw-bytes pre-filter this pass uses (for figures and tests).
+    pub fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
     }
 
     /// A processor for single-threaded use.
@@ -120,6 +139,10 @@ pub struct CollectWorker<'s> {
 }
 
 impl Processor for CollectWorker<'_> {
+    fn wants(&mut self, raw: &[u8]) -> bool {
+        self.stage.prefilter.wants(raw)
+    }
+
     fn process(&mut self, ev: &Event<'_>) {
         let plan = self.stage.plan;
         let settings = self.stage.settings;

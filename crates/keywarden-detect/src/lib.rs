@@ -14,7 +14,8 @@
 //! workers (memory grows with distinct tokens/apps/users, not events); after the merge the
 //! rules judge order-dependent things (first use, baselines, coverage) on those aggregates and
 //! produce candidates; only then does a [`CollectStage`] re-read the inputs for the candidates'
-//! records (every record id, exposure). [`assign_incidents`] and [`exposure`] finish the job;
+//! records (every record id, exposure), parsing only records whose raw bytes hold one of the
+//! candidates' ids ([`prefilter`]). [`assign_incidents`] and [`exposure`] finish the job;
 //! [`write_alerts`]/[`write_exposure`] write the contracts.
 //!
 //! Severity is a contract: only strong rules (never-issued token, consumer-tenant token,
@@ -34,6 +35,7 @@ pub mod intel;
 pub mod intern;
 pub mod keys;
 pub mod output;
+pub mod prefilter;
 pub mod rules;
 pub mod scan;
 

@@ -37,6 +37,14 @@ pub struct IngestReport {
     pub rejections: Vec<Rejection>,
     /// Rejections counted but not listed.
     pub rejections_unlisted: u64,
+    /// Records a processor's pre-filter passed over unparsed (re-reads only; never in a
+    /// first read, and then absent from the JSON).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub passed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl IngestReport {
@@ -85,6 +93,7 @@ impl IngestReport {
             rejected: total.rejected,
             rejections: listed.into_iter().map(|(_, r)| r).collect(),
             rejections_unlisted: unlisted,
+            passed: total.passed,
         }
     }
 

@@ -13,6 +13,16 @@ use crate::reject::Rejection;
 pub trait Processor: Send {
     fn process(&mut self, event: &Event<'_>);
 
+    /// A pre-filter asked with a record's raw bytes before they are parsed: `false` promises
+    /// that [`Processor::process`] would do nothing with the event, so the record is passed
+    /// over unparsed (counted in [`Counts::passed`], not in `records`). Re-reads such as
+    /// detection's collection pass use it; a first read must keep the default (`true`), or
+    /// records would go unaccounted. Readers ask it for JSON texts only; other containers
+    /// parse every record.
+    fn wants(&mut self, _raw: &[u8]) -> bool {
+        true
+    }
+
     /// Called once on the worker thread after its last event: hand results back to the stage
     /// that made this processor.
     fn finish(&mut self) {}
@@ -33,6 +43,10 @@ impl Processor for Fanout<'_> {
         for p in &mut self.0 {
             p.process(event);
         }
+    }
+
+    fn wants(&mut self, raw: &[u8]) -> bool {
+        self.0.iter_mut().any(|p| p.wants(raw))
     }
 
     fn finish(&mut self) {
@@ -63,6 +77,9 @@ pub struct Counts {
     pub records: u64,
     pub events: u64,
     pub rejected: u64,
+    /// Records a processor's pre-filter ([`Processor::wants`]) passed over unparsed; they are
+    /// not in `records` (zero in any first read).
+    pub passed: u64,
     /// Events per shape name.
     pub shapes: BTreeMap<&'static str, u64>,
 }
@@ -72,6 +89,7 @@ impl Counts {
         self.records += other.records;
         self.events += other.events;
         self.rejected += other.rejected;
+        self.passed += other.passed;
         for (k, v) in &other.shapes {
             *self.shapes.entry(k).or_default() += v;
         }
@@ -110,6 +128,16 @@ impl<'p> Sink<'p> {
         self.counts.records += 1;
         self.counts.rejected += 1;
         self.rejections.push(rejection);
+    }
+
+    /// Asks the processor's pre-filter about a record's raw bytes; a record it declines is
+    /// counted as passed over and must not be read further.
+    pub fn wants(&mut self, raw: &[u8]) -> bool {
+        let wanted = self.processor.wants(raw);
+        if !wanted {
+            self.counts.passed += 1;
+        }
+        wanted
     }
 
     pub fn counts(&self) -> &Counts {

@@ -53,6 +53,9 @@ pub(crate) fn process_text(
         };
         return ctx.reject(sink, reason, at, text);
     }
+    if !sink.wants(text) {
+        return;
+    }
     let s = match std::str::from_utf8(text) {
         Ok(s) => s,
         Err(e) => {

@@ -29,6 +29,7 @@ pub mod dashboard;
 pub mod error;
 pub mod live;
 pub mod metrics;
+pub mod parse;
 pub mod pipeline;
 pub mod server;
 pub mod source;

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub auth_failures: AtomicU64,
     pub commit_micros_total: AtomicU64,
     pub commits: AtomicU64,
+    /// Transactions committing batches (a group commit holds several).
+    pub commit_groups: AtomicU64,
     pub alerts_changed: AtomicU64,
     pub queue_depth: AtomicU64,
     pub pending_tokens: AtomicU64,
@@ -88,8 +90,14 @@ impl Metrics {
                 get(&self.commits).to_string(),
             ),
             (
+                "commit_groups_total",
+                "Transactions that committed batches (group commit: several batches each).",
+                "counter",
+                get(&self.commit_groups).to_string(),
+            ),
+            (
                 "commit_seconds_total",
-                "Time spent parsing, committing and detecting batches.",
+                "Time the writer spent committing batches and detecting.",
                 "counter",
                 (get(&self.commit_micros_total) as f64 / 1e6).to_string(),
             ),

@@ -1,26 +1,29 @@
-//! The writer: one thread that owns the store's write connection and the live detector. For
-//! each queued [`Submission`] it decompresses (capped), reads every record with the ingest
-//! engine, commits events and rejections in one transaction (`synchronous=FULL`), runs live
-//! detection on the committed rows, regroups incidents when alerts changed, hands changed
-//! alerts to the webhook sender, and only then answers the request.
+//! The writer: one thread that owns the store's write connection and the live detector, fed
+//! by the parse stage ([`crate::parse`]: worker threads that decompress and read each queued
+//! [`Submission`] into rows, in queue order). The writer takes the next parsed submission and
+//! every one already parsed behind it, commits them as one group (one transaction, one WAL
+//! fsync under `synchronous=FULL`, each batch under its own savepoint), then batch by batch
+//! runs live detection on the committed rows, regroups incidents when alerts changed, hands
+//! changed alerts to the webhook sender, and only then answers each request.
 //!
 //! On start it restores the detector state saved in the store and replays the events committed
 //! after it, so a restart (even after `kill -9`) resumes exactly where the store stopped.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keywarden_detect::assign_incidents;
-use keywarden_ingest::{IngestConfig, ingest_bytes};
+use keywarden_ingest::IngestConfig;
 use keywarden_model::{Alert, Timestamp};
-use keywarden_store::{Batch, IncidentRow, Store};
+use keywarden_store::{Batch, BatchReceipt, IncidentRow, Store};
 
 use crate::clock::Clock;
-use crate::convert::rejection_row;
 use crate::error::ServerError;
+use crate::live::observe::Observed;
 use crate::live::{LiveDetector, LiveState};
 use crate::metrics::Metrics;
+pub use crate::parse::decompress_capped;
+use crate::parse::{ParseStage, Parsed, ParsedQueue};
 use crate::source::{IngestAnswer, IngestFailure, MAX_LISTED_REJECTIONS, Submission};
 
 /// The baseline key of the saved detector state.
@@ -31,6 +34,15 @@ pub const TICK: Duration = Duration::from_secs(1);
 
 /// Events replayed per store read on start.
 const REPLAY_PAGE: usize = 10_000;
+
+/// The most submissions committed in one group.
+pub const MAX_GROUP: usize = 16;
+
+/// A group stops growing once it holds this many events.
+pub const MAX_GROUP_EVENTS: usize = 100_000;
+
+/// Submissions between the queue and the writer, per parse thread (bounds parsed memory).
+pub const PARSE_WINDOW_PER_THREAD: usize = 2;
 
 /// What the writer needs.
 pub struct Pipeline {
@@ -47,6 +59,8 @@ pub struct Pipeline {
     pub retention: Option<Duration>,
     /// Changed alerts go here (webhooks); a full channel drops them (counted).
     pub alerts_out: Option<std::sync::mpsc::SyncSender<Alert>>,
+    /// Threads reading bodies ahead of the writer.
+    pub parse_threads: usize,
 }
 
 impl Pipeline {
@@ -75,13 +89,49 @@ impl Pipeline {
         Ok(replayed)
     }
 
-    /// Runs until the queue closes (every sender dropped), then saves state. Between batches
-    /// it ticks the detector every [`TICK`] (idle streams, expiring pending tokens).
-    pub fn run(mut self, rx: std::sync::mpsc::Receiver<Submission>) {
+    /// Starts the parse stage on `rx` and the writer thread behind it.
+    pub fn start(
+        self,
+        rx: std::sync::mpsc::Receiver<Submission>,
+    ) -> Result<std::thread::JoinHandle<()>, ServerError> {
+        let threads = self.parse_threads.max(1);
+        let parsed = self
+            .parse_stage()
+            .spawn(threads, threads * PARSE_WINDOW_PER_THREAD, rx)
+            .map_err(|source| ServerError::Start {
+                what: "parse threads",
+                source,
+            })?;
+        std::thread::Builder::new()
+            .name("keywarden-writer".into())
+            .spawn(move || self.run(parsed))
+            .map_err(|source| ServerError::Start {
+                what: "writer thread",
+                source,
+            })
+    }
+
+    /// What the parse workers need: the ingest settings and the live rules' collector parts.
+    pub fn parse_stage(&self) -> ParseStage {
+        ParseStage {
+            settings: Arc::new(self.detector.settings().clone()),
+            sigma: self.detector.sigma().map(|s| s.stage().clone()),
+            ingest: self.ingest.clone(),
+            max_decompressed_bytes: self.max_decompressed_bytes,
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Runs until the parse stage closes (the queue closed and everything queued was
+    /// answered), then saves state. It takes the next parsed submission and every one already
+    /// parsed behind it (up to [`MAX_GROUP`] submissions, [`MAX_GROUP_EVENTS`] events), commits
+    /// them as one group, detects, and answers each. Between groups it ticks the detector every
+    /// [`TICK`] (idle streams, expiring pending tokens).
+    pub fn run(mut self, mut parsed: ParsedQueue) {
         let mut last_save = Instant::now();
         loop {
-            let sub = match rx.recv_timeout(TICK) {
-                Ok(sub) => sub,
+            let first = match parsed.recv_timeout(TICK) {
+                Ok(p) => p,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     let changed = self.detector.tick(self.clock.now());
                     self.metrics.pending_tokens.store(
@@ -95,27 +145,21 @@ impl Pipeline {
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             };
-            self.metrics
-                .queue_depth
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            let t0 = Instant::now();
-            let reply = sub.reply;
-            let answer = self.handle(
-                sub.source,
-                sub.name,
-                sub.body,
-                sub.format,
-                sub.request_key,
-                sub.offset,
-            );
-            if answer.is_err() {
-                Metrics::add(&self.metrics.errors, 1);
+            let mut events = first.events();
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP && events < MAX_GROUP_EVENTS {
+                let Some(p) = parsed.try_next() else {
+                    break;
+                };
+                events += p.events();
+                group.push(p);
             }
+            let t0 = Instant::now();
+            self.commit_group(group);
             Metrics::add(
                 &self.metrics.commit_micros_total,
                 t0.elapsed().as_micros() as u64,
             );
-            let _ = reply.send(answer);
             if last_save.elapsed() >= self.state_interval {
                 last_save = Instant::now();
                 if self.save_state().is_err() {
@@ -131,38 +175,71 @@ impl Pipeline {
         }
     }
 
-    fn handle(
+    /// Commits a group of parsed submissions in one transaction, then, batch by batch in
+    /// order, runs live detection and answers. A submission refused before the commit, or a
+    /// batch the store refused, is answered with its own failure; the others are unaffected.
+    /// If the transaction fails, every batch of it is answered with the failure (none is
+    /// stored).
+    pub fn commit_group(&mut self, group: Vec<Parsed>) {
+        let received_at = self.clock.now().0;
+        let mut ready = Vec::with_capacity(group.len());
+        for p in group {
+            match p.body {
+                Ok(body) => ready.push((
+                    p.reply,
+                    body.observed,
+                    Batch {
+                        source: p.source,
+                        name: p.name,
+                        request_key: p.request_key,
+                        received_at,
+                        events: body.rows,
+                        rejections: body.rejections,
+                        offset: p.offset,
+                    },
+                )),
+                Err(failure) => {
+                    Metrics::add(&self.metrics.errors, 1);
+                    let _ = p.reply.send(Err(failure));
+                }
+            }
+        }
+        if ready.is_empty() {
+            return;
+        }
+        let batches: Vec<&Batch> = ready.iter().map(|(_, _, b)| b).collect();
+        let outcomes = match self.store.commit_group(&batches) {
+            Ok(outcomes) => {
+                Metrics::add(&self.metrics.commit_groups, 1);
+                outcomes
+            }
+            Err(e) => {
+                for (reply, _, _) in ready {
+                    Metrics::add(&self.metrics.errors, 1);
+                    let _ = reply.send(Err(IngestFailure::Store(e.to_string())));
+                }
+                return;
+            }
+        };
+        for ((reply, observed, batch), outcome) in ready.into_iter().zip(outcomes) {
+            let answer = match outcome {
+                Ok(receipt) => self.after_commit(batch, observed, receipt),
+                Err(e) => Err(IngestFailure::Store(e.to_string())),
+            };
+            if answer.is_err() {
+                Metrics::add(&self.metrics.errors, 1);
+            }
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Live detection on a committed batch, and its answer.
+    fn after_commit(
         &mut self,
-        source: String,
-        name: String,
-        body: Vec<u8>,
-        format: Option<keywarden_ingest::Format>,
-        request_key: Option<String>,
-        offset: Option<(String, String, u64)>,
+        batch: Batch,
+        observed: Vec<Observed>,
+        receipt: BatchReceipt,
     ) -> Result<IngestAnswer, IngestFailure> {
-        let body = decompress_capped(body, self.max_decompressed_bytes)?;
-        let cfg = IngestConfig {
-            format,
-            ..self.ingest.clone()
-        };
-        // Rows for the store, plus what the live rules observe (Sigma matches) while the
-        // events are in hand.
-        let mut rows = self.detector.collector();
-        let outcome = ingest_bytes(&name, body, &cfg, &mut rows);
-        let observed = std::mem::take(&mut rows.observed);
-        let batch = Batch {
-            source,
-            name,
-            request_key,
-            received_at: self.clock.now().0,
-            events: rows.rows,
-            rejections: outcome.rejections.iter().map(rejection_row).collect(),
-            offset,
-        };
-        let receipt = self
-            .store
-            .commit_batch(&batch)
-            .map_err(|e| IngestFailure::Store(e.to_string()))?;
         Metrics::add(&self.metrics.commits, 1);
         if receipt.duplicate {
             Metrics::add(&self.metrics.ingest_duplicates, 1);
@@ -275,55 +352,164 @@ impl Pipeline {
     }
 }
 
-/// Gzip/zstd bodies are decompressed here with a cap (a small body must not become gigabytes);
-/// plain bodies pass through. A corrupt stream is handed on as it is, so that the ingest
-/// engine rejects it with its decompression reason.
-pub fn decompress_capped(body: Vec<u8>, cap: usize) -> Result<Vec<u8>, IngestFailure> {
-    const GZIP: &[u8] = &[0x1f, 0x8b];
-    const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
-    let gzip = body.starts_with(GZIP);
-    if !gzip && !body.starts_with(ZSTD) {
-        if body.len() > cap {
-            return Err(IngestFailure::TooLarge { limit: cap });
-        }
-        return Ok(body);
-    }
-    let mut out = Vec::new();
-    let read = if gzip {
-        flate2::read::MultiGzDecoder::new(&body[..])
-            .take(cap as u64 + 1)
-            .read_to_end(&mut out)
-    } else {
-        zstd::stream::read::Decoder::new(&body[..])
-            .and_then(|d| d.take(cap as u64 + 1).read_to_end(&mut out))
-    };
-    match read {
-        Ok(_) if out.len() > cap => Err(IngestFailure::TooLarge { limit: cap }),
-        Ok(_) => Ok(out),
-        Err(_) if out.len() > cap => Err(IngestFailure::TooLarge { limit: cap }),
-        Err(_) => Ok(body),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use crate::clock::ManualClock;
+    use crate::live::LiveLimits;
+    use tokio::sync::oneshot;
+
+    fn record(id: &str, ip: &str) -> String {
+        format!(
+            concat!(
+                r#"{{"Id":"{id}","RecordType":50,"CreationTime":"2023-06-05T10:00:00","#,
+                r#""Operation":"MailItemsAccessed","OrganizationId":"tenant-1","#,
+                r#""UserId":"alice@contoso.com","ClientIPAddress":"{ip}","Workload":"Exchange"}}"#,
+                "\n"
+            ),
+            id = id,
+            ip = ip
+        )
+    }
+
+    fn pipeline(dir: &std::path::Path) -> Pipeline {
+        let settings = keywarden_detect::DetectConfig::default().build().unwrap();
+        Pipeline {
+            store: keywarden_store::StoreConfig::new(dir).build().unwrap(),
+            detector: LiveDetector::new(settings, LiveLimits::default(), LiveState::default()),
+            clock: Arc::new(ManualClock::at(Timestamp(1_700_000_000_000_000))),
+            metrics: Arc::default(),
+            ingest: IngestConfig {
+                threads: 1,
+                ..IngestConfig::default()
+            },
+            max_decompressed_bytes: 1 << 20,
+            state_interval: Duration::from_secs(5),
+            retention: None,
+            alerts_out: None,
+            parse_threads: 2,
+        }
+    }
+
+    type Reply = oneshot::Receiver<Result<IngestAnswer, IngestFailure>>;
+
+    fn parsed(stage: &ParseStage, name: &str, key: Option<&str>, body: &str) -> (Parsed, Reply) {
+        let (tx, rx) = oneshot::channel();
+        let p = Parsed {
+            source: "http".into(),
+            name: name.into(),
+            request_key: key.map(str::to_string),
+            offset: None,
+            arrived: Instant::now(),
+            reply: tx,
+            body: stage.parse(name, body.as_bytes().to_vec(), None),
+        };
+        (p, rx)
+    }
 
     #[test]
-    fn gzip_bombs_are_refused_and_plain_bodies_pass() {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        enc.write_all(&vec![b' '; 4 << 20]).unwrap();
-        let bomb = enc.finish().unwrap();
-        assert!(bomb.len() < 64 * 1024);
+    fn each_submission_of_a_group_gets_its_own_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = pipeline(dir.path());
+        let stage = p.parse_stage();
+        let two = record("a1", "198.51.100.1") + &record("a2", "198.51.100.2");
+        let (a, ra) = parsed(&stage, "req-a", Some("k1"), &two);
+        // Decompresses past the cap: refused before the commit.
+        let big = " ".repeat((1 << 20) + 1);
+        let (big, rbig) = parsed(&stage, "req-big", None, &big);
+        let mixed = record("b1", "198.51.100.3") + "{not json\n";
+        let (b, rb) = parsed(&stage, "req-b", None, &mixed);
+        // Storm-0558 infrastructure: raises an alert after the commit.
+        let (ioc, rioc) = parsed(&stage, "req-ioc", None, &record("c1", "146.70.135.182"));
+        let (again, ragain) = parsed(&stage, "req-a-retry", Some("k1"), &two);
+        p.commit_group(vec![a, big, b, ioc, again]);
+
+        let a = ra.blocking_recv().unwrap().unwrap();
+        assert_eq!((a.accepted, a.rejected, a.duplicate), (2, 0, false));
         assert!(matches!(
-            decompress_capped(bomb.clone(), 1 << 20),
-            Err(IngestFailure::TooLarge { .. })
+            rbig.blocking_recv().unwrap(),
+            Err(IngestFailure::TooLarge { limit }) if limit == 1 << 20
         ));
-        assert_eq!(decompress_capped(bomb, 8 << 20).unwrap().len(), 4 << 20);
-        assert_eq!(decompress_capped(b"{}".to_vec(), 10).unwrap(), b"{}");
-        // A corrupt stream is passed on for the engine to reject.
-        let corrupt = vec![0x1f, 0x8b, 0, 0, 0];
-        assert_eq!(decompress_capped(corrupt.clone(), 10).unwrap(), corrupt);
+        let b = rb.blocking_recv().unwrap().unwrap();
+        assert_eq!((b.accepted, b.rejected, b.duplicate), (1, 1, false));
+        assert_eq!(b.rejections.len(), 1);
+        assert_eq!(b.rejections[0].path, "req-b");
+        let ioc = rioc.blocking_recv().unwrap().unwrap();
+        assert_eq!((ioc.accepted, ioc.duplicate), (1, false));
+        let again = ragain.blocking_recv().unwrap().unwrap();
+        assert!(again.duplicate);
+        assert_eq!((again.batch_id, again.accepted), (a.batch_id, 2));
+        assert!(a.batch_id < b.batch_id && b.batch_id < ioc.batch_id);
+
+        let s = p.store.stats().unwrap();
+        assert_eq!((s.events, s.rejected, s.batches), (4, 1, 3));
+        let ioc_alerts: Vec<_> = p
+            .store
+            .all_alerts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.rule_id == "ioc-ip")
+            .collect();
+        assert_eq!(ioc_alerts.len(), 1);
+        let m = &p.metrics;
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(get(&m.commits), 4);
+        assert_eq!(get(&m.ingest_duplicates), 1);
+        assert_eq!(get(&m.ingest_events), 4);
+        assert_eq!(get(&m.errors), 1);
+        assert_eq!(get(&m.commit_groups), 1);
+    }
+
+    #[test]
+    fn queued_bodies_are_committed_in_queue_order_and_all_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pipeline(dir.path());
+        let metrics = p.metrics.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(64);
+        let mut replies = Vec::new();
+        // Queued before the writer starts, so they are coalesced into groups.
+        for i in 0..20usize {
+            // Body sizes vary so that the parse threads finish out of order.
+            let body: String = (0..(20 - i) * 50)
+                .map(|j| record(&format!("r{i}-{j}"), "198.51.100.9"))
+                .collect();
+            let (reply, answer) = oneshot::channel();
+            tx.send(Submission {
+                source: "http".into(),
+                name: format!("req-{i}"),
+                body: body.into_bytes(),
+                format: None,
+                request_key: Some(format!("key-{}", i % 15)),
+                offset: None,
+                arrived: Instant::now(),
+                reply,
+            })
+            .unwrap();
+            replies.push(answer);
+        }
+        drop(tx);
+        let writer = p.start(rx).unwrap();
+        let answers: Vec<IngestAnswer> = replies
+            .into_iter()
+            .map(|r| r.blocking_recv().unwrap().unwrap())
+            .collect();
+        writer.join().unwrap();
+        for (i, a) in answers.iter().enumerate() {
+            assert_eq!(a.accepted, ((20 - i % 15) * 50) as u64, "request {i}");
+            assert_eq!(a.duplicate, i >= 15, "request {i}");
+        }
+        // Batch ids follow queue order.
+        let ids: Vec<i64> = answers.iter().take(15).map(|a| a.batch_id).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        // Fewer transactions than batches: they were grouped.
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(get(&metrics.commits), 20);
+        let groups = get(&metrics.commit_groups);
+        assert!((1..20).contains(&groups), "{groups} transactions");
+        let store = keywarden_store::StoreConfig::new(dir.path())
+            .reader()
+            .unwrap();
+        let expected: u64 = (0..15usize).map(|i| ((20 - i) * 50) as u64).sum();
+        assert_eq!(store.stats().unwrap().events, expected);
     }
 }

@@ -46,6 +46,8 @@ pub struct ServeConfig {
     /// `synchronous=FULL`: acknowledged means on disk. Leave on.
     pub synchronous_full: bool,
     pub read_connections: usize,
+    /// Threads reading (decompressing, parsing) bodies ahead of the writer.
+    pub parse_threads: usize,
     pub webhooks: Vec<crate::webhook::WebhookConfig>,
     /// `--watch DIR`: follow the log files of this directory.
     pub watch: Option<PathBuf>,
@@ -87,6 +89,7 @@ struct ServerSection {
     max_baseline_keys: Option<usize>,
     max_correlation_groups: Option<usize>,
     max_correlation_entries: Option<usize>,
+    parse_threads: Option<usize>,
 }
 
 /// The configuration file: `[server]` plus the detection pack's own tables under `[detect]`.
@@ -119,6 +122,7 @@ impl ServeConfig {
             state_interval: Duration::from_secs(5),
             synchronous_full: true,
             read_connections: 2,
+            parse_threads: 2,
             webhooks: Vec::new(),
             watch: None,
             session_hours: 8,
@@ -221,6 +225,9 @@ impl ServeConfig {
         if let Some(v) = s.pending_ttl_hours {
             self.limits.pending_ttl_seconds = v.max(1).saturating_mul(3600);
         }
+        if let Some(v) = s.parse_threads {
+            self.parse_threads = positive("parse_threads", v)?;
+        }
         Ok(())
     }
 
@@ -266,6 +273,7 @@ impl ServeConfig {
             state_interval: self.state_interval,
             retention: self.retention,
             alerts_out: None,
+            parse_threads: self.parse_threads,
         };
         let mut webhook = None;
         if !self.webhooks.is_empty() {
@@ -420,13 +428,7 @@ impl Server {
             }
             None => None,
         };
-        let writer = std::thread::Builder::new()
-            .name("keywarden-writer".into())
-            .spawn(move || pipeline.run(rx))
-            .map_err(|source| ServerError::Start {
-                what: "writer thread",
-                source,
-            })?;
+        let writer = pipeline.start(rx)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -57,6 +57,9 @@ pub enum IngestFailure {
     Store(String),
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// Reading the body failed unexpectedly (the body is answered, the server keeps going).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Why a submission was not queued.

@@ -126,17 +126,15 @@ fn string_match<'s>(
     lower: &mut Option<Cow<'s, str>>,
 ) -> Option<bool> {
     if let CompiledMatcher::CaseInsensitiveGroup { children, mode } = m {
-        // rsigma: every child is case-insensitive and compared with the lowered value.
-        let mut verdicts = Vec::with_capacity(children.len());
-        for c in children {
-            if !is_case_insensitive(c) {
-                return None;
-            }
-            verdicts.push(string_match(c, s, lower)?);
+        // rsigma compares every child with the lowered value; only plain case-insensitive
+        // children are taken here (for which `string_match` always answers).
+        if !children.iter().all(is_case_insensitive) {
+            return None;
         }
+        let mut holds = |c: &CompiledMatcher| string_match(c, s, lower) == Some(true);
         return Some(match mode {
-            GroupMode::Any => verdicts.contains(&true),
-            GroupMode::All => !verdicts.contains(&false),
+            GroupMode::Any => children.iter().any(&mut holds),
+            GroupMode::All => children.iter().all(&mut holds),
         });
     }
     let (value, ci) = match m {

@@ -114,11 +114,13 @@ struct ChannelRoute {
 pub struct Routing {
     targets: Vec<Target>,
     generic: usize,
-    by_source: HashMap<&'static str, usize>,
+    /// Source kind name to target; a handful of entries, scanned (cheaper than hashing per event).
+    by_source: Vec<(&'static str, usize)>,
     windows_default: usize,
     /// Keyed by channel name and by its ASCII-lower-cased form.
     channels: HashMap<String, ChannelRoute>,
-    shape_fields: HashMap<String, FieldMap>,
+    /// Export shape name to its field map; a handful of entries, scanned likewise.
+    shape_fields: Vec<(String, FieldMap)>,
 }
 
 /// Where one event goes: its target and the field renames to apply.
@@ -144,7 +146,7 @@ impl Routing {
             generic: true,
             ..Target::default()
         }];
-        let mut by_source = HashMap::new();
+        let mut by_source: Vec<(&'static str, usize)> = Vec::new();
         for s in file.source {
             let kind = source_kind_name(&s.kind)
                 .ok_or_else(|| SigmaError::Routing(format!("unknown source kind {:?}", s.kind)))?;
@@ -156,7 +158,11 @@ impl Routing {
                     format!("{name}/{part}")
                 };
             }
-            by_source.insert(kind, targets.len());
+            // A later entry for the same kind replaces the earlier one.
+            match by_source.iter_mut().find(|(k, _)| *k == kind) {
+                Some(e) => e.1 = targets.len(),
+                None => by_source.push((kind, targets.len())),
+            }
             targets.push(Target {
                 name,
                 product: s.product,
@@ -238,7 +244,7 @@ impl Routing {
             by_source,
             windows_default,
             channels,
-            shape_fields: file.fields,
+            shape_fields: file.fields.into_iter().collect(),
         })
     }
 
@@ -251,17 +257,21 @@ impl Routing {
         let target = match event.source {
             SourceKind::WindowsEvent => self.windows_target(&event.raw),
             SourceKind::Generic => self.generic,
-            other => self
-                .by_source
-                .get(other.as_str())
-                .copied()
-                .unwrap_or(self.generic),
+            other => {
+                let kind = other.as_str();
+                self.by_source
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map_or(self.generic, |(_, t)| *t)
+            }
         };
         let t = self.targets.get(target);
-        let fields = t
-            .map(|t| &t.fields)
-            .filter(|f| !f.is_empty())
-            .or_else(|| self.shape_fields.get(event.format));
+        let fields = t.map(|t| &t.fields).filter(|f| !f.is_empty()).or_else(|| {
+            self.shape_fields
+                .iter()
+                .find(|(shape, _)| shape == event.format)
+                .map(|(_, f)| f)
+        });
         Route {
             target,
             fields,

@@ -2,9 +2,10 @@
 //! by the parse stage ([`crate::parse`]: worker threads that decompress and read each queued
 //! [`Submission`] into rows, in queue order). The writer takes the next parsed submission and
 //! every one already parsed behind it, commits them as one group (one transaction, one WAL
-//! fsync under `synchronous=FULL`, each batch under its own savepoint), then batch by batch
-//! runs live detection on the committed rows, regroups incidents when alerts changed, hands
-//! changed alerts to the webhook sender, and only then answers each request.
+//! fsync under `synchronous=FULL`, each batch under its own savepoint), answers each request as
+//! soon as that commit returned, then runs live detection on the committed rows batch by
+//! batch, regroups incidents when alerts changed and hands changed alerts to the webhook
+//! sender.
 //!
 //! On start it restores the detector state saved in the store and replays the events committed
 //! after it, so a restart (even after `kill -9`) resumes exactly where the store stopped.
@@ -175,11 +176,13 @@ impl Pipeline {
         }
     }
 
-    /// Commits a group of parsed submissions in one transaction, then, batch by batch in
-    /// order, runs live detection and answers. A submission refused before the commit, or a
-    /// batch the store refused, is answered with its own failure; the others are unaffected.
-    /// If the transaction fails, every batch of it is answered with the failure (none is
-    /// stored).
+    /// Commits a group of parsed submissions in one transaction and answers each as soon as
+    /// it is durable, then runs live detection on the committed batches in order and stores
+    /// the alerts they changed. A submission refused before the commit, or a batch the store
+    /// refused, is answered with its own failure; the others are unaffected. If the
+    /// transaction fails, every batch of it is answered with the failure (none is stored).
+    /// A failure to store alerts is counted (`errors`), not answered: the records are
+    /// committed.
     pub fn commit_group(&mut self, group: Vec<Parsed>) {
         let received_at = self.clock.now().0;
         let mut ready = Vec::with_capacity(group.len());
@@ -221,61 +224,89 @@ impl Pipeline {
                 return;
             }
         };
+        // Durable: answer every batch now, so that its client can send the next body while
+        // the writer detects.
+        let mut committed = Vec::with_capacity(ready.len());
         for ((reply, observed, batch), outcome) in ready.into_iter().zip(outcomes) {
             let answer = match outcome {
-                Ok(receipt) => self.after_commit(batch, observed, receipt),
-                Err(e) => Err(IngestFailure::Store(e.to_string())),
+                Ok(receipt) => {
+                    let answer = self.answer(&receipt);
+                    committed.push((batch, observed, receipt));
+                    Ok(answer)
+                }
+                Err(e) => {
+                    Metrics::add(&self.metrics.errors, 1);
+                    Err(IngestFailure::Store(e.to_string()))
+                }
             };
-            if answer.is_err() {
+            let _ = reply.send(answer);
+        }
+        // Live detection, batch by batch in commit order; the alerts they changed are stored
+        // (and sent out) once for the group.
+        let mut changed: Vec<Alert> = Vec::new();
+        for (batch, observed, receipt) in committed {
+            changed.extend(self.detect(batch, observed, &receipt));
+        }
+        if !changed.is_empty() {
+            let mut seen = std::collections::HashSet::new();
+            // The latest version of each alert.
+            changed.reverse();
+            changed.retain(|a| seen.insert(a.id.clone()));
+            changed.reverse();
+            if self.write_alerts(changed).is_err() {
                 Metrics::add(&self.metrics.errors, 1);
             }
-            let _ = reply.send(answer);
         }
     }
 
-    /// Live detection on a committed batch, and its answer.
-    fn after_commit(
-        &mut self,
-        batch: Batch,
-        observed: Vec<Observed>,
-        receipt: BatchReceipt,
-    ) -> Result<IngestAnswer, IngestFailure> {
+    /// The answer to a committed batch (and its counts in the metrics).
+    fn answer(&self, receipt: &BatchReceipt) -> IngestAnswer {
         Metrics::add(&self.metrics.commits, 1);
+        Metrics::add(&self.metrics.ingest_requests, 1);
         if receipt.duplicate {
             Metrics::add(&self.metrics.ingest_duplicates, 1);
         } else {
             Metrics::add(&self.metrics.ingest_events, receipt.accepted);
             Metrics::add(&self.metrics.ingest_rejected, receipt.rejected);
-            if let Some(first) = receipt.first_event {
-                let numbered: Vec<(i64, keywarden_store::EventRow)> = batch
-                    .events
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, r)| (first + i as i64, r))
-                    .collect();
-                let changed = self
-                    .detector
-                    .process_observed(&numbered, observed, self.clock.now());
-                self.metrics.pending_tokens.store(
-                    self.detector.pending() as u64,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                if !changed.is_empty() {
-                    self.write_alerts(changed)
-                        .map_err(|e| IngestFailure::Store(e.to_string()))?;
-                }
-            }
         }
-        Metrics::add(&self.metrics.ingest_requests, 1);
-        let mut rejections = receipt.rejections;
-        rejections.truncate(MAX_LISTED_REJECTIONS);
-        Ok(IngestAnswer {
+        let listed = receipt.rejections.len().min(MAX_LISTED_REJECTIONS);
+        IngestAnswer {
             accepted: receipt.accepted,
             rejected: receipt.rejected,
-            rejections,
+            rejections: receipt
+                .rejections
+                .get(..listed)
+                .unwrap_or_default()
+                .to_vec(),
             duplicate: receipt.duplicate,
             batch_id: receipt.batch_id,
-        })
+        }
+    }
+
+    /// Folds a committed batch into the live detector; returns the alerts it changed.
+    fn detect(
+        &mut self,
+        batch: Batch,
+        observed: Vec<Observed>,
+        receipt: &BatchReceipt,
+    ) -> Vec<Alert> {
+        let Some(first) = receipt.first_event.filter(|_| !receipt.duplicate) else {
+            return Vec::new();
+        };
+        let numbered: Vec<(i64, keywarden_store::EventRow)> = batch
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (first + i as i64, r))
+            .collect();
+        let changed = self
+            .detector
+            .process_observed(&numbered, observed, self.clock.now());
+        self.metrics.pending_tokens.store(
+            self.detector.pending() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        changed
     }
 
     /// Stores changed alerts, regrouping incidents over every stored alert.
@@ -349,167 +380,5 @@ impl Pipeline {
             self.store.purge_before(cutoff.0)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::ManualClock;
-    use crate::live::LiveLimits;
-    use tokio::sync::oneshot;
-
-    fn record(id: &str, ip: &str) -> String {
-        format!(
-            concat!(
-                r#"{{"Id":"{id}","RecordType":50,"CreationTime":"2023-06-05T10:00:00","#,
-                r#""Operation":"MailItemsAccessed","OrganizationId":"tenant-1","#,
-                r#""UserId":"alice@contoso.com","ClientIPAddress":"{ip}","Workload":"Exchange"}}"#,
-                "\n"
-            ),
-            id = id,
-            ip = ip
-        )
-    }
-
-    fn pipeline(dir: &std::path::Path) -> Pipeline {
-        let settings = keywarden_detect::DetectConfig::default().build().unwrap();
-        Pipeline {
-            store: keywarden_store::StoreConfig::new(dir).build().unwrap(),
-            detector: LiveDetector::new(settings, LiveLimits::default(), LiveState::default()),
-            clock: Arc::new(ManualClock::at(Timestamp(1_700_000_000_000_000))),
-            metrics: Arc::default(),
-            ingest: IngestConfig {
-                threads: 1,
-                ..IngestConfig::default()
-            },
-            max_decompressed_bytes: 1 << 20,
-            state_interval: Duration::from_secs(5),
-            retention: None,
-            alerts_out: None,
-            parse_threads: 2,
-        }
-    }
-
-    type Reply = oneshot::Receiver<Result<IngestAnswer, IngestFailure>>;
-
-    fn parsed(stage: &ParseStage, name: &str, key: Option<&str>, body: &str) -> (Parsed, Reply) {
-        let (tx, rx) = oneshot::channel();
-        let p = Parsed {
-            source: "http".into(),
-            name: name.into(),
-            request_key: key.map(str::to_string),
-            offset: None,
-            arrived: Instant::now(),
-            reply: tx,
-            body: stage.parse(name, body.as_bytes().to_vec(), None),
-        };
-        (p, rx)
-    }
-
-    #[test]
-    fn each_submission_of_a_group_gets_its_own_answer() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut p = pipeline(dir.path());
-        let stage = p.parse_stage();
-        let two = record("a1", "198.51.100.1") + &record("a2", "198.51.100.2");
-        let (a, ra) = parsed(&stage, "req-a", Some("k1"), &two);
-        // Decompresses past the cap: refused before the commit.
-        let big = " ".repeat((1 << 20) + 1);
-        let (big, rbig) = parsed(&stage, "req-big", None, &big);
-        let mixed = record("b1", "198.51.100.3") + "{not json\n";
-        let (b, rb) = parsed(&stage, "req-b", None, &mixed);
-        // Storm-0558 infrastructure: raises an alert after the commit.
-        let (ioc, rioc) = parsed(&stage, "req-ioc", None, &record("c1", "146.70.135.182"));
-        let (again, ragain) = parsed(&stage, "req-a-retry", Some("k1"), &two);
-        p.commit_group(vec![a, big, b, ioc, again]);
-
-        let a = ra.blocking_recv().unwrap().unwrap();
-        assert_eq!((a.accepted, a.rejected, a.duplicate), (2, 0, false));
-        assert!(matches!(
-            rbig.blocking_recv().unwrap(),
-            Err(IngestFailure::TooLarge { limit }) if limit == 1 << 20
-        ));
-        let b = rb.blocking_recv().unwrap().unwrap();
-        assert_eq!((b.accepted, b.rejected, b.duplicate), (1, 1, false));
-        assert_eq!(b.rejections.len(), 1);
-        assert_eq!(b.rejections[0].path, "req-b");
-        let ioc = rioc.blocking_recv().unwrap().unwrap();
-        assert_eq!((ioc.accepted, ioc.duplicate), (1, false));
-        let again = ragain.blocking_recv().unwrap().unwrap();
-        assert!(again.duplicate);
-        assert_eq!((again.batch_id, again.accepted), (a.batch_id, 2));
-        assert!(a.batch_id < b.batch_id && b.batch_id < ioc.batch_id);
-
-        let s = p.store.stats().unwrap();
-        assert_eq!((s.events, s.rejected, s.batches), (4, 1, 3));
-        let ioc_alerts: Vec<_> = p
-            .store
-            .all_alerts()
-            .unwrap()
-            .into_iter()
-            .filter(|a| a.rule_id == "ioc-ip")
-            .collect();
-        assert_eq!(ioc_alerts.len(), 1);
-        let m = &p.metrics;
-        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(get(&m.commits), 4);
-        assert_eq!(get(&m.ingest_duplicates), 1);
-        assert_eq!(get(&m.ingest_events), 4);
-        assert_eq!(get(&m.errors), 1);
-        assert_eq!(get(&m.commit_groups), 1);
-    }
-
-    #[test]
-    fn queued_bodies_are_committed_in_queue_order_and_all_answered() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = pipeline(dir.path());
-        let metrics = p.metrics.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(64);
-        let mut replies = Vec::new();
-        // Queued before the writer starts, so they are coalesced into groups.
-        for i in 0..20usize {
-            // Body sizes vary so that the parse threads finish out of order.
-            let body: String = (0..(20 - i) * 50)
-                .map(|j| record(&format!("r{i}-{j}"), "198.51.100.9"))
-                .collect();
-            let (reply, answer) = oneshot::channel();
-            tx.send(Submission {
-                source: "http".into(),
-                name: format!("req-{i}"),
-                body: body.into_bytes(),
-                format: None,
-                request_key: Some(format!("key-{}", i % 15)),
-                offset: None,
-                arrived: Instant::now(),
-                reply,
-            })
-            .unwrap();
-            replies.push(answer);
-        }
-        drop(tx);
-        let writer = p.start(rx).unwrap();
-        let answers: Vec<IngestAnswer> = replies
-            .into_iter()
-            .map(|r| r.blocking_recv().unwrap().unwrap())
-            .collect();
-        writer.join().unwrap();
-        for (i, a) in answers.iter().enumerate() {
-            assert_eq!(a.accepted, ((20 - i % 15) * 50) as u64, "request {i}");
-            assert_eq!(a.duplicate, i >= 15, "request {i}");
-        }
-        // Batch ids follow queue order.
-        let ids: Vec<i64> = answers.iter().take(15).map(|a| a.batch_id).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-        // Fewer transactions than batches: they were grouped.
-        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(get(&metrics.commits), 20);
-        let groups = get(&metrics.commit_groups);
-        assert!((1..20).contains(&groups), "{groups} transactions");
-        let store = keywarden_store::StoreConfig::new(dir.path())
-            .reader()
-            .unwrap();
-        let expected: u64 = (0..15usize).map(|i| ((20 - i) * 50) as u64).sum();
-        assert_eq!(store.stats().unwrap().events, expected);
     }
 }

@@ -217,8 +217,10 @@ impl Store {
         args: &[String],
         max_records: usize,
     ) -> Result<(BTreeMap<String, Acc>, ExposureScope), StoreError> {
+        // Pick the ids first, so that the raw JSON of records beyond the cap is never copied.
         let sql = format!(
-            "SELECT mailbox, format, raw FROM events WHERE {link} ORDER BY id LIMIT {}",
+            "SELECT mailbox, format, raw FROM events WHERE id IN
+             (SELECT id FROM events WHERE {link} ORDER BY id LIMIT {}) ORDER BY id",
             max_records as u64 + 1
         );
         let mut stmt = self.conn.prepare(&sql).op("prepare exposure records")?;

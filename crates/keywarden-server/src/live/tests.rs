@@ -3,6 +3,7 @@
 use super::observe::LeadKey;
 use super::*;
 use keywarden_detect::DetectConfig;
+use keywarden_model::Severity;
 
 const MIN: i64 = 60_000_000;
 

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use keywarden_detect::Settings;
-use keywarden_detect::facts::Facts;
+use keywarden_detect::facts::{Facts, Role};
 use keywarden_detect::intern::{Interner, NONE, Sym};
 use keywarden_detect::keys::{Key, keys_of};
 use keywarden_ingest::{Format, Processor};
@@ -78,8 +78,9 @@ impl Observer {
             ops: 1,
             ..Observed::default()
         };
-        if self.leads {
-            let f = Facts::of(ev);
+        let f = self.leads.then(|| Facts::of(ev));
+        // Only mail reads carry lead keys (`keys_of` gives other records none of them).
+        if let Some(f) = f.filter(|f| matches!(f.role, Role::MailAccess(_))) {
             out.ops = f.operations;
             self.keys.clear();
             keys_of(&f, &self.settings, &mut self.syms, &mut self.keys);

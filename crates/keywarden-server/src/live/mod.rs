@@ -270,7 +270,7 @@ impl LiveDetector {
             contributions.extend(obs.contribution);
         }
         if let Some(sigma) = self.sigma.as_mut() {
-            sigma_alerts.extend(sigma.correlate(contributions));
+            sigma_alerts.extend(sigma.correlate(contributions, now.unix_seconds()));
         }
         self.judge_pending(now, &mut changed);
         self.bound();

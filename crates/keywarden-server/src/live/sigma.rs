@@ -80,8 +80,10 @@ impl LiveSigma {
     }
 
     /// Feeds one batch's contributions (sorted here by time, then record) and returns the
-    /// correlation alerts they fire.
-    pub fn correlate(&mut self, mut batch: Vec<Contribution>) -> Vec<Alert> {
+    /// correlation alerts they fire. Windows expire by the latest event time, but never past
+    /// `now` (clock, Unix seconds) plus a day: one record dated in the future cannot flush
+    /// every window.
+    pub fn correlate(&mut self, mut batch: Vec<Contribution>, now: i64) -> Vec<Alert> {
         let Some(c) = self.correlator.as_mut() else {
             return Vec::new();
         };
@@ -94,7 +96,7 @@ impl LiveSigma {
             self.latest = self.latest.max(contribution.time);
             alerts.extend(c.feed(contribution));
         }
-        c.evict_expired(self.latest);
+        c.evict_expired(self.latest.min(now.saturating_add(86_400)));
         alerts
     }
 

@@ -386,6 +386,13 @@ fn sigma_detections_match_per_event_and_correlations_span_batches_and_restarts()
     assert_eq!(a[0].severity, Severity::Low);
     // The second read arrives in another batch; state is saved and restored in between.
     ingest_reads(&mut d, &[2]);
+    // A record dated in 2099 (another user) does not expire the open window.
+    let future = br#"{"CreationTime":"2099-01-01T00:00:00","Id":"rec-f","Operation":"MailItemsAccessed","OrganizationId":"t1","RecordType":50,"UserId":"u2@x.com","Workload":"Exchange"}"#;
+    let mut c = d.collector();
+    let cfg = keywarden_ingest::IngestConfig::default();
+    keywarden_ingest::ingest_bytes("in.json", future.to_vec(), &cfg, &mut c);
+    let rows = vec![(d.state.last_event + 1, c.rows.remove(0))];
+    d.process_observed(&rows, std::mem::take(&mut c.observed), Timestamp(0));
     let json = d.save_json().unwrap();
     assert!(
         json.contains("\"correlation\":{"),
@@ -393,7 +400,7 @@ fn sigma_detections_match_per_event_and_correlations_span_batches_and_restarts()
     );
     let mut d2 = sigma_detector(dir.path());
     d2.set_state(serde_json::from_str(&json).unwrap());
-    assert_eq!(d2.sigma().unwrap().groups(), 1);
+    assert_eq!(d2.sigma().unwrap().groups(), 2);
     let a = ingest_reads(&mut d2, &[3]);
     let corr: Vec<&Alert> = a
         .iter()

@@ -89,8 +89,115 @@ impl Interner {
 
     /// A translation table from `other`'s symbols to this interner's, interning as needed.
     pub fn absorb(&mut self, other: &Interner) -> Vec<Sym> {
+        self.index.reserve(other.strings.len());
+        self.strings.reserve(other.strings.len());
         other.strings.iter().map(|s| self.intern(s)).collect()
     }
+}
+
+/// The scan's symbol source: an [`Interner`] behind two caches that spare the string table's
+/// hashing and memory traffic on the hot path.
+///
+/// - Per event: a record's facts name the same text several times (the user is also the
+///   reader identity; every field again for the earliest-record context). Those texts are
+///   the same slices, so they are found by address and length (then compared) until
+///   [`SymCache::next_event`].
+/// - Across events: a small direct-mapped table of recent values catches the few values most
+///   records repeat (the tenant, Exchange's app id, the common client apps).
+///
+/// Both only return a symbol after comparing its text with the value, so a cache can never
+/// give a wrong symbol.
+#[derive(Debug, Clone)]
+pub struct SymCache {
+    /// (address, length, symbol) of texts resolved for the current event.
+    event: Vec<(usize, usize, Sym)>,
+    /// (fingerprint, symbol) slots.
+    recent: Vec<(u64, Sym)>,
+}
+
+const RECENT_SLOTS: usize = 256;
+
+impl Default for SymCache {
+    fn default() -> Self {
+        SymCache {
+            event: Vec::with_capacity(16),
+            recent: vec![(0, NONE); RECENT_SLOTS],
+        }
+    }
+}
+
+impl SymCache {
+    /// Forgets the per-event addresses (call before each event: its slices are new).
+    pub fn next_event(&mut self) {
+        self.event.clear();
+    }
+
+    /// The interner as seen through this cache.
+    pub fn over<'a>(&'a mut self, syms: &'a mut Interner) -> CachedInterner<'a> {
+        CachedInterner { syms, cache: self }
+    }
+}
+
+/// An [`Interner`] seen through a [`SymCache`].
+#[derive(Debug)]
+pub struct CachedInterner<'a> {
+    pub syms: &'a mut Interner,
+    cache: &'a mut SymCache,
+}
+
+impl CachedInterner<'_> {
+    /// The symbol of `s` (interning it when new); empty text is [`NONE`].
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if s.is_empty() {
+            return NONE;
+        }
+        let c = &mut *self.cache;
+        let at = (s.as_ptr() as usize, s.len());
+        // The text is compared even on an address hit: a slice freed and another allocated
+        // at the same place must not inherit its symbol. Both are in cache by now.
+        if let Some(&(_, _, sym)) = c.event.iter().find(|e| (e.0, e.1) == at)
+            && self.syms.text(sym) == s
+        {
+            return sym;
+        }
+        let fp = fingerprint(s);
+        let slot = (fp >> 56) as usize % RECENT_SLOTS;
+        let sym = match c.recent.get(slot) {
+            Some(&(f, sym)) if f == fp && sym != NONE && self.syms.text(sym) == s => sym,
+            _ => {
+                let sym = self.syms.intern(s);
+                if let Some(e) = c.recent.get_mut(slot) {
+                    *e = (fp, sym);
+                }
+                sym
+            }
+        };
+        if c.event.len() < 32 {
+            c.event.push((at.0, at.1, sym));
+        }
+        sym
+    }
+
+    /// Interns an optional value (`None` → [`NONE`]).
+    pub fn opt(&mut self, s: Option<&str>) -> Sym {
+        s.map_or(NONE, |s| self.intern(s))
+    }
+}
+
+/// A cheap fingerprint of a text from its length and its first and last eight bytes: enough
+/// to tell most different values apart before any string comparison.
+fn fingerprint(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let word = |w: &[u8]| {
+        let mut x = [0u8; 8];
+        let n = w.len().min(8);
+        x[..n].copy_from_slice(&w[..n]);
+        u64::from_le_bytes(x)
+    };
+    let head = word(b);
+    let tail = word(&b[b.len().saturating_sub(8)..]);
+    (head ^ tail.rotate_left(29) ^ (b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .wrapping_mul(0xff51_afd7_ed55_8ccd)
 }
 
 /// Maps a symbol through a translation table from [`Interner::absorb`].
@@ -113,6 +220,29 @@ pub fn stable_hash(parts: &[&str]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_interner_gives_the_interner_symbols() {
+        let mut cache = SymCache::default();
+        let mut syms = Interner::default();
+        let texts: Vec<String> = (0..2000).map(|i| format!("value-{}", i % 700)).collect();
+        for (i, t) in texts.iter().enumerate() {
+            if i % 5 == 0 {
+                cache.next_event();
+            }
+            let mut c = cache.over(&mut syms);
+            let sym = c.intern(t);
+            assert_eq!(c.syms.text(sym), t);
+            // The same text again (another slice) and the same slice again.
+            let copy = t.clone();
+            assert_eq!(c.intern(&copy), sym);
+            assert_eq!(c.intern(t), sym);
+        }
+        assert_eq!(syms.len(), 701);
+        let mut c = cache.over(&mut syms);
+        assert_eq!(c.intern(""), NONE);
+        assert_eq!(c.opt(None), NONE);
+    }
 
     #[test]
     fn interning_is_idempotent_and_empty_is_none() {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::facts::{Facts, Role};
-use crate::intern::{Interner, NONE, Sym};
+use crate::intern::{CachedInterner, Interner, NONE, Sym};
 
 /// Per-record evidence kinds (strong rules that judge a record on its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -51,6 +51,12 @@ pub trait Symbols {
 }
 
 impl Symbols for Interner {
+    fn sym(&mut self, s: Option<&str>) -> Option<Sym> {
+        Some(self.opt(s))
+    }
+}
+
+impl Symbols for CachedInterner<'_> {
     fn sym(&mut self, s: Option<&str>) -> Option<Sym> {
         Some(self.opt(s))
     }

@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::config::Settings;
 use crate::facts::Facts;
-use crate::intern::{Interner, NONE, Sym, remap};
+use crate::intern::{CachedInterner, Interner, NONE, Sym, SymCache, remap};
 use crate::keys::{Key, keys_of};
 
 /// The context of a key's earliest record: who, where, with what.
@@ -32,7 +32,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn of(f: &Facts<'_>, syms: &mut Interner) -> Ctx {
+    fn of(f: &Facts<'_>, syms: &mut CachedInterner<'_>) -> Ctx {
         Ctx {
             tenant: syms.opt(f.tenant.as_deref()),
             user: syms.opt(f.user.as_deref()),
@@ -166,6 +166,8 @@ pub struct Scan {
     pub events: u64,
     /// The input of the last record folded in (a cache; any symbol is correct, it is checked).
     pub last_file: Sym,
+    /// The hot path's symbol caches (worker-local; not merged).
+    cache: SymCache,
 }
 
 impl Scan {
@@ -178,7 +180,8 @@ impl Scan {
             self.last = Some(self.last.map_or(t, |x| x.max(t)));
         }
         scratch.clear();
-        keys_of(&f, settings, &mut self.syms, scratch);
+        self.cache.next_event();
+        keys_of(&f, settings, &mut self.cache.over(&mut self.syms), scratch);
         if scratch.is_empty() {
             return;
         }
@@ -200,7 +203,8 @@ impl Scan {
                 (None, Some(_)) => false,
             };
             let this = if earlier {
-                let c = *ctx.get_or_insert_with(|| Ctx::of(&f, &mut self.syms));
+                let c =
+                    *ctx.get_or_insert_with(|| Ctx::of(&f, &mut self.cache.over(&mut self.syms)));
                 u.is_earlier(f.time, &|| c, &self.syms).then_some(c)
             } else {
                 None
@@ -212,6 +216,8 @@ impl Scan {
     /// Merges another worker's scan into this one.
     pub fn merge(&mut self, other: Scan) {
         let t = self.syms.absorb(&other.syms);
+        // One growth up front instead of repeated re-hashing of the larger map.
+        self.uses.reserve(other.uses.len());
         for (k, u) in other.uses {
             let k = remap_key(&k, &t);
             let mut u = u;

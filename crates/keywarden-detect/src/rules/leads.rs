@@ -35,8 +35,23 @@ pub(crate) fn candidates(
             .any(|c| c.eq_ignore_ascii_case(client))
             || cfg.users.iter().any(|x| x.eq_ignore_ascii_case(user))
     };
-    let mut keys: Vec<(&Key, &Use)> = scan.uses.iter().collect();
-    keys.sort_by_key(|(k, _)| **k);
+    // Only the kinds the leads judge (tokens and sign-ins, most of the keys, are not), in a
+    // fixed order.
+    let mut keys: Vec<(&Key, &Use)> = scan
+        .uses
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                k,
+                Key::Pair(..)
+                    | Key::UserApp(..)
+                    | Key::AppDay(..)
+                    | Key::Reader(..)
+                    | Key::MailboxPair(..)
+            )
+        })
+        .collect();
+    keys.sort_unstable_by_key(|(k, _)| **k);
     let mut out = Vec::new();
     let mut new_pairs = rustc_hash::FxHashSet::default();
     let mut readers: BTreeMap<Sym, Vec<(Key, &Use)>> = BTreeMap::new();

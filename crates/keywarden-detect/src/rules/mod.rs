@@ -156,6 +156,7 @@ impl Known {
 
 /// Applies every enabled rule to a scan. `external` replaces the look-back baseline.
 pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Plan {
+    let never = strong::never_issued(&scan, settings);
     let (mut known, baseline) = match external {
         Some(b) => (
             known_from(b, &scan),
@@ -166,14 +167,14 @@ pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Pla
             },
         ),
         None => {
-            let first_evidence = strong::first_evidence(&scan, settings);
+            let first_evidence = strong::first_evidence(&scan, &never);
             look_back(&scan, settings, first_evidence)
         }
     };
     if external.is_none() {
         add_lookback_daily_ops(&mut known, &scan);
     }
-    let mut candidates = strong::candidates(&scan, settings);
+    let mut candidates = strong::candidates(&scan, settings, &never);
     candidates.extend(leads::candidates(&scan, settings, &known, &baseline));
     candidates.sort_by(|a, b| {
         (a.first, a.rule, &a.keys)

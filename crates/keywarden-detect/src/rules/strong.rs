@@ -71,23 +71,24 @@ pub(crate) fn never_issued(scan: &Scan, s: &Settings) -> Vec<(Key, Coverage)> {
 }
 
 /// The time of the earliest strong evidence (ends the look-back baseline).
-pub(crate) fn first_evidence(scan: &Scan, s: &Settings) -> Option<Timestamp> {
+/// `never` is [`never_issued`] of the same scan (computed once per plan).
+pub(crate) fn first_evidence(scan: &Scan, never: &[(Key, Coverage)]) -> Option<Timestamp> {
     let flags = scan
         .uses
         .iter()
         .filter(|(k, _)| matches!(k, Key::Flag(..)))
         .filter_map(|(_, u)| u.first);
-    let tokens = never_issued(scan, s)
-        .into_iter()
+    let tokens = never
+        .iter()
         .filter(|(_, c)| *c == Coverage::Covered)
-        .filter_map(|(k, _)| scan.get(&k).and_then(|u| u.first));
+        .filter_map(|(k, _)| scan.get(k).and_then(|u| u.first));
     flags.chain(tokens).min()
 }
 
 /// Candidates of the strong rules.
-pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
+pub(crate) fn candidates(scan: &Scan, s: &Settings, never: &[(Key, Coverage)]) -> Vec<Candidate> {
     let mut out = Vec::new();
-    for (key, cov) in never_issued(scan, s) {
+    for &(key, cov) in never {
         if cov != Coverage::Covered {
             continue;
         }
@@ -285,10 +286,10 @@ mod tests {
             })
             .collect();
         assert_eq!(never, [("forged".to_string(), Coverage::Covered)]);
-        let c = candidates(&sc, &s);
+        let c = candidates(&sc, &s, &never_issued(&sc, &s));
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].rule, Rule::TokenNeverIssued);
         assert_eq!(c[0].severity, Severity::High);
-        assert!(first_evidence(&sc, &s).is_some());
+        assert!(first_evidence(&sc, &never_issued(&sc, &s)).is_some());
     }
 }

@@ -100,6 +100,7 @@ fn main() {
     let plan = detector.plan(scan, None);
     let rules_s = t2.elapsed().as_secs_f64() - merge_s;
     let distinct = plan.scan.uses.len();
+    let issued = plan.scan.issued_count();
     let c3 = cpu_seconds();
     let needles =
         keywarden_detect::prefilter::Prefilter::for_keys(plan.wanted.keys(), &plan.scan.syms)
@@ -120,7 +121,7 @@ fn main() {
         t4.elapsed().as_secs_f64()
     );
     println!(
-        "merge {merge_s:.2}s; rules {rules_s:.2}s over {distinct} aggregates; collection pass {collect_s:.2}s for {} candidates ({needles} pre-filter needles)",
+        "merge {merge_s:.2}s; rules {rules_s:.2}s over {distinct} aggregates and {issued} issued tokens; collection pass {collect_s:.2}s for {} candidates ({needles} pre-filter needles)",
         plan.candidates.len()
     );
     line("hunt (detection pack)", hunt_s, events);

@@ -162,7 +162,7 @@ fn token_trace(g: &Gather, scan: &Scan, s: &Settings, tenant: u32) -> Json {
     let mut no_logs = false;
     for t in &g.tokens {
         let sym = scan.syms.find(t);
-        if sym.is_some_and(|t| scan.get(&Key::SignIn(t)).is_some()) {
+        if sym.is_some_and(|t| scan.is_issued(t)) {
             traced += 1;
             continue;
         }

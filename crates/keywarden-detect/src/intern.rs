@@ -115,7 +115,7 @@ pub struct SymCache {
     recent: Vec<(u64, Sym)>,
 }
 
-const RECENT_SLOTS: usize = 256;
+const RECENT_SLOTS: usize = 4096;
 
 impl Default for SymCache {
     fn default() -> Self {
@@ -161,7 +161,7 @@ impl CachedInterner<'_> {
             return sym;
         }
         let fp = fingerprint(s);
-        let slot = (fp >> 56) as usize % RECENT_SLOTS;
+        let slot = (fp >> 52) as usize % RECENT_SLOTS;
         let sym = match c.recent.get(slot) {
             Some(&(f, sym)) if f == fp && sym != NONE && self.syms.text(sym) == s => sym,
             _ => {

@@ -166,6 +166,9 @@ pub struct Scan {
     pub events: u64,
     /// The input of the last record folded in (a cache; any symbol is correct, it is checked).
     pub last_file: Sym,
+    /// Token ids some sign-in issued, as a bit per symbol: `token-never-issued` only asks
+    /// whether a token was issued, so these (the most numerous keys) need no aggregate.
+    issued: Vec<u64>,
     /// The hot path's symbol caches (worker-local; not merged).
     cache: SymCache,
 }
@@ -194,6 +197,10 @@ impl Scan {
         };
         let mut ctx: Option<Ctx> = None;
         for k in scratch.iter() {
+            if let Key::SignIn(t) = *k {
+                self.mark_issued(t);
+                continue;
+            }
             let u = self.uses.entry(*k).or_default();
             // The context is interned only for a record that is its key's earliest so far.
             let earlier = match (f.time, u.first) {
@@ -213,9 +220,40 @@ impl Scan {
         }
     }
 
+    /// Whether a sign-in issued the token id `token`.
+    pub fn is_issued(&self, token: Sym) -> bool {
+        self.issued
+            .get(token as usize / 64)
+            .is_some_and(|w| w & (1 << (token % 64)) != 0)
+    }
+
+    /// Number of distinct token ids sign-ins issued.
+    pub fn issued_count(&self) -> usize {
+        self.issued.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    fn mark_issued(&mut self, token: Sym) {
+        let i = token as usize / 64;
+        if self.issued.len() <= i {
+            self.issued.resize(i + 1, 0);
+        }
+        if let Some(w) = self.issued.get_mut(i) {
+            *w |= 1 << (token % 64);
+        }
+    }
+
     /// Merges another worker's scan into this one.
     pub fn merge(&mut self, other: Scan) {
         let t = self.syms.absorb(&other.syms);
+        for (i, w) in other.issued.iter().enumerate() {
+            let mut w = *w;
+            while w != 0 {
+                let bit = w.trailing_zeros();
+                w &= w - 1;
+                let sym = (i * 64) as u32 + bit;
+                self.mark_issued(remap(&t, sym));
+            }
+        }
         // One growth up front instead of repeated re-hashing of the larger map.
         self.uses.reserve(other.uses.len());
         for (k, u) in other.uses {
@@ -234,6 +272,7 @@ impl Scan {
         }
     }
 
+    /// The aggregate of a key (sign-ins are not aggregated: see [`Scan::is_issued`]).
     pub fn get(&self, key: &Key) -> Option<&Use> {
         self.uses.get(key)
     }

@@ -60,7 +60,7 @@ pub(crate) fn never_issued(scan: &Scan, s: &Settings) -> Vec<(Key, Coverage)> {
         .uses
         .iter()
         .filter_map(|(k, u)| match *k {
-            Key::Token(tenant, token) if scan.get(&Key::SignIn(token)).is_none() => {
+            Key::Token(tenant, token) if !scan.is_issued(token) => {
                 Some((*k, coverage(scan, s, tenant, u.first)))
             }
             _ => None,

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub mod baseline;
+pub mod links;
 pub mod observe;
 pub mod sigma;
 mod strong;
@@ -96,6 +97,9 @@ struct Pending {
     session_id: Option<String>,
     mailbox: Option<String>,
     records: Vec<String>,
+    /// Linking values of all its records ([`links`]), carried into the alert's evidence.
+    #[serde(default)]
+    links: serde_json::Value,
 }
 
 /// What one sign-in stream has delivered: event-time span and the clock time of its last batch.
@@ -147,6 +151,9 @@ pub struct LiveDetector {
 
 /// Key for the tenant of an event without one.
 const NO_TENANT: &str = "";
+
+/// Evidence key set when an alert's record ids reached `max_records_per_alert`.
+const TRUNCATED_AT: &str = "record_ids_truncated_at";
 
 impl LiveDetector {
     pub fn new(settings: Settings, limits: LiveLimits, state: LiveState) -> LiveDetector {
@@ -289,7 +296,15 @@ impl LiveDetector {
         match known {
             Some(a) => {
                 a.title = hit.title;
-                a.evidence = hit.evidence;
+                let mut evidence = hit.evidence;
+                links::carry(&a.evidence, &mut evidence);
+                if let (Some(cap), Some(obj)) = (
+                    a.evidence.get(TRUNCATED_AT).cloned(),
+                    evidence.as_object_mut(),
+                ) {
+                    obj.insert(TRUNCATED_AT.into(), cap);
+                }
+                a.evidence = evidence;
             }
             None if hit.new => {
                 let mut a = Alert::new(hit.rule.id(), hit.title, hit.severity);
@@ -328,8 +343,10 @@ impl LiveDetector {
         if a.record_ids.len() < limit {
             a.record_ids.push(row.record_ref.clone());
         } else if let Some(obj) = a.evidence.as_object_mut() {
-            obj.insert("record_ids_truncated_at".into(), json!(limit));
+            obj.insert(TRUNCATED_AT.into(), json!(limit));
         }
+        // Past the record-id cap too: linking does not depend on it.
+        links::add_row(&mut a.evidence, row);
         changed.insert(id.to_string(), ());
     }
 

@@ -9,7 +9,7 @@ use keywarden_model::{Alert, Severity, Timestamp};
 use keywarden_store::EventRow;
 use serde_json::json;
 
-use super::{LiveDetector, NO_TENANT, Pending, Span, alert_id, attack, fill, non_empty};
+use super::{LiveDetector, NO_TENANT, Pending, Span, alert_id, attack, fill, links, non_empty};
 
 impl LiveDetector {
     pub(super) fn fold(
@@ -157,12 +157,14 @@ impl LiveDetector {
                 session_id: row.session_id.clone(),
                 mailbox: row.mailbox.clone(),
                 records: Vec::new(),
+                links: serde_json::Value::Null,
             });
         p.first = p.first.min(t);
         p.last = p.last.max(t);
         if p.records.len() < limit {
             p.records.push(row.record_ref.clone());
         }
+        links::add_row(&mut p.links, row);
     }
 
     /// Judges pending tokens whose possible issuance the sign-in logs now cover.
@@ -239,6 +241,7 @@ impl LiveDetector {
                 },
                 "judged": "live",
             });
+            links::carry(&p.links, &mut a.evidence);
             changed.insert(a.id.clone(), ());
             self.state.alerts.insert(a.id.clone(), a);
         }

@@ -48,8 +48,15 @@ pub fn event_row(ev: &Event<'_>) -> EventRow {
         user_agent: ev.fields.user_agent.as_deref().map(str::to_string),
         signing_key_id: own(f.signing_key),
         category: ev.fields.category.as_deref().map(str::to_string),
-        raw: ev.raw.to_json().to_string(),
+        raw: raw_json(&ev.raw),
     }
+}
+
+/// The raw record as JSON text, written straight from the parsed value (members in document
+/// order, duplicates kept as they came). Writing a value with text keys cannot fail; were it
+/// to, the record is still stored through the generic conversion.
+pub fn raw_json(raw: &keywarden_model::Value<'_>) -> String {
+    serde_json::to_string(raw).unwrap_or_else(|_| raw.to_json().to_string())
 }
 
 /// The stored form of one rejection (raw bytes capped at [`MAX_REJECTED_RAW`]).
@@ -92,6 +99,14 @@ impl Processor for RowCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_json_round_trips_the_record() {
+        let text = r#"{"Id":"a\"<b>","N":-3,"F":1.5,"B":true,"Z":null,"A":[1,{"k":"v"}],"Big":18446744073709551615}"#;
+        let v = keywarden_model::Value::parse(text).unwrap();
+        assert_eq!(raw_json(&v), text);
+        assert_eq!(raw_json(&v), v.to_json().to_string());
+    }
 
     #[test]
     fn cut_respects_char_boundaries() {

@@ -11,6 +11,7 @@
 //! after it, so a restart (even after `kill -9`) resumes exactly where the store stopped.
 
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use keywarden_detect::assign_incidents;
@@ -45,6 +46,9 @@ pub const MAX_GROUP_EVENTS: usize = 100_000;
 /// Submissions between the queue and the writer, per parse thread (bounds parsed memory).
 pub const PARSE_WINDOW_PER_THREAD: usize = 2;
 
+/// The background checkpointer runs at most this often.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
 /// What the writer needs.
 pub struct Pipeline {
     pub store: Store,
@@ -62,6 +66,9 @@ pub struct Pipeline {
     pub alerts_out: Option<std::sync::mpsc::SyncSender<Alert>>,
     /// Threads reading bodies ahead of the writer.
     pub parse_threads: usize,
+    /// A second connection that checkpoints the WAL on its own thread after commits (at most
+    /// every [`CHECKPOINT_EVERY`]); `None` leaves all checkpointing to the writer.
+    pub checkpointer: Option<Store>,
 }
 
 impl Pipeline {
@@ -92,9 +99,21 @@ impl Pipeline {
 
     /// Starts the parse stage on `rx` and the writer thread behind it.
     pub fn start(
-        self,
+        mut self,
         rx: std::sync::mpsc::Receiver<Submission>,
     ) -> Result<std::thread::JoinHandle<()>, ServerError> {
+        let mut committed = None;
+        if let Some(store) = self.checkpointer.take() {
+            let (tx, wake) = std::sync::mpsc::sync_channel(1);
+            std::thread::Builder::new()
+                .name("keywarden-checkpoint".into())
+                .spawn(move || checkpoint_loop(&store, &wake))
+                .map_err(|source| ServerError::Start {
+                    what: "checkpoint thread",
+                    source,
+                })?;
+            committed = Some(tx);
+        }
         let threads = self.parse_threads.max(1);
         let parsed = self
             .parse_stage()
@@ -105,7 +124,7 @@ impl Pipeline {
             })?;
         std::thread::Builder::new()
             .name("keywarden-writer".into())
-            .spawn(move || self.run(parsed))
+            .spawn(move || self.run(parsed, committed))
             .map_err(|source| ServerError::Start {
                 what: "writer thread",
                 source,
@@ -127,8 +146,9 @@ impl Pipeline {
     /// answered), then saves state. It takes the next parsed submission and every one already
     /// parsed behind it (up to [`MAX_GROUP`] submissions, [`MAX_GROUP_EVENTS`] events), commits
     /// them as one group, detects, and answers each. Between groups it ticks the detector every
-    /// [`TICK`] (idle streams, expiring pending tokens).
-    pub fn run(mut self, mut parsed: ParsedQueue) {
+    /// [`TICK`] (idle streams, expiring pending tokens). After each commit it nudges the
+    /// checkpointer through `committed`, if any (its end stops the checkpointer).
+    pub fn run(mut self, mut parsed: ParsedQueue, committed: Option<SyncSender<()>>) {
         let mut last_save = Instant::now();
         loop {
             let first = match parsed.recv_timeout(TICK) {
@@ -157,6 +177,10 @@ impl Pipeline {
             }
             let t0 = Instant::now();
             self.commit_group(group);
+            if let Some(tx) = &committed {
+                // Full: a nudge is already pending.
+                let _ = tx.try_send(());
+            }
             Metrics::add(
                 &self.metrics.commit_micros_total,
                 t0.elapsed().as_micros() as u64,
@@ -380,5 +404,21 @@ impl Pipeline {
             self.store.purge_before(cutoff.0)?;
         }
         Ok(())
+    }
+}
+
+/// The checkpointer: after each nudge (at most every [`CHECKPOINT_EVERY`]), a passive
+/// checkpoint from its own connection; ends when the writer does.
+fn checkpoint_loop(store: &Store, wake: &Receiver<()>) {
+    loop {
+        match wake.recv_timeout(TICK) {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let t0 = Instant::now();
+        // A failure (busy, I/O) leaves the work to the writer's own automatic checkpoint.
+        let _ = store.checkpoint();
+        std::thread::sleep(CHECKPOINT_EVERY.saturating_sub(t0.elapsed()));
     }
 }

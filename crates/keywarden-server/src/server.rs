@@ -274,6 +274,7 @@ impl ServeConfig {
             retention: self.retention,
             alerts_out: None,
             parse_threads: self.parse_threads,
+            checkpointer: Some(store_cfg.reader()?),
         };
         let mut webhook = None;
         if !self.webhooks.is_empty() {

@@ -42,6 +42,7 @@ fn pipeline(dir: &std::path::Path) -> Pipeline {
         retention: None,
         alerts_out: None,
         parse_threads: 2,
+        checkpointer: Some(keywarden_store::StoreConfig::new(dir).reader().unwrap()),
     }
 }
 

@@ -243,6 +243,19 @@ impl Store {
         Ok((events as u64, rejections as u64))
     }
 
+    /// Copies committed WAL frames into the database file without blocking the writer or the
+    /// readers (`PRAGMA wal_checkpoint(PASSIVE)`), from this connection. Run beside the writer,
+    /// it takes the bulk of checkpointing off the writer's thread: the writer's own automatic
+    /// checkpoint then finds the frames already copied. Returns the frames in the WAL and the
+    /// frames copied so far.
+    pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
+            .op("checkpoint")
+    }
+
     /// A saved baseline or detector state.
     pub fn baseline(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn

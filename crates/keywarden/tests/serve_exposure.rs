@@ -1,9 +1,9 @@
 //! `keywarden serve`'s incident exposure equals `hunt`'s `exposure.json`: a simulated tenant
 //! with a Storm-0558-style intrusion is streamed into the real binary over loopback (JSON
 //! shapes, and CSV + diagnostic shapes, whose stored raw records are re-read differently), and
-//! for hunt's critical incident, `GET /api/v1/incidents/{id}` of the live incidents holding the
-//! same strong findings gives per mailbox the same `messages`, `folders_synced` and
-//! `throttled_windows` as `exposure.json` for the same files.
+//! hunt's critical incident is one live incident with the same strong findings and severity,
+//! whose `GET /api/v1/incidents/{id}` gives per mailbox exactly the `messages`,
+//! `folders_synced` and `throttled_windows` of `exposure.json` for the same files.
 
 mod serve_support;
 
@@ -116,55 +116,41 @@ fn simulate_with_throttling(out: &Path, shapes: &str) -> PathBuf {
     logs
 }
 
-/// Waits until the live alerts holding `findings` exist and their incidents together expose
-/// `want`; returns those incidents' views.
+/// Waits until the live alerts holding `findings` exist and lie in one live incident whose
+/// strong findings are exactly `findings` and whose exposure is `want`; returns its view.
 ///
-/// Live detection links fewer alerts than `hunt` (its `ioc-ip` alert carries one token, and
-/// the weaker rules that chain more do not run live), so one `hunt` incident may be several
-/// live ones, each inside it: together they must expose exactly what `hunt` says.
-fn live_incidents_with(addr: &str, findings: &BTreeSet<Finding>, want: &Exposed) -> Vec<Value> {
+/// Live alerts carry the linking values of all their records, as `hunt`'s do, so `hunt`'s
+/// critical incident is one live incident with the same strong findings (leads, which both
+/// learn from different baselines, never count in exposure).
+fn live_incident_with(addr: &str, findings: &BTreeSet<Finding>, want: &Exposed) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let alerts = get(addr, "/api/v1/alerts?limit=10000").json();
         let alerts = alerts["alerts"].as_array().unwrap();
-        let live: Vec<&Value> = alerts
+        let incidents: BTreeSet<&str> = alerts
             .iter()
             .filter(|a| findings.contains(&finding(a)))
-            .collect();
-        let incidents: BTreeSet<&str> = live
-            .iter()
             .filter_map(|a| a["incident_id"].as_str())
             .collect();
-        let found: BTreeSet<Finding> = live.iter().map(|a| finding(a)).collect();
-        let last = if found == *findings {
-            // Every live incident involved lies inside the hunt incident (its decisive alerts
-            // are among the hunt incident's; leads never count in exposure).
-            for a in alerts.iter().filter(|a| is_strong(a)) {
-                if a["incident_id"]
-                    .as_str()
-                    .is_some_and(|i| incidents.contains(i))
-                {
-                    assert!(findings.contains(&finding(a)), "{a} is not in {findings:?}");
+        let last = match incidents.iter().collect::<Vec<_>>().as_slice() {
+            [id] => {
+                let members: BTreeSet<Finding> = alerts
+                    .iter()
+                    .filter(|a| is_strong(a) && a["incident_id"] == **id)
+                    .map(finding)
+                    .collect();
+                let view = get(addr, &format!("/api/v1/incidents/{id}")).json();
+                let got = exposed(&view["exposure"]);
+                if members == *findings && got == *want {
+                    return view;
                 }
+                format!("strong findings {members:?}, exposure {got:?}")
             }
-            let views: Vec<Value> = incidents
-                .iter()
-                .map(|id| get(addr, &format!("/api/v1/incidents/{id}")).json())
-                .collect();
-            let mut got = Exposed::new();
-            for v in &views {
-                add_exposed(&mut got, &v["exposure"]);
-            }
-            if got == *want {
-                return views;
-            }
-            format!("{got:?}")
-        } else {
-            format!("live findings {found:?}")
+            many => format!("{} live incidents: {many:?}", many.len()),
         };
         assert!(
             Instant::now() < deadline,
-            "serve's exposure never matched hunt's.\nhunt: {want:?}\nserve: {last}"
+            "serve's incident never matched hunt's.\nhunt: {findings:?} {want:?}\nserve: {last}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -219,21 +205,34 @@ fn same_exposure_as_hunt(shapes: &str) {
             .map(finding)
             .collect();
         assert!(!findings.is_empty(), "{incident}");
-        for view in live_incidents_with(&srv.addr, &findings, want) {
-            let scope = &view["exposure_scope"];
-            assert_eq!(scope["truncated"], false, "{scope}");
-            assert_eq!(scope["unreadable"], 0, "{scope}");
-            assert!(scope["records_read"].as_u64().unwrap() > 0, "{scope}");
-            // The counts are still there beside hunt's fields, and agree with them.
-            for m in view["exposure"].as_array().unwrap() {
-                let n = |k: &str| m[k].as_array().map_or(0, Vec::len);
-                assert!(m["events"].as_u64().unwrap() > 0, "{m}");
-                if n("messages") > 0 {
-                    assert!(m["bind"].as_u64().unwrap() > 0, "{m}");
-                }
-                if n("folders_synced") > 0 {
-                    assert!(m["sync"].as_u64().unwrap() > 0, "{m}");
-                }
+        let view = live_incident_with(&srv.addr, &findings, want);
+        assert_eq!(view["severity"], incident["severity"], "{view}");
+        // Exactly `exposure.json`'s lists, in its order (the API also lists mailboxes reached
+        // only by records that expose nothing, with empty lists, and adds counts).
+        let lists = |v: &Value| {
+            let list: Vec<MailboxExposure> = serde_json::from_value(v.clone()).unwrap();
+            list.into_iter()
+                .filter(|m| {
+                    !(m.messages.is_empty()
+                        && m.folders_synced.is_empty()
+                        && m.throttled_windows.is_empty())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lists(&view["exposure"]), lists(&incident["mailboxes"]));
+        let scope = &view["exposure_scope"];
+        assert_eq!(scope["truncated"], false, "{scope}");
+        assert_eq!(scope["unreadable"], 0, "{scope}");
+        assert!(scope["records_read"].as_u64().unwrap() > 0, "{scope}");
+        // The counts are still there beside hunt's fields, and agree with them.
+        for m in view["exposure"].as_array().unwrap() {
+            let n = |k: &str| m[k].as_array().map_or(0, Vec::len);
+            assert!(m["events"].as_u64().unwrap() > 0, "{m}");
+            if n("messages") > 0 {
+                assert!(m["bind"].as_u64().unwrap() > 0, "{m}");
+            }
+            if n("folders_synced") > 0 {
+                assert!(m["sync"].as_u64().unwrap() > 0, "{m}");
             }
         }
     }

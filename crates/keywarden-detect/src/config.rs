@@ -182,6 +182,10 @@ pub struct FirstSeenClientAppConfig {
     pub enabled: bool,
     /// A client app is "first seen" for a user when unused by them this many days before.
     pub lookback_days: i64,
+    /// When at least this many users first use the same client app in the judged period (a
+    /// tenant adopting an app), one tenant-level lead covers them all instead of one lead per
+    /// user; 0 never rolls up.
+    pub rollup_min_users: usize,
 }
 
 impl Default for FirstSeenClientAppConfig {
@@ -189,6 +193,7 @@ impl Default for FirstSeenClientAppConfig {
         FirstSeenClientAppConfig {
             enabled: true,
             lookback_days: 14,
+            rollup_min_users: 25,
         }
     }
 }

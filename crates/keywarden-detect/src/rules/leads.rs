@@ -4,7 +4,7 @@
 //! - `unexpected-mailbox-app`: `MailItemsAccessed` by an (AppId, ClientAppId) pair unseen for
 //!   the tenant (and, for non-first-party apps, per mailbox) in the baseline (CISA/State rule).
 //! - `first-seen-client-app`: a user's first non-first-party ClientAppId within the look-back
-//!   (Elastic's rule).
+//!   (Elastic's rule); when many users adopt the same app, one tenant-level lead covers them.
 //! - `mailbox-volume-anomaly`: a client app's daily `OperationCount` far above its baseline.
 //! - `cross-mailbox-access`: one identity newly reading many mailboxes it does not own.
 
@@ -17,7 +17,7 @@ use super::{BaselineNote, Candidate, Known, Rule};
 use crate::config::Settings;
 use crate::intern::{NONE, Sym};
 use crate::keys::Key;
-use crate::scan::{Scan, Use};
+use crate::scan::{Ctx, Scan, Use};
 
 pub(crate) fn candidates(
     scan: &Scan,
@@ -55,6 +55,7 @@ pub(crate) fn candidates(
     let mut out = Vec::new();
     let mut new_pairs = rustc_hash::FxHashSet::default();
     let mut readers: BTreeMap<Sym, Vec<(Key, &Use)>> = BTreeMap::new();
+    let mut first_uses: BTreeMap<Sym, Vec<(Key, &Use)>> = BTreeMap::new();
     for (k, u) in &keys {
         let fresh = !known.contains(k, scan);
         match **k {
@@ -82,19 +83,7 @@ pub(crate) fn candidates(
                     && !allowed(u)
                     && first_seen(k, u, scan, known, r.first_seen_client_app.lookback_days) =>
             {
-                let mut ev = base_evidence(note);
-                ev.insert("client_app_id".into(), json!(scan.text(c)));
-                ev.insert(
-                    "lookback_days".into(),
-                    json!(r.first_seen_client_app.lookback_days),
-                );
-                out.push(lead(
-                    Rule::FirstSeenClientApp,
-                    "First use of a client app by this user",
-                    **k,
-                    u,
-                    ev,
-                ));
+                first_uses.entry(c).or_default().push((**k, *u));
             }
             Key::AppDay(t, c, day) if r.mailbox_volume_anomaly.enabled && !allowed(u) => {
                 let Some(&mean) = known.daily_ops.get(&(t, c)) else {
@@ -155,6 +144,9 @@ pub(crate) fn candidates(
             ));
         }
     }
+    for (client, uses) in first_uses {
+        first_seen_leads(scan, s, note, client, uses, &mut out);
+    }
     for (identity, reads) in readers {
         if reads.len() < r.cross_mailbox_access.min_mailboxes {
             continue;
@@ -192,6 +184,61 @@ pub(crate) fn candidates(
         });
     }
     out
+}
+
+/// `first-seen-client-app` leads for one client app: one per user, or one tenant-level lead
+/// when at least `rollup_min_users` users first used it (a tenant adopting an app).
+fn first_seen_leads(
+    scan: &Scan,
+    s: &Settings,
+    note: &BaselineNote,
+    client: Sym,
+    uses: Vec<(Key, &Use)>,
+    out: &mut Vec<Candidate>,
+) {
+    let cfg = &s.config.rules.first_seen_client_app;
+    let evidence = || {
+        let mut ev = base_evidence(note);
+        ev.insert("client_app_id".into(), json!(scan.text(client)));
+        ev.insert("lookback_days".into(), json!(cfg.lookback_days));
+        ev
+    };
+    if cfg.rollup_min_users == 0 || uses.len() < cfg.rollup_min_users {
+        for (k, u) in uses {
+            out.push(lead(
+                Rule::FirstSeenClientApp,
+                "First use of a client app by this user",
+                k,
+                u,
+                evidence(),
+            ));
+        }
+        return;
+    }
+    let mut ev = evidence();
+    ev.insert("scope".into(), json!("tenant"));
+    ev.insert("adopting_users".into(), json!(uses.len()));
+    let earliest = uses
+        .iter()
+        .min_by_key(|(_, u)| u.first)
+        .map(|(_, u)| u.ctx)
+        .unwrap_or_default();
+    out.push(Candidate {
+        rule: Rule::FirstSeenClientApp,
+        title: format!("First use of a client app by {} users", uses.len()),
+        severity: Severity::Low,
+        score: 0.3,
+        keys: uses.iter().map(|(k, _)| *k).collect(),
+        // A tenant-level lead names no single user or mailbox.
+        ctx: Ctx {
+            user: NONE,
+            mailbox: NONE,
+            ..earliest
+        },
+        first: uses.iter().filter_map(|(_, u)| u.first).min(),
+        last: uses.iter().filter_map(|(_, u)| u.last).max(),
+        evidence: ev,
+    });
 }
 
 /// Whether a (user, client) key is a first use: not in the look-back baseline, and not used

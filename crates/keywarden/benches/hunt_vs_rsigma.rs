@@ -11,7 +11,8 @@
 //! (a) `keywarden hunt FILE --rules cloud --out TMP --threads THREADS` (default 2);
 //! (b) `keywarden hunt FILE --out TMP` (the pack only);
 //! (c) ingest only (library, `Discard`), the ceiling;
-//! (d) ingest + the Sigma stage only (library, no pack): the Sigma share of (a);
+//! (d) ingest + the Sigma stage only (library, no pack): the Sigma share of (a), with the
+//!     stage's gates on (as `hunt` runs) and off (every event to rsigma's engine);
 //! (e) `rsigma engine eval -r cloud < FILE`, with its rule loading (an empty input) reported
 //!     separately.
 //! Peak RSS of each process comes from `/usr/bin/time -f %M` when present, else from polling
@@ -39,9 +40,11 @@ const PROBES: &str = concat!(
     "\n"
 );
 
-/// One timed process: wall seconds, peak RSS in MB (if measured), stdout.
+/// One timed run: wall seconds, CPU seconds (user + system, if measured), peak RSS in MB (if
+/// measured), stdout.
 struct Run {
     secs: f64,
+    cpu: Option<f64>,
     peak_mb: Option<f64>,
     stdout: Vec<u8>,
 }
@@ -52,7 +55,8 @@ fn run(program: &str, args: &[OsString], stdin: Option<&Path>) -> Run {
     let rss_file = std::env::temp_dir().join(format!("kw-bench-rss-{}", std::process::id()));
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
-        c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(program);
+        c.arg("-f").arg("%M %U %S").arg("-o").arg(&rss_file);
+        c.arg(program);
         c
     } else {
         Command::new(program)
@@ -83,14 +87,25 @@ fn run(program: &str, args: &[OsString], stdin: Option<&Path>) -> Run {
     }
     let secs = t.elapsed().as_secs_f64();
     let stdout = reader.join().unwrap_or_default();
-    let timed = std::fs::read_to_string(&rss_file)
+    // `/usr/bin/time`'s last line: "<max RSS KB> <user s> <system s>".
+    let timed: Vec<f64> = std::fs::read_to_string(&rss_file)
         .ok()
-        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse::<f64>().ok()))
-        .map(|kb| kb / 1024.0);
+        .and_then(|s| s.lines().last().map(str::to_string))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
     let _ = std::fs::remove_file(&rss_file);
-    let peak_mb = timed.or((polled > 0.0).then_some(polled));
+    let peak_mb = match timed.first() {
+        Some(kb) => Some(kb / 1024.0),
+        None => (polled > 0.0).then_some(polled),
+    };
+    let cpu = (timed.len() == 3).then(|| timed[1] + timed[2]);
     Run {
         secs,
+        cpu,
         peak_mb,
         stdout,
     }
@@ -127,6 +142,28 @@ fn best(rounds: usize, mut f: impl FnMut() -> Run) -> Run {
 
 fn mb(p: Option<f64>) -> String {
     p.map_or_else(|| "n/a".into(), |m| format!("{m:.0} MB"))
+}
+
+fn cpu(c: Option<f64>) -> String {
+    c.map_or_else(|| "n/a".into(), |c| format!("{c:.2} s"))
+}
+
+/// This process's CPU seconds so far (user + system; `/proc/self/stat` counts in USER_HZ
+/// ticks, 100 per second on Linux).
+fn self_cpu() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 /// Writes the simulated tenant's UAL files as one JSON-lines file, probes appended.
@@ -216,6 +253,7 @@ fn main() {
         bytes as f64 / 1e6,
         rules.display()
     );
+    println!("load average at the start: {}", loadavg());
     let rate = |secs: f64| records as f64 / secs;
 
     let hunt = |with_rules: bool| {
@@ -236,16 +274,18 @@ fn main() {
     };
     let (a, (a_alerts, a_sigma)) = hunt(true);
     println!(
-        "(a) hunt + pack + cloud rules: {:.2} s = {:.0} records/s, peak RSS {}, {a_alerts} alerts ({a_sigma} Sigma)",
+        "(a) hunt + pack + cloud rules: {:.2} s = {:.0} records/s, CPU {}, peak RSS {}, {a_alerts} alerts ({a_sigma} Sigma)",
         a.secs,
         rate(a.secs),
+        cpu(a.cpu),
         mb(a.peak_mb)
     );
     let (b, (b_alerts, _)) = hunt(false);
     println!(
-        "(b) hunt + pack only:          {:.2} s = {:.0} records/s, peak RSS {}, {b_alerts} alerts",
+        "(b) hunt + pack only:          {:.2} s = {:.0} records/s, CPU {}, peak RSS {}, {b_alerts} alerts",
         b.secs,
         rate(b.secs),
+        cpu(b.cpu),
         mb(b.peak_mb)
     );
 
@@ -256,11 +296,12 @@ fn main() {
     };
     let lib = |f: &mut dyn FnMut() -> u64| {
         best(rounds, || {
-            let t = Instant::now();
+            let (t, c0) = (Instant::now(), self_cpu());
             let n = f();
             assert_eq!(n, records, "every record read as an event");
             Run {
                 secs: t.elapsed().as_secs_f64(),
+                cpu: self_cpu().zip(c0).map(|(b, a)| b - a),
                 peak_mb: None,
                 stdout: Vec::new(),
             }
@@ -268,28 +309,37 @@ fn main() {
     };
     let c = lib(&mut || ingest(&inputs, &cfg, || Discard, &Quiet).0.events);
     println!(
-        "(c) ingest only (library):     {:.2} s = {:.0} records/s",
+        "(c) ingest only (library):     {:.2} s = {:.0} records/s, CPU {}",
         c.secs,
-        rate(c.secs)
+        rate(c.secs),
+        cpu(c.cpu)
     );
-    let mut sigma_alerts = 0;
-    let d = lib(&mut || {
-        let stage = SigmaConfig {
-            rule_paths: vec![rules.clone()],
-            ..SigmaConfig::default()
-        }
-        .build()
-        .expect("rules load");
-        let (r, _) = ingest(&inputs, &cfg, || stage.processor(), &Quiet);
-        sigma_alerts = stage.finish().alerts.len();
-        r.events
-    });
-    println!(
-        "(d) ingest + Sigma stage (library, rules loaded in the timing): {:.2} s = {:.0} records/s, {sigma_alerts} alerts; Sigma share of (a) ~ {:.2} s",
-        d.secs,
-        rate(d.secs),
-        (d.secs - c.secs).max(0.0)
-    );
+    // The Sigma stage with its gates (as `hunt` runs it) and without (the engine sees every
+    // event, as before the gates existed): the baseline of the gates' effect in this run.
+    for gates in [true, false] {
+        let mut stats = None;
+        let d = lib(&mut || {
+            let stage = SigmaConfig {
+                rule_paths: vec![rules.clone()],
+                ..SigmaConfig::default()
+            }
+            .build()
+            .expect("rules load")
+            .with_gates(gates);
+            let (r, _) = ingest(&inputs, &cfg, || stage.processor(), &Quiet);
+            stats = Some(stage.finish());
+            r.events
+        });
+        let (alerts, gated) = stats.map_or((0, 0), |o| (o.alerts.len(), o.stats.gated));
+        println!(
+            "(d) ingest + Sigma stage, gates {} (library, rules loaded in the timing): {:.2} s = {:.0} records/s, CPU {} ({} over ingest only), {alerts} alerts, {gated} events gated",
+            if gates { "on " } else { "off" },
+            d.secs,
+            rate(d.secs),
+            cpu(d.cpu),
+            cpu(d.cpu.zip(c.cpu).map(|(d, c)| d - c)),
+        );
+    }
 
     let rsigma = std::env::var("RSIGMA").unwrap_or_else(|_| "/tmp/rsigma/bin/rsigma".into());
     if !Path::new(&rsigma).exists() {
@@ -317,11 +367,12 @@ fn main() {
         .count();
     let e_eval = (e.secs - load.secs).max(1e-6);
     println!(
-        "(e) rsigma 0.23 CLI (1 core):  {:.2} s = {:.0} records/s end to end ({:.2} s loading rules; {:.0} records/s without), peak RSS {}, {matches} matches",
+        "(e) rsigma 0.23 CLI (1 core):  {:.2} s = {:.0} records/s end to end ({:.2} s loading rules; {:.0} records/s without), CPU {}, peak RSS {}, {matches} matches",
         e.secs,
         rate(e.secs),
         load.secs,
         rate(e_eval),
+        cpu(e.cpu),
         mb(e.peak_mb)
     );
     println!(
@@ -329,6 +380,16 @@ fn main() {
         e.secs / a.secs,
         e.secs / b.secs,
         e.secs / c.secs
+    );
+    if let (Some(ec), Some(ac)) = (e.cpu, a.cpu) {
+        println!(
+            "CPU seconds rsigma / hunt+rules: {:.2}x (less sensitive to other load than wall time)",
+            ec / ac
+        );
+    }
+    println!(
+        "load average at the end: {} (2 cores; other work on the machine skews wall times)",
+        loadavg()
     );
     if matches == 0 || a_sigma == 0 {
         println!("WARNING: an engine matched nothing (rsigma {matches}, keywarden {a_sigma})");

@@ -13,6 +13,10 @@
 //!   arrives late clears it. Pending tokens that are never judged expire after
 //!   [`LiveLimits::pending_ttl_seconds`] of clock time.
 //!
+//! Every live alert (and pending token) keeps the token ids, session ids, client IPs and users
+//! of all its records in its evidence ([`links`], capped per alert as `hunt` caps them), so the
+//! writer's regrouping with the pack's `assign_incidents` gives `hunt`'s incidents.
+//!
 //! State is bounded: issued tokens expire by event time and are capped, pending tokens,
 //! tracked alerts, learned baseline entries and correlation windows are capped (the oldest go
 //! first; evictions are counted). The whole state serialises to JSON (a row of the store's

@@ -144,17 +144,26 @@ fn same_findings_as_hunt(shapes: &str) {
         (summarise(&all_alerts(&srv.addr, 1000)).0 == want).then_some(())
     });
     // Incidents are regrouped after every batch that changes alerts; once the last pending
-    // token is judged, the grouping is final. Live alerts carry the linking values of all
-    // their records, so the high/critical incidents are hunt's: the same groups of findings.
+    // token is judged and the alerts stop changing, the grouping is final. Live alerts carry
+    // the linking values of all their records, so the high/critical incidents are hunt's: the
+    // same groups of findings.
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut previous = None;
     let (alerts, got_groups) = loop {
         let alerts = all_alerts(&srv.addr, 1000);
         let (got, got_groups) = summarise(&alerts);
         assert_eq!(got, want);
-        if got_groups == want_groups || Instant::now() > deadline {
+        let pending = get(&srv.addr, "/api/v1/stats").json()["pending_tokens"].as_u64();
+        let snapshot: Vec<String> = alerts
+            .iter()
+            .map(|a| format!("{} {} {}", a["id"], a["incident_id"], a["record_ids"]))
+            .collect();
+        let settled = pending == Some(0) && previous.as_ref() == Some(&snapshot);
+        if settled || Instant::now() > deadline {
             break (alerts, got_groups);
         }
-        std::thread::sleep(Duration::from_millis(200));
+        previous = Some(snapshot);
+        std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(got_groups, want_groups, "live incidents differ from hunt's");
     assert!(!want_groups.is_empty());
@@ -167,13 +176,18 @@ fn same_findings_as_hunt(shapes: &str) {
                 .unwrap()
                 .to_string()
         };
-        let view = get(
-            &srv.addr,
-            &format!("/api/v1/incidents/{}", incident_of(&alerts)),
-        )
-        .json();
+        // A lead alert arriving meanwhile changes the incident's members and so its id:
+        // read the alerts and the incident again until they agree.
+        let live = wait_for(30, "the live incident", || {
+            let alerts = all_alerts(&srv.addr, 1000);
+            let r = get(
+                &srv.addr,
+                &format!("/api/v1/incidents/{}", incident_of(&alerts)),
+            );
+            (r.status == 200).then(|| r.json()["severity"].as_str().unwrap().to_string())
+        });
         assert_eq!(
-            view["severity"].as_str().unwrap(),
+            live,
             hunt_incidents[&incident_of(&hunt_alerts)],
             "{group:?}"
         );

@@ -10,10 +10,8 @@
 //!
 //! Where a rule gives no such atom (keywords, `not` alone, `|exists`, `field: null`, array
 //! blocks) or the union grows past [`MAX_ATOMS`] / [`MAX_FIELDS`] (Windows `process_creation`,
-//! where rsigma's Aho-Corasick candidate index is the better filter), the target has no gate
-//! and every event goes to the engine as before. On SigmaHQ's M365 rules the gate is five
-//! `Operation` atoms and two `eventSource` atoms; a `MailItemsAccessed` record is rejected by
-//! one field lookup per field and a few comparisons instead of rsigma's per-key index probes.
+//! where rsigma's Aho-Corasick index is the better filter), the target has no gate. On SigmaHQ's
+//! M365 rules the gate is 4 `Operation` and 2 `eventSource` atoms.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -67,18 +65,20 @@ impl Gate {
                         fields.len() - 1
                     }
                 };
-                // Identical atoms of different rules are checked once.
-                let key = format!("{matcher:?}");
-                if seen.iter().any(|(i, k)| *i == idx && *k == key) {
+                // Identical plain string atoms of different rules are checked once.
+                let key = if cost(matcher) < OPAQUE {
+                    format!("{matcher:?}")
+                } else {
+                    String::new()
+                };
+                if !key.is_empty() && seen.iter().any(|(i, k)| *i == idx && *k == key) {
                     continue;
                 }
                 seen.push((idx, key));
                 if seen.len() > MAX_ATOMS || fields.len() > MAX_FIELDS {
                     return None;
                 }
-                if let Some(f) = fields.get_mut(idx) {
-                    f.matchers.push(matcher.clone());
-                }
+                fields[idx].matchers.push(matcher.clone());
             }
         }
         Some(Gate { fields })
@@ -115,11 +115,9 @@ impl Gate {
     }
 }
 
-/// rsigma's plain string matchers (and its case-insensitive groups of them) on a string value,
-/// with the same comparison: the value lowered as `str::to_lowercase` does (once per value,
-/// borrowed when already lower-case ASCII, as rsigma's `ascii_lowercase_cow`) against the
-/// stored, already lowered literal when case insensitive. `None` for every other matcher, which
-/// the caller evaluates through rsigma.
+/// rsigma's plain string matchers (and case-insensitive groups of them) on a string value, with
+/// rsigma's comparison: the value lowered once by rsigma's own `ascii_lowercase_cow` against the
+/// stored, already lowered literal when case insensitive. `None` for any other matcher.
 fn string_match<'s>(
     m: &CompiledMatcher,
     s: &'s str,
@@ -214,9 +212,12 @@ fn cost(m: &CompiledMatcher) -> usize {
         CompiledMatcher::CaseInsensitiveGroup { children, .. } => {
             children.iter().map(cost).sum::<usize>() + 1
         }
-        _ => 10,
+        _ => OPAQUE,
     }
 }
+
+/// The cost of any matcher other than the plain string ones.
+const OPAQUE: usize = 10;
 
 /// A detection item usable as an atom: a field present and the matcher holding on its value.
 /// `|exists` items and a bare `null` matcher (true on an absent field) are not.

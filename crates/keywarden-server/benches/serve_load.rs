@@ -10,7 +10,7 @@
 //! Prints: sustained ingest events/s (acknowledged = committed with `synchronous=FULL`), the
 //! same bodies parsed with `ingest_bytes` alone on one thread as the baseline (the ratio is the
 //! cost of HTTP + store + detection), alert latency p50/p99 from record arrival to the alert in
-//! the API, shed requests, and peak RSS of the process.
+//! the API, batches per group commit, shed requests, and peak RSS of the process.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -268,6 +268,19 @@ fn main() {
         let _ = c.join();
     }
     let elapsed = start.elapsed().as_secs_f64();
+    // Group commit: batches per transaction, from the server's own counters.
+    let metric = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let metrics = http(&addr, "GET", "/metrics", b"")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let (batches, groups) = (
+        metric(&metrics, "keywarden_commits_total "),
+        metric(&metrics, "keywarden_commit_groups_total "),
+    );
     let _ = stop_tx.send(());
     let _ = srv.join();
 
@@ -301,6 +314,10 @@ fn main() {
             .unwrap_or_default()
             .as_secs_f64()
             * 1e3
+    );
+    println!(
+        "  group commit: {batches:.0} batches in {groups:.0} transactions ({:.2} per commit)",
+        batches / groups.max(1.0)
     );
     println!(
         "  shed requests (429/503): {}",

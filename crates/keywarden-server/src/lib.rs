@@ -1,10 +1,11 @@
 //! # keywarden-server
 //!
 //! `keywarden serve`: continuous monitoring. Logs arrive over HTTP (`POST /api/v1/ingest`, any
-//! shape `hunt` reads, gzip/zstd bodies) or from other [`Source`]s; a single writer thread
-//! ([`pipeline`]) reads them with the ingest engine, commits events and rejections durably to
-//! the [`keywarden_store`] (SQLite, WAL, `synchronous=FULL`) *before* the request is answered,
-//! then runs `hunt`'s detections incrementally ([`LiveDetector`]: the pack's strong rules with
+//! shape `hunt` reads, gzip/zstd bodies) or from other [`Source`]s; parse threads ([`parse`])
+//! read them with the ingest engine, in queue order, and a single writer thread ([`pipeline`])
+//! commits every body already read as one group, events and rejections durably in the
+//! [`keywarden_store`] (SQLite, WAL, `synchronous=FULL`), answers each request only once that
+//! commit returned, then runs `hunt`'s detections incrementally ([`LiveDetector`]: the pack's strong rules with
 //! the lag tolerance of `token-never-issued`, its lead rules against a baseline learned live,
 //! and Sigma rules matched during ingest with incremental correlation; bounded state, injected
 //! [`Clock`]) and regroups incidents.

@@ -7,7 +7,10 @@
 //! [`stable_hash`] gives deterministic ids (alerts, incidents) that do not depend on the
 //! process, the platform or the order in which workers saw records.
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 /// An interned string (an index into an [`Interner`]).
 pub type Sym = u32;
@@ -15,20 +18,25 @@ pub type Sym = u32;
 /// The symbol of "absent": interned strings are never empty, so index 0 is reserved.
 pub const NONE: Sym = 0;
 
-/// A string table: each distinct string is stored once and named by a [`Sym`].
+/// A string table: each distinct string is stored once and named by a [`Sym`]. The index
+/// holds only symbols (hashed by their text), so a new string costs one allocation.
 #[derive(Debug, Clone)]
 pub struct Interner {
     strings: Vec<Box<str>>,
-    index: FxHashMap<Box<str>, Sym>,
+    index: HashTable<Sym>,
 }
 
 impl Default for Interner {
     fn default() -> Self {
         Interner {
             strings: vec!["".into()],
-            index: FxHashMap::default(),
+            index: HashTable::new(),
         }
     }
+}
+
+fn hash(s: &str) -> u64 {
+    FxBuildHasher.hash_one(s)
 }
 
 impl Interner {
@@ -37,12 +45,20 @@ impl Interner {
         if s.is_empty() {
             return NONE;
         }
-        if let Some(&sym) = self.index.get(s) {
+        let h = hash(s);
+        let strings = &self.strings;
+        if let Some(&sym) = self
+            .index
+            .find(h, |&x| strings.get(x as usize).is_some_and(|t| **t == *s))
+        {
             return sym;
         }
         let sym = Sym::try_from(self.strings.len()).unwrap_or(Sym::MAX);
         self.strings.push(s.into());
-        self.index.insert(s.into(), sym);
+        let strings = &self.strings;
+        self.index.insert_unique(h, sym, |&x| {
+            hash(strings.get(x as usize).map_or("", |t| t))
+        });
         sym
     }
 
@@ -56,7 +72,10 @@ impl Interner {
         if s.is_empty() {
             return Some(NONE);
         }
-        self.index.get(s).copied()
+        let strings = &self.strings;
+        self.index
+            .find(hash(s), |&x| strings.get(x as usize).is_some_and(|t| **t == *s))
+            .copied()
     }
 
     /// The text of a symbol (`""` for [`NONE`] or an unknown symbol).
@@ -89,7 +108,10 @@ impl Interner {
 
     /// A translation table from `other`'s symbols to this interner's, interning as needed.
     pub fn absorb(&mut self, other: &Interner) -> Vec<Sym> {
-        self.index.reserve(other.strings.len());
+        let strings = &self.strings;
+        self.index.reserve(other.strings.len(), |&x| {
+            hash(strings.get(x as usize).map_or("", |t| t))
+        });
         self.strings.reserve(other.strings.len());
         other.strings.iter().map(|s| self.intern(s)).collect()
     }

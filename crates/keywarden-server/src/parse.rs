@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -104,6 +105,7 @@ impl ParseStage {
         let slots = Arc::new(Window {
             free: Mutex::new(window),
             freed: Condvar::new(),
+            closed: AtomicBool::new(false),
         });
         let queue = Arc::new(Mutex::new((rx, 0u64)));
         let (tx, parsed_rx) = mpsc::sync_channel(window);
@@ -130,7 +132,10 @@ impl ParseStage {
         tx: &SyncSender<(u64, Parsed)>,
     ) {
         loop {
-            slots.acquire();
+            if !slots.acquire() {
+                // The writer is gone: stop taking bodies (the queue then closes: 503).
+                return;
+            }
             let taken = match queue.lock() {
                 Ok(mut q) => match q.0.recv() {
                     Ok(sub) => {
@@ -185,20 +190,34 @@ impl ParseStage {
 struct Window {
     free: Mutex<usize>,
     freed: Condvar,
+    /// Set when the writer's end is dropped.
+    closed: AtomicBool,
 }
 
 impl Window {
-    fn acquire(&self) {
+    /// Takes a slot, waiting for one; `false` once the writer's end is gone.
+    fn acquire(&self) -> bool {
         let Ok(mut free) = self.free.lock() else {
-            return;
+            return false;
         };
         while *free == 0 {
+            if self.closed.load(Ordering::Acquire) {
+                return false;
+            }
             free = match self.freed.wait(free) {
                 Ok(f) => f,
-                Err(_) => return,
+                Err(_) => return false,
             };
         }
         *free -= 1;
+        !self.closed.load(Ordering::Acquire)
+    }
+
+    fn close(&self) {
+        // Under the lock, so that no worker misses the wake-up between its check and its wait.
+        let _free = self.free.lock();
+        self.closed.store(true, Ordering::Release);
+        self.freed.notify_all();
     }
 
     fn release(&self) {
@@ -260,6 +279,19 @@ impl ParsedQueue {
         self.next += 1;
         self.slots.release();
         Some(p)
+    }
+}
+
+impl Drop for ParsedQueue {
+    /// Parse workers waiting for a slot stop; bodies parsed but never taken are answered.
+    fn drop(&mut self) {
+        self.slots.close();
+        for (_, p) in std::mem::take(&mut self.held) {
+            let _ = p.reply.send(Err(IngestFailure::ShuttingDown));
+        }
+        while let Ok((_, p)) = self.rx.try_recv() {
+            let _ = p.reply.send(Err(IngestFailure::ShuttingDown));
+        }
     }
 }
 
@@ -366,5 +398,38 @@ mod tests {
         }
         let expected: Vec<String> = (0..24).map(|i| format!("body-{i}")).collect();
         assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn a_gone_writer_stops_the_workers_and_closes_the_queue() {
+        let (tx, rx) = mpsc::sync_channel(32);
+        let q = stage().spawn(2, 2, rx).unwrap();
+        let mut answers = Vec::new();
+        for i in 0..6 {
+            let (reply, answer) = oneshot::channel();
+            tx.send(Submission {
+                reply,
+                ..submission(i, 10)
+            })
+            .unwrap();
+            answers.push(answer);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        drop(q);
+        // Every body a worker took is answered; the workers stop, the queue closes.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match tx.try_send(submission(99, 1)) {
+                Err(mpsc::TrySendError::Disconnected(_)) => break,
+                _ => assert!(Instant::now() < deadline, "the queue never closed"),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let answered = answers
+            .into_iter()
+            .filter_map(|mut a| a.try_recv().ok())
+            .inspect(|a| assert!(matches!(a, Err(IngestFailure::ShuttingDown))))
+            .count();
+        assert!(answered >= 2, "{answered}");
     }
 }

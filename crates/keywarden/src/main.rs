@@ -7,6 +7,12 @@ mod term;
 
 use clap::{Parser, Subcommand};
 
+/// Hunting allocates and frees a small value tree per record on every worker; mimalloc's
+/// per-thread free lists serve that pattern faster than the system allocator (measured in
+/// `cargo bench -p keywarden --bench hunt_vs_rsigma`, figures in docs/DETECTIONS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "keywarden",

@@ -2,10 +2,9 @@
 //! by the parse stage ([`crate::parse`]: worker threads that decompress and read each queued
 //! [`Submission`] into rows, in queue order). The writer takes the next parsed submission and
 //! every one already parsed behind it, commits them as one group (one transaction, one WAL
-//! fsync under `synchronous=FULL`, each batch under its own savepoint), answers each request as
-//! soon as that commit returned, then runs live detection on the committed rows batch by
-//! batch, regroups incidents when alerts changed and hands changed alerts to the webhook
-//! sender.
+//! fsync under `synchronous=FULL`, each batch under its own savepoint), runs live detection on
+//! the committed rows batch by batch, regroups incidents when alerts changed, hands changed
+//! alerts to the webhook sender, and only then answers each request.
 //!
 //! On start it restores the detector state saved in the store and replays the events committed
 //! after it, so a restart (even after `kill -9`) resumes exactly where the store stopped.
@@ -200,13 +199,12 @@ impl Pipeline {
         }
     }
 
-    /// Commits a group of parsed submissions in one transaction and answers each as soon as
-    /// it is durable, then runs live detection on the committed batches in order and stores
-    /// the alerts they changed. A submission refused before the commit, or a batch the store
-    /// refused, is answered with its own failure; the others are unaffected. If the
-    /// transaction fails, every batch of it is answered with the failure (none is stored).
-    /// A failure to store alerts is counted (`errors`), not answered: the records are
-    /// committed.
+    /// Commits a group of parsed submissions in one transaction, runs live detection on the
+    /// committed batches in order, stores the alerts they changed, then answers each. A
+    /// submission refused before the commit, or a batch the store refused, is answered with
+    /// its own failure; the others are unaffected. If the transaction fails, every batch of it
+    /// is answered with the failure (none is stored). If storing the alerts fails, the batches
+    /// that raised or extended one are answered with that failure (as a single batch was).
     pub fn commit_group(&mut self, group: Vec<Parsed>) {
         let received_at = self.clock.now().0;
         let mut ready = Vec::with_capacity(group.len());
@@ -248,38 +246,44 @@ impl Pipeline {
                 return;
             }
         };
-        // Durable: answer every batch now, so that its client can send the next body while
-        // the writer detects.
-        let mut committed = Vec::with_capacity(ready.len());
+        // Live detection, batch by batch in commit order; the alerts they changed are stored
+        // (and sent out) once for the group, and only then is each batch answered: when a
+        // client hears 200, the alerts its records raised are in the store.
+        let mut answers = Vec::with_capacity(ready.len());
+        let mut changed: Vec<Alert> = Vec::new();
         for ((reply, observed, batch), outcome) in ready.into_iter().zip(outcomes) {
-            let answer = match outcome {
+            match outcome {
                 Ok(receipt) => {
                     let answer = self.answer(&receipt);
-                    committed.push((batch, observed, receipt));
-                    Ok(answer)
+                    let raised = self.detect(batch, observed, &receipt);
+                    answers.push((reply, Ok(answer), !raised.is_empty()));
+                    changed.extend(raised);
                 }
                 Err(e) => {
-                    Metrics::add(&self.metrics.errors, 1);
-                    Err(IngestFailure::Store(e.to_string()))
+                    answers.push((reply, Err(IngestFailure::Store(e.to_string())), false));
                 }
-            };
-            let _ = reply.send(answer);
+            }
         }
-        // Live detection, batch by batch in commit order; the alerts they changed are stored
-        // (and sent out) once for the group.
-        let mut changed: Vec<Alert> = Vec::new();
-        for (batch, observed, receipt) in committed {
-            changed.extend(self.detect(batch, observed, &receipt));
-        }
+        let mut alert_failure = None;
         if !changed.is_empty() {
             let mut seen = std::collections::HashSet::new();
             // The latest version of each alert.
             changed.reverse();
             changed.retain(|a| seen.insert(a.id.clone()));
             changed.reverse();
-            if self.write_alerts(changed).is_err() {
+            alert_failure = self.write_alerts(changed).err().map(|e| e.to_string());
+        }
+        for (reply, answer, raised) in answers {
+            let answer = match (answer, &alert_failure) {
+                // Its records are stored but its alerts are not: a retry with the same
+                // idempotency key is answered `duplicate`.
+                (Ok(_), Some(e)) if raised => Err(IngestFailure::Store(e.clone())),
+                (answer, _) => answer,
+            };
+            if answer.is_err() {
                 Metrics::add(&self.metrics.errors, 1);
             }
+            let _ = reply.send(answer);
         }
     }
 

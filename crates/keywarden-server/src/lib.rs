@@ -4,11 +4,11 @@
 //! shape `hunt` reads, gzip/zstd bodies) or from other [`Source`]s; parse threads ([`parse`])
 //! read them with the ingest engine, in queue order, and a single writer thread ([`pipeline`])
 //! commits every body already read as one group, events and rejections durably in the
-//! [`keywarden_store`] (SQLite, WAL, `synchronous=FULL`), answers each request only once that
-//! commit returned, then runs `hunt`'s detections incrementally ([`LiveDetector`]: the pack's strong rules with
-//! the lag tolerance of `token-never-issued`, its lead rules against a baseline learned live,
-//! and Sigma rules matched during ingest with incremental correlation; bounded state, injected
-//! [`Clock`]) and regroups incidents.
+//! [`keywarden_store`] (SQLite, WAL, `synchronous=FULL`), then runs `hunt`'s detections
+//! incrementally ([`LiveDetector`]: the pack's strong rules with the lag tolerance of
+//! `token-never-issued`, its lead rules against a baseline learned live, and Sigma rules
+//! matched during ingest with incremental correlation; bounded state, injected [`Clock`]),
+//! regroups incidents, and only then answers each request.
 //! Analysts query alerts, incidents with exposure, statistics and Prometheus metrics ([`api`]).
 //!
 //! Alerts go out through signed, retried webhooks ([`webhook`]) with a dead-letter table.

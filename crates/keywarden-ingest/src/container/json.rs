@@ -6,6 +6,7 @@
 //! damaged record costs exactly one rejection.
 
 use keywarden_model::{Origin, Value};
+use std::sync::LazyLock;
 
 use super::scan::{self, Element, ScanError};
 use crate::format::Format;
@@ -85,6 +86,16 @@ pub(crate) fn process_text(
     }
 }
 
+/// Searchers for the keys that make an object an envelope or a Graph page, built once (a
+/// searcher per call cost more than the search itself on every JSON line).
+static CONTAINER_KEYS: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock::new(|| {
+    [
+        memchr::memmem::Finder::new(b"\"records\""),
+        memchr::memmem::Finder::new(b"\"value\""),
+        memchr::memmem::Finder::new(b"\"@odata."),
+    ]
+});
+
 /// If `text` is an envelope or a Graph page, the byte index of its record array's `[`.
 fn container_array(text: &[u8]) -> Option<usize> {
     let open = scan::skip_ws(text, 0);
@@ -93,9 +104,7 @@ fn container_array(text: &[u8]) -> Option<usize> {
     }
     // Cheap pre-check so that ordinary records are not scanned twice.
     let head = &text[open..text.len().min(open + 512)];
-    let promising = memchr::memmem::find(head, b"\"records\"").is_some()
-        || memchr::memmem::find(head, b"\"value\"").is_some()
-        || memchr::memmem::find(head, b"\"@odata.").is_some();
+    let promising = CONTAINER_KEYS.iter().any(|f| f.find(head).is_some());
     if !promising {
         return None;
     }

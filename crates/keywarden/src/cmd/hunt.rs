@@ -198,11 +198,14 @@ fn write_reports(
     exposure: &keywarden_model::Exposure,
     report: &IngestReport,
 ) -> anyhow::Result<()> {
+    // The CSV and the HTML report are independent: written side by side.
     let csv_path = out.join("alerts.csv");
-    let csv_file =
-        File::create(&csv_path).with_context(|| format!("creating {}", csv_path.display()))?;
-    keywarden_report::write_alerts_csv(alerts, BufWriter::new(csv_file))
-        .with_context(|| format!("writing {}", csv_path.display()))?;
+    let csv = move || -> anyhow::Result<()> {
+        let csv_file =
+            File::create(&csv_path).with_context(|| format!("creating {}", csv_path.display()))?;
+        keywarden_report::write_alerts_csv(alerts, BufWriter::new(csv_file))
+            .with_context(|| format!("writing {}", csv_path.display()))
+    };
     let generated_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| keywarden_model::Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
@@ -221,11 +224,16 @@ fn write_reports(
         })
         .collect();
     let html_path = out.join("report.html");
-    let html_file =
-        File::create(&html_path).with_context(|| format!("creating {}", html_path.display()))?;
-    keywarden_report::write_html_report(alerts, exposure, &summary, BufWriter::new(html_file))
-        .with_context(|| format!("writing {}", html_path.display()))?;
-    Ok(())
+    std::thread::scope(|scope| {
+        let csv_done = scope.spawn(csv);
+        let html_file = File::create(&html_path)
+            .with_context(|| format!("creating {}", html_path.display()))?;
+        keywarden_report::write_html_report(alerts, exposure, &summary, BufWriter::new(html_file))
+            .with_context(|| format!("writing {}", html_path.display()))?;
+        csv_done
+            .join()
+            .map_err(|_| anyhow::anyhow!("writing {} failed", out.join("alerts.csv").display()))?
+    })
 }
 
 fn print_summary(report: &IngestReport, alerts: u64, out: &std::path::Path) {

@@ -86,7 +86,11 @@ impl DetectRun {
                 .next_state(&plan, self.external.as_ref())
                 .save(path)?;
         }
-        Ok(self.detector.finalize(&plan, gathered))
+        let detections = self.detector.finalize(&plan, gathered);
+        // The plan holds every aggregate and interned string of the run (hundreds of MB on a
+        // large tenant); freeing them is off the critical path, beside the report writing.
+        std::thread::spawn(move || drop(plan));
+        Ok(detections)
     }
 }
 

@@ -105,12 +105,20 @@ impl LineStream<'_, '_> {
     }
 
     /// Reads until `buf` holds `want` bytes or the input ends.
+    /// The block is allocated once at its full size and read into directly: growing it by
+    /// doubling cost a re-allocation and a copy of everything read so far, several times per
+    /// block.
     fn fill(&mut self, st: &mut State, want: usize) {
+        self.buf.reserve(want.saturating_sub(self.buf.len()));
         while !st.eof && self.buf.len() < want {
-            match self.rest.read(&mut st.tmp) {
+            let len = self.buf.len();
+            let end = want.min(len + st.tmp.len());
+            self.buf.resize(end, 0);
+            let read = self.rest.read(&mut self.buf[len..end]);
+            self.buf.truncate(len + *read.as_ref().unwrap_or(&0));
+            match read {
                 Ok(0) => st.eof = true,
                 Ok(n) => {
-                    self.buf.extend_from_slice(&st.tmp[..n]);
                     self.shared.observer.progress(n as u64);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

@@ -56,9 +56,8 @@ impl Interner {
         let sym = Sym::try_from(self.strings.len()).unwrap_or(Sym::MAX);
         self.strings.push(s.into());
         let strings = &self.strings;
-        self.index.insert_unique(h, sym, |&x| {
-            hash(strings.get(x as usize).map_or("", |t| t))
-        });
+        self.index
+            .insert_unique(h, sym, |&x| hash(strings.get(x as usize).map_or("", |t| t)));
         sym
     }
 
@@ -74,7 +73,9 @@ impl Interner {
         }
         let strings = &self.strings;
         self.index
-            .find(hash(s), |&x| strings.get(x as usize).is_some_and(|t| **t == *s))
+            .find(hash(s), |&x| {
+                strings.get(x as usize).is_some_and(|t| **t == *s)
+            })
             .copied()
     }
 

@@ -21,7 +21,11 @@ const RUNS: usize = 7;
 
 fn event(n: usize, token: &str) -> EventRow {
     let access = if n.is_multiple_of(10) { "Sync" } else { "Bind" };
-    let throttled = if n.is_multiple_of(100) { "True" } else { "False" };
+    let throttled = if n.is_multiple_of(100) {
+        "True"
+    } else {
+        "False"
+    };
     let raw = format!(
         concat!(
             r#"{{"Id":"r{n}","RecordType":50,"CreationTime":"2023-06-12T03:{m:02}:{s:02}","#,

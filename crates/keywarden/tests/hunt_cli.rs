@@ -125,3 +125,69 @@ fn every_real_sample_parses_with_zero_rejections() {
         }
     }
 }
+
+/// Alerts on input read from stdin list their record ids and exposure, exactly as when the same
+/// records are read from a file (stdin is spooled so that the collection pass can re-read it).
+#[test]
+fn regression_stdin_alerts_list_their_records() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keywarden-detect/tests/fixtures");
+    let mut text = Vec::new();
+    for f in ["signins.jsonl", "ual-clean.jsonl", "ual-intrusion.jsonl"] {
+        text.extend(std::fs::read(fixtures.join(f)).unwrap());
+        if text.last() != Some(&b'\n') {
+            text.push(b'\n');
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("all.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    let alerts = |out: &Path| -> Vec<(String, Vec<String>)> {
+        let mut v: Vec<(String, Vec<String>)> = std::fs::read_to_string(out.join("alerts.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|a| a["severity"] == "high" || a["severity"] == "critical")
+            .map(|a| {
+                let ids = a["record_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_string())
+                    .collect();
+                (a["rule_id"].as_str().unwrap().to_string(), ids)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (code, _, from_file) = hunt(&[], std::slice::from_ref(&file));
+    assert_eq!(code, 0);
+
+    let out = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["hunt", "--quiet", "--out"])
+        .arg(out.path())
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&text).unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    let want = alerts(from_file.path());
+    assert!(!want.is_empty(), "the fixture intrusion raises high alerts");
+    assert!(want.iter().all(|(_, ids)| !ids.is_empty()));
+    assert_eq!(alerts(out.path()), want);
+    let exposure: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("exposure.json")).unwrap()).unwrap();
+    let want_exposure: Value =
+        serde_json::from_slice(&std::fs::read(from_file.path().join("exposure.json")).unwrap())
+            .unwrap();
+    assert_eq!(exposure, want_exposure);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["inputs"][0]["path"], "-");
+}

@@ -67,7 +67,11 @@ struct Summary<'a> {
 }
 
 pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
-    let inputs = expand_inputs(&args.paths)?;
+    let mut inputs = expand_inputs(&args.paths)?;
+    // Detection reads the inputs holding alerts a second time (record ids, exposure), and
+    // stdin can be read only once: it is spooled to a temporary file (removed on exit) and
+    // read from there, still named `-` in every report and record id.
+    let _stdin_spool = spool_stdin(&mut inputs)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating output directory {}", args.out.display()))?;
     let mut cfg = IngestConfig {
@@ -234,6 +238,27 @@ fn write_reports(
             .join()
             .map_err(|_| anyhow::anyhow!("writing {} failed", out.join("alerts.csv").display()))?
     })
+}
+
+/// Copies stdin, if it is among the inputs, to a temporary file that the input then reads.
+fn spool_stdin(
+    inputs: &mut [keywarden_ingest::InputSource],
+) -> anyhow::Result<Option<tempfile::NamedTempFile>> {
+    let Some(input) = inputs.iter_mut().find(|i| i.path.is_none()) else {
+        return Ok(None);
+    };
+    let mut spool = tempfile::Builder::new()
+        .prefix("keywarden-stdin-")
+        .tempfile()
+        .context("creating a temporary file for stdin")?;
+    std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())
+        .context("reading stdin into a temporary file")?;
+    spool
+        .as_file_mut()
+        .flush()
+        .context("writing stdin's temporary file")?;
+    input.path = Some(spool.path().to_path_buf());
+    Ok(Some(spool))
 }
 
 fn print_summary(report: &IngestReport, alerts: u64, out: &std::path::Path) {

@@ -74,12 +74,6 @@ impl DetectRun {
         let plan = self
             .detector
             .plan(stage.take_scan(), self.external.as_ref());
-        if !plan.candidates.is_empty() && inputs.iter().any(|i| i.path.is_none()) {
-            eprintln!(
-                "keywarden: warning: stdin cannot be read twice; alerts list no record ids \
-                 or exposure from it (hunt files instead)"
-            );
-        }
         let gathered = self.detector.collect_files(&plan, inputs, cfg);
         if let Some(path) = save_state {
             self.detector

@@ -103,7 +103,14 @@ async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
         let logged_in = dashboard
             .then(|| browser_session(&st, req.headers()))
             .flatten();
-        let has_key = st.keys.check_header(value) || jwt_accepted(&st, value).await;
+        let actor = match st.keys.identify_header(value) {
+            Some(a) => Some(a),
+            None => jwt_actor(&st, value).await,
+        };
+        let has_key = actor.is_some();
+        if let Some(a) = actor {
+            req.extensions_mut().insert(crate::auth::Actor(a));
+        }
         if let Some(l) = logged_in {
             req.extensions_mut().insert(l);
         } else if !has_key && dashboard && req.method() == Method::GET {
@@ -125,23 +132,27 @@ async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
     secure(resp)
 }
 
-/// Whether `[auth]` is configured and the bearer token is a JWT it accepts (validated on a
-/// blocking thread: a remote key set may be fetched).
-async fn jwt_accepted(st: &AppState, header_value: Option<&str>) -> bool {
+/// The audit actor (`jwt:<sub>`) if `[auth]` is configured and the bearer token is a JWT it
+/// accepts (validated on a blocking thread: a remote key set may be fetched).
+async fn jwt_actor(st: &AppState, header_value: Option<&str>) -> Option<String> {
     let (Some(v), Some(token)) = (
         st.jwt.clone(),
         header_value.and_then(|h| h.strip_prefix("Bearer ")),
     ) else {
-        return false;
+        return None;
     };
     let token = token.trim().to_string();
     if token.len() > v.max_token_bytes() {
-        return false;
+        return None;
     }
     let now = st.clock.now().0.div_euclid(1_000_000);
-    tokio::task::spawn_blocking(move || v.validate_at(&token, now).is_ok())
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let t = v.validate_at(&token, now).ok()?;
+        Some(crate::auth::jwt_actor(t.sub.as_deref(), &t.issuer_id))
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The live dashboard session named by the request's cookie.
@@ -378,9 +389,11 @@ struct StatusBody {
 
 async fn set_status(
     State(st): State<AppState>,
+    actor: Option<axum::Extension<crate::auth::Actor>>,
     Path(id): Path<String>,
     axum::Json(b): axum::Json<StatusBody>,
 ) -> Response {
+    let actor = actor.map_or_else(|| "api-key".to_string(), |a| a.0.0);
     let Some(status) = AlertStatus::parse(&b.status) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -391,7 +404,7 @@ async fn set_status(
     let now = st.clock.now().0;
     let target = id.clone();
     match read(&st, move |s| {
-        s.set_alert_status(&target, status, "api-key", &note, now)
+        s.set_alert_status(&target, status, &actor, &note, now)
     })
     .await
     {

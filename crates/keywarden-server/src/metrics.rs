@@ -1,9 +1,15 @@
-//! Counters for `/metrics` (Prometheus text format) and the ingest answer's bookkeeping.
+//! Counters for `/metrics` (Prometheus text format) and the ingest answer's bookkeeping. The
+//! live detector's own counters (evictions of pending tokens, issued tokens, alerts and
+//! baseline entries, expired pending tokens, dropped lead hits, lost correlation windows) live
+//! in its saved state; the writer copies them here after each batch and tick
+//! ([`Metrics::record_live`]) so they are exported as they are, across restarts.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use keywarden_store::Stats;
+
+use crate::live::LiveDetector;
 
 /// Process-wide counters, shared by the API and the pipeline (passed in, never global).
 #[derive(Debug, Default)]
@@ -26,15 +32,128 @@ pub struct Metrics {
     pub webhook_failed: AtomicU64,
     pub webhook_dead: AtomicU64,
     pub errors: AtomicU64,
+    /// Dashboard logins refused for a wrong key.
+    pub login_failures: AtomicU64,
+    /// Dashboard logins refused with 429 (client locked out).
+    pub login_throttled: AtomicU64,
+    /// Clients dropped from the full login-throttle table.
+    pub login_clients_evicted: AtomicU64,
+    /// The live detector's counters ([`LiveCounters`]), as of its last batch or tick.
+    pub live: LiveCounters,
+}
+
+/// Copies of the live detector's state counters (totals since the state was first created:
+/// they survive restarts with the state).
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    pub evicted_pending: AtomicU64,
+    pub expired_pending: AtomicU64,
+    pub evicted_issued: AtomicU64,
+    pub evicted_alerts: AtomicU64,
+    pub evicted_baseline: AtomicU64,
+    pub lead_hits_dropped: AtomicU64,
+    pub unreadable_replay: AtomicU64,
+    pub correlation_lost: AtomicU64,
+    /// Sigma correlation groups held now (gauge).
+    pub correlation_groups: AtomicU64,
 }
 
 fn get(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }
 
+fn set(c: &AtomicU64, v: u64) {
+    c.store(v, Ordering::Relaxed);
+}
+
 impl Metrics {
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Copies the live detector's counters (called by the writer, the detector's only user).
+    pub fn record_live(&self, d: &LiveDetector) {
+        let s = d.state();
+        let l = &self.live;
+        set(&l.evicted_pending, s.evicted_pending);
+        set(&l.expired_pending, s.expired_pending);
+        set(&l.evicted_issued, s.evicted_issued);
+        set(&l.evicted_alerts, s.evicted_alerts);
+        set(&l.evicted_baseline, s.baseline.evicted);
+        set(&l.lead_hits_dropped, s.lead_hits_dropped);
+        set(&l.unreadable_replay, s.unreadable_replay);
+        set(&l.correlation_lost, s.correlation_lost);
+        let groups = d.sigma().map_or(0, |g| g.groups() as u64);
+        set(&l.correlation_groups, groups);
+    }
+
+    /// The rows of the login throttle and the live detector: (name, help, type, value).
+    fn hardening_rows(&self) -> Vec<(&'static str, &'static str, &'static str, String)> {
+        let l = &self.live;
+        let c = |name, help, v: &AtomicU64| (name, help, "counter", get(v).to_string());
+        vec![
+            c(
+                "login_failures_total",
+                "Dashboard logins refused for a wrong key.",
+                &self.login_failures,
+            ),
+            c(
+                "login_throttled_total",
+                "Dashboard logins refused with 429 (too many failures from the client).",
+                &self.login_throttled,
+            ),
+            c(
+                "login_throttle_evictions_total",
+                "Clients dropped from the full login-throttle table (oldest first).",
+                &self.login_clients_evicted,
+            ),
+            c(
+                "live_evicted_pending_tokens_total",
+                "Pending (unissued) tokens evicted by the cap before judgement.",
+                &l.evicted_pending,
+            ),
+            c(
+                "live_expired_pending_tokens_total",
+                "Pending tokens dropped unjudged after waiting pending_ttl_hours.",
+                &l.expired_pending,
+            ),
+            c(
+                "live_evicted_issued_tokens_total",
+                "Issued token ids evicted by the cap.",
+                &l.evicted_issued,
+            ),
+            c(
+                "live_evicted_alerts_total",
+                "Tracked alerts evicted from memory by the cap (no longer extended).",
+                &l.evicted_alerts,
+            ),
+            c(
+                "live_evicted_baseline_keys_total",
+                "Learned baseline entries evicted by max_baseline_keys.",
+                &l.evicted_baseline,
+            ),
+            c(
+                "live_lead_hits_dropped_total",
+                "Lead findings whose alert had been evicted when hit again (not re-raised).",
+                &l.lead_hits_dropped,
+            ),
+            c(
+                "live_unreadable_replay_total",
+                "Replayed rows whose raw record could not be read on restart.",
+                &l.unreadable_replay,
+            ),
+            c(
+                "live_correlation_lost_total",
+                "Saved Sigma correlation windows that could not be restored.",
+                &l.correlation_lost,
+            ),
+            (
+                "live_correlation_groups",
+                "Sigma correlation groups held (capped by max_correlation_groups).",
+                "gauge",
+                get(&l.correlation_groups).to_string(),
+            ),
+        ]
     }
 
     /// The Prometheus exposition text.
@@ -179,7 +298,8 @@ impl Metrics {
             ],
             None => Vec::new(),
         };
-        for (name, help, kind, v) in rows.into_iter().chain(store) {
+        let hardening = self.hardening_rows();
+        for (name, help, kind, v) in rows.into_iter().chain(hardening).chain(store) {
             let _ = writeln!(out, "# HELP keywarden_{name} {help}");
             let _ = writeln!(out, "# TYPE keywarden_{name} {kind}");
             let _ = writeln!(out, "keywarden_{name} {v}");
@@ -201,5 +321,76 @@ mod tests {
         assert!(text.contains("keywarden_ingest_events_total 7\n"));
         assert!(text.contains("keywarden_commit_seconds_total 1.5\n"));
         assert!(text.contains("# TYPE keywarden_queue_depth gauge\n"));
+    }
+
+    #[test]
+    fn login_and_live_counters_are_exported_with_help_and_type() {
+        let m = Metrics::default();
+        Metrics::add(&m.login_failures, 5);
+        Metrics::add(&m.login_throttled, 2);
+        set(&m.live.evicted_pending, 3);
+        set(&m.live.lead_hits_dropped, 4);
+        set(&m.live.correlation_groups, 9);
+        let text = m.render(None);
+        for line in [
+            "keywarden_login_failures_total 5\n",
+            "keywarden_login_throttled_total 2\n",
+            "keywarden_login_throttle_evictions_total 0\n",
+            "keywarden_live_evicted_pending_tokens_total 3\n",
+            "keywarden_live_lead_hits_dropped_total 4\n",
+            "keywarden_live_correlation_groups 9\n",
+            "# TYPE keywarden_live_correlation_groups gauge\n",
+            "# TYPE keywarden_live_evicted_baseline_keys_total counter\n",
+            "# HELP keywarden_live_evicted_alerts_total ",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
+        // Every series has its HELP and TYPE, once.
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        for name in &series {
+            assert_eq!(
+                text.matches(&format!("# HELP {name} ")).count(),
+                1,
+                "{name}"
+            );
+            assert_eq!(
+                text.matches(&format!("# TYPE {name} ")).count(),
+                1,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn live_counters_are_copied_from_the_detector_state() {
+        let mut state = crate::live::LiveState::default();
+        state.evicted_pending = 11;
+        state.expired_pending = 12;
+        state.evicted_issued = 13;
+        state.evicted_alerts = 14;
+        state.baseline.evicted = 15;
+        state.lead_hits_dropped = 16;
+        state.correlation_lost = 17;
+        let settings = keywarden_detect::DetectConfig::default().build().unwrap();
+        let d = LiveDetector::new(settings, crate::live::LiveLimits::default(), state);
+        let m = Metrics::default();
+        m.record_live(&d);
+        let text = m.render(None);
+        for line in [
+            "keywarden_live_evicted_pending_tokens_total 11\n",
+            "keywarden_live_expired_pending_tokens_total 12\n",
+            "keywarden_live_evicted_issued_tokens_total 13\n",
+            "keywarden_live_evicted_alerts_total 14\n",
+            "keywarden_live_evicted_baseline_keys_total 15\n",
+            "keywarden_live_lead_hits_dropped_total 16\n",
+            "keywarden_live_correlation_lost_total 17\n",
+            "keywarden_live_correlation_groups 0\n",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
     }
 }

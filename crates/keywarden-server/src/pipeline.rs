@@ -158,6 +158,7 @@ impl Pipeline {
                         self.detector.pending() as u64,
                         std::sync::atomic::Ordering::Relaxed,
                     );
+                    self.metrics.record_live(&self.detector);
                     if !changed.is_empty() && self.write_alerts(changed).is_err() {
                         Metrics::add(&self.metrics.errors, 1);
                     }
@@ -334,6 +335,7 @@ impl Pipeline {
             self.detector.pending() as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
+        self.metrics.record_live(&self.detector);
         changed
     }
 

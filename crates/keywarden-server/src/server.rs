@@ -440,7 +440,9 @@ impl Server {
             })?;
         let served = rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            let app = router(state);
+            // The peer address reaches handlers (login throttling counts by client).
+            let app = router(state)
+                .into_make_service_with_connect_info::<crate::dashboard::throttle::Peer>();
             match tls {
                 Some(cfg) => {
                     let listener = crate::tls::TlsListener::spawn(listener, cfg)?;

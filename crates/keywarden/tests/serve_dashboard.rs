@@ -209,7 +209,13 @@ fn login_sessions_csrf_and_escaping() {
     let audit = get(addr, "/api/v1/audit").json();
     assert_eq!(audit["audit"][0]["note"], note);
     assert_eq!(audit["audit"][0]["action"], "acknowledged");
-    assert_eq!(audit["audit"][0]["actor"], "dashboard");
+    // Who: the key's non-secret id (`key:` + 12 hex of its SHA-256), never the key.
+    let key_id = keywarden_server::ApiKeys::parse(KEY)
+        .unwrap()
+        .identify(KEY)
+        .unwrap();
+    assert_eq!(audit["audit"][0]["actor"], key_id.as_str());
+    assert!(!audit.to_string().contains(KEY));
     let after = text(&page(
         addr,
         &format!("/ui/incidents/{}", url_encode(&incident)),

@@ -1,15 +1,19 @@
 //! The browser dashboard at `/`: login with an API key (a session cookie, see [`session`]),
 //! incidents and alerts with filters, an incident page with its timeline chart, evidence and
 //! exposure per mailbox, and acknowledge/close with a note (a POST form carrying the
-//! session's CSRF token, recorded in the store's audit trail). Pages are rendered on the
-//! server ([`html`]), use no JavaScript, and are served under a strict Content-Security-Policy
-//! (set for every response by the API guard).
+//! session's CSRF token, recorded in the store's audit trail under the session's actor, the
+//! key's non-secret id). Failed logins are throttled per client address ([`throttle`]: 429 with
+//! `Retry-After`). Pages are rendered on the server ([`html`]), use no JavaScript, and are
+//! served under a strict Content-Security-Policy (set for every response by the API guard).
 
 pub mod html;
 pub mod session;
+pub mod throttle;
+
+use std::net::{IpAddr, Ipv4Addr};
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -95,15 +99,54 @@ struct LoginForm {
     key: String,
 }
 
-async fn login(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    if !st.keys.check(f.key.trim()) {
+/// The client a login is counted under: the TCP peer (`X-Forwarded-For` is not trusted). A
+/// router served without connection info counts every client under one unspecified address
+/// (fails closed: they are throttled together).
+fn client_ip(peer: Option<Extension<ConnectInfo<throttle::Peer>>>) -> IpAddr {
+    peer.map_or(
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        |Extension(ConnectInfo(throttle::Peer(a)))| a.ip(),
+    )
+}
+
+fn throttled(retry_after: u64) -> Response {
+    let mut r = html(
+        StatusCode::TOO_MANY_REQUESTS,
+        html::login_page(Some(
+            "Too many failed logins from this address. Wait and try again.",
+        )),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    r
+}
+
+async fn login(
+    State(st): State<AppState>,
+    peer: Option<Extension<ConnectInfo<throttle::Peer>>>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let ip = client_ip(peer);
+    let now = st.clock.now().0;
+    let limiter = &st.sessions.throttle;
+    if let throttle::Verdict::Throttled { retry_after } = limiter.check(ip, now) {
+        Metrics::add(&st.metrics.login_throttled, 1);
+        return throttled(retry_after);
+    }
+    let Some(actor) = st.keys.identify(f.key.trim()) else {
         Metrics::add(&st.metrics.auth_failures, 1);
+        Metrics::add(&st.metrics.login_failures, 1);
+        limiter.fail(ip, now);
+        st.metrics
+            .login_clients_evicted
+            .store(limiter.evictions(), std::sync::atomic::Ordering::Relaxed);
         return html(
             StatusCode::UNAUTHORIZED,
             html::login_page(Some("That key is not valid.")),
         );
-    }
-    let Some((id, _)) = st.sessions.create(st.clock.now().0) else {
+    };
+    limiter.succeed(ip);
+    let Some((id, _)) = st.sessions.create(now, &actor) else {
         return html(
             StatusCode::SERVICE_UNAVAILABLE,
             html::login_page(Some("No random source: cannot create a session.")),
@@ -295,8 +338,9 @@ async fn set_status(
     let note = crate::convert::cut(&f.note, 4000).to_string();
     let now = st.clock.now().0;
     let back = safe_back(&f.back).to_string();
+    let actor = l.session.actor.clone();
     match read(&st, move |s| {
-        s.set_alert_status(&id, status, "dashboard", &note, now)
+        s.set_alert_status(&id, status, &actor, &note, now)
     })
     .await
     {

@@ -1,7 +1,9 @@
 //! Browser sessions for the dashboard: a login with an API key creates a session with a random
 //! 256-bit id (the `kw_session` cookie: HttpOnly, SameSite=Strict, Secure under TLS) and its
-//! own random CSRF token. Sessions live in memory only, expire after a fixed lifetime, are
-//! bounded in number, and are removed on logout.
+//! own random CSRF token, and carries who logged in (the key's audit id, see
+//! [`crate::auth::key_id`]) for the audit trail. Sessions live in memory only, expire after a
+//! fixed lifetime, are bounded in number, and are removed on logout. Failed logins are
+//! throttled per client ([`super::throttle`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,6 +24,8 @@ pub struct Session {
     pub csrf: String,
     /// Microseconds since the epoch after which the session is gone.
     pub expires: i64,
+    /// Who logged in, as recorded in the audit trail (`key:0123456789ab`; never a secret).
+    pub actor: String,
 }
 
 /// The sessions of every browser, keyed by session id (hex of 32 random bytes).
@@ -32,6 +36,8 @@ pub struct Sessions {
     lifetime: i64,
     /// Add `Secure` to the cookie (the server speaks TLS).
     pub secure_cookie: bool,
+    /// Failed logins per client.
+    pub throttle: super::throttle::LoginThrottle,
 }
 
 impl Sessions {
@@ -40,16 +46,18 @@ impl Sessions {
             map: Mutex::new(HashMap::new()),
             lifetime: lifetime_seconds.max(60).saturating_mul(1_000_000),
             secure_cookie,
+            throttle: super::throttle::LoginThrottle::new(Default::default()),
         }
     }
 
-    /// Creates a session at `now` (micros); returns its id, or `None` if the system random
-    /// source failed (no session is better than a guessable one).
-    pub fn create(&self, now: i64) -> Option<(String, Session)> {
+    /// Creates a session of `actor` at `now` (micros); returns its id, or `None` if the system
+    /// random source failed (no session is better than a guessable one).
+    pub fn create(&self, now: i64, actor: &str) -> Option<(String, Session)> {
         let id = random_hex()?;
         let session = Session {
             csrf: random_hex()?,
             expires: now.saturating_add(self.lifetime),
+            actor: actor.to_string(),
         };
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| s.expires > now);
@@ -129,11 +137,12 @@ mod tests {
     #[test]
     fn sessions_expire_are_removed_and_ids_are_random() {
         let s = Sessions::new(3600, false);
-        let (a, sa) = s.create(0).unwrap();
-        let (b, _) = s.create(0).unwrap();
+        let (a, sa) = s.create(0, "key:0123456789ab").unwrap();
+        let (b, _) = s.create(0, "key:0123456789ab").unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
         assert_ne!(sa.csrf, a);
+        assert_eq!(sa.actor, "key:0123456789ab");
         assert_eq!(s.get(&a, 1).as_ref(), Some(&sa));
         assert_eq!(s.get(&a, 3_600_000_000), None, "expired");
         assert!(s.get(&b, 1).is_some());
@@ -161,7 +170,7 @@ mod tests {
     #[test]
     fn csrf_is_compared_exactly() {
         let s = Sessions::new(3600, false);
-        let (_, sess) = s.create(0).unwrap();
+        let (_, sess) = s.create(0, "key:0123456789ab").unwrap();
         assert!(csrf_matches(&sess, &sess.csrf.clone()));
         assert!(!csrf_matches(&sess, ""));
         assert!(!csrf_matches(&sess, &"0".repeat(64)));

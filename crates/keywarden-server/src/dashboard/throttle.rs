@@ -172,12 +172,12 @@ impl LoginThrottle {
         if now.saturating_sub(r.last_seen) > self.forget_after() {
             r.lockouts = 0;
         }
-        if now.saturating_sub(r.window_start) >= window || r.blocked_until > 0 {
-            if r.blocked_until <= now {
-                r.window_start = now;
-                r.failures = 0;
-                r.blocked_until = 0;
-            }
+        // A new window once the old one is over or a lockout has ended.
+        let window_over = now.saturating_sub(r.window_start) >= window;
+        if (window_over || r.blocked_until > 0) && r.blocked_until <= now {
+            r.window_start = now;
+            r.failures = 0;
+            r.blocked_until = 0;
         }
         r.last_seen = now;
         r.failures = r.failures.saturating_add(1);

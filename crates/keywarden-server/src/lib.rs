@@ -12,6 +12,9 @@
 //! Analysts query alerts, incidents with exposure, statistics and Prometheus metrics ([`api`]).
 //!
 //! Alerts go out through signed, retried webhooks ([`webhook`]) with a dead-letter table.
+//! Analysts triage in the [`dashboard`], whose failed logins are throttled per client address
+//! (429 with `Retry-After`); every status change is audited with who made it (a key's
+//! non-secret id or a JWT's `sub`, never a secret).
 //!
 //! Main types: [`ServeConfig`] → [`Server`] ([`Server::run`]), [`ApiKeys`] (SHA-256 digests,
 //! constant-time comparison), [`Ingestor`] (the bounded queue: 429/503 with `Retry-After`
@@ -22,6 +25,7 @@
 //! system clock except through [`Clock`], or panic on a request.
 #![forbid(unsafe_code)]
 
+pub mod alert_book;
 pub mod api;
 pub mod auth;
 pub mod clock;

@@ -25,7 +25,6 @@
 //! system clock except through [`Clock`], or panic on a request.
 #![forbid(unsafe_code)]
 
-pub mod alert_book;
 pub mod api;
 pub mod auth;
 pub mod clock;

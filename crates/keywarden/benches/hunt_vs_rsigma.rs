@@ -29,6 +29,11 @@ use std::time::{Duration, Instant};
 use keywarden_ingest::{Discard, IngestConfig, Quiet, expand_inputs, ingest};
 use keywarden_sigma::SigmaConfig;
 
+/// The same allocator as the `keywarden` binary, so that the library passes measured here (ingest
+/// only, the Sigma stage) compare fairly with the `hunt` processes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
 const KEYWARDEN: &str = env!("CARGO_BIN_EXE_keywarden");
 

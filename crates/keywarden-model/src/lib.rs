@@ -3,7 +3,8 @@
 //! The vocabulary every other keywarden crate speaks.
 //!
 //! - [`Value`]: a JSON value that borrows its strings from the input text, so a record can be
-//!   inspected without building a full owned DOM.
+//!   inspected without building a full owned DOM; a byte-level parser builds it, with
+//!   `serde_json` as the reference it must match and the source of every error.
 //! - [`Timestamp`]: UTC microseconds, with parsers for every date shape the exports use.
 //! - [`Event`]: one normalised record: the raw [`Value`], its [`Origin`] (file, line, offset)
 //!   and the extracted [`Fields`] detectors need (user, IPs, app ids, session and token ids,
@@ -20,6 +21,7 @@ pub mod event;
 pub mod exposure;
 pub mod time;
 pub mod value;
+mod value_parse;
 
 pub use alert::{Alert, Severity};
 pub use event::{Event, Fields, FolderAccess, Origin, SourceKind, Text, ascii_fold, non_empty};

@@ -6,8 +6,11 @@
 //! and objects as a vector of pairs in document order (typical audit objects have a handful of
 //! keys, where a linear scan beats hashing).
 //!
-//! Parsing goes through `serde_json`'s deserializer, so its recursion limit (128 levels) and its
-//! strictness (no trailing commas, no comments, valid UTF-8, valid escapes) apply unchanged.
+//! Parsing uses a byte-level parser (`value_parse`) that accepts exactly what `serde_json`
+//! accepts and builds the same value; `serde_json`'s deserializer ([`Value::parse_reference`])
+//! stays the reference: any text the fast parser declines is re-parsed by it, so its recursion
+//! limit (128 levels), its strictness (no trailing commas, no comments, valid UTF-8, valid
+//! escapes, paired surrogates) and its error messages, lines and columns apply unchanged.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -63,6 +66,15 @@ impl From<serde_json::Error> for JsonError {
 impl<'a> Value<'a> {
     /// Parses one complete JSON text (surrounding whitespace allowed, nothing else).
     pub fn parse(text: &'a str) -> Result<Value<'a>, JsonError> {
+        match crate::value_parse::parse(text) {
+            Some(v) => Ok(v),
+            None => Value::parse_reference(text),
+        }
+    }
+
+    /// [`Value::parse`] through `serde_json`'s deserializer: the reference the fast parser is
+    /// tested against, and the path that produces every [`JsonError`].
+    pub fn parse_reference(text: &'a str) -> Result<Value<'a>, JsonError> {
         let mut de = serde_json::Deserializer::from_str(text);
         let v = Value::deserialize(&mut de)?;
         de.end()?;

@@ -8,7 +8,8 @@
 //! incrementally ([`LiveDetector`]: the pack's strong rules with the lag tolerance of
 //! `token-never-issued`, its lead rules against a baseline learned live, and Sigma rules
 //! matched during ingest with incremental correlation; bounded state, injected [`Clock`]),
-//! regroups incidents, and only then answers each request.
+//! regroups incidents (over its in-memory [`alert_book`], storing only the rows that changed),
+//! and only then answers each request.
 //! Analysts query alerts, incidents with exposure, statistics and Prometheus metrics ([`api`]).
 //!
 //! Alerts go out through signed, retried webhooks ([`webhook`]) with a dead-letter table.
@@ -25,6 +26,7 @@
 //! system clock except through [`Clock`], or panic on a request.
 #![forbid(unsafe_code)]
 
+pub mod alert_book;
 pub mod api;
 pub mod auth;
 pub mod clock;

@@ -3,7 +3,8 @@
 //! [`Submission`] into rows, in queue order). The writer takes the next parsed submission and
 //! every one already parsed behind it, commits them as one group (one transaction, one WAL
 //! fsync under `synchronous=FULL`, each batch under its own savepoint), runs live detection on
-//! the committed rows batch by batch, regroups incidents when alerts changed, hands changed
+//! the committed rows batch by batch, regroups incidents when alerts changed (writing only the
+//! rows that changed, see [`crate::alert_book`]), hands changed
 //! alerts to the webhook sender, and only then answers each request.
 //!
 //! On start it restores the detector state saved in the store and replays the events committed
@@ -13,11 +14,11 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use keywarden_detect::assign_incidents;
 use keywarden_ingest::IngestConfig;
 use keywarden_model::{Alert, Timestamp};
-use keywarden_store::{Batch, BatchReceipt, IncidentRow, Store};
+use keywarden_store::{Batch, BatchReceipt, Store};
 
+use crate::alert_book::AlertBook;
 use crate::clock::Clock;
 use crate::error::ServerError;
 use crate::live::observe::Observed;
@@ -68,6 +69,9 @@ pub struct Pipeline {
     /// A second connection that checkpoints the WAL on its own thread after commits (at most
     /// every [`CHECKPOINT_EVERY`]); `None` leaves all checkpointing to the writer.
     pub checkpointer: Option<Store>,
+    /// The stored alerts and incidents as last written (loaded by [`Pipeline::restore`] or on
+    /// first use); `AlertBook::default()` to start.
+    pub alert_book: AlertBook,
 }
 
 impl Pipeline {
@@ -78,7 +82,9 @@ impl Pipeline {
                 serde_json::from_str(&text).map_err(|e| ServerError::State(e.to_string()))?;
             self.detector.set_state(state);
         }
-        self.detector.adopt(self.store.all_alerts()?);
+        self.alert_book.load(&self.store)?;
+        let stored = self.alert_book.alerts(&self.store)?.to_vec();
+        self.detector.adopt(stored);
         let mut replayed = 0u64;
         loop {
             let after = self.detector.state().last_event;
@@ -339,49 +345,16 @@ impl Pipeline {
         changed
     }
 
-    /// Stores changed alerts, regrouping incidents over every stored alert.
+    /// Stores changed alerts, regrouping incidents over every alert (the writer's
+    /// [`AlertBook`]: only the rows that changed are written).
     fn write_alerts(&mut self, changed: Vec<Alert>) -> Result<(), ServerError> {
         Metrics::add(&self.metrics.alerts_changed, changed.len() as u64);
-        let mut all = self.store.all_alerts()?;
-        let mut index: std::collections::HashMap<String, usize> = all
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.id.clone(), i))
-            .collect();
-        for a in &changed {
-            match index.get(&a.id) {
-                Some(&i) => {
-                    if let Some(slot) = all.get_mut(i) {
-                        *slot = a.clone();
-                    }
-                }
-                None => {
-                    index.insert(a.id.clone(), all.len());
-                    all.push(a.clone());
-                }
-            }
-        }
-        let incidents = assign_incidents(&mut all);
-        let rows: Vec<IncidentRow> = incidents
-            .iter()
-            .map(|i| IncidentRow {
-                id: i.id.clone(),
-                severity: i.severity,
-                time_first: i.first,
-                time_last: i.last,
-                alerts: i.alerts.len() as u64,
-            })
-            .collect();
-        self.store
-            .write_detections(&all, &rows, self.clock.now().0)?;
+        let (with_incidents, _) =
+            self.alert_book
+                .write(&mut self.store, &changed, self.clock.now().0)?;
         if let Some(tx) = &self.alerts_out {
-            for a in changed {
-                let with_incident = index
-                    .get(&a.id)
-                    .and_then(|&i| all.get(i))
-                    .cloned()
-                    .unwrap_or(a);
-                if tx.try_send(with_incident).is_err() {
+            for a in with_incidents {
+                if tx.try_send(a).is_err() {
                     Metrics::add(&self.metrics.webhook_dead, 1);
                 }
             }

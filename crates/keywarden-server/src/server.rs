@@ -275,6 +275,7 @@ impl ServeConfig {
             alerts_out: None,
             parse_threads: self.parse_threads,
             checkpointer: Some(store_cfg.reader()?),
+            alert_book: Default::default(),
         };
         let mut webhook = None;
         if !self.webhooks.is_empty() {

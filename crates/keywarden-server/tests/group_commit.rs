@@ -43,6 +43,7 @@ fn pipeline(dir: &std::path::Path) -> Pipeline {
         alerts_out: None,
         parse_threads: 2,
         checkpointer: Some(keywarden_store::StoreConfig::new(dir).reader().unwrap()),
+        alert_book: Default::default(),
     }
 }
 

@@ -1,7 +1,6 @@
-//! The alert side of the store: writing detections (alerts with their incidents) atomically,
-//! querying alerts with filters and cursor paging, an incident with its mailbox exposure
-//! (computed in [`crate::exposure`]), and
-//! analyst actions (acknowledge/close with a note) recorded in the audit trail.
+//! The alert side of the store (writing them is [`crate::detections`]): querying alerts with
+//! filters and cursor paging, an incident with its mailbox exposure (computed in
+//! [`crate::exposure`]), and analyst actions (acknowledge/close with a note) recorded in the audit trail.
 
 use keywarden_model::{Alert, Severity, Timestamp};
 use rusqlite::{OptionalExtension, params, params_from_iter};
@@ -69,7 +68,7 @@ impl AlertStatus {
     }
 }
 
-/// One incident as stored by [`Store::write_detections`].
+/// One incident as stored by [`Store::write_detections`] and [`Store::write_detection_changes`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IncidentRow {
     pub id: String,
@@ -104,7 +103,7 @@ pub struct AuditEntry {
     pub note: String,
 }
 
-fn severity_rank(s: Severity) -> i64 {
+pub(crate) fn severity_rank(s: Severity) -> i64 {
     match s {
         Severity::Info => 0,
         Severity::Low => 1,
@@ -115,74 +114,6 @@ fn severity_rank(s: Severity) -> i64 {
 }
 
 impl Store {
-    /// Writes alerts (insert, or update keeping their status and paging position) and replaces
-    /// the incident table, in one transaction.
-    pub fn write_detections(
-        &mut self,
-        alerts: &[Alert],
-        incidents: &[IncidentRow],
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().op("begin detections")?;
-        {
-            let mut up = tx
-                .prepare_cached(
-                    "INSERT INTO alerts (id, rule_id, severity, severity_rank, user, mailbox,
-                     time_first, time_last, incident_id, created_at, updated_at, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
-                     ON CONFLICT(id) DO UPDATE SET severity = excluded.severity,
-                     severity_rank = excluded.severity_rank, user = excluded.user,
-                     mailbox = excluded.mailbox, time_first = excluded.time_first,
-                     time_last = excluded.time_last, incident_id = excluded.incident_id,
-                     updated_at = excluded.updated_at, body = excluded.body
-                     WHERE body <> excluded.body",
-                )
-                .op("prepare alert upsert")?;
-            for a in alerts {
-                let body = serde_json::to_string(a).map_err(|e| StoreError::Corrupt {
-                    what: "alert",
-                    reason: e.to_string(),
-                })?;
-                up.execute(params![
-                    a.id,
-                    a.rule_id,
-                    a.severity.as_str(),
-                    severity_rank(a.severity),
-                    a.user,
-                    a.mailbox,
-                    a.time_first.map(|t| t.0),
-                    a.time_last.map(|t| t.0),
-                    a.incident_id,
-                    now,
-                    body
-                ])
-                .op("upsert alert")?;
-            }
-        }
-        tx.execute("DELETE FROM incidents", [])
-            .op("clear incidents")?;
-        {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT INTO incidents (id, severity, time_first, time_last, alerts, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .op("prepare incident insert")?;
-            for i in incidents {
-                ins.execute(params![
-                    i.id,
-                    i.severity.as_str(),
-                    i.time_first.map(|t| t.0),
-                    i.time_last.map(|t| t.0),
-                    i.alerts as i64,
-                    now
-                ])
-                .op("insert incident")?;
-            }
-        }
-        tx.commit().op("commit detections")
-    }
-
     /// Every stored alert (for incident grouping; alerts are few compared with events).
     pub fn all_alerts(&self) -> Result<Vec<Alert>, StoreError> {
         let mut q = self
@@ -400,7 +331,7 @@ impl Store {
     }
 }
 
-fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+pub(crate) fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     let sev: String = r.get(1)?;
     Ok(IncidentRow {
         id: r.get(0)?,
@@ -411,7 +342,7 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     })
 }
 
-fn parse_alert(body: &str) -> Result<Alert, StoreError> {
+pub(crate) fn parse_alert(body: &str) -> Result<Alert, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
         what: "alert",
         reason: e.to_string(),

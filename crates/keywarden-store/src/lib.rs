@@ -11,11 +11,12 @@
 //! and their members, baselines and detector state, source offsets (file tails), the audit trail
 //! of analyst actions, and webhook dead letters. Retention deletes old events and rejections.
 //! Batches are committed one at a time or as a group in one transaction ([`commit`]: one fsync
-//! for all, each batch under its own savepoint). An incident's mailbox exposure ([`exposure`])
-//! is computed when it is viewed: counts in SQL, and `hunt`'s `exposure.json` fields
-//! (messages, synced folders, throttled windows) by reading the linked records' raw JSON back
-//! through the ingest shape readers and the detection pack's `Facts`, a bounded number of them
-//! per view.
+//! for all, each batch under its own savepoint). Detections (alerts with their incidents) are
+//! written whole or as just the rows a regroup changed ([`detections`]). An incident's mailbox
+//! exposure ([`exposure`]) is computed when it is viewed: counts in SQL, and `hunt`'s
+//! `exposure.json` fields (messages, synced folders, throttled windows) by reading the linked
+//! records' raw JSON back through the ingest shape readers and the detection pack's `Facts`, a
+//! bounded number of them per view.
 //!
 //! Main types: [`StoreConfig`] → [`Store`] (one writer connection; open more read connections
 //! with [`Store::reader`]), [`EventRow`]/[`RejectionRow`]/[`Batch`] in, [`BatchReceipt`],
@@ -27,6 +28,7 @@
 
 pub mod alerts;
 pub mod commit;
+pub mod detections;
 pub mod error;
 pub mod exposure;
 pub mod rows;

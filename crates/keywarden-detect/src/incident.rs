@@ -138,7 +138,7 @@ pub fn exposure(alerts: &[Alert], incidents: &[Incident], detections: &Detection
 
 /// The values through which an alert joins others: tokens and sessions always, client IPs
 /// only at `high` or above (leads behind one office NAT must not chain into one incident).
-fn links(a: &Alert) -> Vec<(u8, String)> {
+pub fn links(a: &Alert) -> Vec<(u8, String)> {
     if NON_LINKING.contains(&a.rule_id.as_str()) {
         return Vec::new();
     }

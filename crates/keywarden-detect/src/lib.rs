@@ -45,7 +45,7 @@ pub use config::{DEFAULT_CONFIG, DetectConfig, Settings};
 pub use detector::Detector;
 pub use error::{ConfigError, IntelError, OutputError, StateError};
 pub use finalize::Detections;
-pub use incident::{Incident, assign_incidents, exposure};
+pub use incident::{Incident, assign_incidents, exposure, links as incident_links};
 pub use intel::Intel;
 pub use output::{write_alerts, write_exposure};
 pub use rules::{BaselineNote, Plan, Rule};

@@ -3,18 +3,22 @@
 //! of every stored alert and incident.
 //!
 //! [`AlertBook::write`] applies the changed alerts to the copy (replacing by id, appending new
-//! ones in order), regroups every alert with the pack's `assign_incidents` (exactly the full
-//! regroup `serve` always did), and stores in one transaction only the alerts whose content or
-//! incident changed and the incidents that changed, appeared or disappeared. The copy is loaded
-//! from the store on first use (or by [`AlertBook::load`] at restore) and dropped when a write
-//! fails, so it is read again rather than trusted after a rolled-back transaction.
+//! ones in order) and regroups, with the pack's `assign_incidents`, the alerts a change can
+//! regroup: the changed ones, their former incidents, and the incidents of every alert sharing
+//! a linking value with them now. Incidents merge only through a changed alert's values and
+//! split only where a changed alert was, so this is exactly the full regroup `serve` always did
+//! (the first write after a load does the full regroup, and builds the link index). It then
+//! stores in one transaction only the alerts whose content or incident changed and the
+//! incidents that changed, appeared or disappeared. The copy is loaded from the store on first
+//! use (or by [`AlertBook::load`] at restore) and dropped when a write fails, so it is read
+//! again rather than trusted after a rolled-back transaction.
 //!
-//! Memory: every stored alert stays resident (retention keeps alerts; see docs/SERVE.md). The
-//! full rewrite held the same set transiently on every batch, so the peak is unchanged.
+//! Memory: every stored alert stays resident, with its linking values (retention keeps alerts;
+//! see docs/SERVE.md). The full rewrite held the same alerts transiently on every batch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use keywarden_detect::assign_incidents;
+use keywarden_detect::{assign_incidents, incident_links};
 use keywarden_model::Alert;
 use keywarden_store::{IncidentRow, Store, StoreError};
 
@@ -29,6 +33,9 @@ struct Loaded {
     alerts: Vec<Alert>,
     index: HashMap<String, usize>,
     incidents: HashMap<String, IncidentRow>,
+    /// Built by the first write after a load (a full regroup); from then on a write regroups
+    /// only the incidents its alerts can touch.
+    graph: Option<Graph>,
 }
 
 /// What one [`AlertBook::write`] stored.
@@ -60,6 +67,7 @@ impl AlertBook {
             alerts,
             index,
             incidents,
+            graph: None,
         });
         Ok(())
     }
@@ -112,80 +120,198 @@ impl Loaded {
         changed: &[Alert],
         now: i64,
     ) -> Result<(Vec<Alert>, WriteCounts), StoreError> {
-        let mut dirty = vec![false; self.alerts.len()];
+        let mut dirty: BTreeSet<usize> = BTreeSet::new();
+        let mut touched: HashSet<String> = HashSet::new();
         let mut positions = Vec::with_capacity(changed.len());
         for a in changed {
+            let mut a = a.clone();
             let i = match self.index.get(&a.id) {
-                Some(&i) => i,
+                Some(&i) => {
+                    // Keep the stored incident: the regroup compares against it.
+                    let old = self.alerts.get(i);
+                    a.incident_id = old.and_then(|o| o.incident_id.clone());
+                    if let (Some(g), Some(old)) = (self.graph.as_mut(), old) {
+                        g.unlink(old, i);
+                    }
+                    if let Some(id) = &a.incident_id {
+                        touched.insert(id.clone());
+                    }
+                    if let Some(slot) = self.alerts.get_mut(i) {
+                        *slot = a;
+                    }
+                    i
+                }
                 None => {
                     let i = self.alerts.len();
+                    a.incident_id = None;
                     self.index.insert(a.id.clone(), i);
-                    self.alerts.push(a.clone());
-                    dirty.push(false);
+                    self.alerts.push(a);
                     i
                 }
             };
-            if let Some(slot) = self.alerts.get_mut(i) {
-                *slot = a.clone();
+            if let (Some(g), Some(a)) = (self.graph.as_mut(), self.alerts.get(i)) {
+                g.link(a, i);
             }
-            if let Some(d) = dirty.get_mut(i) {
-                *d = true;
-            }
+            dirty.insert(i);
             positions.push(i);
         }
-        // The stored incident of each alert; the regroup sets every one anew.
-        let before: Vec<Option<String>> = self
-            .alerts
-            .iter_mut()
-            .map(|a| a.incident_id.take())
-            .collect();
-        let grouped = assign_incidents(&mut self.alerts);
-        for ((a, old), d) in self.alerts.iter().zip(&before).zip(dirty.iter_mut()) {
-            if a.incident_id != *old {
-                *d = true;
+        let (scope, old): (Vec<usize>, HashSet<String>) = match &self.graph {
+            // First write after a load: regroup everything, and compare with every stored
+            // incident (the table may hold rows no alert names).
+            None => (
+                (0..self.alerts.len()).collect(),
+                self.incidents.keys().cloned().collect(),
+            ),
+            Some(g) => {
+                let (scope, old) = g.affected(&self.alerts, &positions, touched);
+                (scope, old)
             }
-        }
-        let rows: Vec<IncidentRow> = grouped
-            .iter()
-            .map(|i| IncidentRow {
-                id: i.id.clone(),
-                severity: i.severity,
-                time_first: i.first,
-                time_last: i.last,
-                alerts: i.alerts.len() as u64,
-            })
-            .collect();
-        let upserts: Vec<IncidentRow> = rows
-            .iter()
-            .filter(|r| self.incidents.get(&r.id) != Some(*r))
-            .cloned()
-            .collect();
-        let live: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let mut removed: Vec<String> = self
-            .incidents
-            .keys()
-            .filter(|id| !live.contains(id.as_str()))
-            .cloned()
-            .collect();
-        removed.sort_unstable();
-        let to_write: Vec<&Alert> = self
-            .alerts
-            .iter()
-            .zip(&dirty)
-            .filter_map(|(a, d)| d.then_some(a))
-            .collect();
+        };
+        let (upserts, removed) = self.regroup(&scope, &old, &mut dirty);
+        let to_write: Vec<&Alert> = dirty.iter().filter_map(|&i| self.alerts.get(i)).collect();
         store.write_detection_changes(&to_write, &upserts, &removed, now)?;
         let counts = WriteCounts {
             alerts: to_write.len(),
             incidents: upserts.len(),
             removed: removed.len(),
         };
-        self.incidents = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
         let out = positions
             .into_iter()
             .filter_map(|i| self.alerts.get(i).cloned())
             .collect();
         Ok((out, counts))
+    }
+
+    /// Regroups the alerts of `scope` (whole incidents, old and new) with `assign_incidents`,
+    /// marks the alerts whose incident changed, and returns the incident rows to upsert and
+    /// the ids of `old` that no longer exist.
+    fn regroup(
+        &mut self,
+        scope: &[usize],
+        old: &HashSet<String>,
+        dirty: &mut BTreeSet<usize>,
+    ) -> (Vec<IncidentRow>, Vec<String>) {
+        let mut sub: Vec<Alert> = scope
+            .iter()
+            .filter_map(|&i| self.alerts.get(i).cloned())
+            .collect();
+        let before: Vec<Option<String>> = sub.iter_mut().map(|a| a.incident_id.take()).collect();
+        let grouped = assign_incidents(&mut sub);
+        for ((a, was), &i) in sub.iter().zip(&before).zip(scope) {
+            if a.incident_id != *was {
+                dirty.insert(i);
+                if let Some(slot) = self.alerts.get_mut(i) {
+                    slot.incident_id = a.incident_id.clone();
+                }
+            }
+        }
+        let graph = self.graph.get_or_insert_with(|| Graph::of(&self.alerts));
+        for id in old {
+            graph.members.remove(id);
+        }
+        let mut upserts = Vec::new();
+        let mut live = HashSet::new();
+        for inc in &grouped {
+            let row = IncidentRow {
+                id: inc.id.clone(),
+                severity: inc.severity,
+                time_first: inc.first,
+                time_last: inc.last,
+                alerts: inc.alerts.len() as u64,
+            };
+            graph.members.insert(
+                inc.id.clone(),
+                inc.alerts
+                    .iter()
+                    .filter_map(|&k| scope.get(k).copied())
+                    .collect(),
+            );
+            live.insert(inc.id.clone());
+            if self.incidents.get(&row.id) != Some(&row) {
+                self.incidents.insert(row.id.clone(), row.clone());
+                upserts.push(row);
+            }
+        }
+        let mut removed: Vec<String> = old
+            .iter()
+            .filter(|id| !live.contains(*id))
+            .cloned()
+            .collect();
+        removed.sort_unstable();
+        for id in &removed {
+            self.incidents.remove(id);
+        }
+        (upserts, removed)
+    }
+}
+
+/// Which alerts hold each linking value, and each incident's members (indices into the book).
+#[derive(Debug, Default)]
+struct Graph {
+    links: HashMap<(u8, String), Vec<usize>>,
+    members: HashMap<String, Vec<usize>>,
+}
+
+impl Graph {
+    /// The link index of every alert (members are filled by the regroup).
+    fn of(alerts: &[Alert]) -> Graph {
+        let mut g = Graph::default();
+        for (i, a) in alerts.iter().enumerate() {
+            g.link(a, i);
+        }
+        g
+    }
+
+    fn link(&mut self, a: &Alert, i: usize) {
+        for l in incident_links(a) {
+            let holders = self.links.entry(l).or_default();
+            if !holders.contains(&i) {
+                holders.push(i);
+            }
+        }
+    }
+
+    fn unlink(&mut self, a: &Alert, i: usize) {
+        for l in incident_links(a) {
+            if let Some(holders) = self.links.get_mut(&l) {
+                holders.retain(|&h| h != i);
+                if holders.is_empty() {
+                    self.links.remove(&l);
+                }
+            }
+        }
+    }
+
+    /// The alerts a change can regroup: the changed ones, their former incidents, and the
+    /// incidents of every alert sharing a linking value with them now (an incident can only
+    /// merge through a changed alert's values, or split where a changed alert was). Returns
+    /// them in book order with the incidents they formed.
+    fn affected(
+        &self,
+        alerts: &[Alert],
+        changed: &[usize],
+        mut touched: HashSet<String>,
+    ) -> (Vec<usize>, HashSet<String>) {
+        let mut scope: BTreeSet<usize> = changed.iter().copied().collect();
+        for &i in changed {
+            let Some(a) = alerts.get(i) else { continue };
+            for l in incident_links(a) {
+                for &j in self.links.get(&l).into_iter().flatten() {
+                    match alerts.get(j).and_then(|b| b.incident_id.as_ref()) {
+                        Some(id) => {
+                            touched.insert(id.clone());
+                        }
+                        None => {
+                            scope.insert(j);
+                        }
+                    }
+                }
+            }
+        }
+        for id in &touched {
+            scope.extend(self.members.get(id).into_iter().flatten().copied());
+        }
+        (scope.into_iter().collect(), touched)
     }
 }
 

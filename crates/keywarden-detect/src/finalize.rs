@@ -53,9 +53,13 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
     let scan = &plan.scan;
     let w = &s.config.weak_signals;
     let mut a = Alert::new(c.rule.id(), c.title.clone(), c.severity);
+    // Keys in text order: symbol numbers (and so the candidate's key order) depend on which
+    // worker interned a value first, the text does not.
+    let mut keys: Vec<Vec<String>> = c.keys.iter().map(|k| key_text(scan, k)).collect();
+    keys.sort();
     let mut id_parts = vec![c.rule.id().to_string()];
-    for k in &c.keys {
-        id_parts.extend(key_text(scan, k));
+    for k in keys {
+        id_parts.extend(k);
     }
     let refs: Vec<&str> = id_parts.iter().map(String::as_str).collect();
     a.id = format!("kw-{:016x}", stable_hash(&refs));

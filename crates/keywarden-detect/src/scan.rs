@@ -74,7 +74,7 @@ impl Ctx {
 
     /// Total order by text, so that ties between equally early records resolve the same way
     /// whatever worker saw them.
-    fn cmp_text(&self, other: &Ctx, syms: &Interner) -> Ordering {
+    pub(crate) fn cmp_text(&self, other: &Ctx, syms: &Interner) -> Ordering {
         let (a, b) = (self.parts(), other.parts());
         a.iter()
             .zip(b.iter())

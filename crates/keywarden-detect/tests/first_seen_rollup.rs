@@ -14,10 +14,14 @@ const EXCHANGE: &str = "00000002-0000-0ff1-ce00-000000000000";
 /// `users` users read mail with a first-party client on days 1–8, and from day 9 each also
 /// uses a new client app (background records: no token ids, so no sign-ins are needed).
 fn tenant(users: usize) -> String {
+    tenant_days(users, 1..=10, false)
+}
+
+/// The records of some days, users in forward or reverse order.
+fn tenant_days(users: usize, days: std::ops::RangeInclusive<u32>, reverse: bool) -> String {
     let mut out = String::new();
-    let mut n = 0;
     let mut rec = |day: u32, user: usize, client: &str| {
-        n += 1;
+        let n = format!("{day}-{user}-{}", &client[..4]);
         out.push_str(&format!(
             concat!(
                 r#"{{"Id":"r-{n}","RecordType":50,"CreationTime":"2023-06-{day:02}T10:00:00","#,
@@ -36,8 +40,13 @@ fn tenant(users: usize) -> String {
             client = client,
         ));
     };
-    for day in 1..=10 {
-        for u in 0..users {
+    let order: Vec<usize> = if reverse {
+        (0..users).rev().collect()
+    } else {
+        (0..users).collect()
+    };
+    for day in days {
+        for &u in &order {
             rec(day, u, OUTLOOK);
             if day >= 9 {
                 rec(day, u, NEW_APP);
@@ -88,4 +97,45 @@ fn below_the_threshold_or_disabled_each_user_gets_a_lead() {
     );
     let off = first_seen(30, 0);
     assert_eq!(off.len(), 30);
+}
+
+/// Regression: the roll-up's alert id (and context) must not depend on which worker interned
+/// which user first. Two inputs listing users in opposite orders, read with 1 and 2 threads.
+#[test]
+fn regression_rollup_alert_is_the_same_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("a.jsonl"), tenant_days(40, 1..=5, false)).expect("write");
+    std::fs::write(dir.path().join("b.jsonl"), tenant_days(40, 6..=10, true)).expect("write");
+    let inputs =
+        keywarden_ingest::expand_inputs(&[dir.path().to_path_buf()]).expect("inputs exist");
+    let run = |threads: usize| {
+        let d = Detector::new(DetectConfig::default().build().expect("config builds"));
+        let cfg = IngestConfig {
+            threads,
+            chunk_bytes: 4096,
+            ..IngestConfig::default()
+        };
+        let (_, det) = d.run_files(&inputs, &cfg, None);
+        let mut v: Vec<String> = det
+            .alerts
+            .iter()
+            .filter(|a| a.rule_id == "first-seen-client-app")
+            .map(|a| {
+                format!(
+                    "{} {:?} {:?} {:?}",
+                    a.id,
+                    a.client_ip,
+                    a.time_first,
+                    a.record_ids.len()
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let one = run(1);
+    assert_eq!(one.len(), 1, "{one:?}");
+    for _ in 0..5 {
+        assert_eq!(run(2), one);
+    }
 }

@@ -163,11 +163,7 @@ pub(crate) fn candidates(
         ev.insert("mailboxes_not_owned".into(), json!(mailboxes));
         let first = reads.iter().filter_map(|(_, u)| u.first).min();
         let last = reads.iter().filter_map(|(_, u)| u.last).max();
-        let earliest = reads
-            .iter()
-            .min_by_key(|(_, u)| u.first)
-            .map(|(_, u)| u.ctx)
-            .unwrap_or_default();
+        let earliest = earliest_ctx(scan, &reads);
         out.push(Candidate {
             rule: Rule::CrossMailboxAccess,
             title: format!(
@@ -218,11 +214,7 @@ fn first_seen_leads(
     let mut ev = evidence();
     ev.insert("scope".into(), json!("tenant"));
     ev.insert("adopting_users".into(), json!(uses.len()));
-    let earliest = uses
-        .iter()
-        .min_by_key(|(_, u)| u.first)
-        .map(|(_, u)| u.ctx)
-        .unwrap_or_default();
+    let earliest = earliest_ctx(scan, &uses);
     out.push(Candidate {
         rule: Rule::FirstSeenClientApp,
         title: format!("First use of a client app by {} users", uses.len()),
@@ -239,6 +231,22 @@ fn first_seen_leads(
         last: uses.iter().filter_map(|(_, u)| u.last).max(),
         evidence: ev,
     });
+}
+
+/// The context of the earliest of several keys' records; ties are broken by the context's text
+/// (never by symbol numbers, which depend on the order workers saw values), so the result is
+/// the same whatever the thread count.
+fn earliest_ctx(scan: &Scan, uses: &[(Key, &Use)]) -> Ctx {
+    uses.iter()
+        .map(|(_, u)| u)
+        .min_by(|a, b| {
+            let time = |u: &Use| (u.first.is_none(), u.first);
+            time(a)
+                .cmp(&time(b))
+                .then_with(|| a.ctx.cmp_text(&b.ctx, &scan.syms))
+        })
+        .map(|u| u.ctx)
+        .unwrap_or_default()
 }
 
 /// Whether a (user, client) key is a first use: not in the look-back baseline, and not used

@@ -143,16 +143,7 @@ pub fn links(a: &Alert) -> Vec<(u8, String)> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let ev = |name: &str| {
-        a.evidence
-            .get(name)
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str())
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let ev = |name: &str| a.evidence_strings(name);
     for t in a.token_id.iter().cloned().chain(ev("token_ids")) {
         out.push((0, t));
     }

@@ -94,11 +94,33 @@ impl Alert {
             record_ids: Vec::new(),
         }
     }
+
+    /// The strings of the evidence list `name` (e.g. `token_ids`): empty when absent or not a
+    /// list; non-string members are skipped.
+    pub fn evidence_strings(&self, name: &str) -> Vec<String> {
+        self.evidence
+            .get(name)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_strings_reads_string_lists_only() {
+        let mut a = Alert::new("r", "t", Severity::Low);
+        a.evidence = serde_json::json!({"token_ids": ["a", 1, "b"], "users": "x"});
+        assert_eq!(a.evidence_strings("token_ids"), ["a", "b"]);
+        assert!(a.evidence_strings("users").is_empty());
+        assert!(a.evidence_strings("absent").is_empty());
+    }
 
     #[test]
     fn alert_json_field_order_is_the_contract() {

@@ -88,18 +88,18 @@ fn link_values(alerts: &[Alert]) -> (Vec<String>, Vec<String>, bool) {
     let mut tokens = BTreeSet::new();
     let mut sessions = BTreeSet::new();
     for a in decisive {
-        let listed = |name: &str| {
-            a.evidence
-                .get(name)
-                .and_then(|v| v.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str())
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        };
-        tokens.extend(a.token_id.iter().cloned().chain(listed("token_ids")));
-        sessions.extend(a.session_id.iter().cloned().chain(listed("session_ids")));
+        tokens.extend(
+            a.token_id
+                .iter()
+                .cloned()
+                .chain(a.evidence_strings("token_ids")),
+        );
+        sessions.extend(
+            a.session_id
+                .iter()
+                .cloned()
+                .chain(a.evidence_strings("session_ids")),
+        );
     }
     let keep = |set: BTreeSet<String>| -> (Vec<String>, bool) {
         let mut v: Vec<String> = set.into_iter().filter(|s| !s.trim().is_empty()).collect();

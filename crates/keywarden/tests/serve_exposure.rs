@@ -101,19 +101,7 @@ fn hunt(logs: &Path, out: &Path) -> (Vec<Value>, Value) {
 /// A simulated tenant whose intrusion reads messages, syncs folders and is throttled (seed 3;
 /// `serve_support::simulate`'s seed 7 has no throttled read in its critical incident).
 fn simulate_with_throttling(out: &Path, shapes: &str) -> PathBuf {
-    let logs = out.join("logs");
-    let status = Command::new(env!("CARGO_BIN_EXE_keywarden"))
-        .args([
-            "simulate", "--users", "10", "--days", "8", "--seed", "3", "-q",
-        ])
-        .arg("--shape")
-        .arg(shapes)
-        .arg("--out")
-        .arg(&logs)
-        .status()
-        .expect("run simulate");
-    assert!(status.success());
-    logs
+    serve_support::simulate_seed(out, shapes, 3)
 }
 
 /// Waits until the live alerts holding `findings` exist and lie in one live incident whose

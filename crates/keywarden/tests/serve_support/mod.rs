@@ -201,10 +201,16 @@ pub fn ingest(addr: &str, name: &str, body: &[u8], key: Option<&str>) -> std::io
 
 /// Writes a simulated tenant (with a Storm-0558-style intrusion) in the given shapes.
 pub fn simulate(out: &Path, shapes: &str) -> PathBuf {
+    simulate_seed(out, shapes, 7)
+}
+
+/// [`simulate`] with another seed.
+pub fn simulate_seed(out: &Path, shapes: &str, seed: u64) -> PathBuf {
     let logs = out.join("logs");
+    let seed = seed.to_string();
     let status = Command::new(env!("CARGO_BIN_EXE_keywarden"))
         .args([
-            "simulate", "--users", "10", "--days", "8", "--seed", "7", "-q",
+            "simulate", "--users", "10", "--days", "8", "--seed", &seed, "-q",
         ])
         .arg("--shape")
         .arg(shapes)

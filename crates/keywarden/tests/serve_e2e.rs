@@ -9,7 +9,6 @@ mod serve_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serve_support::*;
@@ -45,23 +44,6 @@ fn summarise(alerts: &[serde_json::Value]) -> (BTreeSet<Finding>, BTreeSet<BTree
     (findings, groups.into_values().collect())
 }
 
-fn hunt(logs: &Path, out: &Path) -> Vec<serde_json::Value> {
-    let status = Command::new(env!("CARGO_BIN_EXE_keywarden"))
-        .arg("hunt")
-        .arg(logs)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::read_to_string(out.join("alerts.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// Incident id → severity from `exposure.json` (one entry per incident).
 fn hunt_severities(out: &Path) -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(out.join("exposure.json")).unwrap();
@@ -79,21 +61,6 @@ fn hunt_severities(out: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn all_alerts(addr: &str, page: usize) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let r = get(addr, &format!("/api/v1/alerts?limit={page}{cursor}"));
-        assert_eq!(r.status, 200);
-        let v = r.json();
-        out.extend(v["alerts"].as_array().unwrap().iter().cloned());
-        match v["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return out,
-        }
-    }
-}
-
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(bytes).unwrap();
@@ -104,7 +71,7 @@ fn same_findings_as_hunt(shapes: &str) {
     let dir = tempfile::tempdir().unwrap();
     let logs = simulate(dir.path(), shapes);
     let hunt_dir = dir.path().join("hunt");
-    let hunt_alerts = hunt(&logs, &hunt_dir);
+    let hunt_alerts = hunt_alerts(&logs, &[], &hunt_dir);
     let hunt_incidents = hunt_severities(&hunt_dir);
     let (want, want_groups) = summarise(&hunt_alerts);
     assert!(

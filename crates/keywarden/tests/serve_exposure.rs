@@ -9,7 +9,6 @@ mod serve_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use keywarden_detect::finalize::merge_windows;
@@ -77,20 +76,7 @@ fn exposed(mailboxes: &Value) -> Exposed {
 
 /// Runs `hunt` on the logs: (alerts, exposure.json).
 fn hunt(logs: &Path, out: &Path) -> (Vec<Value>, Value) {
-    let status = Command::new(env!("CARGO_BIN_EXE_keywarden"))
-        .arg("hunt")
-        .arg(logs)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .status()
-        .expect("run hunt");
-    assert!(status.success());
-    let alerts = std::fs::read_to_string(out.join("alerts.jsonl"))
-        .expect("alerts.jsonl")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("alert JSON"))
-        .collect();
+    let alerts = hunt_alerts(logs, &[], out);
     let exposure = serde_json::from_str(
         &std::fs::read_to_string(out.join("exposure.json")).expect("exposure.json"),
     )

@@ -7,7 +7,6 @@ mod serve_support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use serve_support::*;
 
@@ -77,40 +76,6 @@ fn write_rules(dir: &Path) -> std::path::PathBuf {
     rules
 }
 
-fn hunt(logs: &Path, rules: &Path, out: &Path) -> Vec<serde_json::Value> {
-    let status = Command::new(env!("CARGO_BIN_EXE_keywarden"))
-        .arg("hunt")
-        .arg(logs)
-        .arg("--rules")
-        .arg(rules)
-        .arg("--out")
-        .arg(out)
-        .arg("-q")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::read_to_string(out.join("alerts.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn all_alerts(addr: &str) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let r = get(addr, &format!("/api/v1/alerts?limit=10000{cursor}"));
-        assert_eq!(r.status, 200);
-        let v = r.json();
-        out.extend(v["alerts"].as_array().unwrap().iter().cloned());
-        match v["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return out,
-        }
-    }
-}
-
 fn sigma_ids(alerts: &[serde_json::Value]) -> BTreeSet<String> {
     alerts
         .iter()
@@ -133,7 +98,11 @@ fn serve_rules_raise_the_same_sigma_alerts_as_hunt() {
     let dir = tempfile::tempdir().unwrap();
     let logs = simulate(dir.path(), "ual-json,signin-graph");
     let rules = write_rules(dir.path());
-    let hunted = hunt(&logs, &rules, &dir.path().join("hunt"));
+    let hunted = hunt_alerts(
+        &logs,
+        &[Path::new("--rules"), &rules],
+        &dir.path().join("hunt"),
+    );
     let want = sigma_ids(&hunted);
     let by_rule = |ids: &BTreeSet<String>, n: u8| {
         let rule = format!("sigma:0b0c7f4e-1111-4c1e-9f00-00000000000{n}:");
@@ -164,7 +133,7 @@ fn serve_rules_raise_the_same_sigma_alerts_as_hunt() {
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
     let alerts = wait_for(30, "serve's Sigma alerts to match hunt's", || {
-        let alerts = all_alerts(&srv.addr);
+        let alerts = all_alerts(&srv.addr, 10_000);
         (sigma_ids(&alerts) == want).then_some(alerts)
     });
     // Same alerts, not just the same ids: rule, severity, records.
@@ -213,5 +182,5 @@ fn serve_rules_raise_the_same_sigma_alerts_as_hunt() {
     drop(srv);
     assert!(data.exists());
     let srv = serve_args(dir.path(), Some(&config), &args);
-    assert_eq!(sigma_ids(&all_alerts(&srv.addr)), want);
+    assert_eq!(sigma_ids(&all_alerts(&srv.addr, 10_000)), want);
 }

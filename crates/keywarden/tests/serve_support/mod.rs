@@ -199,6 +199,41 @@ pub fn ingest(addr: &str, name: &str, body: &[u8], key: Option<&str>) -> std::io
     )
 }
 
+/// Runs `keywarden hunt` on `logs` (with `extra` arguments) into `out`; its `alerts.jsonl`.
+pub fn hunt_alerts(logs: &Path, extra: &[&Path], out: &Path) -> Vec<serde_json::Value> {
+    let status = Command::new(env!("CARGO_BIN_EXE_keywarden"))
+        .arg("hunt")
+        .arg(logs)
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .arg("-q")
+        .status()
+        .expect("run hunt");
+    assert!(status.success());
+    std::fs::read_to_string(out.join("alerts.jsonl"))
+        .expect("alerts.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("alert JSON"))
+        .collect()
+}
+
+/// Every alert through the API, following the cursor with pages of `page`.
+pub fn all_alerts(addr: &str, page: usize) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = get(addr, &format!("/api/v1/alerts?limit={page}{cursor}"));
+        assert_eq!(r.status, 200);
+        let v = r.json();
+        out.extend(v["alerts"].as_array().into_iter().flatten().cloned());
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
 /// Writes a simulated tenant (with a Storm-0558-style intrusion) in the given shapes.
 pub fn simulate(out: &Path, shapes: &str) -> PathBuf {
     simulate_seed(out, shapes, 7)

@@ -126,14 +126,11 @@ impl Exact {
         if needles.is_empty() {
             return Ok(None);
         }
-        let mut list: Vec<&str> = needles.into_iter().collect();
-        list.sort_unstable();
+        let list = sorted(needles);
         if let Some(p) = aho_corasick::packed::Searcher::new(list.iter()) {
             return Ok(Some(Exact::Packed(p, list.len())));
         }
-        let mut set = FxHashSet::default();
-        set.extend(list);
-        Ok(searcher(set, false)?.map(Exact::Automaton))
+        Ok(Some(Exact::Automaton(automaton(&list, false)?)))
     }
 
     fn is_match(&self, raw: &[u8]) -> bool {
@@ -168,13 +165,21 @@ fn searcher(
     if needles.is_empty() {
         return Ok(None);
     }
+    automaton(&sorted(needles), ignore_case).map(Some)
+}
+
+/// The needles in a fixed order (the automaton's match order does not depend on hashing).
+fn sorted(needles: FxHashSet<&str>) -> Vec<&str> {
     let mut list: Vec<&str> = needles.into_iter().collect();
     list.sort_unstable();
+    list
+}
+
+fn automaton(list: &[&str], ignore_case: bool) -> Result<AhoCorasick, aho_corasick::BuildError> {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(ignore_case)
         .match_kind(MatchKind::LeftmostFirst)
-        .build(&list)
-        .map(Some)
+        .build(list)
 }
 
 /// Key kinds, for the per-kind needle budget.

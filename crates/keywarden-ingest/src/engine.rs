@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::container::json::{At, Ctx, LineTracker};
-use crate::container::scan::{self, Element};
+use crate::container::values::{self, Piece};
 use crate::container::{self, Container, http_text, json};
 use crate::format::Format;
 use std::io::Read;
@@ -81,8 +81,17 @@ pub(crate) enum Task {
     Elements {
         input: usize,
         data: Arc<Loaded>,
-        elements: Vec<(usize, usize, u64)>,
+        elements: Vec<ElementRef>,
     },
+}
+
+/// One record of a large JSON document, found by [`values::walk`].
+pub(crate) struct ElementRef {
+    start: usize,
+    end: usize,
+    line: u64,
+    /// The record may itself be a page or an envelope.
+    containers: bool,
 }
 
 pub(crate) struct Shared<'a> {
@@ -261,8 +270,10 @@ fn load_task(shared: &Shared<'_>, i: usize, p: &mut dyn Processor) {
             } else {
                 0
             };
+            // UTF-16 is decoded whole, so it is never streamed.
+            let utf8 = crate::load::text_encoding(&prefix) == crate::load::TextEncoding::Utf8;
             let container = container::sniff(&prefix[start..], cfg.format);
-            if matches!(container, Container::JsonLines | Container::HttpText) {
+            if utf8 && matches!(container, Container::JsonLines | Container::HttpText) {
                 set_label(shared, i, container.label(), None);
                 let http = container == Container::HttpText;
                 return crate::stream::LineStream {
@@ -289,8 +300,9 @@ fn load_task(shared: &Shared<'_>, i: usize, p: &mut dyn Processor) {
                 });
             }
             shared.observer.progress(prefix.len() as u64);
+            let (bytes, start) = crate::load::decode_text(prefix);
             Loaded {
-                bytes: prefix,
+                bytes,
                 start,
                 error,
             }
@@ -352,12 +364,13 @@ fn run_chunk(cfg: &IngestConfig, name: &str, task: Task, sink: &mut Sink<'_>) {
             sink,
         ),
         Task::Elements { data, elements, .. } => {
-            for (s, e, line) in elements {
+            for el in elements {
                 let at = At {
-                    offset: s as u64,
-                    line: Some(line),
+                    offset: el.start as u64,
+                    line: Some(el.line),
                 };
-                json::process_text(&ctx, &data.bytes[s..e], at, true, sink);
+                let text = &data.bytes[el.start..el.end];
+                json::process_text(&ctx, text, at, el.containers, sink);
             }
         }
     }
@@ -463,16 +476,11 @@ fn process_loaded(
             container::csv::read(ctx.path, body, start as u64, cfg.format, sink);
             Vec::new()
         }
-        Container::JsonSequence => {
-            json::process_sequence(ctx, body, at, sink);
-            Vec::new()
-        }
-        Container::JsonDocument => {
-            let open = scan::skip_ws(body, 0);
-            if body.get(open) == Some(&b'[') && body.len() > cfg.chunk_bytes {
-                split_array_tasks(i, loaded, cfg.chunk_bytes, ctx, sink)
+        Container::JsonDocument | Container::JsonSequence => {
+            if body.len() > cfg.chunk_bytes {
+                split_value_tasks(i, loaded, cfg.chunk_bytes, ctx, sink)
             } else {
-                json::process_document(ctx, body, at, sink);
+                json::process_values(ctx, body, at, sink);
                 Vec::new()
             }
         }
@@ -519,8 +527,9 @@ fn split_line_tasks(input: usize, loaded: Loaded, chunk: usize, http: bool) -> V
     tasks
 }
 
-/// Splits a large top-level array into element chunks.
-fn split_array_tasks(
+/// Splits a large JSON document (or several in one input: appended arrays, pages) into chunks
+/// of records; damaged stretches are rejected here, in order.
+fn split_value_tasks(
     input: usize,
     loaded: Loaded,
     chunk: usize,
@@ -528,47 +537,46 @@ fn split_array_tasks(
     sink: &mut Sink<'_>,
 ) -> Vec<Task> {
     let data = Arc::new(loaded);
-    let b = &data.bytes;
-    let open = scan::skip_ws(b, data.start);
-    let (elements, end) = scan::split_array(b, open);
+    let start = data.start;
+    let body = &data.bytes[start..];
     let mut lines = LineTracker::new(
-        b,
+        body,
         At {
-            offset: 0,
+            offset: start as u64,
             line: Some(1),
         },
     );
     let mut tasks = Vec::new();
     let mut batch = Vec::new();
     let mut batch_bytes = 0;
-    for el in elements {
-        match el {
-            Element::Ok { start, end } => {
-                let line = lines.at(start).line.unwrap_or(1);
-                batch.push((start, end, line));
-                batch_bytes += end - start;
-                if batch_bytes >= chunk {
-                    tasks.push(Task::Elements {
-                        input,
-                        data: Arc::clone(&data),
-                        elements: std::mem::take(&mut batch),
-                    });
-                    batch_bytes = 0;
-                }
-            }
-            Element::Broken { start, error } => {
-                let here = lines.at(start);
-                json::broken(ctx, &b[start..], error, here, sink);
+    values::walk(body, |piece| match piece {
+        Piece::Record {
+            start: s,
+            end: e,
+            containers,
+        } => {
+            let line = lines.at(s).line.unwrap_or(1);
+            batch.push(ElementRef {
+                start: start + s,
+                end: start + e,
+                line,
+                containers,
+            });
+            batch_bytes += e - s;
+            if batch_bytes >= chunk {
+                tasks.push(Task::Elements {
+                    input,
+                    data: Arc::clone(&data),
+                    elements: std::mem::take(&mut batch),
+                });
+                batch_bytes = 0;
             }
         }
-    }
-    let k = scan::skip_ws(b, end);
-    if k < b.len() {
-        let here = lines.at(k);
-        let reason =
-            RejectReason::InvalidJson("unexpected data after the end of the JSON document".into());
-        ctx.reject(sink, reason, here, &b[k..]);
-    }
+        Piece::Damaged { start: s, .. } => {
+            let here = lines.at(s);
+            json::damaged(ctx, body, piece, here, sink);
+        }
+    });
     if !batch.is_empty() {
         tasks.push(Task::Elements {
             input,

@@ -5,8 +5,9 @@
 //! [`keywarden_model::Event`]s, and accounts for every record.
 //!
 //! Flow: [`expand_inputs`] lists files (directories recursively, `-` for stdin); the
-//! [`ingest`] engine loads each (decompressing gzip/zstd by magic bytes), sniffs its container
-//! (JSON lines, array, Graph page, Event Hub envelope, CSV, EVTX, access-log text), splits
+//! [`ingest`] engine loads each (decompressing gzip/zstd by magic bytes, decoding UTF-16 to
+//! UTF-8), sniffs its container (JSON lines, array, Graph page, Event Hub envelope, several of
+//! these appended as PowerShell's `Out-File -Append` leaves them, CSV, EVTX, access-log text), splits
 //! large inputs into chunks processed on all cores, parses each record on its own, recognises
 //! its shape ([`shape::classify`]) and extracts its fields ([`shape::normalise`]). Each worker
 //! feeds its own [`Processor`]; the caller merges them.

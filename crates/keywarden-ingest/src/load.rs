@@ -1,5 +1,6 @@
 //! Finding inputs (files, directories, stdin) and loading their bytes, decompressing `.gz` and
-//! `.zst` transparently (by magic bytes, not by name).
+//! `.zst` transparently (by magic bytes, not by name), and decoding UTF-16 text (Windows
+//! PowerShell 5's `Out-File` default) to UTF-8.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -81,6 +82,7 @@ fn walk(dir: &Path, out: &mut Vec<InputSource>) -> Result<(), InputError> {
 /// The loaded bytes of one input. When decompression failed part-way, `bytes` holds what was
 /// decoded and `error` says why the rest is missing.
 pub(crate) struct Loaded {
+    /// The decompressed input, as UTF-8 when it was UTF-16 (offsets then count UTF-8 bytes).
     pub bytes: Vec<u8>,
     /// Where the records start (after a UTF-8 BOM).
     pub start: usize,
@@ -155,13 +157,9 @@ pub(crate) fn open_prefix(src: &InputSource, prefix_len: usize) -> Opened {
         }
     }
     if prefix.len() <= prefix_len || error.is_some() {
-        let start = if prefix.starts_with(BOM) {
-            BOM.len()
-        } else {
-            0
-        };
+        let (bytes, start) = decode_text(prefix);
         return Opened::Complete(Loaded {
-            bytes: prefix,
+            bytes,
             start,
             error,
         });
@@ -214,12 +212,68 @@ pub(crate) fn from_bytes(raw: Vec<u8>, cap: u64) -> Loaded {
     } else {
         (raw, None)
     };
-    let start = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+    let (bytes, start) = decode_text(bytes);
     Loaded {
         bytes,
         start,
         error,
     }
+}
+
+/// The encoding of a text, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextEncoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+}
+
+/// UTF-16 by its byte-order mark (`FF FE`, `FE FF`), or, without one, by the NUL bytes of
+/// ASCII text in its first four bytes (`[\0{\0`...).
+pub(crate) fn text_encoding(b: &[u8]) -> TextEncoding {
+    match b {
+        [0xff, 0xfe, ..] => TextEncoding::Utf16Le,
+        [0xfe, 0xff, ..] => TextEncoding::Utf16Be,
+        [a, 0, c, 0, ..] if a.is_ascii_graphic() || a.is_ascii_whitespace() => {
+            if *c != 0 {
+                TextEncoding::Utf16Le
+            } else {
+                TextEncoding::Utf8
+            }
+        }
+        [0, a, 0, c, ..] if (a.is_ascii_graphic() || a.is_ascii_whitespace()) && *c != 0 => {
+            TextEncoding::Utf16Be
+        }
+        _ => TextEncoding::Utf8,
+    }
+}
+
+/// Decodes UTF-16 input to UTF-8 (an unpaired surrogate or a dangling odd byte becomes U+FFFD)
+/// and returns the bytes with where the records start (after a UTF-8 or UTF-16 BOM).
+pub(crate) fn decode_text(bytes: Vec<u8>) -> (Vec<u8>, usize) {
+    let big_endian = match text_encoding(&bytes) {
+        TextEncoding::Utf8 => {
+            let start = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+            return (bytes, start);
+        }
+        TextEncoding::Utf16Le => false,
+        TextEncoding::Utf16Be => true,
+    };
+    let body = match bytes.get(..2) {
+        Some([0xff, 0xfe] | [0xfe, 0xff]) => &bytes[2..],
+        _ => &bytes[..],
+    };
+    let units = body.chunks(2).map(|p| match p {
+        [a, b] if big_endian => u16::from_be_bytes([*a, *b]),
+        [a, b] => u16::from_le_bytes([*a, *b]),
+        // A dangling odd byte: not a code unit.
+        _ => 0xdc00,
+    });
+    let mut out = String::with_capacity(body.len() / 2 + body.len() / 8);
+    for c in char::decode_utf16(units) {
+        out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+    }
+    (out.into_bytes(), 0)
 }
 
 /// True when the reader yields at least one more byte (errors count as no more).

@@ -2,13 +2,15 @@
 //! Event Hub envelopes (`{"records": [...]}`), one per line or one per file.
 //!
 //! Every JSON text is first checked for size and UTF-8, then split structurally (see
-//! [`super::scan`]) where it is a container, and each record is parsed on its own so that one
-//! damaged record costs exactly one rejection.
+//! [`super::scan`] and, for several documents in one input, [`super::values`]) where it is a
+//! container, and each record is parsed on its own so that one damaged record costs exactly one
+//! rejection.
 
 use keywarden_model::{Origin, Value};
 use std::sync::LazyLock;
 
-use super::scan::{self, Element, ScanError};
+use super::scan::{self, ScanError};
+use super::values::{self, Piece};
 use crate::format::Format;
 use crate::reject::{RejectReason, Rejection};
 use crate::shape;
@@ -66,11 +68,18 @@ pub(crate) fn process_text(
             return ctx.reject(sink, reason, at, text);
         }
     };
-    if containers && let Some(array) = container_array(text) {
-        return process_elements(ctx, text, array, at, sink);
+    if containers && container_array(text).is_some() {
+        return process_values(ctx, text, at, sink);
     }
     match Value::parse(s) {
-        Err(e) => ctx.reject(sink, RejectReason::from_json(&e), at, text),
+        Err(e) => {
+            // Several values on one line (`{"value":[...]}{"value":[...]}`, `[...][...]`):
+            // each is read.
+            if containers && holds_several_values(text) {
+                return process_values(ctx, text, at, sink);
+            }
+            ctx.reject(sink, RejectReason::from_json(&e), at, text)
+        }
         Ok(raw) => {
             let origin = Origin {
                 path: ctx.path,
@@ -86,6 +95,13 @@ pub(crate) fn process_text(
     }
 }
 
+/// True when a complete JSON value is followed by more than whitespace.
+fn holds_several_values(text: &[u8]) -> bool {
+    let open = values::skip_ws_bom(text, 0);
+    matches!(text.get(open), Some(b'[' | b'{'))
+        && scan::value_end(text, open).is_ok_and(|end| values::skip_ws_bom(text, end) < text.len())
+}
+
 /// Searchers for the keys that make an object an envelope or a Graph page, built once (a
 /// searcher per call cost more than the search itself on every JSON line).
 static CONTAINER_KEYS: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock::new(|| {
@@ -97,7 +113,7 @@ static CONTAINER_KEYS: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock
 });
 
 /// If `text` is an envelope or a Graph page, the byte index of its record array's `[`.
-fn container_array(text: &[u8]) -> Option<usize> {
+pub(crate) fn container_array(text: &[u8]) -> Option<usize> {
     let open = scan::skip_ws(text, 0);
     if text.get(open) != Some(&b'{') {
         return None;
@@ -129,38 +145,35 @@ fn container_array(text: &[u8]) -> Option<usize> {
     None
 }
 
-/// Processes each element of the array at `text[open]`.
-fn process_elements(ctx: &Ctx<'_>, text: &[u8], open: usize, at: At, sink: &mut Sink<'_>) {
-    let (elements, _) = scan::split_array(text, open);
-    let mut lines = LineTracker::new(text, at);
-    for el in elements {
-        match el {
-            Element::Ok { start, end } => {
-                let here = lines.at(start);
-                process_text(ctx, &text[start..end], here, false, sink);
-            }
-            Element::Broken { start, error } => {
-                let here = lines.at(start);
-                broken(ctx, &text[start..], error, here, sink);
-            }
-        }
+/// Rejects a stretch [`values::walk`] could not split: a cut at the end of the input is
+/// `truncated`; any other damage is handed to the parser, whose message says what is wrong.
+pub(crate) fn damaged(ctx: &Ctx<'_>, text: &[u8], piece: Piece, at: At, sink: &mut Sink<'_>) {
+    let Piece::Damaged {
+        start,
+        end,
+        error,
+        resumed,
+    } = piece
+    else {
+        return;
+    };
+    let stretch = &text[start..end];
+    if !resumed && error == ScanError::Eof {
+        return ctx.reject(sink, RejectReason::Truncated, at, stretch);
     }
+    process_text(ctx, trim_separator(stretch), at, false, sink);
 }
 
-/// Rejects the unscannable tail of a container.
-pub(crate) fn broken(ctx: &Ctx<'_>, tail: &[u8], error: ScanError, at: At, sink: &mut Sink<'_>) {
-    if tail.iter().all(|c| c.is_ascii_whitespace()) && error == ScanError::Eof {
-        // The input ended where the array should have been closed: nothing lost but the `]`.
-        let reason = RejectReason::Truncated;
-        return ctx.reject(sink, reason, at, tail);
-    }
-    let reason = match error {
-        ScanError::Eof => RejectReason::Truncated,
-        ScanError::Unexpected(_) => RejectReason::InvalidJson(
-            "array structure is broken here; the rest of the input cannot be split".into(),
-        ),
+/// A damaged element without the whitespace and `,` that separate it from the next one.
+fn trim_separator(b: &[u8]) -> &[u8] {
+    let trim_end = |b: &'_ [u8]| -> usize {
+        b.iter()
+            .rposition(|c| !c.is_ascii_whitespace())
+            .map_or(0, |k| k + 1)
     };
-    ctx.reject(sink, reason, at, tail);
+    let b = &b[..trim_end(b)];
+    let b = b.strip_suffix(b",").unwrap_or(b);
+    &b[..trim_end(b)]
 }
 
 /// Maps byte positions (visited in increasing order) to line numbers.
@@ -193,60 +206,22 @@ impl<'t> LineTracker<'t> {
     }
 }
 
-/// Processes a whole JSON document (array, page, envelope or single record).
-pub(crate) fn process_document(ctx: &Ctx<'_>, text: &[u8], at: At, sink: &mut Sink<'_>) {
-    let open = scan::skip_ws(text, 0);
+/// Processes a JSON document or several one after another (arrays, pages, envelopes, records;
+/// see [`values::walk`]).
+pub(crate) fn process_values(ctx: &Ctx<'_>, text: &[u8], at: At, sink: &mut Sink<'_>) {
     let mut lines = LineTracker::new(text, at);
-    if text.get(open) == Some(&b'[') {
-        let (elements, end) = scan::split_array(text, open);
-        for el in elements {
-            match el {
-                Element::Ok { start, end } => {
-                    let here = lines.at(start);
-                    process_text(ctx, &text[start..end], here, true, sink);
-                }
-                Element::Broken { start, error } => {
-                    let here = lines.at(start);
-                    broken(ctx, &text[start..], error, here, sink);
-                }
-            }
+    values::walk(text, |piece| match piece {
+        Piece::Record {
+            start,
+            end,
+            containers,
+        } => {
+            let here = lines.at(start);
+            process_text(ctx, &text[start..end], here, containers, sink);
         }
-        trailing(ctx, text, end, &mut lines, sink);
-    } else {
-        let here = lines.at(open);
-        process_text(ctx, &text[open..], here, true, sink);
-    }
-}
-
-/// Anything after a document's closing bracket is garbage.
-fn trailing(
-    ctx: &Ctx<'_>,
-    text: &[u8],
-    end: usize,
-    lines: &mut LineTracker<'_>,
-    sink: &mut Sink<'_>,
-) {
-    let k = scan::skip_ws(text, end);
-    if k < text.len() {
-        let here = lines.at(k);
-        let reason =
-            RejectReason::InvalidJson("unexpected data after the end of the JSON document".into());
-        ctx.reject(sink, reason, here, &text[k..]);
-    }
-}
-
-/// Processes several JSON values that follow each other (pretty-printed records back to back).
-pub(crate) fn process_sequence(ctx: &Ctx<'_>, text: &[u8], at: At, sink: &mut Sink<'_>) {
-    let mut lines = LineTracker::new(text, at);
-    let mut i = scan::skip_ws(text, 0);
-    while i < text.len() {
-        let here = lines.at(i);
-        match scan::value_end(text, i) {
-            Ok(end) => {
-                process_text(ctx, &text[i..end], here, true, sink);
-                i = scan::skip_ws(text, end);
-            }
-            Err(error) => return broken(ctx, &text[i..], error, here, sink),
+        Piece::Damaged { start, .. } => {
+            let here = lines.at(start);
+            damaged(ctx, text, piece, here, sink);
         }
-    }
+    });
 }

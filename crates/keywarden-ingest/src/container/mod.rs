@@ -6,6 +6,7 @@ pub(crate) mod evtx;
 pub(crate) mod http_text;
 pub(crate) mod json;
 pub(crate) mod scan;
+pub(crate) mod values;
 
 use crate::format::Format;
 
@@ -16,7 +17,8 @@ pub(crate) enum Container {
     JsonLines,
     /// A single JSON document: an array, a Graph page, an envelope, or one record.
     JsonDocument,
-    /// Several multi-line JSON values one after another.
+    /// Several multi-line JSON values one after another (records, arrays, pages: read like
+    /// a document, see [`values`]).
     JsonSequence,
     Csv,
     Evtx,

@@ -1,7 +1,7 @@
 //! A structural JSON scanner: finds where values start and end without building them.
 //!
-//! Used to split a JSON array (or the `value`/`records` array of a Graph page or an Event Hub
-//! envelope) into elements with exact byte offsets, so that each element is parsed on its own:
+//! Used (by [`super::values`]) to split a JSON array (or the `value`/`records` array of a Graph
+//! page or an Event Hub envelope) into elements with exact byte offsets, so that each element is parsed on its own:
 //! one bad element is one rejection, the rest still load, and elements can be parsed in
 //! parallel. The scanner only tracks strings, escapes and bracket depth; validity is left to
 //! the real parser.
@@ -86,68 +86,6 @@ pub(crate) fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
     }
 }
 
-/// One element found by [`split_array`]: a byte range, or a stretch that could not be scanned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Element {
-    Ok {
-        start: usize,
-        end: usize,
-    },
-    /// From `start` to the end of the input nothing more could be split.
-    Broken {
-        start: usize,
-        error: ScanError,
-    },
-}
-
-/// Splits the array starting at `b[open] == b'['` into elements. Returns the elements and the
-/// index just after the closing bracket (or `b.len()` when the array is broken).
-pub(crate) fn split_array(b: &[u8], open: usize) -> (Vec<Element>, usize) {
-    let mut out = Vec::new();
-    let mut i = skip_ws(b, open + 1);
-    if b.get(i) == Some(&b']') {
-        return (out, i + 1);
-    }
-    loop {
-        i = skip_ws(b, i);
-        if i >= b.len() {
-            out.push(Element::Broken {
-                start: i,
-                error: ScanError::Eof,
-            });
-            return (out, b.len());
-        }
-        match value_end(b, i) {
-            Ok(end) => {
-                out.push(Element::Ok { start: i, end });
-                let k = skip_ws(b, end);
-                match b.get(k) {
-                    Some(b',') => i = k + 1,
-                    Some(b']') => return (out, k + 1),
-                    None => {
-                        out.push(Element::Broken {
-                            start: k,
-                            error: ScanError::Eof,
-                        });
-                        return (out, b.len());
-                    }
-                    Some(_) => {
-                        out.push(Element::Broken {
-                            start: k,
-                            error: ScanError::Unexpected(k),
-                        });
-                        return (out, b.len());
-                    }
-                }
-            }
-            Err(error) => {
-                out.push(Element::Broken { start: i, error });
-                return (out, b.len());
-            }
-        }
-    }
-}
-
 /// The top-level keys of the object at `b[open] == b'{'`, with each value's byte range, or
 /// `None` when the object cannot be scanned to its end.
 pub(crate) fn object_members(b: &[u8], open: usize) -> Option<Vec<(&[u8], usize, usize)>> {
@@ -182,40 +120,6 @@ pub(crate) fn object_members(b: &[u8], open: usize) -> Option<Vec<(&[u8], usize,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ranges(s: &str) -> Vec<String> {
-        let b = s.as_bytes();
-        split_array(b, 0)
-            .0
-            .into_iter()
-            .map(|e| match e {
-                Element::Ok { start, end } => s[start..end].to_string(),
-                Element::Broken { start, error } => format!("BROKEN@{start}:{error:?}"),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn splits_nested_arrays_with_tricky_strings() {
-        let s = r#"[ {"a":"x]}\"{"}, [1,[2]] ,"s,]" , 3.5e2, null ]"#;
-        assert_eq!(
-            ranges(s),
-            vec![r#"{"a":"x]}\"{"}"#, "[1,[2]]", r#""s,]""#, "3.5e2", "null"]
-        );
-    }
-
-    #[test]
-    fn reports_truncation_and_garbage() {
-        assert_eq!(
-            ranges(r#"[{"a":1},{"b":"#),
-            vec![r#"{"a":1}"#, "BROKEN@9:Eof"]
-        );
-        assert_eq!(
-            ranges(r#"[{"a":1} x {"b":2}]"#),
-            vec![r#"{"a":1}"#, "BROKEN@9:Unexpected(9)"]
-        );
-        assert_eq!(ranges("[]"), Vec::<String>::new());
-    }
 
     #[test]
     fn finds_object_members() {

@@ -1,6 +1,7 @@
 //! Fuzzes UAL record extraction (Management API, Sentinel OfficeActivity, Defender
-//! CloudAppEvents with embedded JSON and PowerShell text): arbitrary bytes, sniffed and with
-//! each UAL shape forced. Every record must be an event or a rejection.
+//! CloudAppEvents with embedded JSON and PowerShell text) and the other Defender
+//! advanced-hunting tables (union columns, `AdditionalFields` text): arbitrary bytes, sniffed
+//! and with each shape forced. Every record must be an event or a rejection.
 #![no_main]
 
 use keywarden_ingest::{Discard, Format, IngestConfig, ingest_bytes};
@@ -12,6 +13,8 @@ fuzz_target!(|data: &[u8]| {
         Some(Format::UalJson),
         Some(Format::SentinelOfficeActivity),
         Some(Format::DefenderCloudAppEvents),
+        Some(Format::DefenderDeviceEvents),
+        Some(Format::DefenderIdentityDirectoryEvents),
     ] {
         let cfg = IngestConfig {
             format,

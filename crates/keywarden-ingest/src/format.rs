@@ -22,6 +22,26 @@ pub enum Format {
     SentinelOfficeActivity,
     /// Defender XDR `CloudAppEvents` rows (`RawEventData` holds the UAL record).
     DefenderCloudAppEvents,
+    /// Defender for Endpoint `DeviceEvents` rows (`LdapSearch`, `AntivirusDetection`...).
+    DefenderDeviceEvents,
+    /// Defender for Endpoint `DeviceProcessEvents` rows (`ProcessCreated`).
+    DefenderDeviceProcessEvents,
+    /// Defender for Endpoint `DeviceNetworkEvents` rows (`ConnectionSuccess`...).
+    DefenderDeviceNetworkEvents,
+    /// Defender for Endpoint `DeviceFileEvents` rows (`FileCreated`...).
+    DefenderDeviceFileEvents,
+    /// Defender for Endpoint `DeviceRegistryEvents` rows (`RegistryValueSet`...).
+    DefenderDeviceRegistryEvents,
+    /// Defender for Endpoint `DeviceLogonEvents` rows (`LogonSuccess`...).
+    DefenderDeviceLogonEvents,
+    /// Defender for Endpoint `DeviceImageLoadEvents` rows (`ImageLoaded`).
+    DefenderDeviceImageLoadEvents,
+    /// Defender for Identity `IdentityDirectoryEvents` rows (`Directory Services replication`...).
+    DefenderIdentityDirectoryEvents,
+    /// Defender for Identity `IdentityQueryEvents` rows (`LDAP query`, `DNS query`...).
+    DefenderIdentityQueryEvents,
+    /// Defender for Identity `IdentityLogonEvents` rows (`LogonSuccess`, `LogonFailed`).
+    DefenderIdentityLogonEvents,
     /// Graph `auditLogs/signIns` objects (`{"value": [...]}` pages or bare arrays).
     SignInGraph,
     /// Log Analytics `SigninLogs`, `AADNonInteractiveUserSignInLogs`,
@@ -46,13 +66,23 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 16] = [
+    pub const ALL: [Format; 26] = [
         Format::UalJson,
         Format::UalSearchCsv,
         Format::PurviewCsv,
         Format::PurviewCsvLegacy,
         Format::SentinelOfficeActivity,
         Format::DefenderCloudAppEvents,
+        Format::DefenderDeviceEvents,
+        Format::DefenderDeviceProcessEvents,
+        Format::DefenderDeviceNetworkEvents,
+        Format::DefenderDeviceFileEvents,
+        Format::DefenderDeviceRegistryEvents,
+        Format::DefenderDeviceLogonEvents,
+        Format::DefenderDeviceImageLoadEvents,
+        Format::DefenderIdentityDirectoryEvents,
+        Format::DefenderIdentityQueryEvents,
+        Format::DefenderIdentityLogonEvents,
         Format::SignInGraph,
         Format::SignInLogAnalytics,
         Format::AzureDiagnostic,
@@ -73,6 +103,16 @@ impl Format {
             Format::PurviewCsvLegacy => "purview-csv-legacy",
             Format::SentinelOfficeActivity => "sentinel-office-activity",
             Format::DefenderCloudAppEvents => "defender-cloud-app-events",
+            Format::DefenderDeviceEvents => "defender-device-events",
+            Format::DefenderDeviceProcessEvents => "defender-device-process-events",
+            Format::DefenderDeviceNetworkEvents => "defender-device-network-events",
+            Format::DefenderDeviceFileEvents => "defender-device-file-events",
+            Format::DefenderDeviceRegistryEvents => "defender-device-registry-events",
+            Format::DefenderDeviceLogonEvents => "defender-device-logon-events",
+            Format::DefenderDeviceImageLoadEvents => "defender-device-image-load-events",
+            Format::DefenderIdentityDirectoryEvents => "defender-identity-directory-events",
+            Format::DefenderIdentityQueryEvents => "defender-identity-query-events",
+            Format::DefenderIdentityLogonEvents => "defender-identity-logon-events",
             Format::SignInGraph => "signin-graph",
             Format::SignInLogAnalytics => "signin-log-analytics",
             Format::AzureDiagnostic => "azure-diagnostic",

@@ -273,15 +273,29 @@ fn real_sentinel_mail_items_accessed_bind() {
 }
 
 #[test]
-fn real_defender_tables_route_sensibly() {
+fn real_defender_union_reads_every_row_as_its_table() {
     let (out, seen) = read(&shared(
         "otrf-goldensaml-mail-access/Microsoft365DefenderEvents.json",
     ));
     assert_eq!((out.counts.records, out.counts.rejected), (9, 0));
-    // CloudAppEvents rows (MailItemsAccessed, the consent grant) are Defender events; the
-    // IdentityQueryEvents / IdentityDirectoryEvents rows are generic JSON.
+    // A union of three tables: every row is read as its own table, none as generic JSON.
     assert_eq!(out.counts.shapes.get("defender-cloud-app-events"), Some(&2));
-    assert_eq!(out.counts.shapes.get("json"), Some(&7));
+    assert_eq!(out.counts.shapes.get("defender-device-events"), Some(&5));
+    assert_eq!(
+        out.counts.shapes.get("defender-identity-directory-events"),
+        Some(&2)
+    );
+    assert_eq!(out.counts.shapes.get("json"), None);
+    let ldap = seen
+        .iter()
+        .find(|s| s.fields["operation"] == "LdapSearch")
+        .expect("an LdapSearch row");
+    assert!(
+        ldap.raw["AdditionalFields"]["DistinguishedName"]
+            .as_str()
+            .is_some_and(|dn| dn.contains("CN=ADFS,CN=Microsoft,CN=Program Data"))
+    );
+    assert_eq!(ldap.fields["user"], "wardog@simulandlabs.com");
     let mail = seen
         .iter()
         .find(|s| s.fields["operation"] == "MailItemsAccessed")
@@ -393,4 +407,24 @@ fn hostile_nul_byte_costs_one_row_not_the_export() {
         seen.iter().map(|s| s.line).collect::<Vec<_>>(),
         [Some(2), Some(4)]
     );
+}
+
+#[test]
+fn defender_union_as_csv_reads_every_row_as_its_table() {
+    let (out, seen) = read(&fixture("defender/union.csv"));
+    assert_eq!((out.counts.records, out.counts.rejected), (4, 0));
+    let formats: Vec<&str> = seen.iter().map(|s| s.format).collect();
+    assert_eq!(
+        formats,
+        [
+            "defender-device-process-events",
+            "defender-device-network-events",
+            "defender-identity-directory-events",
+            "defender-device-events",
+        ]
+    );
+    assert_eq!(seen[0].fields["record_id"], "5e0a1f2b3c4d:101");
+    assert_eq!(seen[0].fields["user"], "admin@contoso.com");
+    assert_eq!(seen[2].raw["AdditionalFields"]["FROM.DEVICE"], "ADFS01");
+    assert_eq!(seen[2].fields["client_ip"], "10.0.0.5");
 }

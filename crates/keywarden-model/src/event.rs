@@ -29,6 +29,12 @@ pub enum SourceKind {
     HttpAccess,
     /// Windows event logs (EVTX, or exported event rows).
     WindowsEvent,
+    /// Microsoft Defender for Endpoint advanced-hunting rows (`DeviceEvents`,
+    /// `DeviceProcessEvents`, `DeviceNetworkEvents`...).
+    DefenderEndpoint,
+    /// Microsoft Defender for Identity advanced-hunting rows (`IdentityDirectoryEvents`,
+    /// `IdentityQueryEvents`, `IdentityLogonEvents`).
+    DefenderIdentity,
     /// Anything else read as JSON.
     Generic,
 }
@@ -43,6 +49,8 @@ impl SourceKind {
             SourceKind::AzureActivity => "azure-activity",
             SourceKind::HttpAccess => "http-access",
             SourceKind::WindowsEvent => "windows-event",
+            SourceKind::DefenderEndpoint => "defender-endpoint",
+            SourceKind::DefenderIdentity => "defender-identity",
             SourceKind::Generic => "generic",
         }
     }

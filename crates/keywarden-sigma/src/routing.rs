@@ -64,6 +64,8 @@ impl Target {
 struct RoutingFile {
     #[serde(default)]
     source: Vec<SourceEntry>,
+    #[serde(default)]
+    shape: Vec<ShapeEntry>,
     windows: WindowsEntry,
     #[serde(default)]
     fields: HashMap<String, FieldMap>,
@@ -73,6 +75,19 @@ struct RoutingFile {
 #[serde(deny_unknown_fields)]
 struct SourceEntry {
     kind: String,
+    product: Option<String>,
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    categories: Vec<String>,
+}
+
+/// A logsource for one export shape (a Defender advanced-hunting table), which takes
+/// precedence over its source kind's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShapeEntry {
+    format: String,
     product: Option<String>,
     #[serde(default)]
     services: Vec<String>,
@@ -116,6 +131,8 @@ pub struct Routing {
     generic: usize,
     /// Source kind name to target; a handful of entries, scanned (cheaper than hashing per event).
     by_source: Vec<(&'static str, usize)>,
+    /// Export shape name to target (Defender tables); scanned like `by_source`.
+    by_shape: Vec<(String, usize)>,
     windows_default: usize,
     /// Keyed by channel name and by its ASCII-lower-cased form.
     channels: HashMap<String, ChannelRoute>,
@@ -163,6 +180,26 @@ impl Routing {
                 Some(e) => e.1 = targets.len(),
                 None => by_source.push((kind, targets.len())),
             }
+            targets.push(Target {
+                name,
+                product: s.product,
+                services: s.services,
+                categories: s.categories,
+                ..Target::default()
+            });
+        }
+        let mut by_shape: Vec<(String, usize)> = Vec::new();
+        for s in file.shape {
+            let mut name = s.product.clone().unwrap_or_default();
+            for part in s.services.iter().take(1).chain(s.categories.iter().take(1)) {
+                name = if name.is_empty() {
+                    part.clone()
+                } else {
+                    format!("{name}/{part}")
+                };
+            }
+            by_shape.retain(|(f, _)| *f != s.format);
+            by_shape.push((s.format, targets.len()));
             targets.push(Target {
                 name,
                 product: s.product,
@@ -242,6 +279,7 @@ impl Routing {
             targets,
             generic: 0,
             by_source,
+            by_shape,
             windows_default,
             channels,
             shape_fields: file.fields.into_iter().collect(),
@@ -254,10 +292,16 @@ impl Routing {
 
     /// Picks the target of one event.
     pub fn route<'r>(&'r self, event: &Event<'_>) -> Route<'r> {
-        let target = match event.source {
-            SourceKind::WindowsEvent => self.windows_target(&event.raw),
-            SourceKind::Generic => self.generic,
-            other => {
+        let shape = self
+            .by_shape
+            .iter()
+            .find(|(f, _)| f == event.format)
+            .map(|(_, t)| *t);
+        let target = match (shape, event.source) {
+            (Some(t), _) => t,
+            (None, SourceKind::WindowsEvent) => self.windows_target(&event.raw),
+            (None, SourceKind::Generic) => self.generic,
+            (None, other) => {
                 let kind = other.as_str();
                 self.by_source
                     .iter()
@@ -315,6 +359,8 @@ fn source_kind_name(kind: &str) -> Option<&'static str> {
         SourceKind::AzureActivity,
         SourceKind::HttpAccess,
         SourceKind::WindowsEvent,
+        SourceKind::DefenderEndpoint,
+        SourceKind::DefenderIdentity,
         SourceKind::Generic,
     ]
     .into_iter()
@@ -401,6 +447,54 @@ mod tests {
         assert!(t.admits(&ls(Some("windows"), None, None)));
         assert!(!t.admits(&ls(Some("windows"), Some("security"), None)));
         assert!(!t.admits(&ls(Some("zeek"), Some("rdp"), None)));
+    }
+
+    #[test]
+    fn defender_tables_route_by_shape() {
+        let r = Routing::builtin().expect("builtin routing");
+        let row = |source, format| Event {
+            source,
+            format,
+            origin: Origin {
+                path: "t.json",
+                line: Some(1),
+                offset: 0,
+                record_number: None,
+            },
+            raw: Value::Null,
+            fields: Fields::default(),
+        };
+        let e = row(
+            SourceKind::DefenderEndpoint,
+            "defender-device-process-events",
+        );
+        let route = r.route(&e);
+        let t = &r.targets()[route.target];
+        assert!(t.admits(&ls(Some("windows"), None, Some("process_creation"))));
+        assert!(!t.admits(&ls(Some("windows"), Some("security"), None)));
+        assert_eq!(
+            route
+                .fields
+                .and_then(|f| f.get("Image"))
+                .map(String::as_str),
+            Some("FolderPath")
+        );
+        // Tables without SigmaHQ rules run neither Windows nor cloud rules (nor every rule).
+        for (source, format) in [
+            (SourceKind::DefenderEndpoint, "defender-device-events"),
+            (
+                SourceKind::DefenderIdentity,
+                "defender-identity-directory-events",
+            ),
+        ] {
+            let t = &r.targets()[r.route(&row(source, format)).target];
+            assert!(!t.generic, "{format}");
+            assert!(!t.admits(&ls(Some("windows"), None, None)), "{format}");
+            assert!(
+                !t.admits(&ls(Some("m365"), Some("audit"), None)),
+                "{format}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub(crate) mod common;
 pub(crate) mod defender;
+pub(crate) mod defender_tables;
 pub(crate) mod diagnostic;
 pub(crate) mod embedded;
 pub(crate) mod entra_audit;
@@ -47,8 +48,8 @@ pub fn classify(raw: &Value<'_>) -> Format {
     if o.get("category").is_some_and(|c| c.as_str().is_some()) && o.get("properties").is_some() {
         return Format::AzureDiagnostic;
     }
-    if defender::looks_like_cloud_app_event(o) {
-        return Format::DefenderCloudAppEvents;
+    if let Some(table) = defender_tables::table(o) {
+        return table;
     }
     if o.get("OfficeWorkload").is_some() && o.get("TimeGenerated").is_some() {
         return Format::SentinelOfficeActivity;
@@ -110,6 +111,16 @@ pub fn normalise<'a>(
         }
         Format::SentinelOfficeActivity => sentinel::normalise(raw, origin),
         Format::DefenderCloudAppEvents => defender::normalise(raw, origin),
+        Format::DefenderDeviceEvents
+        | Format::DefenderDeviceProcessEvents
+        | Format::DefenderDeviceNetworkEvents
+        | Format::DefenderDeviceFileEvents
+        | Format::DefenderDeviceRegistryEvents
+        | Format::DefenderDeviceLogonEvents
+        | Format::DefenderDeviceImageLoadEvents
+        | Format::DefenderIdentityDirectoryEvents
+        | Format::DefenderIdentityQueryEvents
+        | Format::DefenderIdentityLogonEvents => defender_tables::normalise(format, raw, origin),
         Format::SignInGraph | Format::SignInLogAnalytics => signin::normalise(format, raw, origin),
         Format::AzureDiagnostic => diagnostic::normalise(raw, origin),
         Format::GraphActivity => graph::normalise(format, raw, origin),

@@ -41,7 +41,8 @@ pub(crate) fn looks_like_audit_csv(head: &[u8]) -> bool {
 /// True when a header line names the columns of a UAL CSV export: an `AuditData` column
 /// (Purview, `Search-UnifiedAuditLog`), or the columns of a Defender `CloudAppEvents`
 /// (`RawEventData` + `ActionType`) or Sentinel `OfficeActivity` (`OfficeWorkload` +
-/// `TimeGenerated`/`Operation`) table export.
+/// `TimeGenerated`/`Operation`) table export, or any Defender advanced-hunting table
+/// (`ActionType` + `Timestamp`).
 pub(crate) fn looks_like_audit_csv_header(line: &[u8]) -> bool {
     if !line.contains(&b',') {
         return false;
@@ -53,6 +54,7 @@ pub(crate) fn looks_like_audit_csv_header(line: &[u8]) -> bool {
     let has = |n: &str| names.iter().any(|c| c == n);
     has("auditdata")
         || (has("raweventdata") && has("actiontype"))
+        || (has("actiontype") && (has("timestamp") || has("timegenerated")))
         || (has("officeworkload") && (has("timegenerated") || has("operation")))
 }
 

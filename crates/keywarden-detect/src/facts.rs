@@ -94,7 +94,11 @@ impl<'e> Facts<'e> {
                 Some(k) if k.eq_ignore_ascii_case("sync") => Access::Sync,
                 _ => Access::Other,
             })
-        } else if ual || ev.source == SourceKind::GraphActivity {
+        } else if ual
+            || ev.source == SourceKind::GraphActivity
+            // An accepted `keywarden gateway` decision is a use of its token (`uti`).
+            || ev.format == keywarden_ingest::Format::GatewayDecision.as_str()
+        {
             Role::Activity
         } else {
             Role::Other

@@ -61,12 +61,14 @@ pub enum Format {
     Evtx,
     /// Windows events exported as JSON rows (Sentinel `SecurityEvent`, `WindowsEvent`, Winlogbeat).
     WindowsEventJson,
+    /// `keywarden gateway` decision logs (JSON lines).
+    GatewayDecision,
     /// Any other JSON record.
     Json,
 }
 
 impl Format {
-    pub const ALL: [Format; 26] = [
+    pub const ALL: [Format; 27] = [
         Format::UalJson,
         Format::UalSearchCsv,
         Format::PurviewCsv,
@@ -92,6 +94,7 @@ impl Format {
         Format::HttpJson,
         Format::Evtx,
         Format::WindowsEventJson,
+        Format::GatewayDecision,
         Format::Json,
     ];
 
@@ -122,6 +125,7 @@ impl Format {
             Format::HttpJson => "http-json",
             Format::Evtx => "evtx",
             Format::WindowsEventJson => "windows-event-json",
+            Format::GatewayDecision => "keywarden-gateway",
             Format::Json => "json",
         }
     }

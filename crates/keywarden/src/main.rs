@@ -40,6 +40,8 @@ enum Command {
     Rules(cmd::rules::RulesArgs),
     /// Watch continuously: durable HTTP ingest, live detection, alert and incident API.
     Serve(cmd::serve::ServeArgs),
+    /// Forward-auth for nginx, Traefik and Envoy: refuse forged tokens, log every decision.
+    Gateway(cmd::gateway::GatewayArgs),
 }
 
 fn main() {
@@ -52,6 +54,7 @@ fn main() {
         Command::Eval(args) => cmd::eval::run(&args),
         Command::Rules(args) => cmd::rules::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
+        Command::Gateway(args) => cmd::gateway::run(&args),
     };
     match code {
         Ok(code) => std::process::exit(code),

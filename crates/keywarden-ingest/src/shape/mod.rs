@@ -10,6 +10,7 @@ pub(crate) mod defender_tables;
 pub(crate) mod diagnostic;
 pub(crate) mod embedded;
 pub(crate) mod entra_audit;
+pub(crate) mod gateway;
 pub(crate) mod generic;
 pub(crate) mod graph;
 pub(crate) mod http;
@@ -82,6 +83,9 @@ pub fn classify(raw: &Value<'_>) -> Format {
     {
         return Format::EntraAudit;
     }
+    if gateway::looks_like_decision(o) {
+        return Format::GatewayDecision;
+    }
     if http::looks_like_http_json(o) {
         return Format::HttpJson;
     }
@@ -127,6 +131,7 @@ pub fn normalise<'a>(
         Format::EntraAudit => entra_audit::normalise(format, raw, origin),
         Format::HttpJson | Format::HttpCombined => http::normalise(format, raw, origin),
         Format::WindowsEventJson | Format::Evtx => windows::normalise(format, raw, origin),
+        Format::GatewayDecision => gateway::normalise(raw, origin),
         Format::Json => Ok(generic::normalise(raw, origin)),
     }
 }

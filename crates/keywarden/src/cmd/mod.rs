@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod eval;
+pub mod gateway;
 pub mod hunt;
 pub mod hunt_detect;
 pub mod rules;

@@ -1,0 +1,296 @@
+//! `gateway.toml`: route policies, identity header names, flood-control rates, trusted proxies,
+//! the verdict cache and the decision timeout. Every field has a documented default
+//! (`docs/GATEWAY.md`); unknown fields are errors so that a typo never weakens a route.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::client::ProxyNet;
+use crate::error::ConfigError;
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Peers whose `X-Forwarded-For` is believed (CIDR or single addresses).
+    pub trusted_proxies: Vec<String>,
+    /// A check not decided within this many milliseconds is refused (503, `timeout`).
+    pub decision_timeout_ms: u64,
+    /// What a valid token gets on a host and path that no `[[route]]` matches:
+    /// `"allow"` (the trust policy alone decides) or `"deny"` (403 `no-route`).
+    pub unmatched: Unmatched,
+    /// Envoy's HTTP service `path_prefix`: cut from the check's own path to get the original
+    /// path when no `X-Forwarded-Uri`/`X-Original-URI` header is present.
+    pub http_path_prefix: String,
+    pub identity_headers: IdentityHeaders,
+    pub cache: CacheConfig,
+    pub flood: FloodConfig,
+    #[serde(rename = "route")]
+    pub routes: Vec<RouteConfig>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            decision_timeout_ms: 2_000,
+            unmatched: Unmatched::Allow,
+            http_path_prefix: String::new(),
+            identity_headers: IdentityHeaders::default(),
+            cache: CacheConfig::default(),
+            flood: FloodConfig::default(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unmatched {
+    Allow,
+    Deny,
+}
+
+/// Names of the headers that carry the verified identity to the upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityHeaders {
+    pub sub: String,
+    pub oid: String,
+    pub tid: String,
+    pub aud: String,
+    pub scp: String,
+    pub roles: String,
+}
+
+impl Default for IdentityHeaders {
+    fn default() -> Self {
+        IdentityHeaders {
+            sub: "X-Keywarden-Sub".into(),
+            oid: "X-Keywarden-Oid".into(),
+            tid: "X-Keywarden-Tid".into(),
+            aud: "X-Keywarden-Aud".into(),
+            scp: "X-Keywarden-Scp".into(),
+            roles: "X-Keywarden-Roles".into(),
+        }
+    }
+}
+
+impl IdentityHeaders {
+    fn all(&self) -> [&str; 6] {
+        [
+            &self.sub,
+            &self.oid,
+            &self.tid,
+            &self.aud,
+            &self.scp,
+            &self.roles,
+        ]
+    }
+}
+
+/// The verdict cache: accepted tokens by SHA-256, until their expiry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Most verdicts held; beyond it the oldest is evicted. `0` disables the cache.
+    pub max_entries: usize,
+    /// A verdict is re-checked after at most this many seconds even if the token lives longer
+    /// (so a key removed from the JWKS, or past its window, stops being honoured).
+    pub max_age_seconds: i64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: 100_000,
+            max_age_seconds: 300,
+        }
+    }
+}
+
+/// One token bucket: `rate` tokens per second, up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+/// Flood control: token buckets per client address, per client network and per token subject.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FloodConfig {
+    pub enabled: bool,
+    pub per_client: Rate,
+    /// Shared by the addresses of one IPv4 /24 or IPv6 /56.
+    pub per_network: Rate,
+    pub per_subject: Rate,
+    /// Buckets held per kind; clients beyond it share one overflow bucket.
+    pub max_tracked: usize,
+    /// The bucket shared by clients (or subjects) that do not fit in `max_tracked`.
+    pub overflow: Rate,
+}
+
+impl Default for FloodConfig {
+    fn default() -> Self {
+        FloodConfig {
+            enabled: true,
+            per_client: Rate {
+                rate: 50.0,
+                burst: 100.0,
+            },
+            per_network: Rate {
+                rate: 500.0,
+                burst: 1000.0,
+            },
+            per_subject: Rate {
+                rate: 100.0,
+                burst: 200.0,
+            },
+            max_tracked: 65_536,
+            overflow: Rate {
+                rate: 200.0,
+                burst: 400.0,
+            },
+        }
+    }
+}
+
+/// A route policy: for requests to `host` (exact, case-insensitive; `*` or absent: any host)
+/// whose path starts with `path_prefix`, the token must carry one of `audiences`, one of
+/// `scopes` (`scp`) and one of `roles`, for each list that is non-empty. `deny = true` refuses
+/// every request on the route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default = "slash")]
+    pub path_prefix: String,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub deny: bool,
+}
+
+fn slash() -> String {
+    "/".into()
+}
+
+impl GatewayConfig {
+    /// Reads and checks a `gateway.toml`.
+    pub fn from_file(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses and checks a configuration text.
+    pub fn from_toml(text: &str) -> Result<GatewayConfig, ConfigError> {
+        let cfg: GatewayConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Toml(e.to_string()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that TOML types alone cannot.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |s: String| Err(ConfigError::Invalid(s));
+        self.trusted_networks()?;
+        if self.decision_timeout_ms == 0 || self.decision_timeout_ms > 60_000 {
+            return invalid("decision_timeout_ms must be 1..=60000".into());
+        }
+        for name in self.identity_headers.all() {
+            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return invalid(format!(
+                    "identity header name {name:?} is not a header name"
+                ));
+            }
+        }
+        if self.cache.max_age_seconds < 1 {
+            return invalid("cache.max_age_seconds must be at least 1".into());
+        }
+        let f = &self.flood;
+        for (what, r) in [
+            ("per_client", f.per_client),
+            ("per_network", f.per_network),
+            ("per_subject", f.per_subject),
+            ("overflow", f.overflow),
+        ] {
+            if !(r.rate.is_finite() && r.rate > 0.0 && r.burst.is_finite() && r.burst >= 1.0) {
+                return invalid(format!(
+                    "flood.{what}: rate must be > 0 and burst >= 1 (got rate {}, burst {})",
+                    r.rate, r.burst
+                ));
+            }
+        }
+        if f.max_tracked == 0 {
+            return invalid("flood.max_tracked must be at least 1".into());
+        }
+        if !(self.http_path_prefix.is_empty() || self.http_path_prefix.starts_with('/')) {
+            return invalid("http_path_prefix must be empty or start with '/'".into());
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            if !r.path_prefix.starts_with('/') {
+                return invalid(format!(
+                    "route {}: path_prefix {:?} must start with '/'",
+                    i + 1,
+                    r.path_prefix
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `trusted_proxies` parsed.
+    pub fn trusted_networks(&self) -> Result<Vec<ProxyNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                ProxyNet::parse(s).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "trusted_proxies: {s:?} is not an address or CIDR network"
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_documented_values() {
+        let c = GatewayConfig::from_toml("").unwrap();
+        assert!(c.flood.enabled);
+        assert_eq!(c.flood.per_client.rate, 50.0);
+        assert_eq!(c.identity_headers.sub, "X-Keywarden-Sub");
+        assert_eq!(c.trusted_networks().unwrap().len(), 2);
+        assert_eq!(c.unmatched, Unmatched::Allow);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        assert!(GatewayConfig::from_toml("trusted_proxy = []").is_err());
+        assert!(GatewayConfig::from_toml("trusted_proxies = ['10.0.0.0/33']").is_err());
+        assert!(GatewayConfig::from_toml("[identity_headers]\nsub = 'a b'").is_err());
+        assert!(GatewayConfig::from_toml("[flood.per_client]\nrate = 0.0\nburst = 1.0").is_err());
+        assert!(GatewayConfig::from_toml("[[route]]\npath_prefix = 'api'").is_err());
+        let c = GatewayConfig::from_toml(
+            "unmatched = 'deny'\n[[route]]\nhost = 'mail.example'\npath_prefix = '/api/'\nscopes = ['Mail.Read']",
+        )
+        .unwrap();
+        assert_eq!(c.routes[0].scopes, ["Mail.Read"]);
+        assert_eq!(c.unmatched, Unmatched::Deny);
+    }
+}

@@ -1,0 +1,321 @@
+//! The decision log: one JSON line per decision, written by one thread from a bounded queue,
+//! flushed as soon as the queue is empty and at least once a second under load.
+//!
+//! Target `FILE` appends to that file; target `DIR` writes `DIR/decisions-YYYY-MM-DD.jsonl`,
+//! one file per UTC day of the decision. A line never holds a token or its signature (only
+//! what [`crate::identity::TokenFacts`] reads, capped and stripped of control characters) nor
+//! a query string (where tokens sometimes travel).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use keywarden_model::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::GatewayError;
+
+/// Lines waiting for the writer; beyond it lines are dropped and counted.
+const QUEUE: usize = 65_536;
+/// Longest flush delay under continuous load.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+/// One decision, as logged. Field order is the documented line layout.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DecisionRecord {
+    pub time: Timestamp,
+    /// `http` (nginx, Traefik, Envoy HTTP service) or `grpc` (Envoy ext_authz gRPC).
+    pub mode: &'static str,
+    pub client: String,
+    pub method: String,
+    pub host: String,
+    /// The original request's path without its query string.
+    pub path: String,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub iss: Option<String>,
+    pub tid: Option<String>,
+    pub aud: Option<Value>,
+    pub sub: Option<String>,
+    pub oid: Option<String>,
+    pub upn: Option<String>,
+    pub appid: Option<String>,
+    pub uti: Option<String>,
+    /// `allow` or `deny`.
+    pub decision: &'static str,
+    pub status: u16,
+    pub reason: &'static str,
+    pub latency_us: u64,
+}
+
+/// Where decisions go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    File(PathBuf),
+    Dir(PathBuf),
+}
+
+impl LogTarget {
+    /// An existing directory (or a path ending in `/`) is a `DIR`; anything else a `FILE`.
+    pub fn from_arg(path: &Path) -> LogTarget {
+        if path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/') {
+            LogTarget::Dir(path.to_path_buf())
+        } else {
+            LogTarget::File(path.to_path_buf())
+        }
+    }
+}
+
+/// Counters for the metrics endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStats {
+    pub written: u64,
+    pub dropped: u64,
+    pub errors: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    written: AtomicU64,
+    dropped: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The sending side; dropping it (or [`DecisionLog::close`]) flushes and stops the writer.
+pub struct DecisionLog {
+    tx: Option<SyncSender<(i64, Vec<u8>)>>,
+    counters: Arc<Counters>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl DecisionLog {
+    /// Opens the target (creating the directory or file now, so that an unwritable target
+    /// stops the gateway from starting) and starts the writer thread.
+    pub fn open(target: LogTarget) -> Result<DecisionLog, GatewayError> {
+        let err = |path: &Path, source| GatewayError::DecisionLog {
+            path: path.display().to_string(),
+            source,
+        };
+        match &target {
+            LogTarget::Dir(d) => std::fs::create_dir_all(d).map_err(|e| err(d, e))?,
+            LogTarget::File(f) => {
+                append(f).map_err(|e| err(f, e))?;
+            }
+        }
+        let (tx, rx) = sync_channel(QUEUE);
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
+        let writer = std::thread::Builder::new()
+            .name("kw-decision-log".into())
+            .spawn(move || write_loop(&target, &rx, &c))
+            .map_err(|e| err(Path::new("<writer thread>"), e))?;
+        Ok(DecisionLog {
+            tx: Some(tx),
+            counters,
+            writer: Some(writer),
+        })
+    }
+
+    /// Queues one decision; never blocks (a full queue drops the line and counts it).
+    pub fn log(&self, record: &DecisionRecord) {
+        let Some(tx) = &self.tx else { return };
+        let mut line = match serde_json::to_vec(record) {
+            Ok(l) => l,
+            Err(_) => {
+                self.counters.errors.fetch_add(1, Relaxed);
+                return;
+            }
+        };
+        line.push(b'\n');
+        let day = record.time.day_number();
+        match tx.try_send((day, line)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    pub fn stats(&self) -> LogStats {
+        LogStats {
+            written: self.counters.written.load(Relaxed),
+            dropped: self.counters.dropped.load(Relaxed),
+            errors: self.counters.errors.load(Relaxed),
+        }
+    }
+
+    /// Flushes every queued line and stops the writer.
+    pub fn close(&mut self) {
+        self.tx = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for DecisionLog {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// `decisions-YYYY-MM-DD.jsonl` for a day number.
+pub fn day_file_name(day: i64) -> String {
+    let date = Timestamp::from_unix_seconds(day.saturating_mul(86_400)).to_rfc3339();
+    format!("decisions-{}.jsonl", date.get(..10).unwrap_or("unknown"))
+}
+
+fn write_loop(target: &LogTarget, rx: &Receiver<(i64, Vec<u8>)>, c: &Counters) {
+    let mut out: Option<(i64, BufWriter<File>)> = None;
+    let mut last_flush = Instant::now();
+    let mut dirty = false;
+    loop {
+        let msg = match rx.recv_timeout(FLUSH_EVERY) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some((day, line)) = msg {
+            write_line(target, &mut out, day, &line, c);
+            dirty = true;
+            // Drain what is queued before deciding to flush.
+            while let Ok((day, line)) = rx.try_recv() {
+                write_line(target, &mut out, day, &line, c);
+                if last_flush.elapsed() >= FLUSH_EVERY {
+                    flush(&mut out, c);
+                    last_flush = Instant::now();
+                }
+            }
+        }
+        if dirty {
+            flush(&mut out, c);
+            last_flush = Instant::now();
+            dirty = false;
+        }
+    }
+    flush(&mut out, c);
+}
+
+fn write_line(
+    target: &LogTarget,
+    out: &mut Option<(i64, BufWriter<File>)>,
+    day: i64,
+    line: &[u8],
+    c: &Counters,
+) {
+    let reopen = match (target, &*out) {
+        (_, None) => true,
+        (LogTarget::Dir(_), Some((d, _))) => *d != day,
+        (LogTarget::File(_), Some(_)) => false,
+    };
+    if reopen {
+        flush(out, c);
+        let path = match target {
+            LogTarget::File(f) => f.clone(),
+            LogTarget::Dir(d) => d.join(day_file_name(day)),
+        };
+        match append(&path) {
+            Ok(f) => *out = Some((day, BufWriter::with_capacity(64 * 1024, f))),
+            Err(_) => {
+                *out = None;
+                c.errors.fetch_add(1, Relaxed);
+                return;
+            }
+        }
+    }
+    if let Some((_, w)) = out {
+        match w.write_all(line) {
+            Ok(()) => {
+                c.written.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
+                c.errors.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+fn flush(out: &mut Option<(i64, BufWriter<File>)>, c: &Counters) {
+    if let Some((_, w)) = out
+        && w.flush().is_err()
+    {
+        c.errors.fetch_add(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(time: Timestamp, reason: &'static str) -> DecisionRecord {
+        DecisionRecord {
+            time,
+            mode: "http",
+            client: "192.0.2.1".into(),
+            method: "GET".into(),
+            host: "h".into(),
+            path: "/".into(),
+            kid: None,
+            alg: None,
+            iss: None,
+            tid: None,
+            aud: None,
+            sub: None,
+            oid: None,
+            upn: None,
+            appid: None,
+            uti: None,
+            decision: "deny",
+            status: 401,
+            reason,
+            latency_us: 3,
+        }
+    }
+
+    #[test]
+    fn dir_targets_rotate_by_the_decisions_day_and_lines_are_flushed() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = DecisionLog::open(LogTarget::Dir(d.path().join("log"))).unwrap();
+        let day1 = Timestamp::parse("2026-12-04T23:59:59Z").unwrap();
+        let day2 = Timestamp::parse("2026-12-05T00:00:01Z").unwrap();
+        log.log(&rec(day1, "missing-credentials"));
+        // Flushed within a second without closing.
+        let f1 = d.path().join("log/decisions-2026-12-04.jsonl");
+        let t0 = Instant::now();
+        while std::fs::read_to_string(&f1).map_or(true, |s| s.is_empty()) {
+            assert!(t0.elapsed() < Duration::from_secs(1), "not flushed in 1 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        log.log(&rec(day2, "expired"));
+        log.close();
+        let l2 = std::fs::read_to_string(d.path().join("log/decisions-2026-12-05.jsonl")).unwrap();
+        let v: Value = serde_json::from_str(l2.trim()).unwrap();
+        assert_eq!(v["reason"], "expired");
+        assert_eq!(v["time"], "2026-12-05T00:00:01Z");
+        assert_eq!(log.stats().written, 2);
+        assert_eq!(day_file_name(0), "decisions-1970-01-01.jsonl");
+    }
+
+    #[test]
+    fn an_unwritable_target_is_an_error_at_open() {
+        let d = tempfile::tempdir().unwrap();
+        let blocker = d.path().join("file");
+        std::fs::write(&blocker, "x").unwrap();
+        assert!(DecisionLog::open(LogTarget::Dir(blocker.join("sub"))).is_err());
+        assert!(DecisionLog::open(LogTarget::File(blocker.join("sub/x.jsonl"))).is_err());
+        assert_eq!(
+            LogTarget::from_arg(d.path()),
+            LogTarget::Dir(d.path().into())
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! What a verified token says about its holder, and how it reaches the upstream: identity
+//! headers whose values are percent-encoded unless they are printable ASCII (so a hostile
+//! `sub` can neither split a header nor make the proxy fail), and the facts the decision log
+//! records about any token, valid or not (read for the report, never for a decision).
+
+use std::sync::Arc;
+
+use keywarden_token::jose::{b64_decode, parse_object, split};
+use keywarden_token::reason::evidence;
+use keywarden_token::{TokenSummary, VerifiedToken, summarize};
+use serde_json::{Map, Value};
+
+use crate::config::IdentityHeaders;
+
+/// The verified identity of a token (what the cache holds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub issuer_id: String,
+    pub kid: String,
+    pub alg: &'static str,
+    pub iss: String,
+    pub tid: Option<String>,
+    pub aud: Vec<String>,
+    pub sub: Option<String>,
+    pub oid: Option<String>,
+    pub appid: Option<String>,
+    pub uti: Option<String>,
+    pub upn: Option<String>,
+    pub scp: Vec<String>,
+    pub roles: Vec<String>,
+    pub exp: i64,
+}
+
+impl Identity {
+    pub fn from_verified(t: &VerifiedToken) -> Arc<Identity> {
+        let claims = t.claims();
+        Arc::new(Identity {
+            issuer_id: t.issuer_id.clone(),
+            kid: t.kid.clone(),
+            alg: t.alg.name(),
+            iss: t.iss.clone(),
+            tid: t.tid.clone(),
+            aud: t.aud.clone(),
+            sub: t.sub.clone(),
+            oid: text(&claims, "oid"),
+            appid: text(&claims, "appid").or_else(|| text(&claims, "azp")),
+            uti: text(&claims, "uti").or_else(|| text(&claims, "jti")),
+            upn: text(&claims, "upn").or_else(|| text(&claims, "preferred_username")),
+            scp: words(&claims, "scp"),
+            roles: words(&claims, "roles"),
+            exp: t.exp,
+        })
+    }
+
+    /// The key of the per-subject flood bucket: issuer block and `oid`, else `sub`.
+    pub fn subject_key(&self) -> String {
+        let who = self.oid.as_deref().or(self.sub.as_deref()).unwrap_or("");
+        format!("{}\u{1f}{who}", self.issuer_id)
+    }
+
+    /// The identity headers for the upstream, in a fixed order; absent claims are left out.
+    pub fn headers(&self, names: &IdentityHeaders) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(6);
+        let mut push = |name: &str, v: Option<String>| {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                out.push((name.to_owned(), header_value(&v)));
+            }
+        };
+        push(&names.sub, self.sub.clone());
+        push(&names.oid, self.oid.clone());
+        push(&names.tid, self.tid.clone());
+        push(&names.aud, Some(self.aud.join(" ")));
+        push(&names.scp, Some(self.scp.join(" ")));
+        push(&names.roles, Some(self.roles.join(" ")));
+        out
+    }
+}
+
+fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
+    m.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// `scp` is a space-separated string (Entra); `roles` an array. Either shape is read.
+fn words(m: &Map<String, Value>, k: &str) -> Vec<String> {
+    match m.get(k) {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A header value: printable ASCII (and space) as is, `%` and every other byte of the UTF-8
+/// encoding as `%XX`, so any claim text becomes a valid header value.
+pub fn header_value(v: &str) -> String {
+    if v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%') {
+        return v.to_owned();
+    }
+    let mut out = String::with_capacity(v.len() + 8);
+    for b in v.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What the decision log records about a token: readable from any token, trusted for none.
+/// Every string is capped and stripped of control characters ([`evidence`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFacts {
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub iss: Option<String>,
+    pub tid: Option<String>,
+    pub aud: Option<Value>,
+    pub sub: Option<String>,
+    pub oid: Option<String>,
+    pub appid: Option<String>,
+    pub uti: Option<String>,
+    pub upn: Option<String>,
+}
+
+impl TokenFacts {
+    /// Reads what a (possibly forged) token claims, without validating it.
+    pub fn read(token: &str, max_len: usize) -> TokenFacts {
+        let TokenSummary {
+            kid,
+            alg,
+            iss,
+            tid,
+            aud,
+            sub,
+            ..
+        } = summarize(token, max_len);
+        let claims = split(token, max_len)
+            .ok()
+            .and_then(|c| b64_decode(c.payload_b64, "payload").ok())
+            .and_then(|b| parse_object(&b, "payload").ok())
+            .unwrap_or_default();
+        let t = |k: &str| text(&claims, k).map(|s| evidence(&s));
+        TokenFacts {
+            kid,
+            alg,
+            iss,
+            tid,
+            aud: aud.map(cap_aud),
+            sub,
+            oid: t("oid"),
+            appid: t("appid").or_else(|| t("azp")),
+            uti: t("uti").or_else(|| t("jti")),
+            upn: t("upn").or_else(|| t("preferred_username")),
+        }
+    }
+
+    /// The facts of a verified identity (the same fields, from validated claims).
+    pub fn of(id: &Identity) -> TokenFacts {
+        let e = |s: &Option<String>| s.as_deref().map(evidence);
+        TokenFacts {
+            kid: Some(evidence(&id.kid)),
+            alg: Some(id.alg.to_owned()),
+            iss: Some(evidence(&id.iss)),
+            tid: e(&id.tid),
+            aud: Some(match id.aud.as_slice() {
+                [one] => Value::String(evidence(one)),
+                many => Value::Array(many.iter().map(|a| Value::String(evidence(a))).collect()),
+            }),
+            sub: e(&id.sub),
+            oid: e(&id.oid),
+            appid: e(&id.appid),
+            uti: e(&id.uti),
+            upn: e(&id.upn),
+        }
+    }
+}
+
+/// At most 16 audiences of a forged token are logged, each as evidence.
+fn cap_aud(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(evidence(&s)),
+        Value::Array(a) => Value::Array(
+            a.into_iter()
+                .take(16)
+                .map(|x| match x {
+                    Value::String(s) => Value::String(evidence(&s)),
+                    other => Value::String(evidence(&other.to_string())),
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_printable_ascii() {
+        assert_eq!(header_value("alice@contoso.com"), "alice@contoso.com");
+        assert_eq!(header_value("a\r\nX-Evil: 1"), "a%0D%0AX-Evil: 1");
+        assert_eq!(header_value("José"), "Jos%C3%A9");
+        assert_eq!(header_value("100%"), "100%25");
+        assert_eq!(header_value("\u{7f}"), "%7F");
+        for v in ["\0", "é", "\u{202e}", "a\tb"] {
+            let h = header_value(v);
+            assert!(axum::http::HeaderValue::from_str(&h).is_ok(), "{h}");
+            assert!(h.bytes().all(|b| (0x20..0x7f).contains(&b)));
+        }
+    }
+
+    #[test]
+    fn facts_of_garbage_are_empty_and_never_panic() {
+        for junk in ["", "a.b.c", "..", "e30.e30.", "x.eyJ1dGkiOjF9.y"] {
+            assert_eq!(TokenFacts::read(junk, 100).uti, None);
+        }
+        // {"uti":"u\u0000","aud":["a",1]}
+        let t = "e30.eyJ1dGkiOiJ1XHUwMDAwIiwiYXVkIjpbImEiLDFdfQ.x";
+        let f = TokenFacts::read(t, 1000);
+        assert_eq!(f.uti.as_deref(), Some("u\u{fffd}"));
+    }
+}

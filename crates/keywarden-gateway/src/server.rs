@@ -1,0 +1,92 @@
+//! Listening: one listener (plain TCP, or TLS with `--tls-cert/--tls-key`) that speaks HTTP/1.1
+//! and HTTP/2 (cleartext prior knowledge, or ALPN `h2` over TLS, for Envoy's gRPC client),
+//! the peer address attached to every request, and a graceful shutdown that flushes the
+//! decision log.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use keywarden_server::TlsFiles;
+use keywarden_server::dashboard::throttle::Peer;
+use tokio::net::TcpListener;
+
+use crate::check::Gateway;
+use crate::error::GatewayError;
+use crate::http::{Front, router};
+
+/// Builds the rustls configuration from PEM files, offering `h2` and `http/1.1` over ALPN.
+pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, GatewayError> {
+    let base = files.build().map_err(GatewayError::Tls)?;
+    let mut cfg = (*base).clone();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Serves checks on `listener` until `shutdown` completes.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let front = Front {
+        trusted: Arc::new(gateway.trusted().to_vec()),
+        http_path_prefix: Arc::from(gateway.http_path_prefix()),
+        gateway,
+    };
+    let app = router(front).into_make_service_with_connect_info::<Peer>();
+    match tls {
+        Some(cfg) => {
+            let listener = keywarden_server::tls::TlsListener::spawn(listener, cfg)
+                .map_err(GatewayError::Serve)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(GatewayError::Serve)
+        }
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(GatewayError::Serve),
+    }
+}
+
+/// Binds `listen`, reports the bound address through `on_bound`, and serves on a runtime of
+/// its own until SIGINT/SIGTERM; then flushes the decision log.
+pub fn run(
+    gateway: Gateway,
+    listen: &str,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), GatewayError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kw-gateway")
+        .build()
+        .map_err(GatewayError::Serve)?;
+    let gateway = Arc::new(gateway);
+    let served = rt.block_on(async {
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| GatewayError::Listen {
+                addr: listen.to_owned(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(GatewayError::Serve)?;
+        on_bound(addr);
+        serve(
+            gateway.clone(),
+            listener,
+            tls,
+            keywarden_server::shutdown_signal(),
+        )
+        .await
+    });
+    drop(rt);
+    // Every connection task is gone with the runtime: the gateway is ours again to close.
+    if let Ok(mut g) = Arc::try_unwrap(gateway) {
+        g.close_log();
+    }
+    served
+}

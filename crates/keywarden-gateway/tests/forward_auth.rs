@@ -1,0 +1,236 @@
+//! Traefik `forwardAuth` and Envoy HTTP-service semantics over real HTTP on loopback: the
+//! held corpus of forged tokens is refused with its reason code, valid tokens pass with
+//! identity headers, missing or malformed credentials get 401 `Bearer` (never 400), routes
+//! give 403, and the decision log records each decision without the token.
+
+mod support;
+
+use keywarden_gateway::LogTarget;
+use support::*;
+
+const TRAEFIK: &[(&str, &str)] = &[
+    ("X-Forwarded-Method", "GET"),
+    ("X-Forwarded-Proto", "https"),
+    ("X-Forwarded-Host", "mail.contoso.example"),
+    ("X-Forwarded-Uri", "/owa/inbox?access_token=SECRET"),
+    ("X-Forwarded-For", "198.51.100.23"),
+];
+
+fn traefik(addr: std::net::SocketAddr, auth: Option<&str>) -> Resp {
+    let mut h: Vec<(&str, &str)> = TRAEFIK.to_vec();
+    if let Some(a) = auth {
+        h.push(("Authorization", a));
+    }
+    // Traefik sends the check as GET to the configured address, whatever the original method.
+    http(addr, "GET", "/", &h)
+}
+
+#[test]
+fn forged_tokens_are_refused_and_valid_ones_carry_identity() {
+    let k = keys();
+    let log = k.dir.path().join("decisions.jsonl");
+    let gw = start(&k.policy, "", Some(LogTarget::File(log.clone())));
+    let ok = traefik(gw.addr, Some(&format!("Bearer {}", k.valid("uti-valid-1"))));
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.header("x-keywarden-sub"), Some("alice-sub"));
+    assert_eq!(
+        ok.header("x-keywarden-oid"),
+        Some("0f1e2d3c-0000-4000-8000-00000000a11c")
+    );
+    assert_eq!(ok.header("x-keywarden-tid"), Some(token::TENANT));
+    assert_eq!(ok.header("x-keywarden-aud"), Some("api://webmail"));
+    assert_eq!(ok.header("x-keywarden-scp"), Some("Mail.Read"));
+    assert_eq!(ok.header("x-keywarden-roles"), None);
+    assert_eq!(
+        ok.header("x-envoy-auth-headers-to-remove"),
+        Some("X-Keywarden-Roles")
+    );
+    let forged = k.forged();
+    for (what, token, code) in &forged {
+        let r = traefik(gw.addr, Some(&format!("Bearer {token}")));
+        assert_eq!(r.status, 401, "{what}: {r:?}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some(format!("Bearer error=\"invalid_token\", error_description=\"{code}\"").as_str()),
+            "{what}"
+        );
+        assert_eq!(r.header("x-keywarden-sub"), None, "{what}");
+    }
+    let lines = log_lines(&log, 1 + forged.len());
+    assert_eq!(lines.len(), 1 + forged.len());
+    let first = &lines[0];
+    assert_eq!(first["decision"], "allow");
+    assert_eq!(first["reason"], "ok");
+    assert_eq!(first["client"], "198.51.100.23");
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["host"], "mail.contoso.example");
+    assert_eq!(
+        first["path"], "/owa/inbox",
+        "query strings are never logged"
+    );
+    assert_eq!(first["uti"], "uti-valid-1");
+    assert_eq!(first["appid"], "d3590ed6-52b3-4102-aeff-aad2292ab01c");
+    assert_eq!(first["kid"], "ec1");
+    assert_eq!(first["alg"], "ES256");
+    assert_eq!(first["tid"], token::TENANT);
+    assert!(first["latency_us"].as_u64().is_some());
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "time",
+            "mode",
+            "client",
+            "method",
+            "host",
+            "path",
+            "kid",
+            "alg",
+            "iss",
+            "tid",
+            "aud",
+            "sub",
+            "oid",
+            "upn",
+            "appid",
+            "uti",
+            "decision",
+            "status",
+            "reason",
+            "latency_us"
+        ]
+    );
+    for (line, (what, token, code)) in lines[1..].iter().zip(&forged) {
+        assert_eq!(line["reason"], *code, "{what}");
+        assert_eq!(line["decision"], "deny");
+        let text = line.to_string();
+        let sig = token.rsplit('.').next().unwrap();
+        assert!(
+            sig.is_empty() || !text.contains(sig),
+            "{what}: signature in the log"
+        );
+        assert!(!text.contains(token.as_str()) && !text.contains("SECRET"));
+    }
+    // The Storm-0558 token's claims are reported (for hunting), though never trusted.
+    assert_eq!(lines[1]["uti"], "forged");
+    assert_eq!(lines[1]["kid"], "msa1");
+}
+
+#[test]
+fn missing_or_malformed_credentials_get_a_bare_bearer_challenge() {
+    let k = keys();
+    let gw = start(&k.policy, "", None);
+    for auth in [
+        None,
+        Some("Bearer"),
+        Some("Bearer "),
+        Some("Basic YWxpY2U6cGFzcw=="),
+        Some("Negotiate abc"),
+        Some("Bearer a b"),
+    ] {
+        let r = traefik(gw.addr, auth);
+        assert_eq!(r.status, 401, "{auth:?}: {r:?}");
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{auth:?}");
+    }
+    // Garbage that looks like a token is an invalid token, never a 400 or 500.
+    for junk in ["abc", "a.b.c", "....", "eyJ.eyJ.x", &"A".repeat(20_000)] {
+        let r = traefik(gw.addr, Some(&format!("Bearer {junk}")));
+        assert_eq!(r.status, 401, "{junk:.20}: {r:?}");
+        assert!(
+            r.header("www-authenticate")
+                .unwrap()
+                .starts_with("Bearer error=\"invalid_token\""),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn every_method_and_path_is_a_check_except_the_gateways_own() {
+    let k = keys();
+    let gw = start(&k.policy, "", None);
+    for (m, p) in [
+        ("POST", "/"),
+        ("DELETE", "/anything/at/all"),
+        ("PUT", "/.keywarden/healthz"),
+    ] {
+        assert_eq!(http(gw.addr, m, p, &[]).status, 401, "{m} {p}");
+    }
+    let h = http(gw.addr, "GET", "/.keywarden/healthz", &[]);
+    assert_eq!((h.status, h.body.as_str()), (200, "ok\n"));
+    // Proxied to us as an original request, the health path is checked like any other.
+    let proxied = http(
+        gw.addr,
+        "GET",
+        "/.keywarden/healthz",
+        &[("X-Forwarded-For", "203.0.113.5")],
+    );
+    assert_eq!(proxied.status, 401);
+    let m = http(gw.addr, "GET", "/.keywarden/metrics", &[]);
+    assert_eq!(m.status, 200);
+    assert!(
+        m.body.contains(
+            "keywarden_gateway_decisions_total{status=\"401\",reason=\"missing-credentials\"} 4"
+        ),
+        "{}",
+        m.body
+    );
+}
+
+#[test]
+fn envoy_http_service_mode_reads_the_original_request_from_the_check_itself() {
+    let k = keys();
+    let gw = start(
+        &k.policy,
+        r#"
+http_path_prefix = "/check"
+unmatched = "deny"
+[[route]]
+host = "mail.contoso.example"
+path_prefix = "/owa/"
+scopes = ["Mail.Read"]
+[[route]]
+host = "mail.contoso.example"
+path_prefix = "/admin/"
+roles = ["Exchange.Admin"]
+"#,
+        None,
+    );
+    let bearer = format!("Bearer {}", k.valid("u-envoy"));
+    let envoy = |method: &str, path: &str| {
+        http(
+            gw.addr,
+            method,
+            path,
+            &[
+                ("Authorization", bearer.as_str()),
+                ("X-Forwarded-Host", "mail.contoso.example"),
+            ],
+        )
+    };
+    assert_eq!(envoy("POST", "/check/owa/send").status, 200);
+    let admin = envoy("GET", "/check/admin/users");
+    assert_eq!(admin.status, 403, "{admin:?}");
+    assert_eq!(admin.header("x-keywarden-reason"), Some("route-role"));
+    assert_eq!(envoy("GET", "/check/owa/../admin/x").status, 403);
+    assert_eq!(envoy("GET", "/check/elsewhere").status, 403);
+}
+
+#[test]
+fn identity_values_that_are_not_printable_ascii_are_percent_encoded() {
+    let k = keys();
+    let gw = start(&k.policy, "[identity_headers]\nsub = \"X-User\"", None);
+    let t = k.ec.token(
+        "ES256",
+        &claims("u2", "").replace("alice-sub", "Jos\\u00e9\\r\\nX-Evil: 1"),
+    );
+    let r = traefik(gw.addr, Some(&format!("Bearer {t}")));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-user"), Some("Jos%C3%A9%0D%0AX-Evil: 1"));
+    assert_eq!(r.header("x-evil"), None);
+}

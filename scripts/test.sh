@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-# System packages the tests use: chromium (dashboard browser test) and nginx (the gateway's
-# auth_request test), besides a C compiler for aws-lc-sys, zstd-sys and sqlite, which the rust
-# machine image ships. Add here, never in test code.
-for pkg in ${KEYWARDEN_APT_PACKAGES:-chromium nginx}; do
+# System packages the tests use: chromium (dashboard browser test), nginx (the gateway's
+# auth_request test) and openssl (its TLS test's certificate), besides a C compiler for
+# aws-lc-sys, zstd-sys and sqlite, which the rust machine image ships. Add here, never in test
+# code.
+for pkg in ${KEYWARDEN_APT_PACKAGES:-chromium nginx openssl}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

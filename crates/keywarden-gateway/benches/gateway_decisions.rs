@@ -8,9 +8,10 @@
 //!    same nginx with `auth_request` to the gateway (the documented example), when nginx is
 //!    installed.
 //!
-//! Keep-alive HTTP/1.1 clients, `CLIENTS` threads, each phase `PHASE` long; flood control off
+//! Keep-alive HTTP/1.1 clients, `CLIENTS` threads, each phase `PHASE` long, phases interleaved
+//! in `ROUNDS` rounds and the best round of each reported (the machine is shared); flood control off
 //! (it would refuse a benchmark), decision log on (to a temporary file), as deployed.
-//! Run: `cargo bench -p keywarden-gateway --bench gateway_decisions` (about 30 s).
+//! Run: `cargo bench -p keywarden-gateway --bench gateway_decisions` (about 45 s).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -26,7 +27,9 @@ use keywarden_token::{TrustPolicy, Validator};
 use support::*;
 
 const CLIENTS: usize = 2;
-const PHASE: Duration = Duration::from_secs(3);
+const PHASE: Duration = Duration::from_millis(1500);
+/// Phases run interleaved this many times; the best round of each is reported.
+const ROUNDS: usize = 3;
 
 struct Figures {
     per_sec: f64,
@@ -71,6 +74,38 @@ fn drive(f: impl Fn(usize, usize) + Sync) -> Figures {
         per_sec: all.len() as f64 / secs,
         p50_us: percentile(&all, 0.50),
         p99_us: percentile(&all, 0.99),
+    }
+}
+
+/// On-CPU nanoseconds of the calling thread (Linux `schedstat`), when readable.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// In-process validations per second of on-CPU time (immune to the machine being shared).
+fn inproc_per_cpu_second(validator: &Validator, tokens: &[String]) -> Option<f64> {
+    let (c0, t0) = (thread_cpu_ns()?, Instant::now());
+    let mut n = 0u64;
+    while t0.elapsed() < PHASE {
+        assert!(
+            validator
+                .validate_at(&tokens[n as usize % tokens.len()], token::NOW)
+                .is_ok()
+        );
+        n += 1;
+    }
+    let cpu = thread_cpu_ns()?.saturating_sub(c0).max(1) as f64 / 1e9;
+    Some(n as f64 / cpu)
+}
+
+fn keep_best(best: &mut Option<Figures>, f: Figures) {
+    if best.as_ref().is_none_or(|b| f.per_sec > b.per_sec) {
+        *best = Some(f);
     }
 }
 
@@ -136,7 +171,7 @@ fn nginx(bin: &PathBuf, dir: &std::path::Path, server: &str) -> (Child, SocketAd
     let server = server.replace("LISTEN_ADDR", &listen.to_string());
     let conf = format!(
         "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-         events {{ worker_connections 1024; }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/b;\n\
+         events {{ worker_connections 1024; }}\nhttp {{\n access_log off;\n keepalive_requests 100000000;\n client_body_temp_path {d}/b;\n\
          proxy_temp_path {d}/p;\n fastcgi_temp_path {d}/f;\n uwsgi_temp_path {d}/u;\n scgi_temp_path {d}/s;\n\
          {server}\n}}\n"
     );
@@ -186,37 +221,57 @@ fn main() {
         "keywarden gateway: ES256 tokens, {CLIENTS} client threads, {PHASE:?} per phase, loopback"
     );
 
-    let inproc = drive(|t, i| {
-        let tok = &inproc_tokens[t][i % inproc_tokens[t].len()];
-        assert!(validator.validate_at(tok, token::NOW).is_ok());
-    });
-    print("keywarden-token in process (baseline)", &inproc, None);
-
     let conns: Vec<std::sync::Mutex<KeepAlive>> = (0..CLIENTS)
         .map(|_| std::sync::Mutex::new(KeepAlive::connect(gw.addr)))
         .collect();
-    let miss = drive(|t, i| {
-        let tok = &miss_tokens[t][i % miss_tokens[t].len()];
-        let auth = format!("Bearer {tok}");
-        let r = conns[t]
-            .lock()
-            .unwrap()
-            .request("/", &[("Authorization", &auth)]);
-        assert_eq!(r.status, 200);
-    });
+    let warm_auth = format!("Bearer {}", k.valid("warm"));
+    // Per client thread: how many of its distinct tokens it has sent (across rounds).
+    let next: Vec<std::sync::atomic::AtomicUsize> = (0..CLIENTS)
+        .map(|_| std::sync::atomic::AtomicUsize::new(0))
+        .collect();
+    let (mut inproc, mut miss, mut warm) = (None::<Figures>, None::<Figures>, None::<Figures>);
+    for _ in 0..ROUNDS {
+        let f = drive(|t, i| {
+            let tok = &inproc_tokens[t][i % inproc_tokens[t].len()];
+            assert!(validator.validate_at(tok, token::NOW).is_ok());
+        });
+        keep_best(&mut inproc, f);
+        let f = drive(|t, _| {
+            // Every request a token never sent before: a cache miss.
+            let n = next[t].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tok = &miss_tokens[t][n % miss_tokens[t].len()];
+            let auth = format!("Bearer {tok}");
+            let r = conns[t]
+                .lock()
+                .unwrap()
+                .request("/", &[("Authorization", &auth)]);
+            assert_eq!(r.status, 200);
+        });
+        keep_best(&mut miss, f);
+        let f = drive(|t, _| {
+            let r = conns[t]
+                .lock()
+                .unwrap()
+                .request("/", &[("Authorization", &warm_auth)]);
+            assert_eq!(r.status, 200);
+        });
+        keep_best(&mut warm, f);
+    }
+    let (inproc, miss, warm) = (inproc.unwrap(), miss.unwrap(), warm.unwrap());
+    print("keywarden-token in process (baseline)", &inproc, None);
+    if let Some(cpu) = inproc_per_cpu_second(&validator, &inproc_tokens[0]) {
+        println!(
+            "  in process per on-CPU second, one thread: {cpu:.0}/s (x{CLIENTS} = {:.0}/s; gateway misses {:.2}×, warm {:.2}× of that)",
+            cpu * CLIENTS as f64,
+            miss.per_sec / (cpu * CLIENTS as f64),
+            warm.per_sec / (cpu * CLIENTS as f64)
+        );
+    }
     print(
         "gateway, cache misses (distinct tokens)",
         &miss,
         Some(&inproc),
     );
-    let warm_auth = format!("Bearer {}", k.valid("warm"));
-    let warm = drive(|t, _| {
-        let r = conns[t]
-            .lock()
-            .unwrap()
-            .request("/", &[("Authorization", &warm_auth)]);
-        assert_eq!(r.status, 200);
-    });
     print("gateway, cache warm (one token)", &warm, Some(&inproc));
     let cs = gw.gateway.cache_stats();
     println!(
@@ -240,13 +295,20 @@ fn main() {
     let pconns: Vec<std::sync::Mutex<KeepAlive>> = (0..CLIENTS)
         .map(|_| std::sync::Mutex::new(KeepAlive::connect(plain_addr)))
         .collect();
-    let floor = drive(|t, _| {
-        let r = pconns[t]
-            .lock()
-            .unwrap()
-            .request("/owa/", &[("Authorization", &warm_auth)]);
-        assert_eq!(r.status, 200);
-    });
+    let mut floor = None;
+    for _ in 0..ROUNDS {
+        keep_best(
+            &mut floor,
+            drive(|t, _| {
+                let r = pconns[t]
+                    .lock()
+                    .unwrap()
+                    .request("/owa/", &[("Authorization", &warm_auth)]);
+                assert_eq!(r.status, 200);
+            }),
+        );
+    }
+    let floor = floor.unwrap();
     print(
         "nginx proxy, no auth_request (floor)",
         &floor,
@@ -272,13 +334,20 @@ fn main() {
     let aconns: Vec<std::sync::Mutex<KeepAlive>> = (0..CLIENTS)
         .map(|_| std::sync::Mutex::new(KeepAlive::connect(auth_addr)))
         .collect();
-    let through = drive(|t, _| {
-        let r = aconns[t]
-            .lock()
-            .unwrap()
-            .request("/owa/", &[("Authorization", &warm_auth)]);
-        assert_eq!(r.status, 200);
-    });
+    let mut through = None;
+    for _ in 0..ROUNDS {
+        keep_best(
+            &mut through,
+            drive(|t, _| {
+                let r = aconns[t]
+                    .lock()
+                    .unwrap()
+                    .request("/owa/", &[("Authorization", &warm_auth)]);
+                assert_eq!(r.status, 200);
+            }),
+        );
+    }
+    let through = through.unwrap();
     print(
         "nginx + auth_request to gateway (warm)",
         &through,

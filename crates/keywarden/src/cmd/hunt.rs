@@ -1,18 +1,16 @@
-//! `keywarden hunt`: read exported logs, account for every record, run detections, write the
-//! output directory (`summary.json`, `rejected.jsonl`, and the detection outputs).
+//! `keywarden hunt`: flags into a [`keywarden_hunt::HuntConfig`], the library call, then the
+//! summary and incident table on stdout, a progress bar on stderr, and the exit code.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use keywarden_ingest::{
-    Fanout, Format, IngestConfig, IngestReport, Observer, Rejection, Stage, expand_inputs, ingest,
-};
-use serde::Serialize;
+use keywarden_hunt::{HuntConfig, HuntOutput, HuntProgress};
+use keywarden_ingest::{Format, IngestReport};
+use keywarden_server::{Clock, SystemClock};
 
 use crate::term::{Style, escape};
 
@@ -45,9 +43,18 @@ pub struct HuntArgs {
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Built-in detection pack: `--config`, `--baseline`, `--state`, `--save-state`.
-    #[command(flatten)]
-    pub detect: super::hunt_detect::DetectArgs,
+    /// Detection configuration (TOML; `keywarden config show` prints the defaults).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// An earlier export to learn normal behaviour from (repeatable); replaces the look-back.
+    #[arg(long = "baseline", value_name = "PATH")]
+    pub baseline: Vec<PathBuf>,
+    /// A state file saved by an earlier `--save-state`, used as the baseline.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Save what this run learned (minus what alerted) as a state file for the next run.
+    #[arg(long, value_name = "FILE")]
+    pub save_state: Option<PathBuf>,
     /// Sigma rule files or directories to run beside the built-in detections (repeatable).
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
@@ -57,128 +64,30 @@ pub struct HuntArgs {
     pub logsource: Option<String>,
 }
 
-/// `summary.json`: the contract documented in `docs/OUTPUTS.md`.
-#[derive(Serialize)]
-struct Summary<'a> {
-    keywarden_version: &'static str,
-    #[serde(flatten)]
-    report: &'a IngestReport,
-    alerts: u64,
+impl HuntArgs {
+    fn hunt_config(&self) -> HuntConfig {
+        HuntConfig {
+            out: self.out.clone(),
+            format: self.format,
+            max_record_bytes: self.max_record_bytes,
+            max_input_bytes: self.max_input_bytes,
+            threads: self.threads,
+            detect_config: self.config.clone(),
+            baseline: self.baseline.clone(),
+            state: self.state.clone(),
+            save_state: self.save_state.clone(),
+            rules: self.rules.clone(),
+            logsource: self.logsource.clone(),
+        }
+    }
 }
 
 pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
-    let mut inputs = expand_inputs(&args.paths)?;
-    // Detection reads the inputs holding alerts a second time (record ids, exposure), and
-    // stdin can be read only once: it is spooled to a temporary file (removed on exit) and
-    // read from there, still named `-` in every report and record id.
-    let _stdin_spool = spool_stdin(&mut inputs)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating output directory {}", args.out.display()))?;
-    let mut cfg = IngestConfig {
-        format: args.format,
-        max_record_bytes: args.max_record_bytes,
-        max_input_bytes: args.max_input_bytes,
-        ..IngestConfig::default()
-    };
-    if let Some(t) = args.threads {
-        cfg.threads = t.max(1);
-    }
-    let rejected_path = args.out.join("rejected.jsonl");
-    let rejected_file = File::create(&rejected_path)
-        .with_context(|| format!("creating {}", rejected_path.display()))?;
-    let total_bytes: u64 = inputs
-        .iter()
-        .filter_map(|i| i.path.as_ref())
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let observer = HuntObserver {
-        rejected: Mutex::new(RejectLog {
-            out: BufWriter::new(rejected_file),
-            error: None,
-        }),
-        progress: Progress::new(!args.quiet && std::io::stderr().is_terminal(), total_bytes),
-    };
-    // Detection stages run inside the ingest workers, one processor per worker each.
-    let detect = super::hunt_detect::DetectRun::prepare(&args.detect, &cfg)?;
-    let detect_stage = detect.stage();
-    let mut stages: Vec<&dyn Stage> = vec![&detect_stage];
-    let sigma_stage = sigma_stage(args)?;
-    if let Some(s) = &sigma_stage {
-        stages.push(s);
-    }
-    let (report, _workers) = ingest(&inputs, &cfg, || Fanout::of(&stages), &observer);
-    observer.progress.finish();
-    let log = observer
-        .rejected
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(e) = log.error {
-        return Err(e).context("writing rejected.jsonl");
-    }
-    let mut out = log.out;
-    out.flush().context("writing rejected.jsonl")?;
-
-    let save_state = args.detect.save_state.as_deref();
-    let detections = detect.finish(&detect_stage, &inputs, &cfg, save_state)?;
-
-    // Alerts from every stage, before incident grouping and reporting.
-    let mut all_alerts: Vec<keywarden_model::Alert> = Vec::new();
-    all_alerts.extend(detections.alerts.iter().cloned());
-    all_alerts.extend(sigma_alerts(sigma_stage.as_ref()));
-    // Incidents over every stage's alerts; writes alerts.jsonl and exposure.json.
-    let exposure = super::hunt_detect::write_outputs(&args.out, &mut all_alerts, &detections)?;
-    // alerts.csv and report.html; the incident table is printed with the summary below.
-    write_reports(&args.out, &all_alerts, &exposure, &report)?;
-    let alerts = all_alerts.len() as u64;
-    let summary = Summary {
-        keywarden_version: env!("CARGO_PKG_VERSION"),
-        report: &report,
-        alerts,
-    };
-    let summary_path = args.out.join("summary.json");
-    let mut f = BufWriter::new(
-        File::create(&summary_path)
-            .with_context(|| format!("creating {}", summary_path.display()))?,
-    );
-    serde_json::to_writer_pretty(&mut f, &summary)?;
-    f.write_all(b"\n")?;
-    f.flush()?;
-
-    if !args.quiet {
-        print_summary(&report, alerts, &args.out);
-        if alerts > 0 {
-            let stdout = std::io::stdout();
-            keywarden_report::print_incident_table(
-                &all_alerts,
-                &exposure,
-                Style::stdout().enabled,
-                stdout.lock(),
-            )
-            .context("printing the incident table")?;
-        }
-    }
-    Ok(if args.strict && report.rejected > 0 {
-        1
-    } else {
-        0
-    })
-}
-
-/// The Sigma stage for `--rules`, if any; rule problems are reported on stderr.
-fn sigma_stage(args: &HuntArgs) -> anyhow::Result<Option<keywarden_sigma::SigmaStage>> {
-    if args.rules.is_empty() {
-        return Ok(None);
-    }
-    let stage = keywarden_sigma::SigmaConfig {
-        rule_paths: args.rules.clone(),
-        logsource: args.logsource.clone(),
-        routing: None,
-    }
-    .build()
-    .context("loading Sigma rules")?;
-    let r = stage.report();
-    if !args.quiet && (!r.unsupported.is_empty() || !r.errors.is_empty()) {
+    let hunt = args.hunt_config().build()?;
+    if let Some(r) = hunt.sigma_report()
+        && !args.quiet
+        && (!r.unsupported.is_empty() || !r.errors.is_empty())
+    {
         eprintln!(
             "keywarden: {} of {} Sigma rules loaded ({} unsupported, {} errors; see `keywarden rules check`)",
             r.loaded,
@@ -187,81 +96,31 @@ fn sigma_stage(args: &HuntArgs) -> anyhow::Result<Option<keywarden_sigma::SigmaS
             r.errors.len()
         );
     }
-    Ok(Some(stage))
-}
-
-/// The Sigma stage's alerts (detections and correlations), after ingest.
-fn sigma_alerts(stage: Option<&keywarden_sigma::SigmaStage>) -> Vec<keywarden_model::Alert> {
-    stage.map(|s| s.finish().alerts).unwrap_or_default()
-}
-
-/// Writes `alerts.csv` and `report.html` (see `docs/OUTPUTS.md`).
-fn write_reports(
-    out: &std::path::Path,
-    alerts: &[keywarden_model::Alert],
-    exposure: &keywarden_model::Exposure,
-    report: &IngestReport,
-) -> anyhow::Result<()> {
-    // The CSV and the HTML report are independent: written side by side.
-    let csv_path = out.join("alerts.csv");
-    let csv = move || -> anyhow::Result<()> {
-        let csv_file =
-            File::create(&csv_path).with_context(|| format!("creating {}", csv_path.display()))?;
-        keywarden_report::write_alerts_csv(alerts, BufWriter::new(csv_file))
-            .with_context(|| format!("writing {}", csv_path.display()))
-    };
-    let generated_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| keywarden_model::Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
-        .unwrap_or(keywarden_model::Timestamp(0));
-    let mut summary = keywarden_report::ReportSummary::new(env!("CARGO_PKG_VERSION"), generated_at);
-    summary.inputs = report
-        .inputs
-        .iter()
-        .map(|i| keywarden_report::InputSummary {
-            path: i.path.clone(),
-            format: i.format.clone(),
-            records: i.records,
-            events: i.events,
-            rejected: i.rejected,
-            skipped: i.skipped.clone(),
-        })
-        .collect();
-    let html_path = out.join("report.html");
-    std::thread::scope(|scope| {
-        let csv_done = scope.spawn(csv);
-        let html_file = File::create(&html_path)
-            .with_context(|| format!("creating {}", html_path.display()))?;
-        keywarden_report::write_html_report(alerts, exposure, &summary, BufWriter::new(html_file))
-            .with_context(|| format!("writing {}", html_path.display()))?;
-        csv_done
-            .join()
-            .map_err(|_| anyhow::anyhow!("writing {} failed", out.join("alerts.csv").display()))?
+    let progress = ProgressBar::new(!args.quiet && std::io::stderr().is_terminal());
+    let output = hunt.run(&args.paths, SystemClock.now(), &progress)?;
+    if !args.quiet {
+        print_summary(&output);
+        if !output.alerts.is_empty() {
+            let stdout = std::io::stdout();
+            keywarden_report::print_incident_table(
+                &output.alerts,
+                &output.exposure,
+                Style::stdout().enabled,
+                stdout.lock(),
+            )
+            .context("printing the incident table")?;
+        }
+    }
+    Ok(if args.strict && output.report.rejected > 0 {
+        1
+    } else {
+        0
     })
 }
 
-/// Copies stdin, if it is among the inputs, to a temporary file that the input then reads.
-fn spool_stdin(
-    inputs: &mut [keywarden_ingest::InputSource],
-) -> anyhow::Result<Option<tempfile::NamedTempFile>> {
-    let Some(input) = inputs.iter_mut().find(|i| i.path.is_none()) else {
-        return Ok(None);
-    };
-    let mut spool = tempfile::Builder::new()
-        .prefix("keywarden-stdin-")
-        .tempfile()
-        .context("creating a temporary file for stdin")?;
-    std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())
-        .context("reading stdin into a temporary file")?;
-    spool
-        .as_file_mut()
-        .flush()
-        .context("writing stdin's temporary file")?;
-    input.path = Some(spool.path().to_path_buf());
-    Ok(Some(spool))
-}
-
-fn print_summary(report: &IngestReport, alerts: u64, out: &std::path::Path) {
+fn print_summary(output: &HuntOutput) {
+    let report: &IngestReport = &output.report;
+    let alerts = output.alert_count();
     let st = Style::stdout();
     println!(
         "{} {} records from {} inputs: {} events, {} rejected",
@@ -316,74 +175,37 @@ fn print_summary(report: &IngestReport, alerts: u64, out: &std::path::Path) {
         } else {
             st.green(&alerts_text)
         },
-        escape(&out.display().to_string())
+        escape(&output.out.display().to_string())
     );
 }
 
-struct RejectLog {
-    out: BufWriter<File>,
-    error: Option<std::io::Error>,
-}
-
-/// One line of `rejected.jsonl`.
-#[derive(Serialize)]
-struct RejectedLine<'a> {
-    #[serde(flatten)]
-    rejection: &'a Rejection,
-    raw: Option<&'a str>,
-    raw_lossy: bool,
-}
-
-struct HuntObserver {
-    rejected: Mutex<RejectLog>,
-    progress: Progress,
-}
-
-impl Observer for HuntObserver {
-    fn rejected(&self, r: &Rejection) {
-        let mut log = self.rejected.lock().unwrap_or_else(|e| e.into_inner());
-        if log.error.is_some() {
-            return;
-        }
-        let line = RejectedLine {
-            rejection: r,
-            raw: r.raw.as_deref(),
-            raw_lossy: r.raw_lossy,
-        };
-        let res = serde_json::to_writer(&mut log.out, &line)
-            .map_err(std::io::Error::other)
-            .and_then(|_| log.out.write_all(b"\n"));
-        if let Err(e) = res {
-            log.error = Some(e);
-        }
-    }
-
-    fn progress(&self, bytes: u64) {
-        self.progress.add(bytes);
-    }
-}
-
 /// A one-line progress bar on stderr, redrawn at most ten times a second.
-struct Progress {
+struct ProgressBar {
     enabled: bool,
-    total: u64,
+    total: AtomicU64,
     done: AtomicU64,
     last: Mutex<Instant>,
     start: Instant,
 }
 
-impl Progress {
-    fn new(enabled: bool, total: u64) -> Progress {
-        Progress {
+impl ProgressBar {
+    fn new(enabled: bool) -> ProgressBar {
+        ProgressBar {
             enabled,
-            total,
+            total: AtomicU64::new(0),
             done: AtomicU64::new(0),
             last: Mutex::new(Instant::now()),
             start: Instant::now(),
         }
     }
+}
 
-    fn add(&self, bytes: u64) {
+impl HuntProgress for ProgressBar {
+    fn started(&self, total_bytes: u64) {
+        self.total.store(total_bytes, Ordering::Relaxed);
+    }
+
+    fn advanced(&self, bytes: u64) {
         let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if !self.enabled {
             return;
@@ -396,7 +218,8 @@ impl Progress {
         }
         *last = Instant::now();
         // Decompressed bytes can exceed the on-disk total: cap at 100 %.
-        let pct = (done * 100).checked_div(self.total).unwrap_or(100).min(100);
+        let total = self.total.load(Ordering::Relaxed);
+        let pct = (done * 100).checked_div(total).unwrap_or(100).min(100);
         let width = 30usize;
         let filled = (pct as usize * width / 100).min(width);
         let mbs = done as f64 / 1e6 / self.start.elapsed().as_secs_f64().max(1e-3);
@@ -408,7 +231,7 @@ impl Progress {
         );
     }
 
-    fn finish(&self) {
+    fn finished(&self) {
         if self.enabled {
             eprint!("\r{}\r", " ".repeat(70));
         }

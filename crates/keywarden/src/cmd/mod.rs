@@ -4,7 +4,6 @@ pub mod config;
 pub mod eval;
 pub mod gateway;
 pub mod hunt;
-pub mod hunt_detect;
 pub mod rules;
 pub mod serve;
 pub mod simulate;

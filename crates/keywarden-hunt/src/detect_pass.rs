@@ -1,10 +1,9 @@
-//! The built-in detection pack inside `keywarden hunt`: its flags, the baseline sources, the
-//! second (collection) pass, state saving, incident grouping and the `alerts.jsonl` /
-//! `exposure.json` outputs. Kept apart from `hunt.rs` so that each stage's wiring stays small.
+//! The built-in detection pack inside a hunt: the baseline sources, the scan stage that rides
+//! along ingest, the second (collection) pass, state saving, and incident grouping with the
+//! `alerts.jsonl` / `exposure.json` outputs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::Context;
 use keywarden_detect::{
     Baseline, DetectConfig, Detections, Detector, ScanStage, assign_incidents, exposure,
     write_alerts, write_exposure,
@@ -12,69 +11,63 @@ use keywarden_detect::{
 use keywarden_ingest::{IngestConfig, InputSource, expand_inputs};
 use keywarden_model::{Alert, Exposure};
 
-#[derive(clap::Args, Debug, Default)]
-pub struct DetectArgs {
-    /// Detection configuration (TOML; `keywarden config show` prints the defaults).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// An earlier export to learn normal behaviour from (repeatable); replaces the look-back.
-    #[arg(long = "baseline", value_name = "PATH")]
-    pub baseline: Vec<PathBuf>,
-    /// A state file saved by an earlier `--save-state`, used as the baseline.
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
-    /// Save what this run learned (minus what alerted) as a state file for the next run.
-    #[arg(long, value_name = "FILE")]
-    pub save_state: Option<PathBuf>,
-}
+use crate::config::HuntConfig;
+use crate::error::HuntError;
 
 /// The detection pack, ready to ride along an ingest run.
-pub struct DetectRun {
+pub(crate) struct DetectPass {
     detector: Detector,
     external: Option<Baseline>,
 }
 
-impl DetectRun {
-    /// Loads the configuration and any external baseline (`--baseline`, `--state`).
-    pub fn prepare(args: &DetectArgs, cfg: &IngestConfig) -> anyhow::Result<DetectRun> {
-        let config = match &args.config {
+impl DetectPass {
+    /// Loads the configuration and any external baseline (`baseline`, `state`).
+    pub(crate) fn prepare(
+        cfg: &HuntConfig,
+        ingest: &IngestConfig,
+    ) -> Result<DetectPass, HuntError> {
+        let config = match &cfg.detect_config {
             Some(p) => DetectConfig::from_file(p)?,
             None => DetectConfig::default(),
         };
-        let detector = Detector::new(config.build().context("building the detection settings")?);
+        let settings = config
+            .build()
+            .map_err(|source| HuntError::DetectSettings { source })?;
+        let detector = Detector::new(settings);
         let mut external: Option<Baseline> = None;
-        if let Some(p) = &args.state {
+        if let Some(p) = &cfg.state {
             external = Some(Baseline::load(p)?);
         }
-        if !args.baseline.is_empty() {
-            let inputs = expand_inputs(&args.baseline).context("reading --baseline inputs")?;
-            let b = detector.baseline_from_inputs(&inputs, cfg);
+        if !cfg.baseline.is_empty() {
+            let inputs = expand_inputs(&cfg.baseline)
+                .map_err(|source| HuntError::BaselineInputs { source })?;
+            let b = detector.baseline_from_inputs(&inputs, ingest);
             match &mut external {
                 Some(e) => e.absorb(b),
                 None => external = Some(b),
             }
         }
-        Ok(DetectRun { detector, external })
+        Ok(DetectPass { detector, external })
     }
 
-    /// The scan-pass stage to push into `hunt`'s stages.
-    pub fn stage(&self) -> ScanStage<'_> {
+    /// The scan-pass stage to run inside the ingest workers.
+    pub(crate) fn stage(&self) -> ScanStage<'_> {
         self.detector.scan_stage()
     }
 
     /// After ingest: rules, the collection pass over the same inputs, alerts; saves the state
     /// when asked.
-    pub fn finish(
+    pub(crate) fn finish(
         &self,
         stage: &ScanStage<'_>,
         inputs: &[InputSource],
-        cfg: &IngestConfig,
+        ingest: &IngestConfig,
         save_state: Option<&Path>,
-    ) -> anyhow::Result<Detections> {
+    ) -> Result<Detections, HuntError> {
         let plan = self
             .detector
             .plan(stage.take_scan(), self.external.as_ref());
-        let gathered = self.detector.collect_files(&plan, inputs, cfg);
+        let gathered = self.detector.collect_files(&plan, inputs, ingest);
         if let Some(path) = save_state {
             self.detector
                 .next_state(&plan, self.external.as_ref())
@@ -90,11 +83,11 @@ impl DetectRun {
 
 /// Groups every stage's alerts into incidents, scopes exposure, writes `alerts.jsonl` and
 /// `exposure.json` into `out`. Returns the exposure for the reports.
-pub fn write_outputs(
+pub(crate) fn write_detection_outputs(
     out: &Path,
     alerts: &mut [Alert],
     detections: &Detections,
-) -> anyhow::Result<Exposure> {
+) -> Result<Exposure, HuntError> {
     keywarden_detect::finalize::sort_alerts(alerts);
     let incidents = assign_incidents(alerts);
     let exposure = exposure(alerts, &incidents, detections);

@@ -1,0 +1,188 @@
+//! `keywarden_hunt` called in process: the typed output agrees with the files it writes, the
+//! injected generation time is the only time in the outputs (two runs are byte-identical), bad
+//! records are accounted for, and setting errors stop the build with their cause.
+
+use std::path::{Path, PathBuf};
+
+use keywarden_hunt::{HuntConfig, HuntError, HuntProgress, NoProgress};
+use keywarden_model::Timestamp;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../keywarden-detect/tests/fixtures")
+}
+
+fn intrusion_inputs() -> Vec<PathBuf> {
+    ["signins.jsonl", "ual-clean.jsonl", "ual-intrusion.jsonl"]
+        .iter()
+        .map(|f| fixtures().join(f))
+        .collect()
+}
+
+const GENERATED_AT: Timestamp = Timestamp(1_700_000_000_000_000);
+
+fn config(out: &Path) -> HuntConfig {
+    HuntConfig {
+        out: out.to_path_buf(),
+        threads: Some(2),
+        ..HuntConfig::default()
+    }
+}
+
+#[test]
+fn output_matches_the_files_written() {
+    let out = tempfile::tempdir().unwrap();
+    let output = config(out.path())
+        .build()
+        .unwrap()
+        .run(&intrusion_inputs(), GENERATED_AT, &NoProgress)
+        .unwrap();
+    assert_eq!(output.out, out.path());
+    assert!(
+        output.alerts.iter().any(|a| matches!(
+            a.severity,
+            keywarden_model::Severity::High | keywarden_model::Severity::Critical
+        )),
+        "the fixture intrusion raises a high alert"
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(out.path().join("alerts.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = lines.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let typed: Vec<&str> = output.alerts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, typed);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["alerts"], output.alert_count());
+    assert_eq!(summary["records"], output.report.records);
+    assert_eq!(
+        summary["keywarden_version"],
+        keywarden_hunt::KEYWARDEN_VERSION
+    );
+    let exposure: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("exposure.json")).unwrap()).unwrap();
+    assert_eq!(
+        exposure["incidents"].as_array().unwrap().len(),
+        output.exposure.incidents.len()
+    );
+}
+
+#[test]
+fn two_runs_with_the_same_clock_write_identical_files() {
+    let run = || {
+        let out = tempfile::tempdir().unwrap();
+        config(out.path())
+            .build()
+            .unwrap()
+            .run(&intrusion_inputs(), GENERATED_AT, &NoProgress)
+            .unwrap();
+        out
+    };
+    let (a, b) = (run(), run());
+    for name in [
+        "summary.json",
+        "alerts.jsonl",
+        "exposure.json",
+        "alerts.csv",
+        "report.html",
+        "rejected.jsonl",
+    ] {
+        let (x, y) = (
+            std::fs::read(a.path().join(name)).unwrap(),
+            std::fs::read(b.path().join(name)).unwrap(),
+        );
+        assert!(x == y, "{name} differs between two runs");
+    }
+    let html = std::fs::read_to_string(a.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("2023-11-14"),
+        "the injected generation time is shown"
+    );
+}
+
+#[derive(Default)]
+struct Counted {
+    total: std::sync::atomic::AtomicU64,
+    read: std::sync::atomic::AtomicU64,
+    finished: std::sync::atomic::AtomicBool,
+}
+
+impl HuntProgress for Counted {
+    fn started(&self, total_bytes: u64) {
+        self.total
+            .store(total_bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn advanced(&self, bytes: u64) {
+        self.read
+            .fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn finished(&self) {
+        self.finished
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn bad_records_are_rejected_counted_and_logged_and_progress_is_heard() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("x.jsonl");
+    std::fs::write(&input, "{\"n\":1}\n{broken\n").unwrap();
+    let out = dir.path().join("out");
+    let progress = Counted::default();
+    let output = config(&out)
+        .build()
+        .unwrap()
+        .run(std::slice::from_ref(&input), GENERATED_AT, &progress)
+        .unwrap();
+    let r = &output.report;
+    assert_eq!((r.records, r.events, r.rejected), (2, 1, 1));
+    assert_eq!(r.rejections[0].line, Some(2));
+    let rejected = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
+    let line: Value = serde_json::from_str(rejected.lines().next().unwrap()).unwrap();
+    assert_eq!(line["raw"], "{broken");
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(progress.total.load(SeqCst), 16);
+    assert_eq!(progress.read.load(SeqCst), 16);
+    assert!(progress.finished.load(SeqCst));
+}
+
+#[test]
+fn setting_errors_stop_the_build_with_their_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-rules");
+    let err = HuntConfig {
+        rules: vec![missing.clone()],
+        ..config(dir.path())
+    }
+    .build()
+    .err()
+    .expect("missing rules stop the build");
+    assert!(matches!(err, HuntError::Sigma { .. }), "{err:?}");
+    let chain = anyhow_like(&err);
+    assert!(chain.contains("no-such-rules"), "{chain}");
+
+    let err = config(dir.path())
+        .build()
+        .unwrap()
+        .run(
+            &[dir.path().join("no-such-input")],
+            GENERATED_AT,
+            &NoProgress,
+        )
+        .expect_err("a missing input stops the run");
+    assert!(matches!(err, HuntError::Inputs(_)), "{err:?}");
+}
+
+/// The error and its causes, one per line (what `{e:#}` of an `anyhow::Error` shows).
+fn anyhow_like(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

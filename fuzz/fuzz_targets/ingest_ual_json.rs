@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
     for format in [
         None,
         Some(Format::UalJson),
+        Some(Format::UalSearchJson),
         Some(Format::SentinelOfficeActivity),
         Some(Format::DefenderCloudAppEvents),
         Some(Format::DefenderDeviceEvents),

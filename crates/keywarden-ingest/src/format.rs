@@ -13,6 +13,9 @@ pub enum Format {
     UalJson,
     /// `Search-UnifiedAuditLog | Export-Csv` (`RecordType,CreationDate,UserIds,Operations,AuditData,...`).
     UalSearchCsv,
+    /// `Search-UnifiedAuditLog` result objects saved as JSON (`AuditData` an object or text),
+    /// as Microsoft-Extractor-Suite's `Get-UAL -Output JSON` writes them.
+    UalSearchJson,
     /// Purview audit search export, current 8-column layout.
     PurviewCsv,
     /// Purview / Security & Compliance export, older 4-column layout
@@ -68,9 +71,10 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 27] = [
+    pub const ALL: [Format; 28] = [
         Format::UalJson,
         Format::UalSearchCsv,
+        Format::UalSearchJson,
         Format::PurviewCsv,
         Format::PurviewCsvLegacy,
         Format::SentinelOfficeActivity,
@@ -102,6 +106,7 @@ impl Format {
         match self {
             Format::UalJson => "ual-json",
             Format::UalSearchCsv => "ual-search-csv",
+            Format::UalSearchJson => "ual-search-json",
             Format::PurviewCsv => "purview-csv",
             Format::PurviewCsvLegacy => "purview-csv-legacy",
             Format::SentinelOfficeActivity => "sentinel-office-activity",

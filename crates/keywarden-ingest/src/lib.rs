@@ -13,7 +13,8 @@
 //! feeds its own [`Processor`]; the caller merges them.
 //!
 //! Main types: [`IngestConfig`], [`Processor`], [`Observer`], [`IngestReport`] (with
-//! [`Rejection`]s carrying path, line/offset/record number, code and reason), [`Format`].
+//! [`Rejection`]s carrying path, line/offset/record number, code and reason, and per input the
+//! [`InputNote`]s of a shape recognised only partly), [`Format`].
 //!
 //! Must never: panic on input, skip a record silently, or let `records != events + rejected`.
 #![forbid(unsafe_code)]
@@ -32,5 +33,6 @@ pub use engine::{BytesOutcome, IngestConfig, Observer, Quiet, ingest, ingest_byt
 pub use format::{Format, UnknownFormat};
 pub use load::{InputError, InputSource, expand_inputs};
 pub use reject::{RejectReason, Rejection};
-pub use report::{IngestReport, InputReport};
+pub use report::{IngestReport, InputNote, InputReport};
+pub use shape::notes::NoteCode;
 pub use sink::{Counts, Discard, Fanout, Processor, Sink, Stage};

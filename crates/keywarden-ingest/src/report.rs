@@ -24,6 +24,39 @@ pub struct InputReport {
     /// Set when the input is not a log at all (format `not-a-log`): why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// What the input's records lack that detections rely on (a shape recognised only
+    /// partly, e.g. sign-ins without a token id); absent when nothing is lacking.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<InputNote>,
+}
+
+/// One note on an input (see [`crate::shape::notes`]): `records` of the `of` records it checks
+/// lack something.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputNote {
+    /// A [`crate::NoteCode`] name (`no-token-id`, `no-category`, `no-time`).
+    pub code: &'static str,
+    pub records: u64,
+    pub of: u64,
+    /// What the records checked are (`sign-in records`).
+    pub checked: &'static str,
+    pub message: &'static str,
+}
+
+impl InputNote {
+    fn from_counts(c: &Counts) -> Vec<InputNote> {
+        c.notes
+            .iter()
+            .filter(|(_, (lacking, _))| *lacking > 0)
+            .map(|(code, (lacking, checked))| InputNote {
+                code: code.as_str(),
+                records: *lacking,
+                of: *checked,
+                checked: code.checked(),
+                message: code.message(),
+            })
+            .collect()
+    }
 }
 
 /// The account of a whole run.
@@ -83,6 +116,7 @@ impl IngestReport {
                     rejected: c.rejected,
                     shapes: c.shapes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
                     skipped: skipped.clone(),
+                    notes: InputNote::from_counts(c),
                 }
             })
             .collect();

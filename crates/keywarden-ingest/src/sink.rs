@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use keywarden_model::Event;
 
 use crate::reject::Rejection;
+use crate::shape::notes::NoteCode;
 
 /// Consumes events. One instance runs per worker thread; the engine returns all instances so
 /// that their results can be merged.
@@ -82,6 +83,8 @@ pub struct Counts {
     pub passed: u64,
     /// Events per shape name.
     pub shapes: BTreeMap<&'static str, u64>,
+    /// Per [`NoteCode`]: (events lacking the thing, events checked).
+    pub notes: BTreeMap<NoteCode, (u64, u64)>,
 }
 
 impl Counts {
@@ -92,6 +95,11 @@ impl Counts {
         self.passed += other.passed;
         for (k, v) in &other.shapes {
             *self.shapes.entry(k).or_default() += v;
+        }
+        for (k, (lacking, checked)) in &other.notes {
+            let e = self.notes.entry(*k).or_default();
+            e.0 += lacking;
+            e.1 += checked;
         }
     }
 }
@@ -120,6 +128,12 @@ impl<'p> Sink<'p> {
         self.counts.records += 1;
         self.counts.events += 1;
         *self.counts.shapes.entry(event.format).or_default() += 1;
+        let notes = &mut self.counts.notes;
+        crate::shape::notes::check(&event, |code, lacking| {
+            let e = notes.entry(code).or_default();
+            e.0 += u64::from(lacking);
+            e.1 += 1;
+        });
         self.processor.process(&event);
     }
 

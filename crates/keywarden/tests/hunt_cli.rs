@@ -191,3 +191,54 @@ fn regression_stdin_alerts_list_their_records() {
         serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["inputs"][0]["path"], "-");
 }
+
+#[test]
+fn summary_json_and_terminal_note_sign_ins_without_token_id() {
+    // The AzureAD module's sign-ins (UTF-16LE, as `Out-File` writes them) carry no token id.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../keywarden-ingest/tests/fixtures/exporters/azuread-module");
+    let out = tempfile::tempdir().unwrap();
+    let run = bin()
+        .arg("hunt")
+        .arg("--out")
+        .arg(out.path())
+        .arg(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    assert_balanced(&summary);
+    let input = &summary["inputs"][0];
+    assert_eq!(input["format"], "signin-graph");
+    assert_eq!(input["events"], 2);
+    let notes: Vec<(&str, u64, u64)> = input["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["code"].as_str().unwrap(),
+                n["records"].as_u64().unwrap(),
+                n["of"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(notes, vec![("no-token-id", 2, 2), ("no-category", 2, 2)]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("note no-token-id: 2 of 2 sign-in records"),
+        "{stdout}"
+    );
+    // An input with nothing lacking has no `notes` key at all.
+    let p = out.path().join("complete.jsonl");
+    std::fs::write(
+        &p,
+        r#"{"createdDateTime":"2023-07-01T10:00:00Z","id":"s1","userPrincipalName":"bob@contoso.com","appId":"a","uniqueTokenIdentifier":"t1","signInEventTypes":["interactiveUser"]}"#,
+    )
+    .unwrap();
+    let (_, s, _) = hunt(&[], &[p]);
+    assert_eq!(s["inputs"][0]["format"], "signin-graph", "{s:#}");
+    assert!(s["inputs"][0].get("notes").is_none(), "{s:#}");
+}

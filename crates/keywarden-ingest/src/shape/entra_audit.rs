@@ -1,6 +1,8 @@
 //! Entra directory audit records: Log Analytics `AuditLogs` rows (PascalCase, with
 //! `InitiatedBy`, `TargetResources` and `AdditionalDetails` exported as JSON strings), Graph
-//! `directoryAudits` objects (camelCase) and the `properties` of `AuditLogs` envelope records.
+//! `directoryAudits` objects (camelCase, or PascalCase throughout as PowerShell's
+//! `Get-MgAuditLogDirectoryAudit` objects serialise them: `InitiatedBy.User.IPAddress`) and the
+//! `properties` of `AuditLogs` envelope records.
 
 use keywarden_model::{Event, Fields, Origin, SourceKind, Value, ascii_fold};
 
@@ -45,15 +47,27 @@ pub(crate) fn fields<'a>(r: &Lookup<'_, 'a>) -> Fields<'a> {
                 &[
                     "initiatedBy.user.userPrincipalName",
                     "InitiatedBy.user.userPrincipalName",
+                    "InitiatedBy.User.UserPrincipalName",
                 ],
                 &[],
             )
             .map(ascii_fold),
         client_ip: r.text(
-            &["initiatedBy.user.ipAddress", "InitiatedBy.user.ipAddress"],
+            &[
+                "initiatedBy.user.ipAddress",
+                "InitiatedBy.user.ipAddress",
+                "InitiatedBy.User.IPAddress",
+            ],
             &["callerIpAddress"],
         ),
-        client_app_id: r.text(&["initiatedBy.app.appId", "InitiatedBy.app.appId"], &[]),
+        client_app_id: r.text(
+            &[
+                "initiatedBy.app.appId",
+                "InitiatedBy.app.appId",
+                "InitiatedBy.App.AppId",
+            ],
+            &[],
+        ),
         operation: r.text(
             &[
                 "activityDisplayName",
@@ -78,9 +92,9 @@ fn user_agent_detail<'a>(rec: &Value<'a>) -> Option<keywarden_model::Text<'a>> {
         .or_else(|| rec.get("AdditionalDetails"))?
         .as_array()?;
     details.iter().find_map(|d| {
-        let key = d.get("key")?.as_str()?;
+        let key = d.get("key").or_else(|| d.get("Key"))?.as_str()?;
         if key.eq_ignore_ascii_case("User-Agent") {
-            keywarden_model::non_empty(d.get("value"))
+            keywarden_model::non_empty(d.get("value").or_else(|| d.get("Value")))
         } else {
             None
         }

@@ -15,10 +15,12 @@ pub(crate) mod generic;
 pub(crate) mod graph;
 pub(crate) mod http;
 pub(crate) mod mail;
+pub mod notes;
 pub(crate) mod powershell;
 pub(crate) mod sentinel;
 pub(crate) mod signin;
 pub(crate) mod ual;
+pub(crate) mod ual_search;
 pub(crate) mod windows;
 
 use keywarden_model::{Event, Origin, Value};
@@ -61,6 +63,9 @@ pub fn classify(raw: &Value<'_>) -> Format {
     {
         return Format::UalJson;
     }
+    if ual_search::looks_like_search_result(o) {
+        return Format::UalSearchJson;
+    }
     if o.get("createdDateTime").is_some()
         && (o.get("uniqueTokenIdentifier").is_some()
             || (o.get("userPrincipalName").is_some() && o.get("appId").is_some()))
@@ -73,10 +78,14 @@ pub fn classify(raw: &Value<'_>) -> Format {
     {
         return Format::SignInLogAnalytics;
     }
+    if signin::looks_like_powershell_sign_in(o) {
+        return Format::SignInGraph;
+    }
     if o.get("RequestUri").is_some() && o.get("SignInActivityId").is_some() {
         return Format::GraphActivity;
     }
     if (o.get("activityDateTime").is_some() && o.get("activityDisplayName").is_some())
+        || (o.get("ActivityDateTime").is_some() && o.get("ActivityDisplayName").is_some())
         || (o.get("OperationName").is_some()
             && o.get("InitiatedBy").is_some()
             && o.get("TargetResources").is_some())
@@ -113,6 +122,7 @@ pub fn normalise<'a>(
         Format::UalJson | Format::UalSearchCsv | Format::PurviewCsv | Format::PurviewCsvLegacy => {
             ual::normalise(format, raw, origin)
         }
+        Format::UalSearchJson => ual_search::normalise(raw, origin),
         Format::SentinelOfficeActivity => sentinel::normalise(raw, origin),
         Format::DefenderCloudAppEvents => defender::normalise(raw, origin),
         Format::DefenderDeviceEvents

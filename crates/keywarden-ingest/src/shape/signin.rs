@@ -1,4 +1,5 @@
-//! Entra sign-in records: Graph `auditLogs/signIns` objects (camelCase), Log Analytics rows
+//! Entra sign-in records: Graph `auditLogs/signIns` objects (camelCase, or PascalCase as
+//! PowerShell's Graph SDK and AzureAD module objects serialise them), Log Analytics rows
 //! (`SigninLogs`, `AADNonInteractiveUserSignInLogs`, `AADServicePrincipalSignInLogs`,
 //! `AADManagedIdentitySignInLogs`; PascalCase, with `Status`, `LocationDetails`, `DeviceDetail`...
 //! often exported as JSON strings) and the `properties` of diagnostic-settings envelopes.
@@ -37,8 +38,24 @@ pub(crate) fn normalise<'a>(
     origin: Origin<'a>,
 ) -> Result<Event<'a>, RejectReason> {
     let raw = decode_embedded(raw, EMBEDDED_COLUMNS);
-    let fields = fields(&Lookup::plain(&raw));
+    let mut fields = fields(&Lookup::plain(&raw));
+    // A Graph object's `ResourceId` (PascalCase from the PowerShell SDK) is the resource app
+    // id; a Log Analytics row's is an Azure resource path, so only Graph objects read it.
+    if format == Format::SignInGraph && fields.app_id.is_none() {
+        fields.app_id = text(&raw, &["ResourceId"]);
+    }
     Ok(event(SourceKind::EntraSignIn, format, raw, origin, fields))
+}
+
+/// A Graph sign-in as PowerShell objects serialise it (`Get-MgBetaAuditLogSignIn`,
+/// `Get-AzureADAuditSignInLogs`, Extractor-Suite's `Select-Object` of them): PascalCase
+/// `CreatedDateTime` with `UniqueTokenIdentifier`, or with `UserPrincipalName` and `AppId`, and
+/// no Log Analytics `TimeGenerated`.
+pub(crate) fn looks_like_powershell_sign_in(o: &keywarden_model::Object<'_>) -> bool {
+    o.get("CreatedDateTime").is_some()
+        && o.get("TimeGenerated").is_none()
+        && (o.get("UniqueTokenIdentifier").is_some()
+            || (o.get("UserPrincipalName").is_some() && o.get("AppId").is_some()))
 }
 
 /// Extracts sign-in fields from a record (and, for envelope records, the envelope).
@@ -67,14 +84,23 @@ pub(crate) fn fields<'a>(r: &Lookup<'_, 'a>) -> Fields<'a> {
         user: r
             .text(&["userPrincipalName", "UserPrincipalName"], &[])
             .map(ascii_fold),
-        client_ip: r.text(&["ipAddress", "IPAddress"], &["callerIpAddress"]),
+        // `IpAddress`: the AzureAD module's spelling.
+        client_ip: r.text(
+            &["ipAddress", "IPAddress", "IpAddress"],
+            &["callerIpAddress"],
+        ),
         app_id: r.text(&["resourceId", "resourceAppId", "ResourceIdentity"], &[]),
         client_app_id: r.text(&["appId", "AppId"], &[]),
         session_id: r.text(&["sessionId", "SessionId"], &[]),
         token_id: r.text(&["uniqueTokenIdentifier", "UniqueTokenIdentifier"], &[]),
         token_issued_at: r.time(&["tokenIssuedAt", "TokenIssuedAt"], &[]),
         result: r.text(
-            &["status.errorCode", "Status.errorCode", "ResultType"],
+            &[
+                "status.errorCode",
+                "Status.errorCode",
+                "Status.ErrorCode",
+                "ResultType",
+            ],
             &["resultType"],
         ),
         user_agent: r.text(&["userAgent", "UserAgent"], &[]),

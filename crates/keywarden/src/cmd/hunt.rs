@@ -148,6 +148,14 @@ fn print_summary(output: &HuntOutput) {
         } else {
             println!("{}", st.dim(&line));
         }
+        // A shape recognised only partly (static text: nothing from the input).
+        for n in &i.notes {
+            let note = format!(
+                "    note {}: {} of {} {}: {}",
+                n.code, n.records, n.of, n.checked, n.message
+            );
+            println!("{}", st.yellow(&note));
+        }
     }
     for r in report.rejections.iter().take(10) {
         let at = match (r.line, r.offset, r.record_number) {

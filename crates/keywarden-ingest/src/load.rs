@@ -28,7 +28,7 @@ pub enum InputError {
 }
 
 /// Expands paths into inputs: directories recursively (sorted, so runs are reproducible),
-/// `-` as stdin.
+/// `-` as stdin. A directory's `.keywarden-collect` state folder is skipped.
 pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<InputSource>, InputError> {
     let mut out = Vec::new();
     for p in paths {
@@ -55,6 +55,9 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<InputSource>, InputError> 
     Ok(out)
 }
 
+/// The folder `keywarden collect` keeps its state in, inside an output directory.
+pub const COLLECT_STATE_DIR: &str = ".keywarden-collect";
+
 fn walk(dir: &Path, out: &mut Vec<InputSource>) -> Result<(), InputError> {
     let unreadable = |source| InputError::Unreadable {
         path: dir.display().to_string(),
@@ -68,6 +71,11 @@ fn walk(dir: &Path, out: &mut Vec<InputSource>) -> Result<(), InputError> {
     entries.sort();
     for p in entries {
         if p.is_dir() {
+            // `keywarden collect`'s state (SQLite, lock, unfinished temporary files) is not log
+            // data; its records are in the directory already, exactly once.
+            if p.file_name().is_some_and(|n| n == COLLECT_STATE_DIR) {
+                continue;
+            }
             walk(&p, out)?;
         } else {
             out.push(InputSource {

@@ -42,6 +42,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Forward-auth for nginx, Traefik and Envoy: refuse forged tokens, log every decision.
     Gateway(cmd::gateway::GatewayArgs),
+    /// Pull audit and sign-in logs from Microsoft's APIs, completely and exactly once.
+    Collect(cmd::collect::CollectArgs),
 }
 
 fn main() {
@@ -55,6 +57,7 @@ fn main() {
         Command::Rules(args) => cmd::rules::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Gateway(args) => cmd::gateway::run(&args),
+        Command::Collect(args) => cmd::collect::run(&args),
     };
     match code {
         Ok(code) => std::process::exit(code),

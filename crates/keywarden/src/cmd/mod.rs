@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod collect;
 pub mod config;
 pub mod eval;
 pub mod gateway;

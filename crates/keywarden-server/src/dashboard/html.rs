@@ -1,34 +1,23 @@
 //! HTML for the dashboard, built as plain strings: every value that may come from a log
-//! passes through [`esc`] (text and double-quoted attributes alike) or [`url_component`]
+//! passes through [`esc`] (the report's `keywarden_report::escape_html`, for text and quoted
+//! attributes alike; evidence blocks through `push_html_multiline`) or [`url_component`]
 //! (query strings and paths), and nothing is ever written into a script, style or event
 //! handler. The pages use no JavaScript; the stylesheet is served by the binary itself.
 
 use std::fmt::Write as _;
 
 use keywarden_model::{Alert, Timestamp};
+use keywarden_report::{escape_html as esc, push_html_multiline};
 use keywarden_store::{AlertStatus, AuditEntry, IncidentRow, IncidentView};
 
-/// Escapes text for an HTML text node or a double- or single-quoted attribute value.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '`' => out.push_str("&#96;"),
-            // Controls (other than tab/newline) and bidi overrides would hide or reorder text.
-            c if (c.is_control() && c != '\n' && c != '\t')
-                || ('\u{202a}'..='\u{202e}').contains(&c)
-                || ('\u{2066}'..='\u{2069}').contains(&c) =>
-            {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
+/// Pretty-printed evidence JSON for a `<pre>` block: line breaks of our own formatting kept,
+/// everything else escaped as by [`esc`] (string values are already JSON-escaped).
+fn evidence_block(evidence: &serde_json::Value) -> String {
+    let mut out = String::new();
+    push_html_multiline(
+        &mut out,
+        &serde_json::to_string_pretty(evidence).unwrap_or_default(),
+    );
     out
 }
 
@@ -221,7 +210,7 @@ pub fn alert_block(b: &mut String, a: &Alert, status: Option<AlertStatus>, csrf:
             .cloned()
             .collect::<Vec<_>>()
             .join(", ")),
-        evidence = esc(&serde_json::to_string_pretty(&a.evidence).unwrap_or_default()),
+        evidence = evidence_block(&a.evidence),
         id_url = url_component(&a.id),
         csrf = esc(csrf),
         back = esc(back),
@@ -422,9 +411,25 @@ mod tests {
         assert!(!e.contains('<') && !e.contains('>') && !e.contains('"') && !e.contains('\''));
         assert_eq!(
             e,
-            "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#96;&amp;"
+            "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;`&amp;"
         );
         assert_eq!(esc("a\u{202e}b\u{1b}c"), "a\\u{202e}b\\u{1b}c");
+    }
+
+    /// The dashboard's own escaper let line/paragraph separators, the BOM and zero-width
+    /// characters through; it now uses the report's, which shows them.
+    #[test]
+    fn regression_dashboard_shows_separators_bom_and_zero_width_chars() {
+        assert_eq!(
+            esc("a\u{2028}b\u{2029}c\u{feff}d\u{200b}e\u{200d}f\u{2060}g"),
+            "a\\u{2028}b\\u{2029}c\\u{feff}d\\u{200b}e\\u{200d}f\\u{2060}g"
+        );
+        let block = evidence_block(&serde_json::json!({"user": "x\u{2028}</pre><script>"}));
+        assert!(block.contains('\n'), "layout kept: {block}");
+        assert!(
+            !block.contains("</pre>") && !block.contains('\u{2028}'),
+            "{block}"
+        );
     }
 
     #[test]

@@ -109,6 +109,48 @@ pub struct RulesConfig {
     pub ioc_ip: IocIpConfig,
     pub mailbox_volume_anomaly: VolumeConfig,
     pub cross_mailbox_access: CrossMailboxConfig,
+    pub app_takeover: AppTakeoverConfig,
+    pub adfs_key_theft: AdfsKeyTheftConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppTakeoverConfig {
+    pub enabled: bool,
+    /// A credential, mail permission or consent change followed within this many hours by the
+    /// same app reading a mailbox it had not read before is one `high` alert.
+    pub window_hours: i64,
+    /// A credential added by the same actor to the same app at least this many days after
+    /// the actor's previous one is a routine rotation: never `high`.
+    pub routine_min_gap_days: i64,
+}
+
+impl Default for AppTakeoverConfig {
+    fn default() -> Self {
+        AppTakeoverConfig {
+            enabled: true,
+            window_hours: 24,
+            routine_min_gap_days: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdfsKeyTheftConfig {
+    pub enabled: bool,
+    /// Domain controllers (host names, short or FQDN) allowed to request directory
+    /// replication; hosts that receive replication requests in the input count as well.
+    pub domain_controllers: Vec<String>,
+}
+
+impl Default for AdfsKeyTheftConfig {
+    fn default() -> Self {
+        AdfsKeyTheftConfig {
+            enabled: true,
+            domain_controllers: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -67,7 +67,7 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
     a.time_last = c.last;
     let ctx = &c.ctx;
     a.tenant = scan.syms.owned(ctx.tenant);
-    a.user = scan.syms.owned(ctx.user);
+    a.user = scan.syms.owned(ctx.user).or_else(|| c.user.clone());
     a.mailbox = if g.mailboxes.len() == 1 {
         g.mailboxes.keys().next().cloned()
     } else {
@@ -139,6 +139,11 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
     }
     a.evidence = Json::Object(ev);
     a.record_ids = g.record_ids;
+    if !c.records.is_empty() {
+        a.record_ids.extend(c.records.iter().cloned());
+        a.record_ids.sort();
+        a.record_ids.dedup();
+    }
     let exposure = g
         .mailboxes
         .into_iter()

@@ -5,7 +5,9 @@
 //!
 //! It owns the rules with stable ids (`token-never-issued`, `unexpected-mailbox-app`,
 //! `first-seen-client-app`, `consumer-tenant-token`, `known-bad-key`, `ioc-ip`,
-//! `mailbox-volume-anomaly`, `cross-mailbox-access`, and weak signals that only raise scores),
+//! `mailbox-volume-anomaly`, `cross-mailbox-access`; the app takeover chain `app-takeover` and its
+//! leads `app-credential-added`, `app-mail-permission`, `app-admin-consent`,
+//! `federation-changed`; `adfs-key-theft`; and weak signals that only raise scores),
 //! their TOML configuration ([`DetectConfig`], defaults in [`DEFAULT_CONFIG`]), the shipped
 //! intelligence ([`Intel`]: Storm-0558 IOCs, first-party app ids), baselines ([`Baseline`]:
 //! look-back, earlier export, or saved state), incident grouping and `exposure.json`.
@@ -18,8 +20,12 @@
 //! candidates' ids ([`prefilter`]). [`assign_incidents`] and [`exposure`] finish the job;
 //! [`write_alerts`]/[`write_exposure`] write the contracts.
 //!
+//! Directory changes and AD FS key theft records are rare: the scan keeps them whole
+//! ([`directory::Directory`]) and the takeover rules judge them with the mail-access aggregates.
+//!
 //! Severity is a contract: only strong rules (never-issued token, consumer-tenant token,
-//! known-bad key, IOC IP in its window) are `high`; leads are `low`/`medium`. This crate must
+//! known-bad key, IOC IP in its window, an app changed then reading new mail) are `high`;
+//! leads are `low`/`medium`. This crate must
 //! never panic on input, call a clock, or treat an absent token id as forged.
 #![forbid(unsafe_code)]
 
@@ -27,6 +33,7 @@ pub mod baseline;
 pub mod collect;
 pub mod config;
 pub mod detector;
+pub mod directory;
 pub mod error;
 pub mod facts;
 pub mod finalize;

@@ -14,7 +14,8 @@ use keywarden_model::{Event, Timestamp};
 use rustc_hash::FxHashMap;
 
 use crate::config::Settings;
-use crate::facts::Facts;
+use crate::directory::Directory;
+use crate::facts::{Facts, Role};
 use crate::intern::{CachedInterner, Interner, NONE, Sym, SymCache, remap};
 use crate::keys::{Key, keys_of};
 
@@ -169,6 +170,8 @@ pub struct Scan {
     /// Token ids some sign-in issued, as a bit per symbol: `token-never-issued` only asks
     /// whether a token was issued, so these (the most numerous keys) need no aggregate.
     issued: Vec<u64>,
+    /// Directory changes and AD FS key theft records (rare; kept whole).
+    pub directory: Directory,
     /// The hot path's symbol caches (worker-local; not merged).
     cache: SymCache,
 }
@@ -178,6 +181,11 @@ impl Scan {
     pub fn add(&mut self, ev: &Event<'_>, settings: &Settings, scratch: &mut Vec<Key>) {
         let f = Facts::of(ev);
         self.events += 1;
+        self.directory.observe(
+            ev,
+            f.client_app_id.as_deref(),
+            matches!(f.role, Role::MailAccess(_)),
+        );
         if let Some(t) = f.time {
             self.first = Some(self.first.map_or(t, |x| x.min(t)));
             self.last = Some(self.last.map_or(t, |x| x.max(t)));
@@ -266,6 +274,7 @@ impl Scan {
             self.uses.entry(k).or_default().merge(&u, &self.syms);
         }
         self.events += other.events;
+        self.directory.merge(other.directory);
         for t in [other.first, other.last].into_iter().flatten() {
             self.first = Some(self.first.map_or(t, |x| x.min(t)));
             self.last = Some(self.last.map_or(t, |x| x.max(t)));

@@ -177,6 +177,8 @@ pub(crate) fn candidates(
             first,
             last,
             evidence: ev,
+            records: Vec::new(),
+            user: None,
         });
     }
     out
@@ -230,6 +232,8 @@ fn first_seen_leads(
         first: uses.iter().filter_map(|(_, u)| u.first).min(),
         last: uses.iter().filter_map(|(_, u)| u.last).max(),
         evidence: ev,
+        records: Vec::new(),
+        user: None,
     });
 }
 
@@ -293,5 +297,7 @@ fn lead(
         first: u.first,
         last: u.last,
         evidence,
+        records: Vec::new(),
+        user: None,
     }
 }

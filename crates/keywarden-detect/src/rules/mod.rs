@@ -5,8 +5,10 @@
 //! pass. Strong rules ([`strong`]) judge tokens and single records and may be `high`; lead
 //! rules ([`leads`]) judge novelty against the baseline and are at most `medium`.
 
+pub mod adfs;
 pub mod leads;
 pub mod strong;
+pub mod takeover;
 
 use std::collections::BTreeSet;
 
@@ -32,10 +34,16 @@ pub enum Rule {
     IocIp,
     MailboxVolumeAnomaly,
     CrossMailboxAccess,
+    AppTakeover,
+    AppCredentialAdded,
+    AppMailPermission,
+    AppAdminConsent,
+    FederationChanged,
+    AdfsKeyTheft,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 14] = [
         Rule::TokenNeverIssued,
         Rule::UnexpectedMailboxApp,
         Rule::FirstSeenClientApp,
@@ -44,6 +52,12 @@ impl Rule {
         Rule::IocIp,
         Rule::MailboxVolumeAnomaly,
         Rule::CrossMailboxAccess,
+        Rule::AppTakeover,
+        Rule::AppCredentialAdded,
+        Rule::AppMailPermission,
+        Rule::AppAdminConsent,
+        Rule::FederationChanged,
+        Rule::AdfsKeyTheft,
     ];
 
     /// The stable id used in `alerts.jsonl`.
@@ -57,6 +71,12 @@ impl Rule {
             Rule::IocIp => "ioc-ip",
             Rule::MailboxVolumeAnomaly => "mailbox-volume-anomaly",
             Rule::CrossMailboxAccess => "cross-mailbox-access",
+            Rule::AppTakeover => "app-takeover",
+            Rule::AppCredentialAdded => "app-credential-added",
+            Rule::AppMailPermission => "app-mail-permission",
+            Rule::AppAdminConsent => "app-admin-consent",
+            Rule::FederationChanged => "federation-changed",
+            Rule::AdfsKeyTheft => "adfs-key-theft",
         }
     }
 
@@ -70,6 +90,11 @@ impl Rule {
             Rule::IocIp => &["T1090", "T1114.002"],
             Rule::UnexpectedMailboxApp | Rule::FirstSeenClientApp => &["T1550.001", "T1114.002"],
             Rule::MailboxVolumeAnomaly | Rule::CrossMailboxAccess => &["T1114.002"],
+            Rule::AppTakeover => &["T1098.001", "T1098.003", "T1528", "T1114.002"],
+            Rule::AppCredentialAdded => &["T1098.001"],
+            Rule::AppMailPermission | Rule::AppAdminConsent => &["T1098.003", "T1528"],
+            Rule::FederationChanged => &["T1484.002", "T1606.002"],
+            Rule::AdfsKeyTheft => &["T1552.004", "T1003.006", "T1606.002"],
         }
     }
 
@@ -77,7 +102,11 @@ impl Rule {
     pub fn is_strong(self) -> bool {
         matches!(
             self,
-            Rule::TokenNeverIssued | Rule::ConsumerTenantToken | Rule::KnownBadKey | Rule::IocIp
+            Rule::TokenNeverIssued
+                | Rule::ConsumerTenantToken
+                | Rule::KnownBadKey
+                | Rule::IocIp
+                | Rule::AppTakeover
         )
     }
 
@@ -103,6 +132,10 @@ pub struct Candidate {
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
     pub evidence: Map<String, Json>,
+    /// Records known at planning time beyond its keys' (directory changes, key theft).
+    pub records: Vec<String>,
+    /// The acting user when the context has none (the directory change's actor).
+    pub user: Option<String>,
 }
 
 /// Where the baseline came from, for evidence and the summary.
@@ -174,8 +207,12 @@ pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Pla
     if external.is_none() {
         add_lookback_daily_ops(&mut known, &scan);
     }
+    let mut scan = scan;
+    scan.directory.sort();
     let mut candidates = strong::candidates(&scan, settings, &never);
     candidates.extend(leads::candidates(&scan, settings, &known, &baseline));
+    candidates.extend(takeover::candidates(&scan, settings));
+    candidates.extend(adfs::candidates(&scan, settings));
     candidates.sort_by(|a, b| {
         (a.first, a.rule, &a.keys)
             .partial_cmp(&(b.first, b.rule, &b.keys))
@@ -349,10 +386,16 @@ mod tests {
                 "known-bad-key",
                 "ioc-ip",
                 "mailbox-volume-anomaly",
-                "cross-mailbox-access"
+                "cross-mailbox-access",
+                "app-takeover",
+                "app-credential-added",
+                "app-mail-permission",
+                "app-admin-consent",
+                "federation-changed",
+                "adfs-key-theft"
             ]
         );
         assert!(Rule::ALL.iter().all(|r| !r.attack().is_empty()));
-        assert_eq!(Rule::ALL.iter().filter(|r| r.is_strong()).count(), 4);
+        assert_eq!(Rule::ALL.iter().filter(|r| r.is_strong()).count(), 5);
     }
 }

@@ -189,6 +189,8 @@ fn candidate(
         first: u.first,
         last: u.last,
         evidence,
+        records: Vec::new(),
+        user: None,
     }
 }
 

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::coverage::Declared;
+use crate::coverage_declared::parse_spec;
 use crate::error::ConfigError;
 use crate::intel::Intel;
 
@@ -28,6 +30,7 @@ pub struct DetectConfig {
     pub intel: IntelConfig,
     pub rules: RulesConfig,
     pub weak_signals: WeakSignalConfig,
+    pub coverage: CoverageConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,7 +54,8 @@ pub struct ToleranceConfig {
     pub clock_skew_minutes: i64,
     /// A sign-in may be stamped (or delivered) this long after the token's first use.
     pub ingestion_lag_minutes: i64,
-    /// A token may have been issued this long before its first use.
+    /// A token may have been issued this long before its first use, and is never used longer
+    /// than this after its `IssuedAtTime` (Continuous Access Evaluation tokens live up to 28 h).
     pub max_token_lifetime_minutes: i64,
 }
 
@@ -60,7 +64,28 @@ impl Default for ToleranceConfig {
         ToleranceConfig {
             clock_skew_minutes: 5,
             ingestion_lag_minutes: 30,
-            max_token_lifetime_minutes: 90,
+            max_token_lifetime_minutes: 28 * 60,
+        }
+    }
+}
+
+/// Sign-in coverage: what the exports are declared to hold, and how gaps are recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoverageConfig {
+    /// Declared complete sign-in categories, as `--signin-coverage` SPECs (`all`,
+    /// `interactive,non-interactive`, `all@START/END`...). Empty: inferred from the data.
+    pub signin: Vec<String>,
+    /// A category with no record in at least this many whole hours (inside its span) has a gap:
+    /// tokens whose issuance may fall in it are unjudged.
+    pub max_quiet_hours: i64,
+}
+
+impl Default for CoverageConfig {
+    fn default() -> Self {
+        CoverageConfig {
+            signin: Vec::new(),
+            max_quiet_hours: 24,
         }
     }
 }
@@ -102,6 +127,7 @@ impl Default for IntelConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
     pub token_never_issued: TokenNeverIssuedConfig,
+    pub token_beyond_lifetime: Toggle,
     pub unexpected_mailbox_app: UnexpectedMailboxAppConfig,
     pub first_seen_client_app: FirstSeenClientAppConfig,
     pub consumer_tenant_token: ConsumerTenantConfig,
@@ -367,6 +393,9 @@ impl Default for WeakSignalConfig {
 pub struct Settings {
     pub config: DetectConfig,
     pub intel: Intel,
+    /// Declared sign-in coverage: `[coverage] signin`, plus what a driver adds (collector
+    /// manifests, `--signin-coverage`).
+    pub declared: Vec<Declared>,
 }
 
 impl DetectConfig {
@@ -416,6 +445,7 @@ impl DetectConfig {
                 self.rules.first_seen_client_app.lookback_days,
             ),
             ("rules.ioc_ip.margin_days", self.rules.ioc_ip.margin_days),
+            ("coverage.max_quiet_hours", self.coverage.max_quiet_hours),
             (
                 "rules.mailbox_volume_anomaly.min_operations",
                 self.rules.mailbox_volume_anomaly.min_operations,
@@ -472,9 +502,14 @@ impl DetectConfig {
             });
         }
         intel.add_first_party(&self.intel.first_party_client_apps.join("\n"));
+        let mut declared = Vec::new();
+        for spec in &self.coverage.signin {
+            declared.extend(parse_spec(spec, "config [coverage] signin")?);
+        }
         Ok(Settings {
             config: self.clone(),
             intel,
+            declared,
         })
     }
 }

@@ -40,6 +40,8 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Intel(#[from] IntelError),
+    #[error(transparent)]
+    Coverage(#[from] CoverageError),
 }
 
 /// A baseline state file could not be read or written.
@@ -75,4 +77,14 @@ pub enum OutputError {
         path: PathBuf,
         source: serde_json::Error,
     },
+}
+
+/// Declared sign-in coverage could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoverageError {
+    #[error("sign-in coverage {spec:?}: {reason}")]
+    Spec { spec: String, reason: &'static str },
+    #[error("collector manifest {path}: {reason}")]
+    Manifest { path: String, reason: String },
 }

@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 use keywarden_model::{Event, SourceKind, Timestamp, Value};
 
+use crate::coverage::SignInCategory;
+
 /// `MailItemsAccessed` access kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -55,6 +57,11 @@ pub struct Facts<'e> {
     /// `OperationCount` (1 when absent or not positive).
     pub operations: i64,
     pub signing_key: Option<Cow<'e, str>>,
+    /// For sign-ins: the category of sign-in log the record belongs to (`None`: a marker
+    /// keywarden does not know).
+    pub signin_category: Option<SignInCategory>,
+    /// The token's `IssuedAtTime` (UAL `AppAccessContext.IssuedAtTime`, Graph `tokenIssuedAt`).
+    pub token_issued_at: Option<Timestamp>,
 }
 
 static NULL: Value<'static> = Value::Null;
@@ -169,6 +176,12 @@ impl<'e> Facts<'e> {
                 .filter(|n| *n > 0)
                 .unwrap_or(1),
             signing_key: pick(&f.signing_key_id, raw, &["SigningKeyId", "kid", "x5t"]),
+            signin_category: if signin {
+                SignInCategory::of_record(f.category.as_deref())
+            } else {
+                None
+            },
+            token_issued_at: f.token_issued_at,
         }
     }
 

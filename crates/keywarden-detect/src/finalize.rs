@@ -10,7 +10,7 @@ use crate::collect::Gather;
 use crate::config::Settings;
 use crate::intern::stable_hash;
 use crate::keys::Key;
-use crate::rules::strong::{Coverage, coverage};
+use crate::coverage::{CoverageSummary, Unjudged};
 use crate::rules::{Candidate, Plan};
 use crate::scan::Scan;
 
@@ -27,11 +27,16 @@ pub struct Detections {
     pub alerts: Vec<Alert>,
     /// Alert id → mailbox exposure of its records.
     pub exposure: BTreeMap<String, Vec<MailboxExposure>>,
+    /// The sign-in coverage found and the tokens left unjudged (`summary.json`'s `coverage`).
+    pub coverage: CoverageSummary,
 }
 
 /// Builds the alerts. `gathered` is indexed like `plan.candidates`.
 pub fn finalize(plan: &Plan, gathered: Vec<Gather>, s: &Settings) -> Detections {
-    let mut out = Detections::default();
+    let mut out = Detections {
+        coverage: plan.coverage.clone(),
+        ..Detections::default()
+    };
     for (c, g) in plan.candidates.iter().zip(gathered) {
         let (alert, exposure) = alert(c, g, plan, s);
         if !exposure.is_empty() {
@@ -111,7 +116,7 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
         ),
     );
     if !c.rule.is_strong() || matches!(c.rule, crate::rules::Rule::IocIp) {
-        ev.insert("tokens".into(), token_trace(&g, scan, s, ctx.tenant));
+        ev.insert("tokens".into(), token_trace(&g, plan, ctx.tenant));
     }
     for (name, set) in [
         ("token_ids", &g.tokens),
@@ -166,30 +171,32 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
 }
 
 /// Whether the tokens an alert covers trace to sign-ins.
-fn token_trace(g: &Gather, scan: &Scan, s: &Settings, tenant: u32) -> Json {
+fn token_trace(g: &Gather, plan: &Plan, tenant: u32) -> Json {
+    let scan = &plan.scan;
     let (mut traced, mut never, mut unjudged) = (0u64, 0u64, 0u64);
-    let mut no_logs = false;
+    let mut reasons: BTreeMap<&'static str, u64> = BTreeMap::new();
     for t in &g.tokens {
         let sym = scan.syms.find(t);
         if sym.is_some_and(|t| scan.is_issued(t)) {
             traced += 1;
             continue;
         }
-        let first = sym
-            .and_then(|t| scan.get(&Key::Token(tenant, t)))
-            .and_then(|u| u.first);
-        match coverage(scan, s, tenant, first) {
-            Coverage::Covered => never += 1,
-            Coverage::NoSignIns => {
-                no_logs = true;
+        let verdict = sym.and_then(|t| plan.verdicts.get(&Key::Token(tenant, t)));
+        match verdict {
+            Some(Ok(())) => never += 1,
+            Some(Err(why)) => {
                 unjudged += 1;
+                *reasons.entry(why.code()).or_default() += 1;
             }
-            Coverage::OutsideLogs => unjudged += 1,
+            None => {
+                unjudged += 1;
+                *reasons.entry("not-judged").or_default() += 1;
+            }
         }
     }
     let check = if g.tokens.is_empty() {
         "no token ids logged: unknown, not forged".to_string()
-    } else if no_logs {
+    } else if reasons.contains_key(Unjudged::NoSignIns.code()) {
         "not run for some tokens: no sign-in logs cover this tenant (coverage missing)".to_string()
     } else {
         "run".to_string()
@@ -198,6 +205,7 @@ fn token_trace(g: &Gather, scan: &Scan, s: &Settings, tenant: u32) -> Json {
         "traced_to_sign_in": traced,
         "never_issued": never,
         "unjudged_no_coverage": unjudged,
+        "unjudged_reasons": reasons,
         "check": check,
     })
 }
@@ -226,7 +234,9 @@ fn key_text(scan: &Scan, k: &Key) -> Vec<String> {
     let t = |s: u32| scan.text(s).to_string();
     match *k {
         Key::SignIn(a) => vec!["signin".into(), t(a)],
-        Key::Coverage(a) => vec!["coverage".into(), t(a)],
+        Key::SignInHour(a, c, h) => vec!["signin-hour".into(), t(a), c.to_string(), h.to_string()],
+        Key::SignInResource(a, b) => vec!["signin-resource".into(), t(a), t(b)],
+        Key::SignInSession(a, b, c, d) => vec!["signin-session".into(), t(a), t(b), t(c), t(d)],
         Key::Token(a, b) => vec!["token".into(), t(a), t(b)],
         Key::Pair(a, b, c) => vec!["pair".into(), t(a), t(b), t(c)],
         Key::MailboxPair(a, b, c, d) => vec!["mailbox-pair".into(), t(a), t(b), t(c), t(d)],

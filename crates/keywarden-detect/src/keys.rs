@@ -24,8 +24,12 @@ pub enum Flag {
 pub enum Key {
     /// A sign-in issued this token id.
     SignIn(Sym),
-    /// Sign-in log coverage of a tenant.
-    Coverage(Sym),
+    /// Sign-ins of a category in an hour: (tenant, category code, hours since the epoch).
+    SignInHour(Sym, u32, i64),
+    /// Sign-ins for a resource: (tenant, resource id).
+    SignInResource(Sym, Sym),
+    /// A sign-in's session, as its IP and client app saw it: (tenant, session, ip, client).
+    SignInSession(Sym, Sym, Sym, Sym),
     /// Token-bearing access: (tenant, token id).
     Token(Sym, Sym),
     /// Mail access by a pair: (tenant, AppId, ClientAppId).
@@ -85,7 +89,27 @@ pub fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out: &mut V
         if let Some(t) = token.and_then(|t| syms.sym(Some(t))) {
             out.push(Key::SignIn(t));
         }
-        out.push(Key::Coverage(tenant));
+        if let (Some(c), Some(t)) = (f.signin_category, f.time) {
+            out.push(Key::SignInHour(
+                tenant,
+                c.code(),
+                t.unix_seconds().div_euclid(3600),
+            ));
+        }
+        if let Some(r) = f.app_id.as_deref().and_then(|r| syms.sym(Some(r))) {
+            out.push(Key::SignInResource(tenant, r));
+        }
+        if f.signin_category == Some(crate::coverage::SignInCategory::Interactive)
+            && let (Some(se), Some(ip), Some(c)) = (
+                f.session_id.as_deref(),
+                f.ip.as_deref(),
+                f.client_app_id.as_deref(),
+            )
+            && let (Some(se), Some(ip), Some(c)) =
+                (syms.sym(Some(se)), syms.sym(Some(ip)), syms.sym(Some(c)))
+        {
+            out.push(Key::SignInSession(tenant, se, ip, c));
+        }
     }
     let user = f.user.as_deref();
     let ip = f.ip.as_deref();

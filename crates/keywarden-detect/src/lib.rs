@@ -32,6 +32,8 @@
 pub mod baseline;
 pub mod collect;
 pub mod config;
+pub mod coverage;
+pub mod coverage_declared;
 pub mod detector;
 pub mod directory;
 pub mod error;
@@ -50,7 +52,8 @@ pub use baseline::Baseline;
 pub use collect::CollectStage;
 pub use config::{DEFAULT_CONFIG, DetectConfig, Settings};
 pub use detector::Detector;
-pub use error::{ConfigError, IntelError, OutputError, StateError};
+pub use coverage::{CoverageModel, CoverageSummary, Declared, SignInCategory, TokenKind, Unjudged};
+pub use error::{ConfigError, CoverageError, IntelError, OutputError, StateError};
 pub use finalize::Detections;
 pub use incident::{Incident, assign_incidents, exposure, links as incident_links};
 pub use intel::Intel;

@@ -188,7 +188,7 @@ const KINDS: usize = 10;
 fn kind(k: &Key) -> usize {
     match k {
         Key::SignIn(..) => 0,
-        Key::Coverage(..) => 1,
+        Key::SignInHour(..) | Key::SignInResource(..) | Key::SignInSession(..) => 1,
         Key::Token(..) => 2,
         Key::Pair(..) => 3,
         Key::MailboxPair(..) => 4,
@@ -215,7 +215,9 @@ fn components(k: &Key, narrow: bool) -> Vec<Component> {
     };
     match *k {
         Key::SignIn(t) => vec![id(t)],
-        Key::Coverage(t) => vec![id(t)],
+        Key::SignInHour(t, ..) => vec![id(t)],
+        Key::SignInResource(t, r) => ordered(vec![id(r), id(t)]),
+        Key::SignInSession(t, se, ..) => ordered(vec![id(se), id(t)]),
         Key::Token(tenant, t) => ordered(vec![id(t), id(tenant)]),
         Key::Pair(tenant, app, client) => ordered(vec![id(client), id(app), id(tenant)]),
         Key::MailboxPair(tenant, _, app, client) => ordered(vec![id(client), id(app), id(tenant)]),

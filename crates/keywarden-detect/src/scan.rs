@@ -99,6 +99,8 @@ pub struct Use {
     /// Inputs holding the key's records (interned input names), so that the collection pass
     /// re-reads only those.
     pub files: Vec<Sym>,
+    /// Earliest and latest `IssuedAtTime` the key's records carry (token keys).
+    pub issued: Option<(Timestamp, Timestamp)>,
     /// The input last added (always in `files`): records arrive input by input, so this spares
     /// the scan a look into `files` (another cache line) for almost every record.
     last_file: Option<Sym>,
@@ -136,9 +138,21 @@ impl Use {
         }
     }
 
+    /// Notes an `IssuedAtTime` carried by one of the key's records.
+    fn note_issued(&mut self, t: Timestamp) {
+        self.issued = Some(match self.issued {
+            None => (t, t),
+            Some((a, b)) => (a.min(t), b.max(t)),
+        });
+    }
+
     fn merge(&mut self, other: &Use, syms: &Interner) {
         if other.count == 0 {
             return;
+        }
+        if let Some((a, b)) = other.issued {
+            self.note_issued(a);
+            self.note_issued(b);
         }
         if self.is_earlier(other.first, &|| other.ctx, syms) {
             self.ctx = other.ctx;
@@ -225,6 +239,9 @@ impl Scan {
                 None
             };
             u.add(f.time, f.operations, this, file);
+            if let (Key::Token(..), Some(t)) = (k, f.token_issued_at) {
+                u.note_issued(t);
+            }
         }
     }
 
@@ -296,7 +313,9 @@ fn remap_key(k: &Key, t: &[Sym]) -> Key {
     let r = |s: Sym| remap(t, s);
     match *k {
         Key::SignIn(a) => Key::SignIn(r(a)),
-        Key::Coverage(a) => Key::Coverage(r(a)),
+        Key::SignInHour(a, c, h) => Key::SignInHour(r(a), c, h),
+        Key::SignInResource(a, b) => Key::SignInResource(r(a), r(b)),
+        Key::SignInSession(a, b, c, d) => Key::SignInSession(r(a), r(b), r(c), r(d)),
         Key::Token(a, b) => Key::Token(r(a), r(b)),
         Key::Pair(a, b, c) => Key::Pair(r(a), r(b), r(c)),
         Key::MailboxPair(a, b, c, d) => Key::MailboxPair(r(a), r(b), r(c), r(d)),

@@ -9,8 +9,17 @@ mod common;
 use common::{fixture, run, run_pool};
 use keywarden_model::Severity;
 
-const CLEAN: &[&str] = &["signins.jsonl", "ual-clean.jsonl"];
-const ATTACKED: &[&str] = &["signins.jsonl", "ual-clean.jsonl", "ual-intrusion.jsonl"];
+const CLEAN: &[&str] = &[
+    "signins.jsonl",
+    "signins-noninteractive.jsonl",
+    "ual-clean.jsonl",
+];
+const ATTACKED: &[&str] = &[
+    "signins.jsonl",
+    "signins-noninteractive.jsonl",
+    "ual-clean.jsonl",
+    "ual-intrusion.jsonl",
+];
 
 fn intrusion_ids() -> Vec<String> {
     std::fs::read_to_string(fixture("ual-intrusion.jsonl"))
@@ -163,6 +172,31 @@ fn alerts_snapshot() {
 fn without_sign_in_logs_tokens_are_not_judged() {
     let r = run(&["ual-clean.jsonl", "ual-intrusion.jsonl"], None);
     assert!(r.by_rule("token-never-issued").is_empty());
+    // IOC and consumer-tenant evidence stands on its own.
+    assert_eq!(r.by_rule("ioc-ip").len(), 1);
+    assert_eq!(r.by_rule("consumer-tenant-token").len(), 1);
+}
+
+#[test]
+fn interactive_only_sign_ins_leave_user_tokens_unjudged_with_the_reason() {
+    // What Graph v1.0 and the portal's default tab export: interactive sign-ins only.
+    let r = run(
+        &["signins.jsonl", "ual-clean.jsonl", "ual-intrusion.jsonl"],
+        None,
+    );
+    assert!(r.by_rule("token-never-issued").is_empty());
+    let c = &r.detections.coverage;
+    let reason = &c.unjudged["no-noninteractive-signins"];
+    assert_eq!(reason.tokens, 2, "{c:#?}");
+    assert!(reason.hint.contains("non-interactive"));
+    assert_eq!(
+        c.tenants[0].missing_categories,
+        [
+            keywarden_detect::SignInCategory::NonInteractive,
+            keywarden_detect::SignInCategory::ServicePrincipal,
+            keywarden_detect::SignInCategory::ManagedIdentity,
+        ]
+    );
     // IOC and consumer-tenant evidence stands on its own.
     assert_eq!(r.by_rule("ioc-ip").len(), 1);
     assert_eq!(r.by_rule("consumer-tenant-token").len(), 1);

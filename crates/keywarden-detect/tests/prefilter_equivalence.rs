@@ -119,14 +119,19 @@ fn escape_lines(text: &str) -> String {
 #[test]
 fn regression_escaped_token_ids_are_still_collected() {
     let plain = run(
-        &["signins.jsonl", "ual-clean.jsonl", "ual-intrusion.jsonl"],
+        &[
+            "signins.jsonl",
+            "signins-noninteractive.jsonl",
+            "ual-clean.jsonl",
+            "ual-intrusion.jsonl",
+        ],
         None,
     );
     let text = std::fs::read_to_string(fixture("ual-intrusion.jsonl")).expect("fixture");
     let escaped = escape_lines(&text);
     assert!(!escaped.contains("195.26.87.219"), "values are escaped");
     let dir = tempfile::tempdir().expect("temporary directory");
-    for f in ["signins.jsonl", "ual-clean.jsonl"] {
+    for f in ["signins.jsonl", "signins-noninteractive.jsonl", "ual-clean.jsonl"] {
         std::fs::copy(fixture(f), dir.path().join(f)).expect("copy fixture");
     }
     std::fs::write(dir.path().join("ual-intrusion.jsonl"), escaped).expect("write");

@@ -19,6 +19,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::baseline::Baseline;
 use crate::config::Settings;
+use crate::coverage::CoverageSummary;
 use crate::intern::Sym;
 use crate::keys::{Flag, Key};
 use crate::scan::{Ctx, Scan};
@@ -27,6 +28,7 @@ use crate::scan::{Ctx, Scan};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Rule {
     TokenNeverIssued,
+    TokenBeyondLifetime,
     UnexpectedMailboxApp,
     FirstSeenClientApp,
     ConsumerTenantToken,
@@ -43,8 +45,9 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::TokenNeverIssued,
+        Rule::TokenBeyondLifetime,
         Rule::UnexpectedMailboxApp,
         Rule::FirstSeenClientApp,
         Rule::ConsumerTenantToken,
@@ -64,6 +67,7 @@ impl Rule {
     pub fn id(self) -> &'static str {
         match self {
             Rule::TokenNeverIssued => "token-never-issued",
+            Rule::TokenBeyondLifetime => "token-beyond-lifetime",
             Rule::UnexpectedMailboxApp => "unexpected-mailbox-app",
             Rule::FirstSeenClientApp => "first-seen-client-app",
             Rule::ConsumerTenantToken => "consumer-tenant-token",
@@ -83,7 +87,7 @@ impl Rule {
     /// ATT&CK techniques.
     pub fn attack(self) -> &'static [&'static str] {
         match self {
-            Rule::TokenNeverIssued | Rule::ConsumerTenantToken => {
+            Rule::TokenNeverIssued | Rule::TokenBeyondLifetime | Rule::ConsumerTenantToken => {
                 &["T1606", "T1550.001", "T1114.002"]
             }
             Rule::KnownBadKey => &["T1552.004", "T1606", "T1550.001"],
@@ -103,6 +107,7 @@ impl Rule {
         matches!(
             self,
             Rule::TokenNeverIssued
+                | Rule::TokenBeyondLifetime
                 | Rule::ConsumerTenantToken
                 | Rule::KnownBadKey
                 | Rule::IocIp
@@ -158,6 +163,10 @@ pub struct Plan {
     pub wanted: FxHashMap<Key, Vec<u32>>,
     /// Names of the inputs holding candidate records (the collection pass reads only these).
     pub inputs_needed: BTreeSet<String>,
+    /// What the sign-in evidence covers, and the tokens left unjudged (for `summary.json`).
+    pub coverage: CoverageSummary,
+    /// Verdicts of the tokens no sign-in issued.
+    pub(crate) verdicts: FxHashMap<Key, strong::Verdict>,
     pub(crate) known: Known,
 }
 
@@ -189,7 +198,9 @@ impl Known {
 
 /// Applies every enabled rule to a scan. `external` replaces the look-back baseline.
 pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Plan {
-    let never = strong::never_issued(&scan, settings);
+    let model = strong::coverage_model(&scan, settings);
+    let (never, coverage) = strong::never_issued(&scan, settings, &model);
+    let beyond = strong::beyond_lifetime(&scan, settings);
     let (mut known, baseline) = match external {
         Some(b) => (
             known_from(b, &scan),
@@ -200,7 +211,7 @@ pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Pla
             },
         ),
         None => {
-            let first_evidence = strong::first_evidence(&scan, &never);
+            let first_evidence = strong::first_evidence(&scan, &never, &beyond);
             look_back(&scan, settings, first_evidence)
         }
     };
@@ -209,7 +220,7 @@ pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Pla
     }
     let mut scan = scan;
     scan.directory.sort();
-    let mut candidates = strong::candidates(&scan, settings, &never);
+    let mut candidates = strong::candidates(&scan, settings, &never, &beyond);
     candidates.extend(leads::candidates(&scan, settings, &known, &baseline));
     candidates.extend(takeover::candidates(&scan, settings));
     candidates.extend(adfs::candidates(&scan, settings));
@@ -234,6 +245,8 @@ pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Pla
         candidates,
         wanted,
         inputs_needed,
+        coverage,
+        verdicts: strong::verdicts(&never),
         known,
     }
 }
@@ -380,6 +393,7 @@ mod tests {
             ids,
             [
                 "token-never-issued",
+                "token-beyond-lifetime",
                 "unexpected-mailbox-app",
                 "first-seen-client-app",
                 "consumer-tenant-token",
@@ -396,6 +410,6 @@ mod tests {
             ]
         );
         assert!(Rule::ALL.iter().all(|r| !r.attack().is_empty()));
-        assert_eq!(Rule::ALL.iter().filter(|r| r.is_strong()).count(), 5);
+        assert_eq!(Rule::ALL.iter().filter(|r| r.is_strong()).count(), 6);
     }
 }

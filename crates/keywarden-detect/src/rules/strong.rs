@@ -1,78 +1,167 @@
 //! Strong rules: evidence that a token was forged or that a known actor was present.
 //!
 //! - `token-never-issued`: an access token id that no sign-in in the input issued, judged only
-//!   where the tenant's sign-in logs cover the token's first use (with tolerances).
+//!   where the [`crate::coverage`] model establishes coverage for the token's kind, time and
+//!   resource; a session link (same session, IP and client app as an interactive sign-in)
+//!   lowers it to medium.
+//! - `token-beyond-lifetime`: a token used longer after its `IssuedAtTime` than any token lives.
 //! - `consumer-tenant-token`, `known-bad-key`, `ioc-ip`: records that carry the evidence
 //!   themselves (aggregated per tenant and indicator).
 
 use keywarden_model::{Severity, Timestamp};
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value as Json, json};
 
 use super::{Candidate, Rule};
 use crate::config::Settings;
+use crate::coverage::{CoverageModel, CoverageSummary, SignInCategory, TokenKind, TokenWindow, Unjudged};
 use crate::intern::NONE;
 use crate::keys::{Flag, Key};
 use crate::scan::{Scan, Use};
 
-/// A token's sign-in coverage verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coverage {
-    /// The tenant's sign-in logs span the token's possible issuance.
-    Covered,
-    /// No sign-in logs for the tenant at all.
-    NoSignIns,
-    /// Sign-in logs exist but do not span the token's first use (or it has no time).
-    OutsideLogs,
-}
+/// A token's judgement: `Ok` when the sign-in evidence covers its issuance.
+pub type Verdict = Result<(), Unjudged>;
 
-/// Whether sign-in logs could have recorded the issuance of a token first used at `first`.
-pub fn coverage(scan: &Scan, s: &Settings, tenant: u32, first: Option<Timestamp>) -> Coverage {
-    let t = &s.config.tolerance;
-    let spans: Vec<&Use> = [Key::Coverage(tenant), Key::Coverage(NONE)]
+/// The coverage model of a scan: its sign-in aggregates plus the declared coverage.
+pub fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
+    let mut m = CoverageModel::new(s.config.coverage.max_quiet_hours);
+    let mut keys: Vec<(&Key, &Use)> = scan
+        .uses
         .iter()
-        .filter_map(|k| scan.get(k))
+        .filter(|(k, _)| matches!(k, Key::SignInHour(..) | Key::SignInResource(..)))
         .collect();
-    if spans.is_empty() {
-        return Coverage::NoSignIns;
+    keys.sort_by_key(|(k, _)| **k);
+    for (k, u) in keys {
+        match *k {
+            Key::SignInHour(t, c, h) => {
+                if let Some(cat) = SignInCategory::from_code(c) {
+                    m.add_hour(scan.text(t), cat, h, u.count, u.first, u.last);
+                }
+            }
+            Key::SignInResource(t, r) => m.add_resource(scan.text(t), scan.text(r), u.count),
+            _ => {}
+        }
     }
-    let Some(first) = first else {
-        return Coverage::OutsideLogs;
-    };
-    let before = first.plus_seconds(-(t.max_token_lifetime_minutes + t.clock_skew_minutes) * 60);
-    let after = first.plus_seconds((t.ingestion_lag_minutes + t.clock_skew_minutes) * 60);
-    let covered = spans.iter().any(|u| match (u.first, u.last) {
-        (Some(a), Some(b)) => a <= before && after <= b,
-        _ => false,
-    });
-    if covered {
-        Coverage::Covered
-    } else {
-        Coverage::OutsideLogs
+    for d in &s.declared {
+        m.declare(d.clone());
     }
+    m.finish(scan.first.zip(scan.last));
+    m
 }
 
-/// Tokens used but never issued, each with its coverage.
-pub(crate) fn never_issued(scan: &Scan, s: &Settings) -> Vec<(Key, Coverage)> {
-    if !s.config.rules.token_never_issued.enabled {
-        return Vec::new();
+/// When the token of `u` may have been issued, and from what (`IssuedAtTime` or `first use`):
+/// from its earliest `IssuedAtTime` when that is consistent with its first use (not after it,
+/// not longer than a token lives before it), else from its first use back one token lifetime.
+/// Tolerances widen both ends.
+pub fn issuance_window(u: &Use, s: &Settings) -> Option<(Timestamp, Timestamp, &'static str)> {
+    let t = &s.config.tolerance;
+    let first = u.first?;
+    let skew = t.clock_skew_minutes * 60;
+    let lag = t.ingestion_lag_minutes * 60;
+    let life = t.max_token_lifetime_minutes * 60;
+    if let Some((iat, _)) = u.issued
+        && iat >= first.plus_seconds(-(life + skew))
+        && iat <= first.plus_seconds(skew)
+    {
+        return Some((
+            iat.plus_seconds(-skew),
+            iat.plus_seconds(lag + skew),
+            "IssuedAtTime",
+        ));
     }
-    let mut out: Vec<(Key, Coverage)> = scan
+    Some((
+        first.plus_seconds(-(life + skew)),
+        first.plus_seconds(lag + skew),
+        "first use",
+    ))
+}
+
+/// Judges one token key against the model.
+pub fn judge(scan: &Scan, s: &Settings, model: &CoverageModel, key: &Key, u: &Use) -> Verdict {
+    let Key::Token(tenant, _) = *key else {
+        return Err(Unjudged::NoTime);
+    };
+    let Some((a, b, _)) = issuance_window(u, s) else {
+        return Err(Unjudged::NoTime);
+    };
+    let text = |x| (x != NONE).then(|| scan.text(x));
+    let w = TokenWindow {
+        tenant: scan.text(tenant),
+        kind: TokenKind::of(text(u.ctx.user), text(u.ctx.client)),
+        resource: text(u.ctx.app),
+        issued: (a, b),
+    };
+    model.judge(&w)
+}
+
+/// Tokens used but never issued, each with its verdict, and the coverage summary with the
+/// unjudged counts.
+pub(crate) fn never_issued(
+    scan: &Scan,
+    s: &Settings,
+    model: &CoverageModel,
+) -> (Vec<(Key, Verdict)>, CoverageSummary) {
+    let mut summary = model.summary();
+    if !s.config.rules.token_never_issued.enabled {
+        return (Vec::new(), summary);
+    }
+    let mut out: Vec<(Key, Verdict)> = scan
         .uses
         .iter()
         .filter_map(|(k, u)| match *k {
-            Key::Token(tenant, token) if !scan.is_issued(token) => {
-                Some((*k, coverage(scan, s, tenant, u.first)))
-            }
+            Key::Token(_, token) if !scan.is_issued(token) => Some((*k, judge(scan, s, model, k, u))),
             _ => None,
         })
         .collect();
     out.sort_by_key(|a| a.0);
+    for (k, v) in &out {
+        let records = scan.get(k).map_or(0, |u| u.count);
+        match v {
+            Ok(()) => summary.judged_never_issued += 1,
+            Err(why) => summary.count(*why, records),
+        }
+    }
+    summary.traced_to_sign_in = scan
+        .uses
+        .keys()
+        .filter(|k| matches!(k, Key::Token(_, t) if scan.is_issued(*t)))
+        .count() as u64;
+    (out, summary)
+}
+
+/// The verdicts of [`never_issued`] by key.
+pub(crate) fn verdicts(never: &[(Key, Verdict)]) -> FxHashMap<Key, Verdict> {
+    never.iter().copied().collect()
+}
+
+/// Tokens used longer after their `IssuedAtTime` than any token lives.
+pub(crate) fn beyond_lifetime(scan: &Scan, s: &Settings) -> Vec<Key> {
+    if !s.config.rules.token_beyond_lifetime.enabled {
+        return Vec::new();
+    }
+    let t = &s.config.tolerance;
+    let limit = (t.max_token_lifetime_minutes + t.clock_skew_minutes) * 60;
+    let mut out: Vec<Key> = scan
+        .uses
+        .iter()
+        .filter_map(|(k, u)| match (*k, u.issued, u.last) {
+            (Key::Token(..), Some((iat, _)), Some(last)) if last > iat.plus_seconds(limit) => {
+                Some(*k)
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort();
     out
 }
 
 /// The time of the earliest strong evidence (ends the look-back baseline).
 /// `never` is [`never_issued`] of the same scan (computed once per plan).
-pub(crate) fn first_evidence(scan: &Scan, never: &[(Key, Coverage)]) -> Option<Timestamp> {
+pub(crate) fn first_evidence(
+    scan: &Scan,
+    never: &[(Key, Verdict)],
+    beyond: &[Key],
+) -> Option<Timestamp> {
     let flags = scan
         .uses
         .iter()
@@ -80,38 +169,103 @@ pub(crate) fn first_evidence(scan: &Scan, never: &[(Key, Coverage)]) -> Option<T
         .filter_map(|(_, u)| u.first);
     let tokens = never
         .iter()
-        .filter(|(_, c)| *c == Coverage::Covered)
-        .filter_map(|(k, _)| scan.get(k).and_then(|u| u.first));
+        .filter(|(_, c)| c.is_ok())
+        .map(|(k, _)| k)
+        .chain(beyond)
+        .filter_map(|k| scan.get(k).and_then(|u| u.first));
     flags.chain(tokens).min()
 }
 
 /// Candidates of the strong rules.
-pub(crate) fn candidates(scan: &Scan, s: &Settings, never: &[(Key, Coverage)]) -> Vec<Candidate> {
+pub(crate) fn candidates(
+    scan: &Scan,
+    s: &Settings,
+    never: &[(Key, Verdict)],
+    beyond: &[Key],
+) -> Vec<Candidate> {
     let mut out = Vec::new();
-    for &(key, cov) in never {
-        if cov != Coverage::Covered {
+    let tol = &s.config.tolerance;
+    let tolerance = json!({
+        "clock_skew": tol.clock_skew_minutes,
+        "ingestion_lag": tol.ingestion_lag_minutes,
+        "max_token_lifetime": tol.max_token_lifetime_minutes,
+    });
+    for &(key, verdict) in never {
+        if verdict.is_err() {
             continue;
         }
         let Some(u) = scan.get(&key) else { continue };
-        let Key::Token(_, token) = key else { continue };
+        let Key::Token(tenant, token) = key else { continue };
+        let text = |x| (x != NONE).then(|| scan.text(x));
+        let kind = TokenKind::of(text(u.ctx.user), text(u.ctx.client));
         let mut ev = Map::new();
         ev.insert("token_id".into(), json!(scan.text(token)));
         ev.insert("sign_in_match".into(), json!("none"));
         ev.insert(
             "sign_in_coverage".into(),
-            json!("the tenant's sign-in logs span the token's possible issuance"),
+            json!(format!(
+                "the tenant's {} sign-ins cover the token's possible issuance with no gap",
+                kind.needs()
+                    .iter()
+                    .map(|c| c.name())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )),
         );
-        ev.insert(
-            "tolerance_minutes".into(),
-            json!({
-                "clock_skew": s.config.tolerance.clock_skew_minutes,
-                "ingestion_lag": s.config.tolerance.ingestion_lag_minutes,
-                "max_token_lifetime": s.config.tolerance.max_token_lifetime_minutes,
-            }),
-        );
+        ev.insert("token_kind".into(), json!(kind));
+        if let Some((a, b, from)) = issuance_window(u, s) {
+            ev.insert(
+                "issuance_window".into(),
+                json!({"start": a, "end": b, "from": from}),
+            );
+        }
+        ev.insert("tolerance_minutes".into(), tolerance.clone());
+        // A session link weighs, never exempts: a forger writes the session claim, but not the
+        // victim's IP and client app as the interactive sign-in of that session logged them.
+        let linked = u.ctx.session != NONE
+            && scan
+                .get(&Key::SignInSession(tenant, u.ctx.session, u.ctx.ip, u.ctx.client))
+                .is_some();
+        let severity = if linked {
+            ev.insert(
+                "session_link".into(),
+                json!("an interactive sign-in of the token's session came from the same IP and client app: likely a refresh whose sign-in record is missing"),
+            );
+            Severity::Medium
+        } else {
+            Severity::High
+        };
         out.push(candidate(
             Rule::TokenNeverIssued,
             "Access with a token no sign-in issued".into(),
+            severity,
+            key,
+            u,
+            ev,
+        ));
+    }
+    for &key in beyond {
+        let Some(u) = scan.get(&key) else { continue };
+        let (Key::Token(_, token), Some((iat, _)), Some(last)) = (key, u.issued, u.last) else {
+            continue;
+        };
+        let mut ev = Map::new();
+        ev.insert("token_id".into(), json!(scan.text(token)));
+        ev.insert("issued_at".into(), json!(iat));
+        ev.insert("last_use".into(), json!(last));
+        ev.insert(
+            "hours_after_issue".into(),
+            json!((last.0 - iat.0) / 3_600_000_000),
+        );
+        ev.insert("sign_in_match".into(), json!(if scan.is_issued(token) { "found" } else { "none" }));
+        ev.insert(
+            "why".into(),
+            json!("no access token lives longer than the configured maximum lifetime (CAE: 28 h) after its IssuedAtTime: the token was forged or replayed"),
+        );
+        ev.insert("tolerance_minutes".into(), tolerance.clone());
+        out.push(candidate(
+            Rule::TokenBeyondLifetime,
+            "Token used beyond any real lifetime after its IssuedAtTime".into(),
             Severity::High,
             key,
             u,
@@ -200,6 +354,8 @@ mod tests {
     use crate::config::DetectConfig;
     use keywarden_model::{Event, Fields, Origin, SourceKind, Value};
 
+    const MAIL: Option<&str> = Some("MailItemsAccessed");
+
     fn ev(source: SourceKind, time: &str, token: &str, op: Option<&'static str>) -> Event<'static> {
         Event {
             source,
@@ -217,9 +373,18 @@ mod tests {
                 token_id: Some(token.to_string().into()),
                 operation: op.map(Into::into),
                 user: Some("u@x".into()),
+                client_app_id: Some("client".into()),
+                client_ip: Some("192.0.2.1".into()),
+                session_id: Some("sess".into()),
                 ..Fields::default()
             },
         }
+    }
+
+    fn signin(time: &str, token: &str, category: &'static str) -> Event<'static> {
+        let mut e = ev(SourceKind::EntraSignIn, time, token, None);
+        e.fields.category = Some(category.into());
+        e
     }
 
     fn scan(events: &[Event<'static>], s: &Settings) -> Scan {
@@ -231,67 +396,145 @@ mod tests {
         scan
     }
 
+    /// Interactive and non-interactive sign-ins every midnight of 2023-06-01..=03.
+    fn both_categories() -> Vec<Event<'static>> {
+        let mut v = Vec::new();
+        for (i, day) in ["2023-06-01", "2023-06-02", "2023-06-03"].iter().enumerate() {
+            let at: &'static str = Box::leak(format!("{day}T00:00:00Z").into_boxed_str());
+            let a: &'static str = Box::leak(format!("i{i}").into_boxed_str());
+            let b: &'static str = Box::leak(format!("n{i}").into_boxed_str());
+            v.push(signin(at, a, "SigninLogs"));
+            v.push(signin(at, b, "AADNonInteractiveUserSignInLogs"));
+        }
+        v
+    }
+
+    fn verdicts_of(sc: &Scan, s: &Settings) -> Vec<(String, Verdict)> {
+        let model = coverage_model(sc, s);
+        never_issued(sc, s, &model)
+            .0
+            .into_iter()
+            .map(|(k, c)| match k {
+                Key::Token(_, t) => (sc.text(t).to_string(), c),
+                _ => (String::new(), c),
+            })
+            .collect()
+    }
+
     #[test]
-    fn coverage_needs_sign_ins_around_first_use() {
+    fn coverage_needs_both_user_categories_around_issuance() {
         let s = DetectConfig::default().build().unwrap();
-        let signins = [
-            ev(SourceKind::EntraSignIn, "2023-06-01T00:00:00Z", "a", None),
-            ev(SourceKind::EntraSignIn, "2023-06-02T00:00:00Z", "b", None),
-        ];
-        let sc = scan(&signins, &s);
-        let tenant = sc.syms.find("T").unwrap();
-        let at = |t: &str| coverage(&sc, &s, tenant, Timestamp::parse(t));
-        assert_eq!(at("2023-06-01T12:00:00Z"), Coverage::Covered);
-        // Too close to the start: the token may have been issued before the logs begin.
-        assert_eq!(at("2023-06-01T01:00:00Z"), Coverage::OutsideLogs);
+        let mut events = both_categories();
+        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "mid", MAIL));
+        // Within a token lifetime (28 h) of the start, with no IssuedAtTime: unjudged.
+        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-01T06:00:00Z", "early", MAIL));
+        // The same, but its IssuedAtTime puts issuance inside the sign-ins' span.
+        let mut iat = ev(SourceKind::UnifiedAuditLog, "2023-06-01T06:00:00Z", "dated", MAIL);
+        iat.fields.token_issued_at = Timestamp::parse("2023-06-01T05:50:00Z");
+        events.push(iat);
         // Too close to the end: its sign-in may be stamped after the export ends.
-        assert_eq!(at("2023-06-01T23:50:00Z"), Coverage::OutsideLogs);
-        assert_eq!(coverage(&sc, &s, tenant, None), Coverage::OutsideLogs);
-        let empty = Scan::default();
+        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T23:50:00Z", "late", MAIL));
+        let sc = scan(&events, &s);
+        let v: std::collections::BTreeMap<String, Verdict> =
+            verdicts_of(&sc, &s).into_iter().collect();
+        let want: std::collections::BTreeMap<String, Verdict> = [
+            ("mid", Ok(())),
+            ("early", Err(Unjudged::OutsideSignInSpan)),
+            ("dated", Ok(())),
+            ("late", Err(Unjudged::OutsideSignInSpan)),
+        ]
+        .into_iter()
+        .map(|(t, c)| (t.to_string(), c))
+        .collect();
+        assert_eq!(v, want);
+    }
+
+    #[test]
+    fn interactive_only_sign_ins_judge_no_user_token() {
+        let s = DetectConfig::default().build().unwrap();
+        let mut events: Vec<_> = both_categories()
+            .into_iter()
+            .filter(|e| e.fields.category.as_deref() == Some("SigninLogs"))
+            .collect();
+        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "refresh", MAIL));
+        let sc = scan(&events, &s);
         assert_eq!(
-            coverage(&empty, &s, 0, Timestamp::parse("2023-06-01T12:00:00Z")),
-            Coverage::NoSignIns
+            verdicts_of(&sc, &s),
+            [("refresh".to_string(), Err(Unjudged::NoNonInteractiveSignIns))]
+        );
+        let model = coverage_model(&sc, &s);
+        let (never, summary) = never_issued(&sc, &s, &model);
+        assert!(candidates(&sc, &s, &never, &[]).is_empty());
+        assert_eq!(summary.unjudged["no-noninteractive-signins"].tokens, 1);
+        // An app-only token (no user) needs service-principal sign-ins.
+        let mut app = ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "daemon", MAIL);
+        app.fields.user = None;
+        let mut events = both_categories();
+        events.push(app);
+        let sc = scan(&events, &s);
+        assert_eq!(
+            verdicts_of(&sc, &s),
+            [("daemon".to_string(), Err(Unjudged::NoServicePrincipalSignIns))]
         );
     }
 
     #[test]
     fn a_late_stamped_sign_in_still_issues_the_token() {
         let s = DetectConfig::default().build().unwrap();
-        let events = [
-            ev(SourceKind::EntraSignIn, "2023-06-01T00:00:00Z", "x", None),
-            ev(
-                SourceKind::UnifiedAuditLog,
-                "2023-06-01T12:00:00Z",
-                "late",
-                Some("MailItemsAccessed"),
-            ),
-            ev(
-                SourceKind::EntraSignIn,
-                "2023-06-01T12:04:00Z",
-                "late",
-                None,
-            ),
-            ev(
-                SourceKind::UnifiedAuditLog,
-                "2023-06-01T12:00:00Z",
-                "forged",
-                Some("MailItemsAccessed"),
-            ),
-            ev(SourceKind::EntraSignIn, "2023-06-02T00:00:00Z", "y", None),
-        ];
+        let mut events = both_categories();
+        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "late", MAIL));
+        events.push(signin("2023-06-02T12:04:00Z", "late", "SigninLogs"));
+        let mut forged = ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "forged", MAIL);
+        forged.fields.client_ip = Some("203.0.113.66".into());
+        events.push(forged);
         let sc = scan(&events, &s);
-        let never: Vec<_> = never_issued(&sc, &s)
-            .into_iter()
-            .map(|(k, c)| match k {
-                Key::Token(_, t) => (sc.text(t).to_string(), c),
-                _ => (String::new(), c),
-            })
-            .collect();
-        assert_eq!(never, [("forged".to_string(), Coverage::Covered)]);
-        let c = candidates(&sc, &s, &never_issued(&sc, &s));
+        assert_eq!(verdicts_of(&sc, &s), [("forged".to_string(), Ok(()))]);
+        let model = coverage_model(&sc, &s);
+        let (never, _) = never_issued(&sc, &s, &model);
+        let c = candidates(&sc, &s, &never, &[]);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].rule, Rule::TokenNeverIssued);
         assert_eq!(c[0].severity, Severity::High);
-        assert!(first_evidence(&sc, &never_issued(&sc, &s)).is_some());
+        assert!(first_evidence(&sc, &never, &[]).is_some());
+    }
+
+    #[test]
+    fn a_session_link_with_the_same_ip_and_app_weighs_down_to_medium() {
+        let s = DetectConfig::default().build().unwrap();
+        let mut events = both_categories();
+        // Same session, IP and client app as the interactive sign-ins: medium.
+        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "linked", MAIL));
+        let sc = scan(&events, &s);
+        let model = coverage_model(&sc, &s);
+        let (never, _) = never_issued(&sc, &s, &model);
+        let c = candidates(&sc, &s, &never, &[]);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].severity, Severity::Medium);
+        assert!(c[0].evidence.contains_key("session_link"));
+    }
+
+    #[test]
+    fn a_token_used_days_after_its_issued_at_time() {
+        let s = DetectConfig::default().build().unwrap();
+        let mut events = both_categories();
+        let mut replay = ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "old", MAIL);
+        replay.fields.token_issued_at = Timestamp::parse("2023-05-29T08:00:00Z");
+        events.push(replay);
+        // A CAE token used 20 h after issue is normal.
+        let mut cae = ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "x", MAIL);
+        cae.fields.token_issued_at = Timestamp::parse("2023-06-01T16:00:00Z");
+        events.push(cae);
+        events.push(signin("2023-06-01T16:00:00Z", "x", "SigninLogs"));
+        let sc = scan(&events, &s);
+        let beyond = beyond_lifetime(&sc, &s);
+        assert_eq!(beyond.len(), 1);
+        let c = candidates(&sc, &s, &[], &beyond);
+        assert_eq!(c[0].rule, Rule::TokenBeyondLifetime);
+        assert_eq!(c[0].severity, Severity::High);
+        assert_eq!(c[0].evidence["hours_after_issue"], json!(100));
+        // Its IssuedAtTime is inconsistent with a real token: the window falls back to the
+        // first use, which the sign-ins cover.
+        let v = verdicts_of(&sc, &s);
+        assert_eq!(v, [("old".to_string(), Ok(()))]);
     }
 }

@@ -62,7 +62,8 @@ pub(crate) fn looks_like_powershell_sign_in(o: &keywarden_model::Object<'_>) -> 
 pub(crate) fn fields<'a>(r: &Lookup<'_, 'a>) -> Fields<'a> {
     let category = r
         .text(&["Type"], &["category"])
-        .or_else(|| text(r.record, &["signInEventTypes.0", "SignInEventTypes.0"]));
+        .or_else(|| text(r.record, &["signInEventTypes.0", "SignInEventTypes.0"]))
+        .or_else(|| is_interactive(r.record));
     Fields {
         time: r.time(
             &["createdDateTime", "CreatedDateTime", "TimeGenerated"],
@@ -107,6 +108,25 @@ pub(crate) fn fields<'a>(r: &Lookup<'_, 'a>) -> Fields<'a> {
         category,
         ..Fields::default()
     }
+}
+
+/// Graph beta / PowerShell `isInteractive` (`IsInteractive`), a boolean or its text, as the
+/// `signInEventTypes` marker it stands for.
+fn is_interactive<'a>(record: &Value<'a>) -> Option<Text<'a>> {
+    let v = record
+        .get("isInteractive")
+        .or_else(|| record.get("IsInteractive"))?;
+    let b = match v {
+        Value::Bool(b) => *b,
+        Value::Str(s) if s.trim().eq_ignore_ascii_case("true") => true,
+        Value::Str(s) if s.trim().eq_ignore_ascii_case("false") => false,
+        _ => return None,
+    };
+    Some(Text::Borrowed(if b {
+        "interactiveUser"
+    } else {
+        "nonInteractiveUser"
+    }))
 }
 
 /// A record and, when it came in a diagnostic-settings envelope, the envelope around it: values
@@ -210,5 +230,21 @@ mod tests {
         let f = fields(&Lookup::plain(&raw));
         assert_eq!(f.session_id, None);
         assert_eq!(f.result, None);
+    }
+
+    #[test]
+    fn is_interactive_stands_for_the_event_type() {
+        for (text, want) in [
+            (r#"{"isInteractive":false,"appId":"a"}"#, Some("nonInteractiveUser")),
+            (r#"{"IsInteractive":"True","AppId":"a"}"#, Some("interactiveUser")),
+            (
+                r#"{"isInteractive":true,"signInEventTypes":["servicePrincipal"]}"#,
+                Some("servicePrincipal"),
+            ),
+            (r#"{"appId":"a"}"#, None),
+        ] {
+            let raw = Value::parse(text).unwrap();
+            assert_eq!(fields(&Lookup::plain(&raw)).category.as_deref(), want, "{text}");
+        }
     }
 }

@@ -1,0 +1,696 @@
+//! The sign-in coverage model: what the sign-in evidence covers, per tenant, before any token
+//! is judged "never issued".
+//!
+//! A token no exported sign-in issued is evidence of forgery only where the export would have
+//! held its issuing sign-in. That depends on
+//! - the **category** of sign-in that issues the token's kind: a user's delegated token comes
+//!   from an interactive sign-in or, most often, a non-interactive refresh, so both categories
+//!   are needed; an app-only token comes from a service-principal or managed-identity sign-in
+//!   (an access record cannot tell these two apart, so both are needed);
+//! - **time**: the category's records must span the token's possible issuance, with no gap (a
+//!   run of at least `coverage.max_quiet_hours` empty hours, such as a missing day) inside it;
+//! - **resource**: an export visibly filtered to some resources says nothing about the others.
+//!
+//! Coverage is inferred from the sign-in records' own markers (aggregated per tenant, category
+//! and hour by the scan), and may be declared by a collector's manifest (`collect.json`) or by
+//! the user (`hunt --signin-coverage`, `[coverage] signin`): a declared complete window of a
+//! category establishes it for that window whatever the data shows.
+//!
+//! [`CoverageModel`] takes aggregates only (hour counts, resources, declarations), so that
+//! `hunt` (from its scan) and `serve` (from its live state) judge the same way.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use keywarden_model::Timestamp;
+use serde::Serialize;
+
+/// Seconds in an hour bucket.
+const HOUR: i64 = 3600;
+
+/// A category of Entra sign-in records (each is its own log: exports often hold only some).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignInCategory {
+    Interactive,
+    NonInteractive,
+    ServicePrincipal,
+    ManagedIdentity,
+}
+
+impl SignInCategory {
+    pub const ALL: [SignInCategory; 4] = [
+        SignInCategory::Interactive,
+        SignInCategory::NonInteractive,
+        SignInCategory::ServicePrincipal,
+        SignInCategory::ManagedIdentity,
+    ];
+
+    /// The name used in `summary.json`, `--signin-coverage` and the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignInCategory::Interactive => "interactive",
+            SignInCategory::NonInteractive => "non-interactive",
+            SignInCategory::ServicePrincipal => "service-principal",
+            SignInCategory::ManagedIdentity => "managed-identity",
+        }
+    }
+
+    /// A small number for aggregation keys.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    pub fn from_code(code: u32) -> Option<SignInCategory> {
+        SignInCategory::ALL.get(code as usize).copied()
+    }
+
+    /// Reads a category from a record's marker: a Log Analytics table (`SigninLogs`,
+    /// `AADNonInteractiveUserSignInLogs`...), a diagnostic / Event Hub `category`
+    /// (`SignInLogs`, `NonInteractiveUserSignInLogs`...), a Graph `signInEventTypes` value
+    /// (`interactiveUser`, `nonInteractiveUser`, `servicePrincipal`, `managedIdentity`), or a
+    /// name of [`SignInCategory::name`]. `None` for anything else.
+    pub fn from_marker(marker: &str) -> Option<SignInCategory> {
+        let m: String = marker
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let m = m.strip_prefix("aad").unwrap_or(&m);
+        Some(match m {
+            "signinlogs" | "interactiveuser" | "interactive" | "interactiveusersigninlogs" => {
+                SignInCategory::Interactive
+            }
+            "noninteractiveusersigninlogs" | "noninteractiveuser" | "noninteractive" => {
+                SignInCategory::NonInteractive
+            }
+            "serviceprincipalsigninlogs" | "serviceprincipal" => SignInCategory::ServicePrincipal,
+            "managedidentitysigninlogs" | "managedidentity" => SignInCategory::ManagedIdentity,
+            _ => return None,
+        })
+    }
+
+    /// The category of a sign-in record from its extracted category marker. A record with no
+    /// marker at all is interactive: every export path that writes none (Graph v1.0
+    /// `auditLogs/signIns`, `Get-MgAuditLogSignIn`, the portal's default tab) holds
+    /// interactive sign-ins only, as Microsoft documents. An unknown marker is `None`.
+    pub fn of_record(marker: Option<&str>) -> Option<SignInCategory> {
+        match marker {
+            None => Some(SignInCategory::Interactive),
+            Some(m) if m.trim().is_empty() => Some(SignInCategory::Interactive),
+            Some(m) => SignInCategory::from_marker(m),
+        }
+    }
+
+    /// The reason a token is unjudged when this category is absent.
+    pub fn missing_reason(self) -> Unjudged {
+        match self {
+            SignInCategory::Interactive => Unjudged::NoInteractiveSignIns,
+            SignInCategory::NonInteractive => Unjudged::NoNonInteractiveSignIns,
+            SignInCategory::ServicePrincipal => Unjudged::NoServicePrincipalSignIns,
+            SignInCategory::ManagedIdentity => Unjudged::NoManagedIdentitySignIns,
+        }
+    }
+}
+
+/// Who a token was issued to, as far as the access record tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenKind {
+    /// A user's delegated token: interactive sign-in or non-interactive refresh.
+    Delegated,
+    /// An application's own token (client credentials or managed identity).
+    AppOnly,
+}
+
+impl TokenKind {
+    /// An access record with no user, or whose user is the client application itself, was
+    /// made with an app-only token.
+    pub fn of(user: Option<&str>, client_app_id: Option<&str>) -> TokenKind {
+        match (user, client_app_id) {
+            (None, _) => TokenKind::AppOnly,
+            (Some(u), Some(c)) if u.eq_ignore_ascii_case(c) => TokenKind::AppOnly,
+            _ => TokenKind::Delegated,
+        }
+    }
+
+    /// The sign-in categories that together record every issuance of such a token.
+    pub fn needs(self) -> &'static [SignInCategory] {
+        match self {
+            TokenKind::Delegated => &[SignInCategory::Interactive, SignInCategory::NonInteractive],
+            TokenKind::AppOnly => &[
+                SignInCategory::ServicePrincipal,
+                SignInCategory::ManagedIdentity,
+            ],
+        }
+    }
+}
+
+/// Why a token was not judged (reason codes of `summary.json`'s `unjudged`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Unjudged {
+    /// No sign-in records for the tenant at all.
+    NoSignIns,
+    NoInteractiveSignIns,
+    NoNonInteractiveSignIns,
+    NoServicePrincipalSignIns,
+    NoManagedIdentitySignIns,
+    /// The token's possible issuance starts before or ends after a needed category's records.
+    OutsideSignInSpan,
+    /// A needed category has a gap (no records for longer than `max_quiet_hours`) inside the
+    /// token's possible issuance.
+    TimeGap,
+    /// The export is visibly filtered and leaves out the token's resource.
+    ResourceFiltered,
+    /// The token's records carry no time.
+    NoTime,
+}
+
+impl Unjudged {
+    pub fn code(self) -> &'static str {
+        match self {
+            Unjudged::NoSignIns => "no-signins",
+            Unjudged::NoInteractiveSignIns => "no-interactive-signins",
+            Unjudged::NoNonInteractiveSignIns => "no-noninteractive-signins",
+            Unjudged::NoServicePrincipalSignIns => "no-serviceprincipal-signins",
+            Unjudged::NoManagedIdentitySignIns => "no-managedidentity-signins",
+            Unjudged::OutsideSignInSpan => "outside-signin-span",
+            Unjudged::TimeGap => "time-gap",
+            Unjudged::ResourceFiltered => "resource-filtered",
+            Unjudged::NoTime => "no-time",
+        }
+    }
+
+    /// What to export (or declare) next so that such tokens can be judged.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Unjudged::NoSignIns => "export the tenant's Entra sign-in logs",
+            Unjudged::NoInteractiveSignIns => {
+                "export interactive sign-ins (SigninLogs / signInEventTypes interactiveUser)"
+            }
+            Unjudged::NoNonInteractiveSignIns => {
+                "export non-interactive sign-ins (AADNonInteractiveUserSignInLogs, or Graph beta \
+                 with signInEventTypes nonInteractiveUser)"
+            }
+            Unjudged::NoServicePrincipalSignIns => {
+                "export service-principal sign-ins (AADServicePrincipalSignInLogs)"
+            }
+            Unjudged::NoManagedIdentitySignIns => {
+                "export managed-identity sign-ins (AADManagedIdentitySignInLogs)"
+            }
+            Unjudged::OutsideSignInSpan => {
+                "export sign-ins starting at least one token lifetime (28 h) before the audit log"
+            }
+            Unjudged::TimeGap => {
+                "re-export the sign-ins of the gap days, or declare them complete \
+                 (--signin-coverage)"
+            }
+            Unjudged::ResourceFiltered => "export sign-ins for every resource, not one",
+            Unjudged::NoTime => "these records carry no time",
+        }
+    }
+}
+
+/// A declared complete window of one sign-in category (from `collect.json`, the configuration
+/// or `--signin-coverage`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Declared {
+    /// `None`: every tenant.
+    pub tenant: Option<String>,
+    pub category: SignInCategory,
+    /// `None`: from the start of the input.
+    pub start: Option<Timestamp>,
+    /// `None`: to the end of the input (exclusive).
+    pub end: Option<Timestamp>,
+    /// Where the declaration came from (`collect.json` path, `--signin-coverage`, `config`).
+    pub source: String,
+}
+
+/// What the model found for one category of one tenant.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CategoryCoverage {
+    pub records: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// Hours with records.
+    pub hours: u64,
+    /// Runs of at least `max_quiet_hours` empty hours inside the span: `[start, end)`.
+    pub gaps: Vec<Gap>,
+    #[serde(skip)]
+    active: BTreeSet<i64>,
+}
+
+/// A run of hours with no record of a category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// What the model found for one tenant.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TenantCoverage {
+    pub categories: BTreeMap<SignInCategory, CategoryCoverage>,
+    /// Sign-in records per resource id.
+    pub resources: BTreeMap<String, u64>,
+}
+
+/// The sign-in coverage of an input, per tenant.
+#[derive(Debug, Clone, Default)]
+pub struct CoverageModel {
+    /// Tenant → coverage; the empty tenant holds sign-ins that name none (they count for every
+    /// tenant).
+    tenants: BTreeMap<String, TenantCoverage>,
+    declared: Vec<Declared>,
+    max_quiet_hours: i64,
+    /// Span of the whole input (declarations without bounds reach to it).
+    span: Option<(Timestamp, Timestamp)>,
+}
+
+/// Inputs of a judgement: one token.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenWindow<'a> {
+    pub tenant: &'a str,
+    pub kind: TokenKind,
+    /// The resource the token was used on (`None`: unknown).
+    pub resource: Option<&'a str>,
+    /// Earliest and latest possible issuance.
+    pub issued: (Timestamp, Timestamp),
+}
+
+impl CoverageModel {
+    pub fn new(max_quiet_hours: i64) -> CoverageModel {
+        CoverageModel {
+            max_quiet_hours: max_quiet_hours.max(1),
+            ..CoverageModel::default()
+        }
+    }
+
+    /// Adds `records` sign-ins of `category` for `tenant` (`""`: none named) in the hour
+    /// starting at `hour * 3600` seconds, the earliest and latest at `first`/`last`.
+    pub fn add_hour(
+        &mut self,
+        tenant: &str,
+        category: SignInCategory,
+        hour: i64,
+        records: u64,
+        first: Option<Timestamp>,
+        last: Option<Timestamp>,
+    ) {
+        let c = self
+            .tenants
+            .entry(tenant.to_string())
+            .or_default()
+            .categories
+            .entry(category)
+            .or_default();
+        c.records += records;
+        c.active.insert(hour);
+        let hour_start = Timestamp::from_unix_seconds(hour.saturating_mul(HOUR));
+        let first = first.unwrap_or(hour_start);
+        let last = last.unwrap_or(hour_start);
+        c.first = Some(c.first.map_or(first, |f| f.min(first)));
+        c.last = Some(c.last.map_or(last, |l| l.max(last)));
+    }
+
+    /// Adds `records` sign-ins for `resource`.
+    pub fn add_resource(&mut self, tenant: &str, resource: &str, records: u64) {
+        *self
+            .tenants
+            .entry(tenant.to_string())
+            .or_default()
+            .resources
+            .entry(resource.to_string())
+            .or_default() += records;
+    }
+
+    pub fn declare(&mut self, d: Declared) {
+        self.declared.push(d);
+    }
+
+    /// Records the input's span and computes the gaps. Call once, after every `add_*`.
+    pub fn finish(&mut self, input_span: Option<(Timestamp, Timestamp)>) {
+        self.span = input_span;
+        let quiet = self.max_quiet_hours;
+        for t in self.tenants.values_mut() {
+            for c in t.categories.values_mut() {
+                c.hours = c.active.len() as u64;
+                c.gaps = c
+                    .active
+                    .iter()
+                    .zip(c.active.iter().skip(1))
+                    .filter(|(a, b)| **b - **a - 1 >= quiet)
+                    .map(|(a, b)| Gap {
+                        start: Timestamp::from_unix_seconds((a + 1).saturating_mul(HOUR)),
+                        end: Timestamp::from_unix_seconds(b.saturating_mul(HOUR)),
+                    })
+                    .collect();
+            }
+        }
+    }
+
+    /// Whether the sign-in evidence covers a token's issuance: `Ok` (judge it), or why not.
+    pub fn judge(&self, w: &TokenWindow<'_>) -> Result<(), Unjudged> {
+        let own = self.tenants.get(w.tenant);
+        let any = self.tenants.get("");
+        let declared_all = w
+            .kind
+            .needs()
+            .iter()
+            .all(|c| self.declared_covers(w.tenant, *c, w.issued));
+        if !declared_all && own.is_none() && any.is_none() {
+            return Err(Unjudged::NoSignIns);
+        }
+        for &cat in w.kind.needs() {
+            if self.declared_covers(w.tenant, cat, w.issued) {
+                continue;
+            }
+            let found: Vec<&CategoryCoverage> = [own, any]
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.categories.get(&cat))
+                .collect();
+            if found.is_empty() {
+                return Err(cat.missing_reason());
+            }
+            // Either the tenant's own records or the unnamed ones must cover the window.
+            let mut why = Unjudged::OutsideSignInSpan;
+            let ok = found.iter().any(|c| match c.covers(w.issued) {
+                Ok(()) => true,
+                Err(e) => {
+                    if e == Unjudged::TimeGap {
+                        why = e;
+                    }
+                    false
+                }
+            });
+            if !ok {
+                return Err(why);
+            }
+        }
+        if !declared_all && !self.resource_covered(w.tenant, w.resource) {
+            return Err(Unjudged::ResourceFiltered);
+        }
+        Ok(())
+    }
+
+    /// Whether a declared complete window of `cat` holds `[a, b]`.
+    fn declared_covers(&self, tenant: &str, cat: SignInCategory, (a, b): (Timestamp, Timestamp)) -> bool {
+        self.declared.iter().any(|d| {
+            d.category == cat
+                && d.tenant
+                    .as_deref()
+                    .is_none_or(|t| t.eq_ignore_ascii_case(tenant))
+                && d.start.or(self.span.map(|s| s.0)).is_some_and(|s| s <= a)
+                && d
+                    .end
+                    .or(self.span.map(|s| s.1.plus_seconds(1)))
+                    .is_some_and(|e| b < e)
+        })
+    }
+
+    /// An export is visibly filtered when all of the tenant's sign-ins name one resource: then
+    /// only a token for that very resource is judged. Sign-ins for several resources are taken
+    /// as unfiltered (a resource's absence among them is not evidence of a filter).
+    fn resource_covered(&self, tenant: &str, resource: Option<&str>) -> bool {
+        let names: BTreeSet<String> = [self.tenants.get(tenant), self.tenants.get("")]
+            .iter()
+            .flatten()
+            .flat_map(|t| t.resources.keys())
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        if names.len() != 1 {
+            return true;
+        }
+        resource.is_some_and(|r| names.contains(&r.to_ascii_lowercase()))
+    }
+
+    /// What was found, for `summary.json`.
+    pub fn summary(&self) -> CoverageSummary {
+        let tenants = self
+            .tenants
+            .iter()
+            .map(|(t, c)| {
+                let mut resources: Vec<(&String, &u64)> = c.resources.iter().collect();
+                resources.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+                let missing: Vec<SignInCategory> = SignInCategory::ALL
+                    .into_iter()
+                    .filter(|k| !c.categories.contains_key(k))
+                    .collect();
+                TenantSummary {
+                    tenant: t.clone(),
+                    categories: c.categories.clone(),
+                    missing_categories: missing,
+                    resources: resources.len(),
+                    top_resources: resources
+                        .iter()
+                        .take(10)
+                        .map(|(r, n)| ResourceCount {
+                            resource: (*r).clone(),
+                            records: **n,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        CoverageSummary {
+            tenants,
+            declared: self.declared.clone(),
+            max_quiet_hours: self.max_quiet_hours,
+            traced_to_sign_in: 0,
+            judged_never_issued: 0,
+            unjudged: BTreeMap::new(),
+        }
+    }
+}
+
+impl CategoryCoverage {
+    fn covers(&self, (a, b): (Timestamp, Timestamp)) -> Result<(), Unjudged> {
+        match (self.first, self.last) {
+            (Some(f), Some(l)) if f <= a && b <= l => {}
+            _ => return Err(Unjudged::OutsideSignInSpan),
+        }
+        if self.gaps.iter().any(|g| g.start <= b && a < g.end) {
+            return Err(Unjudged::TimeGap);
+        }
+        Ok(())
+    }
+}
+
+/// `summary.json`'s `coverage`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CoverageSummary {
+    pub tenants: Vec<TenantSummary>,
+    pub declared: Vec<Declared>,
+    pub max_quiet_hours: i64,
+    /// Distinct tokens whose issuing sign-in is in the input.
+    pub traced_to_sign_in: u64,
+    /// Tokens judged: no sign-in issued them though coverage is established.
+    pub judged_never_issued: u64,
+    /// Reason code → counts (filled by the rules).
+    pub unjudged: BTreeMap<&'static str, UnjudgedCount>,
+}
+
+/// One tenant in [`CoverageSummary`].
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantSummary {
+    /// `""` for sign-ins that name no tenant.
+    pub tenant: String,
+    pub categories: BTreeMap<SignInCategory, CategoryCoverage>,
+    pub missing_categories: Vec<SignInCategory>,
+    /// Distinct resources signed in to.
+    pub resources: usize,
+    pub top_resources: Vec<ResourceCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceCount {
+    pub resource: String,
+    pub records: u64,
+}
+
+/// Unjudged tokens and their records for one reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UnjudgedCount {
+    pub tokens: u64,
+    pub records: u64,
+    pub hint: &'static str,
+}
+
+impl CoverageSummary {
+    /// Counts one unjudged token with its records.
+    pub fn count(&mut self, why: Unjudged, records: u64) {
+        let c = self.unjudged.entry(why.code()).or_insert(UnjudgedCount {
+            hint: why.hint(),
+            ..UnjudgedCount::default()
+        });
+        c.tokens += 1;
+        c.records += records;
+    }
+
+    /// Total unjudged tokens.
+    pub fn unjudged_tokens(&self) -> u64 {
+        self.unjudged.values().map(|c| c.tokens).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    fn hour_of(s: &str) -> i64 {
+        t(s).unix_seconds().div_euclid(HOUR)
+    }
+
+    /// Every hour of `days` days from 2023-06-01, for the listed categories.
+    fn model(cats: &[SignInCategory], skip_day: Option<i64>) -> CoverageModel {
+        let mut m = CoverageModel::new(24);
+        let h0 = hour_of("2023-06-01T00:00:00Z");
+        for h in h0..h0 + 24 * 6 {
+            if skip_day == Some((h - h0) / 24) {
+                continue;
+            }
+            for c in cats {
+                let at = Timestamp::from_unix_seconds(h * HOUR + 60);
+                m.add_hour("T", *c, h, 2, Some(at), Some(at));
+            }
+        }
+        m.add_resource("T", "exchange", 10);
+        m.add_resource("T", "graph", 10);
+        m.finish(Some((t("2023-06-01T00:00:00Z"), t("2023-06-07T00:00:00Z"))));
+        m
+    }
+
+    fn window(kind: TokenKind, a: &str, b: &str) -> TokenWindow<'static> {
+        TokenWindow {
+            tenant: "T",
+            kind,
+            resource: Some("exchange"),
+            issued: (t(a), t(b)),
+        }
+    }
+
+    #[test]
+    fn markers_of_every_shape() {
+        use SignInCategory::*;
+        for (m, c) in [
+            ("SigninLogs", Interactive),
+            ("SignInLogs", Interactive),
+            ("AADNonInteractiveUserSignInLogs", NonInteractive),
+            ("NonInteractiveUserSignInLogs", NonInteractive),
+            ("nonInteractiveUser", NonInteractive),
+            ("ServicePrincipalSignInLogs", ServicePrincipal),
+            ("AADServicePrincipalSignInLogs", ServicePrincipal),
+            ("servicePrincipal", ServicePrincipal),
+            ("AADManagedIdentitySignInLogs", ManagedIdentity),
+            ("managedIdentity", ManagedIdentity),
+            ("interactiveUser", Interactive),
+            ("non-interactive", NonInteractive),
+        ] {
+            assert_eq!(SignInCategory::from_marker(m), Some(c), "{m}");
+        }
+        assert_eq!(SignInCategory::of_record(None), Some(Interactive));
+        assert_eq!(SignInCategory::of_record(Some("AuditLogs")), None);
+    }
+
+    #[test]
+    fn interactive_only_leaves_delegated_tokens_unjudged() {
+        let m = model(&[SignInCategory::Interactive], None);
+        let w = window(
+            TokenKind::Delegated,
+            "2023-06-03T10:00:00Z",
+            "2023-06-03T10:40:00Z",
+        );
+        assert_eq!(m.judge(&w), Err(Unjudged::NoNonInteractiveSignIns));
+        let all = model(
+            &[SignInCategory::Interactive, SignInCategory::NonInteractive],
+            None,
+        );
+        assert_eq!(all.judge(&w), Ok(()));
+        let app = window(
+            TokenKind::AppOnly,
+            "2023-06-03T10:00:00Z",
+            "2023-06-03T10:40:00Z",
+        );
+        assert_eq!(all.judge(&app), Err(Unjudged::NoServicePrincipalSignIns));
+    }
+
+    #[test]
+    fn a_missing_day_is_a_gap_and_the_span_bounds_judgement() {
+        let both = [SignInCategory::Interactive, SignInCategory::NonInteractive];
+        let m = model(&both, Some(2));
+        let inside = window(
+            TokenKind::Delegated,
+            "2023-06-03T10:00:00Z",
+            "2023-06-03T10:40:00Z",
+        );
+        assert_eq!(m.judge(&inside), Err(Unjudged::TimeGap));
+        let after = window(
+            TokenKind::Delegated,
+            "2023-06-04T10:00:00Z",
+            "2023-06-04T10:40:00Z",
+        );
+        assert_eq!(m.judge(&after), Ok(()));
+        let early = window(
+            TokenKind::Delegated,
+            "2023-05-31T20:00:00Z",
+            "2023-06-01T02:00:00Z",
+        );
+        assert_eq!(m.judge(&early), Err(Unjudged::OutsideSignInSpan));
+    }
+
+    #[test]
+    fn filtered_resources_and_declarations() {
+        let both = [SignInCategory::Interactive, SignInCategory::NonInteractive];
+        let mut m = model(&both, Some(2));
+        let mut w = window(
+            TokenKind::Delegated,
+            "2023-06-03T10:00:00Z",
+            "2023-06-03T10:40:00Z",
+        );
+        w.resource = Some("sharepoint");
+        assert_eq!(m.judge(&w), Err(Unjudged::TimeGap));
+        for category in both {
+            m.declare(Declared {
+                tenant: None,
+                category,
+                start: None,
+                end: None,
+                source: "test".into(),
+            });
+        }
+        // Declared complete: the quiet day was quiet, and every resource is in.
+        assert_eq!(m.judge(&w), Ok(()));
+        let s = m.summary();
+        assert_eq!(s.tenants.len(), 1);
+        assert_eq!(s.tenants[0].categories[&SignInCategory::Interactive].gaps.len(), 1);
+        // Sign-ins for several resources are not a filter; for one resource they are.
+        let m2 = model(&both, None);
+        assert_eq!(m2.judge(&w), Ok(()));
+        let mut one = CoverageModel::new(24);
+        let h = hour_of("2023-06-03T00:00:00Z");
+        for hh in h - 48..h + 48 {
+            for c in both {
+                one.add_hour("T", c, hh, 1, None, None);
+            }
+        }
+        one.add_resource("T", "graph", 96);
+        one.finish(None);
+        assert_eq!(one.judge(&w), Err(Unjudged::ResourceFiltered));
+        w.resource = Some("GRAPH");
+        assert_eq!(one.judge(&w), Ok(()));
+    }
+
+    #[test]
+    fn token_kinds() {
+        assert_eq!(TokenKind::of(None, Some("app")), TokenKind::AppOnly);
+        assert_eq!(TokenKind::of(Some("APP"), Some("app")), TokenKind::AppOnly);
+        assert_eq!(TokenKind::of(Some("bob@x"), Some("app")), TokenKind::Delegated);
+    }
+}

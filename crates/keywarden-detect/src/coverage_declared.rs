@@ -18,10 +18,7 @@ use serde_json::Value as Json;
 use crate::coverage::{Declared, SignInCategory};
 use crate::error::CoverageError;
 
-/// The file name a collector writes its manifest under.
-pub const MANIFEST_NAME: &str = "collect.json";
-/// The manifest's version marker key.
-pub const MANIFEST_MARKER: &str = "keywarden_collect";
+use keywarden_ingest::manifest::COLLECT_MANIFEST_MARKER as MANIFEST_MARKER;
 
 /// Parses one SPEC (see the module documentation). `source` names where it came from.
 pub fn parse_spec(spec: &str, source: &str) -> Result<Vec<Declared>, CoverageError> {
@@ -81,12 +78,6 @@ pub fn parse_spec(spec: &str, source: &str) -> Result<Vec<Declared>, CoverageErr
             source: source.to_string(),
         })
         .collect())
-}
-
-/// Whether a file's text is a collector manifest (so that ingest skips it as a log).
-pub fn is_manifest(text: &str) -> bool {
-    let head: String = text.chars().take(256).collect();
-    head.trim_start().starts_with('{') && head.contains(MANIFEST_MARKER)
 }
 
 /// The category a manifest stream declares, if it is a sign-in stream.
@@ -192,8 +183,7 @@ mod tests {
           {"source": "loganalytics", "stream": "AADServicePrincipalSignInLogs", "windows": [
             {"start": "2023-06-01T00:00:00Z", "end": "2023-06-03T00:00:00Z", "complete": true}]},
           {"source": "o365", "stream": "Audit.Exchange", "windows": []}]}"#;
-        assert!(is_manifest(text));
-        assert!(!is_manifest(r#"[{"Operation":"x"}]"#));
+        assert!(keywarden_ingest::is_collect_manifest("in/collect.json", text.as_bytes()));
         let d = parse_manifest(text, "in/collect.json").unwrap();
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].tenant.as_deref(), Some("t1"));

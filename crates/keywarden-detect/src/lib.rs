@@ -12,6 +12,11 @@
 //! intelligence ([`Intel`]: Storm-0558 IOCs, first-party app ids), baselines ([`Baseline`]:
 //! look-back, earlier export, or saved state), incident grouping and `exposure.json`.
 //!
+//! `token-never-issued` judges a token only where the [`coverage`] model establishes that the
+//! export would hold its issuing sign-in (category for the token's kind, time without gaps,
+//! resource; inferred from the records, or declared by a collector manifest or the user);
+//! other tokens are counted as unjudged with a reason ([`CoverageSummary`], `summary.json`).
+//!
 //! Flow ([`Detector`]): a [`ScanStage`] folds events into per-key aggregates inside the ingest
 //! workers (memory grows with distinct tokens/apps/users, not events); after the merge the
 //! rules judge order-dependent things (first use, baselines, coverage) on those aggregates and

@@ -450,7 +450,11 @@ fn process_loaded(
     };
     let start = loaded.start;
     let body = &loaded.bytes[start..];
-    let container = container::sniff(body, cfg.format);
+    let container = if crate::manifest::is_collect_manifest(name, body) {
+        Container::NotALog(crate::manifest::COLLECT_MANIFEST_SKIPPED)
+    } else {
+        container::sniff(body, cfg.format)
+    };
     let label = container.label();
     if let Some(reason) = &loaded.error {
         // Count the damage once, at the offset where decoding stopped.

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use keywarden_model::Timestamp;
 use serde::Serialize;
 
+use crate::gaps::ExportGap;
 use crate::timefmt;
 
 /// The intrusion to stage, if any.
@@ -113,6 +114,10 @@ pub enum SimError {
         "unknown shape {given:?}; known: ual-json, purview-csv, sentinel-office-activity, signin-graph, azure-diagnostic"
     )]
     UnknownShape { given: String },
+    #[error(
+        "unknown export gap {given:?}; known: interactive-only, missing-day, one-resource, mid-session, replayed-token"
+    )]
+    UnknownGap { given: String },
     #[error("--users must be between {min} and {max}, got {given}")]
     Users { given: u32, min: u32, max: u32 },
     #[error("--days must be between {min} and {max}, got {given}")]
@@ -149,6 +154,8 @@ pub struct SimConfig {
     pub shapes: Vec<Shape>,
     /// Gzip every file (`.gz`), as exports are often shipped.
     pub gzip: bool,
+    /// Export gaps to simulate (see [`crate::gaps`]).
+    pub gaps: Vec<ExportGap>,
 }
 
 impl Default for SimConfig {
@@ -161,6 +168,7 @@ impl Default for SimConfig {
             attack: Attack::Storm0558,
             shapes: Vec::new(),
             gzip: false,
+            gaps: Vec::new(),
         }
     }
 }
@@ -181,6 +189,7 @@ pub struct Plan {
     pub ual_shapes: Vec<Shape>,
     pub signin_shapes: Vec<Shape>,
     pub gzip: bool,
+    pub gaps: Vec<ExportGap>,
 }
 
 impl SimConfig {
@@ -222,6 +231,12 @@ impl SimConfig {
             ual_shapes: pick(&Shape::UAL),
             signin_shapes: pick(&Shape::SIGN_IN),
             gzip: self.gzip,
+            gaps: {
+                let mut g = self.gaps.clone();
+                g.sort();
+                g.dedup();
+                g
+            },
         })
     }
 }

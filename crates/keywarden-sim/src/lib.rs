@@ -10,6 +10,10 @@
 //! produced and what each mailbox lost, in the `exposure.json` shape. The same seed always
 //! gives the same bytes; the benign part does not depend on whether an attack is staged.
 //!
+//! [`gaps`] writes the exports responders really hold (interactive-only sign-ins, a missing
+//! day, one resource, an export starting mid-session, a token replayed days after issue) and
+//! the truth then names the benign records whose issuing sign-in the gap left out.
+//!
 //! [`eval`] scores a hunt output directory (`alerts.jsonl`, `exposure.json`) against a truth:
 //! record-level recall and precision, overall and for high/critical alerts, and exposure
 //! agreement per mailbox.
@@ -26,6 +30,7 @@ pub mod attack;
 pub mod benign;
 pub mod config;
 pub mod eval;
+pub mod gaps;
 pub mod simulation;
 pub mod tenant;
 pub mod timefmt;
@@ -34,6 +39,7 @@ mod write;
 
 pub use config::{Attack, Plan, Shape, SimConfig, SimError};
 pub use eval::{EvalError, Evaluation, evaluate, evaluate_dir};
+pub use gaps::ExportGap;
 pub use simulation::{SimReport, Simulation};
 pub use truth::{Truth, TruthError};
 pub use write::WrittenFile;

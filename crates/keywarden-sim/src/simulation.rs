@@ -15,6 +15,7 @@ use crate::activity::Activity;
 use crate::attack;
 use crate::benign::BenignWorld;
 use crate::config::{Attack, Plan, SimConfig, SimError};
+use crate::gaps::{self, Gaps};
 use crate::tenant::Tenant;
 use crate::timefmt;
 use crate::truth::Truth;
@@ -65,7 +66,11 @@ impl Simulation {
         let tenant = Tenant::generate(&mut stream(plan.seed, TENANT_STREAM), plan.users);
         let mut benign_rng = stream(plan.seed, BENIGN_STREAM);
         let mut world = BenignWorld::new(&mut benign_rng, &tenant, plan.days);
-        let intrusion = match plan.attack {
+        let gaps = Gaps {
+            gaps: &plan.gaps,
+            start: plan.start,
+        };
+        let mut intrusion = match plan.attack {
             Attack::Storm0558 => attack::stage(
                 &mut stream(plan.seed, ATTACK_STREAM),
                 &tenant,
@@ -74,8 +79,14 @@ impl Simulation {
             ),
             Attack::None => Vec::new(),
         };
+        gaps.age_attack(&mut intrusion);
         let mut files = Vec::new();
         let mut acts: Vec<Activity> = Vec::new();
+        // Gap bookkeeping (only with --gap): later CAE uses, withheld sign-ins' tokens, and
+        // (token, record id) of every benign token-bearing record written.
+        let mut later: Vec<Activity> = Vec::new();
+        let mut withheld: Vec<String> = Vec::new();
+        let mut written: Vec<Activity> = Vec::new();
         for day in 0..plan.days {
             let midnight = plan.start.plus_seconds(i64::from(day) * 86_400);
             let next = midnight.plus_seconds(86_400);
@@ -87,6 +98,26 @@ impl Simulation {
                     .filter(|a| midnight <= a.time() && a.time() < next)
                     .cloned(),
             );
+            if !plan.gaps.is_empty() {
+                later.extend(gaps.cae_uses(&acts));
+                let (now, rest): (Vec<Activity>, Vec<Activity>) =
+                    later.drain(..).partition(|a| a.time() < next);
+                later = rest;
+                acts.extend(now);
+                for a in &acts {
+                    if let Activity::SignIn(si) = a
+                        && gaps.withholds(a)
+                    {
+                        withheld.push(si.token.id.clone());
+                    }
+                }
+                acts.retain(|a| !gaps.withholds(a));
+                written.extend(
+                    acts.iter()
+                        .filter(|a| matches!(a, Activity::Mail(_) | Activity::Graph(_)))
+                        .cloned(),
+                );
+            }
             acts.sort_by(|a, b| a.time().cmp(&b.time()).then_with(|| a.id().cmp(b.id())));
             files.extend(write::write_day(
                 dir,
@@ -99,7 +130,10 @@ impl Simulation {
             )?);
         }
         let records = files.iter().map(|f| f.records).sum();
-        let truth = Truth::from_attack(self.generator_json(), &tenant, records, &intrusion);
+        let mut truth = Truth::from_attack(self.generator_json(), &tenant, records, &intrusion);
+        withheld.sort();
+        withheld.dedup();
+        truth.unjudgeable_record_ids = gaps::unjudgeable(&written, &withheld);
         Ok(SimReport {
             files,
             records,
@@ -111,7 +145,7 @@ impl Simulation {
     /// The settings as recorded in `truth.json`.
     fn generator_json(&self) -> serde_json::Value {
         let p = &self.plan;
-        serde_json::json!({
+        let mut g = serde_json::json!({
             "seed": p.seed,
             "users": p.users,
             "days": p.days,
@@ -120,7 +154,11 @@ impl Simulation {
             "ual_shapes": p.ual_shapes,
             "signin_shapes": p.signin_shapes,
             "gzip": p.gzip,
-        })
+        });
+        if !p.gaps.is_empty() {
+            g["export_gaps"] = serde_json::json!(p.gaps);
+        }
+        g
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Truth {
     pub attacker_record_ids: Vec<String>,
     /// What the attacker read, as one incident.
     pub exposure: Exposure,
+    /// Benign records whose token's issuing sign-in an export gap (`--gap`) left out: their
+    /// tokens cannot be judged, and a hunt must never call them forged. Sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unjudgeable_record_ids: Vec<String>,
 }
 
 /// `truth.json` could not be read.
@@ -117,6 +121,7 @@ impl Truth {
             records,
             attacker_record_ids: ids,
             exposure: Exposure { incidents },
+            unjudgeable_record_ids: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use keywarden_sim::{Attack, Shape, SimConfig, Simulation};
+use keywarden_sim::{Attack, ExportGap, Shape, SimConfig, Simulation};
 
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
@@ -39,12 +39,22 @@ pub struct SimulateArgs {
     /// Gzip every file (`<file>.gz`); hunt reads them transparently.
     #[arg(long)]
     pub gzip: bool,
+    /// Export gaps (repeatable or comma-separated): interactive-only, missing-day,
+    /// one-resource, mid-session, replayed-token (see docs/SIMULATOR.md). truth.json then
+    /// lists the benign records whose issuing sign-in the gap left out.
+    #[arg(long, value_delimiter = ',', value_parser = parse_gap)]
+    pub gap: Vec<ExportGap>,
     /// No summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
 fn parse_attack(s: &str) -> Result<Attack, String> {
+    s.parse()
+        .map_err(|e: keywarden_sim::SimError| e.to_string())
+}
+
+fn parse_gap(s: &str) -> Result<ExportGap, String> {
     s.parse()
         .map_err(|e: keywarden_sim::SimError| e.to_string())
 }
@@ -74,6 +84,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         attack: args.attack,
         shapes: args.shape.clone(),
         gzip: args.gzip,
+        gaps: args.gap.clone(),
     };
     let sim = Simulation::new(&config)?;
     let report = sim

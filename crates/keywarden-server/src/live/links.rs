@@ -144,14 +144,14 @@ mod tests {
     // --- In the detector ------------------------------------------------------------------
 
     use crate::live::{LiveDetector, LiveLimits, LiveState};
-    use keywarden_detect::{DetectConfig, assign_incidents};
+    use keywarden_detect::assign_incidents;
     use keywarden_model::{Alert, Timestamp};
 
     const MIN: i64 = 60_000_000;
     const CONSUMER: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
     fn detector(limits: LiveLimits, state: LiveState) -> LiveDetector {
-        let settings = DetectConfig::default().build().unwrap();
+        let settings = crate::live::tests::short_lifetime().build().unwrap();
         LiveDetector::new(settings, limits, state)
     }
 

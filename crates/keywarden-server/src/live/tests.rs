@@ -7,8 +7,16 @@ use keywarden_model::Severity;
 
 const MIN: i64 = 60_000_000;
 
+/// The live rule's lag logic on short spans: a 90-minute token lifetime (the default is the
+/// 28 h CAE maximum, which would need a day of sign-ins before every use).
+pub(super) fn short_lifetime() -> DetectConfig {
+    let mut cfg = DetectConfig::default();
+    cfg.tolerance.max_token_lifetime_minutes = 90;
+    cfg
+}
+
 fn detector() -> LiveDetector {
-    let settings = DetectConfig::default().build().unwrap();
+    let settings = short_lifetime().build().unwrap();
     LiveDetector::new(settings, LiveLimits::default(), LiveState::default())
 }
 

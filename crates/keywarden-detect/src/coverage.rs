@@ -397,15 +397,19 @@ impl CoverageModel {
     }
 
     /// Whether a declared complete window of `cat` holds `[a, b]`.
-    fn declared_covers(&self, tenant: &str, cat: SignInCategory, (a, b): (Timestamp, Timestamp)) -> bool {
+    fn declared_covers(
+        &self,
+        tenant: &str,
+        cat: SignInCategory,
+        (a, b): (Timestamp, Timestamp),
+    ) -> bool {
         self.declared.iter().any(|d| {
             d.category == cat
                 && d.tenant
                     .as_deref()
                     .is_none_or(|t| t.eq_ignore_ascii_case(tenant))
                 && d.start.or(self.span.map(|s| s.0)).is_some_and(|s| s <= a)
-                && d
-                    .end
+                && d.end
                     .or(self.span.map(|s| s.1.plus_seconds(1)))
                     .is_some_and(|e| b < e)
         })
@@ -669,7 +673,12 @@ mod tests {
         assert_eq!(m.judge(&w), Ok(()));
         let s = m.summary();
         assert_eq!(s.tenants.len(), 1);
-        assert_eq!(s.tenants[0].categories[&SignInCategory::Interactive].gaps.len(), 1);
+        assert_eq!(
+            s.tenants[0].categories[&SignInCategory::Interactive]
+                .gaps
+                .len(),
+            1
+        );
         // Sign-ins for several resources are not a filter; for one resource they are.
         let m2 = model(&both, None);
         assert_eq!(m2.judge(&w), Ok(()));
@@ -691,6 +700,9 @@ mod tests {
     fn token_kinds() {
         assert_eq!(TokenKind::of(None, Some("app")), TokenKind::AppOnly);
         assert_eq!(TokenKind::of(Some("APP"), Some("app")), TokenKind::AppOnly);
-        assert_eq!(TokenKind::of(Some("bob@x"), Some("app")), TokenKind::Delegated);
+        assert_eq!(
+            TokenKind::of(Some("bob@x"), Some("app")),
+            TokenKind::Delegated
+        );
     }
 }

@@ -132,7 +132,9 @@ pub fn parse_manifest(text: &str, path: &str) -> Result<Vec<Declared>, CoverageE
             };
             let (start, end) = (at("start")?, at("end")?);
             if end <= start {
-                return Err(bad(format!("sources[{i}].windows[{j}] ends before it starts")));
+                return Err(bad(format!(
+                    "sources[{i}].windows[{j}] ends before it starts"
+                )));
             }
             out.push(Declared {
                 tenant: tenant.clone(),
@@ -155,11 +157,7 @@ mod tests {
         let all = parse_spec("all", "cli").unwrap();
         assert_eq!(all.len(), 4);
         assert!(all.iter().all(|d| d.start.is_none() && d.end.is_none()));
-        let two = parse_spec(
-            "interactive, non-interactive@2023-06-01T00:00:00Z/",
-            "cli",
-        )
-        .unwrap();
+        let two = parse_spec("interactive, non-interactive@2023-06-01T00:00:00Z/", "cli").unwrap();
         assert_eq!(two.len(), 2);
         assert_eq!(two[0].category, SignInCategory::Interactive);
         assert!(two[0].start.is_some() && two[0].end.is_none());
@@ -183,7 +181,10 @@ mod tests {
           {"source": "loganalytics", "stream": "AADServicePrincipalSignInLogs", "windows": [
             {"start": "2023-06-01T00:00:00Z", "end": "2023-06-03T00:00:00Z", "complete": true}]},
           {"source": "o365", "stream": "Audit.Exchange", "windows": []}]}"#;
-        assert!(keywarden_ingest::is_collect_manifest("in/collect.json", text.as_bytes()));
+        assert!(keywarden_ingest::is_collect_manifest(
+            "in/collect.json",
+            text.as_bytes()
+        ));
         let d = parse_manifest(text, "in/collect.json").unwrap();
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].tenant.as_deref(), Some("t1"));

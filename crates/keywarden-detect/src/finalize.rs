@@ -8,9 +8,9 @@ use serde_json::{Value as Json, json};
 
 use crate::collect::Gather;
 use crate::config::Settings;
+use crate::coverage::{CoverageSummary, Unjudged};
 use crate::intern::stable_hash;
 use crate::keys::Key;
-use crate::coverage::{CoverageSummary, Unjudged};
 use crate::rules::{Candidate, Plan};
 use crate::scan::Scan;
 

@@ -41,7 +41,11 @@ fn hunt(seed: u64, gaps: &[ExportGap], users: u32, days: u32) -> Outcome {
     let truth = report.truth;
     let run = common::run_pool(&[dir.path().to_path_buf()], 2, None);
     let eval = evaluate(&truth, &run.alerts, &run.exposure);
-    let attacker: HashSet<&str> = truth.attacker_record_ids.iter().map(String::as_str).collect();
+    let attacker: HashSet<&str> = truth
+        .attacker_record_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
     let unjudgeable: HashSet<&str> = truth
         .unjudgeable_record_ids
         .iter()
@@ -84,7 +88,10 @@ fn check(seed: u64, gap: ExportGap, o: &Outcome) {
     assert_eq!(o.unjudgeable_in_high, 0, "{gap} seed {seed}");
     assert!(o.exposure_exact, "{gap} seed {seed}: exposure differs");
     if let Some(r) = reason(gap) {
-        assert!(o.unjudgeable > 0, "{gap} seed {seed}: the gap withheld nothing");
+        assert!(
+            o.unjudgeable > 0,
+            "{gap} seed {seed}: the gap withheld nothing"
+        );
         assert!(o.unjudged_tokens > 0, "{gap} seed {seed}: nothing unjudged");
         assert!(
             o.reasons.iter().any(|x| x == r),
@@ -109,7 +116,9 @@ fn each_export_gap_finds_the_intrusion_and_calls_nothing_benign_forged() {
 #[test]
 #[ignore = "20 seeds per gap: run with --ignored --nocapture (release recommended)"]
 fn gaps_over_twenty_seeds() {
-    println!("gap                recall  high-precision  false-high-records  unjudged-tokens  unjudgeable-records  exposure-exact");
+    println!(
+        "gap                recall  high-precision  false-high-records  unjudged-tokens  unjudgeable-records  exposure-exact"
+    );
     for gap in ExportGap::ALL {
         let (mut recall, mut precision, mut false_high, mut unjudged, mut unjudgeable, mut exact) =
             (0.0, 0.0, 0usize, 0u64, 0usize, 0usize);

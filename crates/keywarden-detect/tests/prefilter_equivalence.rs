@@ -131,7 +131,11 @@ fn regression_escaped_token_ids_are_still_collected() {
     let escaped = escape_lines(&text);
     assert!(!escaped.contains("195.26.87.219"), "values are escaped");
     let dir = tempfile::tempdir().expect("temporary directory");
-    for f in ["signins.jsonl", "signins-noninteractive.jsonl", "ual-clean.jsonl"] {
+    for f in [
+        "signins.jsonl",
+        "signins-noninteractive.jsonl",
+        "ual-clean.jsonl",
+    ] {
         std::fs::copy(fixture(f), dir.path().join(f)).expect("copy fixture");
     }
     std::fs::write(dir.path().join("ual-intrusion.jsonl"), escaped).expect("write");

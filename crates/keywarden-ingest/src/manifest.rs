@@ -38,7 +38,13 @@ mod tests {
         assert!(is_collect_manifest("case/collect.json", m));
         assert!(is_collect_manifest("a.zip!x/COLLECT.JSON", m));
         assert!(!is_collect_manifest("case/other.json", m));
-        assert!(!is_collect_manifest("collect.json", br#"[{"Operation":"x"}]"#));
-        assert!(!is_collect_manifest("collect.json", br#"{"Operation":"x"}"#));
+        assert!(!is_collect_manifest(
+            "collect.json",
+            br#"[{"Operation":"x"}]"#
+        ));
+        assert!(!is_collect_manifest(
+            "collect.json",
+            br#"{"Operation":"x"}"#
+        ));
     }
 }

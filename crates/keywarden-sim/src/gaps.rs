@@ -104,9 +104,7 @@ impl Gaps<'_> {
         for a in intrusion {
             let token = match a {
                 Activity::Mail(m) => match &mut m.actor {
-                    Actor::User {
-                        token: Some(t), ..
-                    } => t,
+                    Actor::User { token: Some(t), .. } => t,
                     _ => continue,
                 },
                 Activity::Graph(g) => &mut g.token,
@@ -128,10 +126,7 @@ impl Gaps<'_> {
         let mut out = Vec::new();
         for a in acts {
             let Activity::Mail(m) = a else { continue };
-            let Actor::User {
-                token: Some(t), ..
-            } = &m.actor
-            else {
+            let Actor::User { token: Some(t), .. } = &m.actor else {
                 continue;
             };
             if t.id.is_empty()
@@ -182,9 +177,7 @@ pub fn unjudgeable(acts: &[Activity], withheld_tokens: &[String]) -> Vec<String>
         .filter_map(|a| {
             let token = match a {
                 Activity::Mail(m) => match &m.actor {
-                    Actor::User {
-                        token: Some(t), ..
-                    } => t,
+                    Actor::User { token: Some(t), .. } => t,
                     _ => return None,
                 },
                 Activity::Graph(g) => &g.token,

@@ -14,7 +14,9 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{Candidate, Rule};
 use crate::config::Settings;
-use crate::coverage::{CoverageModel, CoverageSummary, SignInCategory, TokenKind, TokenWindow, Unjudged};
+use crate::coverage::{
+    CoverageModel, CoverageSummary, SignInCategory, TokenKind, TokenWindow, Unjudged,
+};
 use crate::intern::NONE;
 use crate::keys::{Flag, Key};
 use crate::scan::{Scan, Use};
@@ -109,7 +111,9 @@ pub(crate) fn never_issued(
         .uses
         .iter()
         .filter_map(|(k, u)| match *k {
-            Key::Token(_, token) if !scan.is_issued(token) => Some((*k, judge(scan, s, model, k, u))),
+            Key::Token(_, token) if !scan.is_issued(token) => {
+                Some((*k, judge(scan, s, model, k, u)))
+            }
             _ => None,
         })
         .collect();
@@ -195,7 +199,9 @@ pub(crate) fn candidates(
             continue;
         }
         let Some(u) = scan.get(&key) else { continue };
-        let Key::Token(tenant, token) = key else { continue };
+        let Key::Token(tenant, token) = key else {
+            continue;
+        };
         let text = |x| (x != NONE).then(|| scan.text(x));
         let kind = TokenKind::of(text(u.ctx.user), text(u.ctx.client));
         let mut ev = Map::new();
@@ -224,7 +230,12 @@ pub(crate) fn candidates(
         // victim's IP and client app as the interactive sign-in of that session logged them.
         let linked = u.ctx.session != NONE
             && scan
-                .get(&Key::SignInSession(tenant, u.ctx.session, u.ctx.ip, u.ctx.client))
+                .get(&Key::SignInSession(
+                    tenant,
+                    u.ctx.session,
+                    u.ctx.ip,
+                    u.ctx.client,
+                ))
                 .is_some();
         let severity = if linked {
             ev.insert(
@@ -257,7 +268,14 @@ pub(crate) fn candidates(
             "hours_after_issue".into(),
             json!((last.0 - iat.0) / 3_600_000_000),
         );
-        ev.insert("sign_in_match".into(), json!(if scan.is_issued(token) { "found" } else { "none" }));
+        ev.insert(
+            "sign_in_match".into(),
+            json!(if scan.is_issued(token) {
+                "found"
+            } else {
+                "none"
+            }),
+        );
         ev.insert(
             "why".into(),
             json!("no access token lives longer than the configured maximum lifetime (CAE: 28 h) after its IssuedAtTime: the token was forged or replayed"),
@@ -399,7 +417,10 @@ mod tests {
     /// Interactive and non-interactive sign-ins every midnight of 2023-06-01..=03.
     fn both_categories() -> Vec<Event<'static>> {
         let mut v = Vec::new();
-        for (i, day) in ["2023-06-01", "2023-06-02", "2023-06-03"].iter().enumerate() {
+        for (i, day) in ["2023-06-01", "2023-06-02", "2023-06-03"]
+            .iter()
+            .enumerate()
+        {
             let at: &'static str = Box::leak(format!("{day}T00:00:00Z").into_boxed_str());
             let a: &'static str = Box::leak(format!("i{i}").into_boxed_str());
             let b: &'static str = Box::leak(format!("n{i}").into_boxed_str());
@@ -425,15 +446,35 @@ mod tests {
     fn coverage_needs_both_user_categories_around_issuance() {
         let s = DetectConfig::default().build().unwrap();
         let mut events = both_categories();
-        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "mid", MAIL));
+        events.push(ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "mid",
+            MAIL,
+        ));
         // Within a token lifetime (28 h) of the start, with no IssuedAtTime: unjudged.
-        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-01T06:00:00Z", "early", MAIL));
+        events.push(ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-01T06:00:00Z",
+            "early",
+            MAIL,
+        ));
         // The same, but its IssuedAtTime puts issuance inside the sign-ins' span.
-        let mut iat = ev(SourceKind::UnifiedAuditLog, "2023-06-01T06:00:00Z", "dated", MAIL);
+        let mut iat = ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-01T06:00:00Z",
+            "dated",
+            MAIL,
+        );
         iat.fields.token_issued_at = Timestamp::parse("2023-06-01T05:50:00Z");
         events.push(iat);
         // Too close to the end: its sign-in may be stamped after the export ends.
-        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T23:50:00Z", "late", MAIL));
+        events.push(ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T23:50:00Z",
+            "late",
+            MAIL,
+        ));
         let sc = scan(&events, &s);
         let v: std::collections::BTreeMap<String, Verdict> =
             verdicts_of(&sc, &s).into_iter().collect();
@@ -456,25 +497,41 @@ mod tests {
             .into_iter()
             .filter(|e| e.fields.category.as_deref() == Some("SigninLogs"))
             .collect();
-        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "refresh", MAIL));
+        events.push(ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "refresh",
+            MAIL,
+        ));
         let sc = scan(&events, &s);
         assert_eq!(
             verdicts_of(&sc, &s),
-            [("refresh".to_string(), Err(Unjudged::NoNonInteractiveSignIns))]
+            [(
+                "refresh".to_string(),
+                Err(Unjudged::NoNonInteractiveSignIns)
+            )]
         );
         let model = coverage_model(&sc, &s);
         let (never, summary) = never_issued(&sc, &s, &model);
         assert!(candidates(&sc, &s, &never, &[]).is_empty());
         assert_eq!(summary.unjudged["no-noninteractive-signins"].tokens, 1);
         // An app-only token (no user) needs service-principal sign-ins.
-        let mut app = ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "daemon", MAIL);
+        let mut app = ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "daemon",
+            MAIL,
+        );
         app.fields.user = None;
         let mut events = both_categories();
         events.push(app);
         let sc = scan(&events, &s);
         assert_eq!(
             verdicts_of(&sc, &s),
-            [("daemon".to_string(), Err(Unjudged::NoServicePrincipalSignIns))]
+            [(
+                "daemon".to_string(),
+                Err(Unjudged::NoServicePrincipalSignIns)
+            )]
         );
     }
 
@@ -482,9 +539,19 @@ mod tests {
     fn a_late_stamped_sign_in_still_issues_the_token() {
         let s = DetectConfig::default().build().unwrap();
         let mut events = both_categories();
-        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "late", MAIL));
+        events.push(ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "late",
+            MAIL,
+        ));
         events.push(signin("2023-06-02T12:04:00Z", "late", "SigninLogs"));
-        let mut forged = ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "forged", MAIL);
+        let mut forged = ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "forged",
+            MAIL,
+        );
         forged.fields.client_ip = Some("203.0.113.66".into());
         events.push(forged);
         let sc = scan(&events, &s);
@@ -503,7 +570,12 @@ mod tests {
         let s = DetectConfig::default().build().unwrap();
         let mut events = both_categories();
         // Same session, IP and client app as the interactive sign-ins: medium.
-        events.push(ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "linked", MAIL));
+        events.push(ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "linked",
+            MAIL,
+        ));
         let sc = scan(&events, &s);
         let model = coverage_model(&sc, &s);
         let (never, _) = never_issued(&sc, &s, &model);
@@ -517,11 +589,21 @@ mod tests {
     fn a_token_used_days_after_its_issued_at_time() {
         let s = DetectConfig::default().build().unwrap();
         let mut events = both_categories();
-        let mut replay = ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "old", MAIL);
+        let mut replay = ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "old",
+            MAIL,
+        );
         replay.fields.token_issued_at = Timestamp::parse("2023-05-29T08:00:00Z");
         events.push(replay);
         // A CAE token used 20 h after issue is normal.
-        let mut cae = ev(SourceKind::UnifiedAuditLog, "2023-06-02T12:00:00Z", "x", MAIL);
+        let mut cae = ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "x",
+            MAIL,
+        );
         cae.fields.token_issued_at = Timestamp::parse("2023-06-01T16:00:00Z");
         events.push(cae);
         events.push(signin("2023-06-01T16:00:00Z", "x", "SigninLogs"));

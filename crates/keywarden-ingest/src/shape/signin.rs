@@ -235,8 +235,14 @@ mod tests {
     #[test]
     fn is_interactive_stands_for_the_event_type() {
         for (text, want) in [
-            (r#"{"isInteractive":false,"appId":"a"}"#, Some("nonInteractiveUser")),
-            (r#"{"IsInteractive":"True","AppId":"a"}"#, Some("interactiveUser")),
+            (
+                r#"{"isInteractive":false,"appId":"a"}"#,
+                Some("nonInteractiveUser"),
+            ),
+            (
+                r#"{"IsInteractive":"True","AppId":"a"}"#,
+                Some("interactiveUser"),
+            ),
             (
                 r#"{"isInteractive":true,"signInEventTypes":["servicePrincipal"]}"#,
                 Some("servicePrincipal"),
@@ -244,7 +250,11 @@ mod tests {
             (r#"{"appId":"a"}"#, None),
         ] {
             let raw = Value::parse(text).unwrap();
-            assert_eq!(fields(&Lookup::plain(&raw)).category.as_deref(), want, "{text}");
+            assert_eq!(
+                fields(&Lookup::plain(&raw)).category.as_deref(),
+                want,
+                "{text}"
+            );
         }
     }
 }

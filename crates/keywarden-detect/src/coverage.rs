@@ -341,7 +341,7 @@ impl CoverageModel {
                     .active
                     .iter()
                     .zip(c.active.iter().skip(1))
-                    .filter(|(a, b)| **b - **a - 1 >= quiet)
+                    .filter(|(a, b)| **b - **a > quiet)
                     .map(|(a, b)| Gap {
                         start: Timestamp::from_unix_seconds((a + 1).saturating_mul(HOUR)),
                         end: Timestamp::from_unix_seconds(b.saturating_mul(HOUR)),

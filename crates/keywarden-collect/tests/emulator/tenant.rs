@@ -25,6 +25,7 @@ pub fn simulate(dir: &Path, users: u32) -> TenantData {
         attack: Attack::Storm0558,
         shapes: vec![Shape::UalJson, Shape::SigninGraph],
         gzip: false,
+        gaps: Vec::new(),
     })
     .unwrap();
     sim.write_to(dir).unwrap();

@@ -35,6 +35,9 @@ pub struct HuntConfig {
     pub rules: Vec<PathBuf>,
     /// Narrows the Sigma rules to one logsource.
     pub logsource: Option<String>,
+    /// Sign-in categories declared complete (`--signin-coverage` SPECs, added to the
+    /// configuration's `[coverage] signin`).
+    pub signin_coverage: Vec<String>,
 }
 
 impl Default for HuntConfig {
@@ -52,6 +55,7 @@ impl Default for HuntConfig {
             save_state: None,
             rules: Vec::new(),
             logsource: None,
+            signin_coverage: Vec::new(),
         }
     }
 }

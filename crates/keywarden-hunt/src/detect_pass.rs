@@ -30,9 +30,15 @@ impl DetectPass {
             Some(p) => DetectConfig::from_file(p)?,
             None => DetectConfig::default(),
         };
-        let settings = config
+        let mut settings = config
             .build()
             .map_err(|source| HuntError::DetectSettings { source })?;
+        for spec in &cfg.signin_coverage {
+            let declared =
+                keywarden_detect::coverage_declared::parse_spec(spec, "--signin-coverage")
+                    .map_err(|source| HuntError::SigninCoverage { source })?;
+            settings.declared.extend(declared);
+        }
         let detector = Detector::new(settings);
         let mut external: Option<Baseline> = None;
         if let Some(p) = &cfg.state {

@@ -25,6 +25,12 @@ pub enum HuntError {
         #[source]
         source: keywarden_detect::ConfigError,
     },
+    /// A `--signin-coverage` SPEC could not be parsed.
+    #[error("reading --signin-coverage")]
+    SigninCoverage {
+        #[source]
+        source: keywarden_detect::CoverageError,
+    },
     /// A state file (`--state`, `--save-state`) could not be read or written.
     #[error(transparent)]
     State(#[from] keywarden_detect::StateError),

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use keywarden_detect::CoverageSummary;
 use keywarden_ingest::IngestReport;
 use keywarden_model::{Alert, Exposure, Timestamp};
 use serde::Serialize;
@@ -21,6 +22,8 @@ struct Summary<'a> {
     #[serde(flatten)]
     report: &'a IngestReport,
     alerts: u64,
+    /// What the sign-in evidence covers and which tokens were left unjudged, and why.
+    coverage: &'a CoverageSummary,
 }
 
 /// Writes `summary.json` into `out`.
@@ -28,6 +31,7 @@ pub(crate) fn write_summary(
     out: &Path,
     report: &IngestReport,
     alerts: u64,
+    coverage: &CoverageSummary,
 ) -> Result<(), HuntError> {
     let path = out.join("summary.json");
     let file = File::create(&path).map_err(|source| HuntError::CreateOutput {
@@ -39,6 +43,7 @@ pub(crate) fn write_summary(
         keywarden_version: KEYWARDEN_VERSION,
         report,
         alerts,
+        coverage,
     };
     serde_json::to_writer_pretty(&mut f, &summary).map_err(|source| HuntError::EncodeOutput {
         path: path.clone(),

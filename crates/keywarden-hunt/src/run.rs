@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use keywarden_detect::CoverageSummary;
 use keywarden_ingest::{
     Fanout, IngestConfig, IngestReport, InputSource, Stage, expand_inputs, ingest,
 };
@@ -39,6 +40,8 @@ pub struct HuntOutput {
     pub alerts: Vec<Alert>,
     /// Incidents and what each could read (`exposure.json`).
     pub exposure: Exposure,
+    /// The sign-in coverage found and the tokens left unjudged (`summary.json`'s `coverage`).
+    pub coverage: CoverageSummary,
 }
 
 impl HuntOutput {
@@ -116,12 +119,13 @@ impl Hunt {
         }
         let exposure = write_detection_outputs(out, &mut alerts, &detections)?;
         write_reports(out, &alerts, &exposure, &report, generated_at)?;
-        write_summary(out, &report, alerts.len() as u64)?;
+        write_summary(out, &report, alerts.len() as u64, &detections.coverage)?;
         Ok(HuntOutput {
             out: out.to_path_buf(),
             report,
             alerts,
             exposure,
+            coverage: detections.coverage.clone(),
         })
     }
 }

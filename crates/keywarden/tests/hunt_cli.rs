@@ -225,7 +225,8 @@ fn summary_json_and_terminal_note_sign_ins_without_token_id() {
             )
         })
         .collect();
-    assert_eq!(notes, vec![("no-token-id", 2, 2), ("no-category", 2, 2)]);
+    // `IsInteractive` names the category since the coverage model reads it: no `no-category`.
+    assert_eq!(notes, vec![("no-token-id", 2, 2)]);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         stdout.contains("note no-token-id: 2 of 2 sign-in records"),
@@ -241,4 +242,85 @@ fn summary_json_and_terminal_note_sign_ins_without_token_id() {
     let (_, s, _) = hunt(&[], &[p]);
     assert_eq!(s["inputs"][0]["format"], "signin-graph", "{s:#}");
     assert!(s["inputs"][0].get("notes").is_none(), "{s:#}");
+}
+
+/// Interactive-only sign-ins (Graph v1.0, the portal's default tab) leave refreshed tokens
+/// unjudged: `summary.json` and the terminal say how many, why, and what to export next.
+#[test]
+fn regression_interactive_only_signins_report_unjudged_tokens() {
+    let root = tempfile::tempdir().unwrap();
+    let tenant = root.path().join("tenant");
+    let sim = bin()
+        .args(["simulate", "--out"])
+        .arg(&tenant)
+        .args([
+            "--users",
+            "8",
+            "--days",
+            "8",
+            "--seed",
+            "3",
+            "--attack",
+            "storm-0558",
+        ])
+        .args(["--gap", "interactive-only"])
+        .output()
+        .unwrap();
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let out = root.path().join("out");
+    let run = bin()
+        .arg("hunt")
+        .env("NO_COLOR", "1")
+        .arg("--out")
+        .arg(&out)
+        .arg(&tenant)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_balanced(&s);
+    let u = &s["coverage"]["unjudged"]["no-noninteractive-signins"];
+    assert!(u["tokens"].as_u64().unwrap() > 0, "{:#}", s["coverage"]);
+    assert!(u["records"].as_u64().unwrap() >= u["tokens"].as_u64().unwrap());
+    assert!(
+        u["hint"].as_str().unwrap().contains("non-interactive"),
+        "{u:#}"
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("unjudged no-noninteractive-signins"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("sign-in coverage"), "{stdout}");
+}
+
+/// `--signin-coverage` declares categories complete: they are judged, and a bad SPEC is a usage
+/// error (exit 2) with its reason.
+#[test]
+fn signin_coverage_flag_declares_categories_and_refuses_a_bad_spec() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/storm-0558");
+    let (code, s, _out) = hunt(&["--signin-coverage", "all"], std::slice::from_ref(&dir));
+    assert_eq!(code, 0);
+    let declared = s["coverage"]["declared"].as_array().unwrap();
+    assert!(!declared.is_empty(), "{:#}", s["coverage"]);
+    assert!(
+        s["coverage"]["unjudged"].get("time-gap").is_none(),
+        "{:#}",
+        s["coverage"]
+    );
+    let bad = bin()
+        .args(["hunt", "--quiet", "--signin-coverage", "everything"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--signin-coverage"),
+        "{bad:?}"
+    );
 }

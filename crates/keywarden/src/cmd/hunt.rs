@@ -62,6 +62,11 @@ pub struct HuntArgs {
     /// generic JSON input is otherwise matched against every rule.
     #[arg(long, value_name = "NAME")]
     pub logsource: Option<String>,
+    /// Declare sign-in categories complete where the data cannot show it (repeatable): `all`
+    /// or a comma list of interactive, non-interactive, service-principal, managed-identity,
+    /// optionally `@START/END` (RFC 3339). Declare only what was exported completely.
+    #[arg(long = "signin-coverage", value_name = "SPEC")]
+    pub signin_coverage: Vec<String>,
 }
 
 impl HuntArgs {
@@ -78,6 +83,7 @@ impl HuntArgs {
             save_state: self.save_state.clone(),
             rules: self.rules.clone(),
             logsource: self.logsource.clone(),
+            signin_coverage: self.signin_coverage.clone(),
         }
     }
 }
@@ -175,6 +181,7 @@ fn print_summary(output: &HuntOutput) {
     if report.rejected > 10 {
         println!("  ... {} more in rejected.jsonl", report.rejected - 10);
     }
+    print_coverage(output, &st);
     let alerts_text = format!("{alerts} alerts");
     println!(
         "{}; outputs in {}",
@@ -185,6 +192,43 @@ fn print_summary(output: &HuntOutput) {
         },
         escape(&output.out.display().to_string())
     );
+}
+
+/// The sign-in coverage found per tenant and the tokens left unjudged, with what to export next.
+fn print_coverage(output: &HuntOutput, st: &Style) {
+    let c = &output.coverage;
+    for t in &c.tenants {
+        let found: Vec<&str> = t.categories.keys().map(|k| k.name()).collect();
+        let missing: Vec<&str> = t.missing_categories.iter().map(|k| k.name()).collect();
+        let tenant = if t.tenant.is_empty() {
+            "(no tenant)"
+        } else {
+            &t.tenant
+        };
+        let line = format!(
+            "  sign-in coverage {}: {} (missing: {})",
+            escape(tenant),
+            if found.is_empty() {
+                "none".to_string()
+            } else {
+                found.join(", ")
+            },
+            if missing.is_empty() {
+                "none".to_string()
+            } else {
+                missing.join(", ")
+            },
+        );
+        println!("{}", st.dim(&line));
+    }
+    // Reason codes and hints are static text: nothing from the input.
+    for (code, u) in &c.unjudged {
+        let line = format!(
+            "  unjudged {code}: {} tokens, {} records: {}",
+            u.tokens, u.records, u.hint
+        );
+        println!("{}", st.yellow(&line));
+    }
 }
 
 /// A one-line progress bar on stderr, redrawn at most ten times a second.

@@ -2,7 +2,10 @@
 //! with the aws-lc-rs provider, Mozilla roots, no redirects), cached with a TTL, and refreshed on
 //! an unknown `kid` at most once per `refresh_interval_seconds`, so that a flood of random `kid`s
 //! cannot hammer the identity provider. A refresh replaces the whole set: keys removed upstream
-//! are evicted. Plain `http://` is accepted only for loopback hosts, or when the policy sets
+//! are evicted. The fetch runs outside the cache lock and one at a time (single-flight): while
+//! it is in flight every other lookup is answered from the cached set at once, so a token with
+//! a random `kid` cannot stall the requests that carry a known one; an unknown `kid` still fails
+//! closed. Plain `http://` is accepted only for loopback hosts, or when the policy sets
 //! `dangerous_allow_http`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -135,6 +138,17 @@ struct State {
     last_attempt: i64,
     warnings: Vec<KeyWarning>,
     fetches: u64,
+    /// A refresh is being fetched (by the lookup that claimed it) outside the lock.
+    fetching: bool,
+}
+
+/// The claim of the one refresh in flight; released when dropped (also if the fetch panics).
+struct FetchClaim<'a>(&'a RemoteKeys);
+
+impl Drop for FetchClaim<'_> {
+    fn drop(&mut self) {
+        self.0.lock().fetching = false;
+    }
 }
 
 /// A cached remote key set.
@@ -194,6 +208,7 @@ impl RemoteKeys {
                 last_attempt: 0,
                 warnings: vec![],
                 fetches: 0,
+                fetching: false,
             }),
         };
         let (set, warnings) = r.fetch_set()?;
@@ -205,6 +220,7 @@ impl RemoteKeys {
                 last_attempt: now,
                 warnings,
                 fetches: 1,
+                fetching: false,
             };
         }
         Ok(r)
@@ -257,23 +273,36 @@ impl RemoteKeys {
     }
 
     /// Looks `kid` up at time `now`, refreshing when the cache is older than its TTL or the kid is
-    /// unknown — either at most once per minimum refresh interval. A failed refresh keeps the
-    /// previous keys.
+    /// unknown — either at most once per minimum refresh interval, and never while another
+    /// refresh is in flight. The refresh is fetched without holding the cache lock: only the
+    /// lookup that started it waits for it, every other lookup is answered from the cached set.
+    /// A failed refresh keeps the previous keys.
     pub fn get(&self, kid: &str, now: i64) -> Option<Arc<LoadedKey>> {
-        let mut st = self.lock();
-        let stale = now.saturating_sub(st.fetched_at) >= self.ttl;
-        let unknown = !st.set.keys.contains_key(kid);
-        let may_refresh = now.saturating_sub(st.last_attempt) >= self.min_interval;
-        if (stale || unknown) && may_refresh {
+        let claim = {
+            let mut st = self.lock();
+            let stale = now.saturating_sub(st.fetched_at) >= self.ttl;
+            let unknown = !st.set.keys.contains_key(kid);
+            let may_refresh = now.saturating_sub(st.last_attempt) >= self.min_interval;
+            if !((stale || unknown) && may_refresh) || st.fetching {
+                return st.set.keys.get(kid).cloned();
+            }
             st.last_attempt = now;
             st.fetches += 1;
-            if let Ok((set, warnings)) = self.fetch_set() {
+            st.fetching = true;
+            FetchClaim(self)
+        };
+        let fetched = self.fetch_set();
+        let key = {
+            let mut st = self.lock();
+            if let Ok((set, warnings)) = fetched {
                 st.set = Arc::new(set);
                 st.warnings = warnings;
                 st.fetched_at = now;
             }
-        }
-        st.set.keys.get(kid).cloned()
+            st.set.keys.get(kid).cloned()
+        };
+        drop(claim);
+        key
     }
 
     /// The current keys, without refreshing.

@@ -1,12 +1,13 @@
 //! Keys from the network, against a real HTTP server on 127.0.0.1: rotation (the new key
 //! appears, the old one is evicted), TTL refresh, OIDC discovery, and the rate limit on
-//! refreshes caused by unknown `kid`s (driven by an injected clock via `validate_at`).
+//! refreshes caused by unknown `kid`s (driven by an injected clock via `validate_at`), and a
+//! slow key server not stalling the tokens whose keys are cached.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::*;
@@ -18,6 +19,8 @@ struct Server {
     routes: Arc<Mutex<Vec<(String, String)>>>,
     hits: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+    /// Milliseconds every answer is held back (a slow identity provider).
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Server {
@@ -27,7 +30,8 @@ impl Server {
         let routes: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let hits = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, h, s) = (routes.clone(), hits.clone(), stop.clone());
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let (r, h, s, d) = (routes.clone(), hits.clone(), stop.clone(), delay_ms.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -45,6 +49,7 @@ impl Server {
                 let req = String::from_utf8_lossy(&buf);
                 let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
                 h.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(d.load(Ordering::SeqCst)));
                 let body = r
                     .lock()
                     .unwrap()
@@ -69,6 +74,7 @@ impl Server {
             routes,
             hits,
             stop,
+            delay_ms,
         }
     }
     fn set(&self, path: &str, body: String) {
@@ -267,4 +273,60 @@ fn plain_http_and_tls_rules() {
     );
     let v = load(&policy(&format!("jwks_uri='{}'", srv.url("/jwks")), ""));
     assert!(v.warnings()[0].reason.contains("symmetric"));
+}
+
+#[test]
+fn regression_jwks_refetch_blocks_other_requests() {
+    use std::time::{Duration, Instant};
+    let srv = Server::start();
+    let a = TestKey::p256("key-a");
+    srv.set("/jwks", jwks(&[&a]));
+    // A one-second refresh interval: only single-flight keeps a second fetch from starting.
+    let v = Arc::new(load(&policy(
+        &format!("jwks_uri='{}'", srv.url("/jwks")),
+        "refresh_interval_seconds = 1",
+    )));
+    srv.delay_ms.store(2_000, Ordering::SeqCst);
+    let attacker = TestKey::p256("x");
+    let random = attacker.sign(r#"{"alg":"ES256","kid":"random-1"}"#, &claims_idp());
+    let slow = {
+        let v = v.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            (check(&v, &random, NOW + 10), started.elapsed())
+        })
+    };
+    // Wait until the unknown kid's refetch is in flight.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while v.remote_fetch_count("idp") != Some(2) {
+        assert!(Instant::now() < deadline, "the unknown kid never refetched");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let good = a.token("ES256", &claims_idp());
+    let started = Instant::now();
+    assert_eq!(check(&v, &good, NOW + 11), "ok");
+    let good_took = started.elapsed();
+    assert!(
+        good_took < Duration::from_millis(500),
+        "a cached kid waited {good_took:?} behind the refetch"
+    );
+    // Another unknown kid while the fetch is in flight fails closed at once, fetching nothing.
+    let other = attacker.sign(r#"{"alg":"ES256","kid":"random-2"}"#, &claims_idp());
+    let started = Instant::now();
+    assert_eq!(check(&v, &other, NOW + 12), "unknown-kid");
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(v.remote_fetch_count("idp"), Some(2), "single flight");
+    let (code, slow_took) = slow.join().unwrap();
+    assert_eq!(
+        code, "unknown-kid",
+        "unknown kid fails closed after the fetch"
+    );
+    assert!(slow_took >= Duration::from_millis(1_500), "{slow_took:?}");
+    // Once the fetch is over a refresh may start again (after the interval).
+    srv.delay_ms.store(0, Ordering::SeqCst);
+    assert_eq!(check(&v, &good, NOW + 20), "ok");
+    let third = attacker.sign(r#"{"alg":"ES256","kid":"random-3"}"#, &claims_idp());
+    assert_eq!(check(&v, &third, NOW + 30), "unknown-kid");
+    assert_eq!(v.remote_fetch_count("idp"), Some(3));
 }

@@ -114,6 +114,33 @@ pub struct DirectoryOp {
     pub target: usize,
 }
 
+/// What an Entra directory audit record (`directoryAudits`) says was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// `Update application – Certificates and secrets management`.
+    CredentialAdded,
+    /// `Add delegated permission grant` of `Mail.ReadWrite`.
+    MailGrant,
+    /// `Consent to application` by an administrator, with `Mail.Read`.
+    AdminConsent,
+    /// `Set federation settings on domain` (a new token-signing certificate trusted).
+    Federation,
+}
+
+/// One Entra directory audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditChange {
+    pub id: String,
+    pub time: Timestamp,
+    pub kind: AuditKind,
+    /// The user who made the change.
+    pub actor: usize,
+    /// Index into `Tenant::clients` of the application concerned (none for federation).
+    pub target: Option<usize>,
+    /// The application object's id (differs from its app id, as in Entra).
+    pub object_id: String,
+}
+
 /// One simulated record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Activity {
@@ -121,6 +148,7 @@ pub enum Activity {
     SignIn(SignIn),
     Graph(GraphRequest),
     Directory(DirectoryOp),
+    Audit(AuditChange),
 }
 
 impl Activity {
@@ -130,6 +158,7 @@ impl Activity {
             Activity::SignIn(a) => a.time,
             Activity::Graph(a) => a.time,
             Activity::Directory(a) => a.time,
+            Activity::Audit(a) => a.time,
         }
     }
 
@@ -140,6 +169,7 @@ impl Activity {
             Activity::SignIn(a) => &a.id,
             Activity::Graph(a) => &a.id,
             Activity::Directory(a) => &a.id,
+            Activity::Audit(a) => &a.id,
         }
     }
 }

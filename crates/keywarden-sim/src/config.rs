@@ -19,6 +19,10 @@ pub enum Attack {
     None,
     /// Forged tokens reading mail (Bind, Sync, throttling) from IOC or fresh IPs.
     Storm0558,
+    /// A credential and a mail permission added to an app, which then reads mailboxes.
+    AppTakeover,
+    /// The same, after a domain federation change (a Golden SAML actor's persistence).
+    GoldenSaml,
 }
 
 impl Attack {
@@ -26,6 +30,8 @@ impl Attack {
         match self {
             Attack::None => "none",
             Attack::Storm0558 => "storm-0558",
+            Attack::AppTakeover => "app-takeover",
+            Attack::GoldenSaml => "golden-saml",
         }
     }
 }
@@ -36,6 +42,8 @@ impl FromStr for Attack {
         match s {
             "none" => Ok(Attack::None),
             "storm-0558" => Ok(Attack::Storm0558),
+            "app-takeover" => Ok(Attack::AppTakeover),
+            "golden-saml" => Ok(Attack::GoldenSaml),
             _ => Err(SimError::UnknownAttack { given: s.into() }),
         }
     }
@@ -108,7 +116,7 @@ impl FromStr for Shape {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SimError {
-    #[error("unknown attack {given:?}; known: none, storm-0558")]
+    #[error("unknown attack {given:?}; known: none, storm-0558, app-takeover, golden-saml")]
     UnknownAttack { given: String },
     #[error(
         "unknown shape {given:?}; known: ual-json, purview-csv, sentinel-office-activity, signin-graph, azure-diagnostic"

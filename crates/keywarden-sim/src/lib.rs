@@ -18,6 +18,11 @@
 //! record-level recall and precision, overall and for high/critical alerts, and exposure
 //! agreement per mailbox.
 //!
+//! `--attack app-takeover` / `golden-saml` ([`takeover`]) stage an application takeover
+//! (credential added, `Mail.ReadWrite` granted, mail read through Graph; the Golden SAML variant
+//! first changes the domain's federation settings) written as Entra `directoryAudits`, with benign
+//! confounders (a scheduled credential rotation, a consent long before its first read).
+//!
 //! Flow: [`tenant`] (users, mailboxes, clients) → [`benign`] and [`attack`] produce
 //! [`activity::Activity`] values per day → `write` renders each day in its shapes → [`truth`].
 //!
@@ -32,6 +37,7 @@ pub mod config;
 pub mod eval;
 pub mod gaps;
 pub mod simulation;
+pub mod takeover;
 pub mod tenant;
 pub mod timefmt;
 pub mod truth;

@@ -16,6 +16,7 @@ use crate::attack;
 use crate::benign::BenignWorld;
 use crate::config::{Attack, Plan, SimConfig, SimError};
 use crate::gaps::{self, Gaps};
+use crate::takeover;
 use crate::tenant::Tenant;
 use crate::timefmt;
 use crate::truth::Truth;
@@ -63,21 +64,36 @@ impl Simulation {
             path: dir.display().to_string(),
             source,
         })?;
-        let tenant = Tenant::generate(&mut stream(plan.seed, TENANT_STREAM), plan.users);
+        let mut tenant_rng = stream(plan.seed, TENANT_STREAM);
+        let mut tenant = Tenant::generate(&mut tenant_rng, plan.users);
+        // The takeover scenario's applications are added after the benign tenant is drawn,
+        // so benign life is the same as with any other attack.
+        let takeover_apps = matches!(plan.attack, Attack::AppTakeover | Attack::GoldenSaml)
+            .then(|| takeover::register_apps(&mut tenant_rng, &mut tenant));
         let mut benign_rng = stream(plan.seed, BENIGN_STREAM);
         let mut world = BenignWorld::new(&mut benign_rng, &tenant, plan.days);
         let gaps = Gaps {
             gaps: &plan.gaps,
             start: plan.start,
         };
-        let mut intrusion = match plan.attack {
-            Attack::Storm0558 => attack::stage(
-                &mut stream(plan.seed, ATTACK_STREAM),
-                &tenant,
-                plan.start,
-                plan.days,
+        let mut attack_rng = stream(plan.seed, ATTACK_STREAM);
+        let (mut intrusion, confounders) = match (plan.attack, takeover_apps) {
+            (Attack::Storm0558, _) => (
+                attack::stage(&mut attack_rng, &tenant, plan.start, plan.days),
+                Vec::new(),
             ),
-            Attack::None => Vec::new(),
+            (Attack::AppTakeover | Attack::GoldenSaml, Some(apps)) => {
+                let staged = takeover::stage(
+                    &mut attack_rng,
+                    &tenant,
+                    apps,
+                    plan.start,
+                    plan.days,
+                    plan.attack == Attack::GoldenSaml,
+                );
+                (staged.intrusion, staged.confounders)
+            }
+            _ => (Vec::new(), Vec::new()),
         };
         gaps.age_attack(&mut intrusion);
         let mut files = Vec::new();
@@ -95,6 +111,7 @@ impl Simulation {
             acts.extend(
                 intrusion
                     .iter()
+                    .chain(&confounders)
                     .filter(|a| midnight <= a.time() && a.time() < next)
                     .cloned(),
             );

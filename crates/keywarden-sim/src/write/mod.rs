@@ -11,9 +11,11 @@
 //! | `signin-graph` | `signin-graph/signIns_YYYY-MM-DD_NNN.json` (one Graph page per file) |
 //! | `azure-diagnostic` | `azure-diagnostic/{SignInLogs,NonInteractiveUserSignInLogs}_YYYY-MM-DD.jsonl` |
 //! | Graph activity | `graph-activity/MicrosoftGraphActivityLogs_YYYY-MM-DD.jsonl` |
+//! | Entra audit | `entra-audit/directoryAudits_YYYY-MM-DD.jsonl` (Graph `directoryAudits`) |
 //!
 //! With `gzip`, every file is gzip-compressed and named `<file>.gz` (hunt decompresses by magic).
 
+pub(crate) mod audit;
 pub(crate) mod graph;
 pub(crate) mod sentinel;
 pub(crate) mod signin;
@@ -188,6 +190,7 @@ pub(crate) fn write_day(
         )?,
     };
     let mut graph_file: Option<Lines> = None;
+    let mut audit_file: Option<Lines> = None;
     let mut interactive: Option<Lines> = None;
     let mut non_interactive: Option<Lines> = None;
     let mut page: Vec<signin::SignInObject<'_>> = Vec::new();
@@ -269,13 +272,25 @@ pub(crate) fn write_day(
                 };
                 file.json(&graph::row(tenant, g))?;
             }
+            Activity::Audit(a) => {
+                let file = match &mut audit_file {
+                    Some(f) => f,
+                    None => audit_file.insert(Lines::create(
+                        dir,
+                        format!("entra-audit/directoryAudits_{date}.jsonl"),
+                        "entra-audit",
+                        gzip,
+                    )?),
+                };
+                file.json(&audit::record(tenant, a))?;
+            }
         }
     }
     if !page.is_empty() {
         pages.push(page);
     }
     let mut written = vec![ual_file.finish()?];
-    for f in [graph_file, interactive, non_interactive]
+    for f in [graph_file, audit_file, interactive, non_interactive]
         .into_iter()
         .flatten()
     {

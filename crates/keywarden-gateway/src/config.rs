@@ -252,16 +252,7 @@ impl GatewayConfig {
 
     /// `trusted_proxies` parsed.
     pub fn trusted_networks(&self) -> Result<Vec<ProxyNet>, ConfigError> {
-        self.trusted_proxies
-            .iter()
-            .map(|s| {
-                ProxyNet::parse(s).ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "trusted_proxies: {s:?} is not an address or CIDR network"
-                    ))
-                })
-            })
-            .collect()
+        crate::client::parse_networks(&self.trusted_proxies).map_err(ConfigError::Invalid)
     }
 }
 

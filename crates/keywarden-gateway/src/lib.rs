@@ -26,7 +26,8 @@
 
 pub mod cache;
 pub mod check;
-pub mod client;
+/// Who the client is (trusted proxies, `X-Forwarded-For`): shared with `serve`.
+pub use keywarden_server::client;
 pub mod config;
 pub mod decision_log;
 pub mod envoy;

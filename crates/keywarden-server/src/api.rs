@@ -69,6 +69,20 @@ pub struct AppState {
     pub sessions: Arc<crate::dashboard::Sessions>,
     /// `[auth]`: JWTs this validator accepts are let in like API keys.
     pub jwt: Option<Arc<keywarden_token::Validator>>,
+    /// Peers whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
+    pub trusted_proxies: Arc<[crate::client::ProxyNet]>,
+}
+
+impl AppState {
+    /// The client a request is counted under by the failed-key throttle: the TCP peer, or the
+    /// `X-Forwarded-For` hop a trusted proxy names.
+    pub(crate) fn client_ip(
+        &self,
+        req_peer: Option<std::net::SocketAddr>,
+        headers: &HeaderMap,
+    ) -> std::net::IpAddr {
+        crate::client::request_client(req_peer, headers, &self.trusted_proxies)
+    }
 }
 
 /// The router with every route and layer.
@@ -89,7 +103,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Authentication, timeout and security headers for every request.
+/// Authentication, timeout and security headers for every request. A request presenting
+/// `Authorization: Bearer` is throttled like the dashboard login (one throttle, per client):
+/// a client locked out gets 429 with `Retry-After` before its credential is even looked at,
+/// and every failed Bearer credential counts toward the lockout.
 async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let open = (req.method() == Method::GET && path == "/healthz")
@@ -98,16 +115,50 @@ async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bearer = value.as_deref().is_some_and(|v| v.starts_with("Bearer "));
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<crate::dashboard::throttle::Peer>>()
+            .map(|c| c.0.0);
+        let client = st.client_ip(peer, req.headers());
+        let limiter = &st.sessions.throttle;
+        let now = st.clock.now().0;
+        if bearer
+            && let crate::dashboard::throttle::Verdict::Throttled { retry_after } =
+                limiter.check(client, now)
+        {
+            Metrics::add(&st.metrics.bearer_throttled, 1);
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed API keys from this address; wait and try again",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return secure(r);
+        }
+        let path = req.uri().path();
         let dashboard = crate::dashboard::is_dashboard_path(path);
         let logged_in = dashboard
             .then(|| browser_session(&st, req.headers()))
             .flatten();
-        let actor = match st.keys.identify_header(value) {
+        let actor = match st.keys.identify_header(value.as_deref()) {
             Some(a) => Some(a),
-            None => jwt_actor(&st, value).await,
+            None => jwt_actor(&st, value.as_deref()).await,
         };
         let has_key = actor.is_some();
+        if bearer {
+            if has_key {
+                limiter.succeed(client);
+            } else {
+                Metrics::add(&st.metrics.bearer_failures, 1);
+                limiter.fail(client, now);
+                st.metrics
+                    .login_clients_evicted
+                    .store(limiter.evictions(), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         if let Some(a) = actor {
             req.extensions_mut().insert(crate::auth::Actor(a));
         }

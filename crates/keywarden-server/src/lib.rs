@@ -13,8 +13,10 @@
 //! Analysts query alerts, incidents with exposure, statistics and Prometheus metrics ([`api`]).
 //!
 //! Alerts go out through signed, retried webhooks ([`webhook`]) with a dead-letter table.
-//! Analysts triage in the [`dashboard`], whose failed logins are throttled per client address
-//! (429 with `Retry-After`); every status change is audited with who made it (a key's
+//! Analysts triage in the [`dashboard`]. Failed API keys are throttled per client address
+//! (429 with `Retry-After`), on the dashboard login and as `Authorization: Bearer` alike (one
+//! throttle; the client is the TCP peer, or the `X-Forwarded-For` hop named by a trusted proxy,
+//! [`client`]); every status change is audited with who made it (a key's
 //! non-secret id or a JWT's `sub`, never a secret).
 //!
 //! Main types: [`ServeConfig`] → [`Server`] ([`Server::run`]), [`ApiKeys`] (SHA-256 digests,
@@ -29,6 +31,7 @@
 pub mod alert_book;
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod clock;
 pub mod convert;
 pub mod dashboard;

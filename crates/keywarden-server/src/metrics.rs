@@ -38,6 +38,10 @@ pub struct Metrics {
     pub login_throttled: AtomicU64,
     /// Clients dropped from the full login-throttle table.
     pub login_clients_evicted: AtomicU64,
+    /// `Authorization: Bearer` credentials refused (wrong key or JWT), counted by the throttle.
+    pub bearer_failures: AtomicU64,
+    /// Bearer requests refused with 429 (client locked out by the failed-key throttle).
+    pub bearer_throttled: AtomicU64,
     /// The live detector's counters ([`LiveCounters`]), as of its last batch or tick.
     pub live: LiveCounters,
 }
@@ -106,6 +110,16 @@ impl Metrics {
                 "login_throttle_evictions_total",
                 "Clients dropped from the full login-throttle table (oldest first).",
                 &self.login_clients_evicted,
+            ),
+            c(
+                "bearer_failures_total",
+                "Authorization: Bearer credentials refused (wrong API key or JWT).",
+                &self.bearer_failures,
+            ),
+            c(
+                "bearer_throttled_total",
+                "Bearer requests refused with 429 (too many failed keys from the client).",
+                &self.bearer_throttled,
             ),
             c(
                 "live_evicted_pending_tokens_total",

@@ -61,6 +61,9 @@ pub struct ServeConfig {
     pub sigma_rules: Vec<PathBuf>,
     /// `--logsource`: narrows which Sigma rules run.
     pub sigma_logsource: Option<String>,
+    /// Peers whose `X-Forwarded-For` names the client (for the failed-key throttle); empty:
+    /// the TCP peer is the client and `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<crate::client::ProxyNet>,
 }
 
 /// The `[sigma]` table: rule paths (relative to the configuration file) and a logsource filter.
@@ -90,6 +93,7 @@ struct ServerSection {
     max_correlation_groups: Option<usize>,
     max_correlation_entries: Option<usize>,
     parse_threads: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The configuration file: `[server]` plus the detection pack's own tables under `[detect]`.
@@ -130,6 +134,7 @@ impl ServeConfig {
             jwt: None,
             sigma_rules: Vec::new(),
             sigma_logsource: None,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -228,6 +233,10 @@ impl ServeConfig {
         if let Some(v) = s.parse_threads {
             self.parse_threads = positive("parse_threads", v)?;
         }
+        if let Some(v) = &s.trusted_proxies {
+            self.trusted_proxies =
+                crate::client::parse_networks(v).map_err(|e| bad(format!("server.{e}")))?;
+        }
         Ok(())
     }
 
@@ -309,6 +318,7 @@ impl ServeConfig {
             request_timeout: self.request_timeout,
             clock,
             jwt: self.jwt.clone(),
+            trusted_proxies: self.trusted_proxies.clone().into(),
             sessions: Arc::new(crate::dashboard::Sessions::new(
                 self.session_hours.saturating_mul(3600),
                 tls.is_some(),

@@ -2,7 +2,8 @@
 //! bad dashboard login from one client is answered 429 with `Retry-After` (and so is a correct
 //! key while locked out), a correct key is let in once the backoff is over; an acknowledgement
 //! records who made it (`key:` + the key's id for a browser session, `jwt:<sub>` for a JWT on
-//! the API, escaped on the incident page); `/metrics` exports the login and live counters.
+//! the API, escaped on the incident page); the API's Bearer door shares the lockout;
+//! `/metrics` exports the login, bearer and live counters.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -197,21 +198,10 @@ fn logins_are_throttled_and_actions_record_who_made_them() {
         "a correct key is refused while locked out"
     );
     assert_eq!(locked.header("set-cookie"), None);
-    // Bearer auth on the API is not throttled and keeps its 401 semantics.
-    assert_eq!(bearer(&addr, "GET", "/api/v1/stats", KEY, "").status, 200);
-
-    let metrics = bearer(&addr, "GET", "/metrics", KEY, "").body;
-    for line in [
-        "keywarden_login_failures_total 5\n",
-        "keywarden_login_throttled_total 2\n",
-        "# TYPE keywarden_login_throttle_evictions_total counter\n",
-        "# TYPE keywarden_live_evicted_pending_tokens_total counter\n",
-        "# TYPE keywarden_live_lead_hits_dropped_total counter\n",
-        "# TYPE keywarden_live_evicted_baseline_keys_total counter\n",
-        "# TYPE keywarden_live_correlation_groups gauge\n",
-    ] {
-        assert!(metrics.contains(line), "{line}in\n{metrics}");
-    }
+    // The API's Bearer door shares the throttle: the locked-out client's correct key is refused.
+    let api = bearer(&addr, "GET", "/api/v1/stats", KEY, "");
+    assert_eq!(api.status, 429, "{}", api.body);
+    assert_eq!(api.header("retry-after"), Some("300"));
 
     // After the backoff the right key gets a session.
     clock.advance_seconds(299);
@@ -224,6 +214,20 @@ fn logins_are_throttled_and_actions_record_who_made_them() {
         .and_then(|c| c.split(';').next())
         .expect("session cookie")
         .to_string();
+
+    let metrics = bearer(&addr, "GET", "/metrics", KEY, "").body;
+    for line in [
+        "keywarden_login_failures_total 5\n",
+        "keywarden_login_throttled_total 3\n",
+        "keywarden_bearer_throttled_total 1\n",
+        "# TYPE keywarden_login_throttle_evictions_total counter\n",
+        "# TYPE keywarden_live_evicted_pending_tokens_total counter\n",
+        "# TYPE keywarden_live_lead_hits_dropped_total counter\n",
+        "# TYPE keywarden_live_evicted_baseline_keys_total counter\n",
+        "# TYPE keywarden_live_correlation_groups gauge\n",
+    ] {
+        assert!(metrics.contains(line), "{line}in\n{metrics}");
+    }
 
     // An alert to act on.
     let body = ioc_record("ioc-1");

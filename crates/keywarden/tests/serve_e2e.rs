@@ -246,7 +246,12 @@ fn csv_and_diagnostic_shapes_give_the_same_findings_as_hunt() {
 #[test]
 fn every_endpoint_but_healthz_needs_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = serve(dir.path(), None);
+    // Each try comes from its own client (named by the trusted loopback proxy's
+    // X-Forwarded-For), so the failed-key throttle never answers 429 here.
+    let srv = serve(
+        dir.path(),
+        Some("[server]\ntrusted_proxies = [\"127.0.0.1\"]\n"),
+    );
     let health = request(&srv.addr, "GET", "/healthz", &[], b"").unwrap();
     assert_eq!(health.status, 200);
     let endpoints = [
@@ -264,9 +269,14 @@ fn every_endpoint_but_healthz_needs_the_key() {
         ("POST", "/healthz"),
     ];
     let wrong = format!("Bearer {}x", KEY);
-    for (method, path) in endpoints {
-        for auth in [None, Some("Bearer nope"), Some(wrong.as_str()), Some(KEY)] {
-            let h: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+    for (n, (method, path)) in endpoints.into_iter().enumerate() {
+        for (m, auth) in [None, Some("Bearer nope"), Some(wrong.as_str()), Some(KEY)]
+            .into_iter()
+            .enumerate()
+        {
+            let client = format!("198.51.{n}.{m}");
+            let mut h: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+            h.push(("X-Forwarded-For", &client));
             let r = request(&srv.addr, method, path, &h, b"{}").unwrap();
             assert_eq!(r.status, 401, "{method} {path} with {auth:?}");
             assert!(r.header("www-authenticate").is_some());

@@ -10,8 +10,6 @@ pub mod html;
 pub mod session;
 pub mod throttle;
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -99,16 +97,6 @@ struct LoginForm {
     key: String,
 }
 
-/// The client a login is counted under: the TCP peer (`X-Forwarded-For` is not trusted). A
-/// router served without connection info counts every client under one unspecified address
-/// (fails closed: they are throttled together).
-fn client_ip(peer: Option<Extension<ConnectInfo<throttle::Peer>>>) -> IpAddr {
-    peer.map_or(
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        |Extension(ConnectInfo(throttle::Peer(a)))| a.ip(),
-    )
-}
-
 fn throttled(retry_after: u64) -> Response {
     let mut r = html(
         StatusCode::TOO_MANY_REQUESTS,
@@ -124,9 +112,14 @@ fn throttled(retry_after: u64) -> Response {
 async fn login(
     State(st): State<AppState>,
     peer: Option<Extension<ConnectInfo<throttle::Peer>>>,
+    headers: axum::http::HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    let ip = client_ip(peer);
+    // The TCP peer, or the client a trusted proxy names (`[server] trusted_proxies`).
+    let ip = st.client_ip(
+        peer.map(|Extension(ConnectInfo(throttle::Peer(a)))| a),
+        &headers,
+    );
     let now = st.clock.now().0;
     let limiter = &st.sessions.throttle;
     if let throttle::Verdict::Throttled { retry_after } = limiter.check(ip, now) {

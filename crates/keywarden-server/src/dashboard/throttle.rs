@@ -1,5 +1,7 @@
-//! Failed-login throttling for the dashboard's `POST /login`: failures are counted per client
-//! (the TCP peer address; an IPv6 client by its /64, which one host usually owns whole), and
+//! Failed-key throttling, one table for both doors an API key can be guessed at: the dashboard's
+//! `POST /login` and `Authorization: Bearer` on the API (the guard in [`crate::api`]). Failures
+//! are counted per client (the TCP peer address, or the `X-Forwarded-For` hop a trusted proxy
+//! names, [`crate::client`]; an IPv6 client by its /64, which one host usually owns whole), and
 //! after [`ThrottleLimits::max_failures`] failures within [`ThrottleLimits::window_seconds`]
 //! that client is refused with 429 and `Retry-After` for a backoff that doubles with each
 //! lockout (up to [`ThrottleLimits::max_backoff_seconds`]). While locked out even a correct key

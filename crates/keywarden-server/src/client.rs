@@ -1,7 +1,8 @@
 //! Who the client is: the peer's address, or, when the peer is a trusted proxy, the right-most
 //! `X-Forwarded-For` entry that is not itself a trusted proxy. Taking the right-most untrusted
 //! entry (not the left-most, which the client writes) means a client cannot choose the address
-//! it is rate-limited under by sending its own `X-Forwarded-For`.
+//! it is rate-limited under by sending its own `X-Forwarded-For`. Used by `serve` (the throttle
+//! of failed API keys and logins, `[server] trusted_proxies`) and by the gateway.
 
 use std::net::IpAddr;
 
@@ -99,6 +100,40 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
     a.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
+/// The client of an HTTP request from TCP peer `peer`: [`client_address`] over the request's
+/// `X-Forwarded-For` headers (believed only when `peer` is one of `trusted`). No peer (a router
+/// served without connection info) counts every client under one unspecified address: they
+/// are throttled together (fails closed).
+pub fn request_client(
+    peer: Option<std::net::SocketAddr>,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ProxyNet],
+) -> IpAddr {
+    let Some(peer) = peer else {
+        return IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    };
+    if trusted.is_empty() {
+        return canonical(peer.ip());
+    }
+    let xff: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    client_address(peer.ip(), &xff, trusted)
+}
+
+/// Parses `trusted_proxies` entries (`ADDR` or `ADDR/PREFIX`); the first bad entry is the error.
+pub fn parse_networks(entries: &[String]) -> Result<Vec<ProxyNet>, String> {
+    entries
+        .iter()
+        .map(|s| {
+            ProxyNet::parse(s)
+                .ok_or_else(|| format!("trusted_proxies: {s:?} is not an address or CIDR network"))
+        })
+        .collect()
+}
+
 /// The network a client belongs to for the per-network bucket: IPv4 /24, IPv6 /56.
 pub fn network_of(ip: IpAddr) -> IpAddr {
     match canonical(ip) {
@@ -149,6 +184,30 @@ mod tests {
             client_address(ip("::ffff:127.0.0.1"), &["192.0.2.1"], &t),
             ip("192.0.2.1")
         );
+    }
+
+    #[test]
+    fn request_clients_believe_forwarded_for_only_from_trusted_peers() {
+        let mut h = axum::http::HeaderMap::new();
+        h.append("x-forwarded-for", "6.6.6.6, 198.51.100.7".parse().unwrap());
+        let peer = |s: &str| Some(std::net::SocketAddr::new(ip(s), 4000));
+        assert_eq!(request_client(peer("127.0.0.1"), &h, &[]), ip("127.0.0.1"));
+        assert_eq!(
+            request_client(peer("127.0.0.1"), &h, &loopback()),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            request_client(peer("203.0.113.1"), &h, &loopback()),
+            ip("203.0.113.1")
+        );
+        assert_eq!(
+            request_client(None, &h, &loopback()),
+            ip("0.0.0.0"),
+            "no peer: one shared bucket"
+        );
+        assert!(parse_networks(&["10.0.0.0/8".into(), "::1".into()]).is_ok());
+        let e = parse_networks(&["10.0.0.0/8".into(), "proxy.local".into()]).unwrap_err();
+        assert!(e.contains("proxy.local"), "{e}");
     }
 
     #[test]

@@ -49,7 +49,9 @@ impl Strings {
 
     fn time(&mut self) -> Option<Timestamp> {
         let s = self.take();
-        let n = s.bytes().fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(b as i64));
+        let n = s
+            .bytes()
+            .fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(b as i64));
         match n.rem_euclid(4) {
             0 => None,
             1 => Some(Timestamp(n)),
@@ -132,7 +134,10 @@ fuzz_target!(|data: &[u8]| {
     for record in reader.records() {
         let record = record.expect("alerts.csv reads back");
         for cell in record.iter() {
-            assert!(!cell.chars().any(is_hidden_char), "hidden character in a CSV cell");
+            assert!(
+                !cell.chars().any(is_hidden_char),
+                "hidden character in a CSV cell"
+            );
             assert!(
                 !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
                 "live formula cell {cell:?}"

@@ -5,7 +5,8 @@
 #![no_main]
 
 use keywarden_model::{Alert, Severity, Timestamp};
-use keywarden_server::dashboard::html::{self, Filters, esc, url_component};
+use keywarden_report::escape_html as esc;
+use keywarden_server::dashboard::html::{self, Filters, url_component};
 use keywarden_server::dashboard::session::session_id;
 use keywarden_server::keywarden_store::{
     AlertStatus, IncidentRow, IncidentView, MailboxExposureRow,

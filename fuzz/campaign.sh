@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# One fuzzing campaign: each target in turn (one at a time, niced, one worker), from its
+# committed corpus plus the seeds `fuzz/seed.py` writes, for SECONDS each, under the memory
+# limit the README states. Prints one line of figures per target (executions, exec/s, cov, ft,
+# corpus size, peak RSS) and keeps any crash input in WORK/artifacts.
+# Usage: fuzz/campaign.sh WORK SECONDS TARGET...   (built first: cargo +nightly fuzz build -s none)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+work=$1 secs=$2
+shift 2
+bin=${CARGO_TARGET_DIR:-fuzz/target}/x86_64-unknown-linux-gnu/release
+[ -d "$work/seeds" ] || python3 fuzz/seed.py "$work/seeds" >/dev/null
+mkdir -p "$work/artifacts" "$work/logs"
+
+# Longest input per target: enough for the samples' slices, small enough to stay fast.
+max_len() {
+  case $1 in
+    ingest_evtx) echo 20000 ;;
+    ingest_json | ingest_ual_json | detect_pack | sim_eval) echo 16384 ;;
+    ingest_csv | ingest_appended | sigma_rule | serve_ingest | detect_intel) echo 8192 ;;
+    ingest_damage) echo 260 ;;
+    serve_decompress) echo 2048 ;;
+    *) echo 4096 ;;
+  esac
+}
+
+for t in "$@"; do
+  mkdir -p "$work/corpus/$t" "$work/seeds/$t"
+  [ -d "fuzz/corpus/$t" ] && cp -rn "fuzz/corpus/$t"/. "$work/corpus/$t"/
+  log=$work/logs/$t.log
+  nice -n 19 "$bin/$t" "$work/corpus/$t" "$work/seeds/$t" \
+    -rss_limit_mb=2048 -max_len="$(max_len "$t")" -max_total_time="$secs" -timeout=30 \
+    -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" >"$log" 2>&1
+  rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9a-zA-Z]+')
+  echo -e "$t\trc=$rc\texecs=${execs:-?}\texec/s=${rate:-?}\t${last:-?}\trss=${rss:-?}MB\tfiles=$(ls "$work/corpus/$t" | wc -l)"
+done

@@ -267,6 +267,7 @@ struct IngestParams {
 
 async fn ingest(
     State(st): State<AppState>,
+    actor: Option<axum::Extension<crate::auth::Actor>>,
     Query(q): Query<IngestParams>,
     headers: HeaderMap,
     body: Body,
@@ -279,7 +280,7 @@ async fn ingest(
     };
     let request_key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
-        Some(Ok(k)) if !k.is_empty() && k.len() <= MAX_KEY_LEN => Some(k.to_string()),
+        Some(Ok(k)) if !k.is_empty() && k.len() <= MAX_KEY_LEN => Some(k),
         Some(_) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -309,6 +310,10 @@ async fn ingest(
         Some(n) => format!("http:{}", crate::convert::cut(&n, 200)),
         None => format!("http:{}", st.clock.now()),
     };
+    // Keys are per credential (the guard let only authenticated requests in; the fallback
+    // never matches a real credential's id) and bound to the body as received.
+    let credential = actor.map_or_else(|| "unidentified".to_string(), |a| a.0.0);
+    let request_key = request_key.map(|k| crate::source::request_key(&credential, k, &bytes));
     let (tx, rx) = oneshot::channel();
     let sub = Submission {
         source: "http".into(),
@@ -338,6 +343,9 @@ async fn ingest(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("body decompresses to more than {limit} bytes"),
         ),
+        Ok(Err(e @ IngestFailure::KeyReused { .. })) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
+        }
         Ok(Err(e @ IngestFailure::Store(_))) => {
             error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
         }

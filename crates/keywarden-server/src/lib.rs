@@ -23,9 +23,15 @@
 //! constant-time comparison), [`Ingestor`] (the bounded queue: 429/503 with `Retry-After`
 //! instead of unbounded memory), [`Metrics`].
 //!
+//! Idempotency keys are scoped to the credential that sent them and bound to the body's
+//! SHA-256 (a reused key with another body is answered 422); `--watch` opens files with
+//! `O_NOFOLLOW` and checks the opened handle ([`watch`]); a graceful stop checkpoints the WAL
+//! into the database file.
+//!
 //! Must never: answer 200 before a commit, hold more than `max_inflight` bodies in memory,
 //! serve anything but `GET /healthz` without a valid key, keep a key in clear text, read the
-//! system clock except through [`Clock`], or panic on a request.
+//! system clock except through [`Clock`], read a file `--watch` did not list as a regular
+//! file, or panic on a request.
 #![forbid(unsafe_code)]
 
 pub mod alert_book;

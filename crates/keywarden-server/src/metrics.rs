@@ -18,6 +18,10 @@ pub struct Metrics {
     pub ingest_events: AtomicU64,
     pub ingest_rejected: AtomicU64,
     pub ingest_duplicates: AtomicU64,
+    /// Requests refused 422: their `Idempotency-Key` was already used for another body.
+    pub ingest_key_reused: AtomicU64,
+    /// Files `--watch` refused to read (a symlink, not a regular file, swapped after listing).
+    pub watch_refused: AtomicU64,
     pub shed_queue_full: AtomicU64,
     pub shed_busy: AtomicU64,
     pub auth_failures: AtomicU64,
@@ -197,6 +201,18 @@ impl Metrics {
                 "Requests whose idempotency key was already stored.",
                 "counter",
                 get(&self.ingest_duplicates).to_string(),
+            ),
+            (
+                "ingest_key_reused_total",
+                "Requests refused 422: Idempotency-Key already used for another body.",
+                "counter",
+                get(&self.ingest_key_reused).to_string(),
+            ),
+            (
+                "watch_refused_total",
+                "Files --watch refused to read (symlink, not a regular file, or swapped).",
+                "counter",
+                get(&self.watch_refused).to_string(),
             ),
             (
                 "shed_queue_full_total",

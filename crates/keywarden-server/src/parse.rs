@@ -54,7 +54,7 @@ pub struct ParsedBody {
 pub struct Parsed {
     pub source: String,
     pub name: String,
-    pub request_key: Option<String>,
+    pub request_key: Option<keywarden_store::RequestKey>,
     pub offset: Option<(String, String, u64)>,
     pub arrived: Instant,
     pub reply: oneshot::Sender<Result<IngestAnswer, IngestFailure>>,

@@ -8,7 +8,8 @@
 //! alerts to the webhook sender, and only then answers each request.
 //!
 //! On start it restores the detector state saved in the store and replays the events committed
-//! after it, so a restart (even after `kill -9`) resumes exactly where the store stopped.
+//! after it, so a restart (even after `kill -9`) resumes exactly where the store stopped. When
+//! it stops it saves that state and checkpoints the WAL into the database file (`TRUNCATE`).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use keywarden_ingest::IngestConfig;
 use keywarden_model::{Alert, Timestamp};
-use keywarden_store::{Batch, BatchReceipt, Store};
+use keywarden_store::{Batch, BatchReceipt, Store, StoreError};
 
 use crate::alert_book::AlertBook;
 use crate::clock::Clock;
@@ -204,6 +205,12 @@ impl Pipeline {
         if self.save_state().is_err() {
             Metrics::add(&self.metrics.errors, 1);
         }
+        // Stop the checkpointer, then move every acknowledged batch from the WAL into the
+        // database file and empty the WAL: the file alone is then the whole store.
+        drop(committed);
+        if !self.store.checkpoint_truncate().is_ok_and(|c| c.complete) {
+            Metrics::add(&self.metrics.errors, 1);
+        }
     }
 
     /// Commits a group of parsed submissions in one transaction, runs live detection on the
@@ -266,6 +273,14 @@ impl Pipeline {
                     answers.push((reply, Ok(answer), !raised.is_empty()));
                     changed.extend(raised);
                 }
+                Err(StoreError::IdempotencyKeyReused { key, batch_id }) => {
+                    Metrics::add(&self.metrics.ingest_key_reused, 1);
+                    answers.push((
+                        reply,
+                        Err(IngestFailure::KeyReused { key, batch_id }),
+                        false,
+                    ));
+                }
                 Err(e) => {
                     answers.push((reply, Err(IngestFailure::Store(e.to_string())), false));
                 }
@@ -287,7 +302,11 @@ impl Pipeline {
                 (Ok(_), Some(e)) if raised => Err(IngestFailure::Store(e.clone())),
                 (answer, _) => answer,
             };
-            if answer.is_err() {
+            // A reused key is the client's mistake (counted on its own), not a server error.
+            if answer
+                .as_ref()
+                .is_err_and(|e| !matches!(e, IngestFailure::KeyReused { .. }))
+            {
                 Metrics::add(&self.metrics.errors, 1);
             }
             let _ = reply.send(answer);

@@ -1,6 +1,8 @@
 //! [`ServeConfig`] → [`Server`]: opens the store, restores the live detector, binds the
 //! listener, then [`Server::run`] serves until the shutdown future resolves. Shutdown closes
-//! the ingest queue, lets the writer finish what was queued, and saves the detector state.
+//! the ingest queue, lets the writer finish what was queued, saves the detector state and
+//! checkpoints the WAL into the database file (a copy of `keywarden.db` alone then holds every
+//! acknowledged batch).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -148,6 +150,17 @@ impl ServeConfig {
         ApiKeys::parse(&text)
     }
 
+    /// A warning when the API key file is readable (or otherwise accessible) by group or other
+    /// users: whoever reads it can call the API. `None` when it is owner-only (or unreadable:
+    /// [`ServeConfig::read_keys`] reports that).
+    pub fn key_file_warning(path: &Path) -> Option<String> {
+        let how = keywarden_store::private::exposure(path).ok()??;
+        Some(format!(
+            "API key file {} is {how}: anyone who can read it can use the API; `chmod 600` it",
+            path.display()
+        ))
+    }
+
     /// Applies a TOML configuration file.
     pub fn apply_file(&mut self, path: &Path) -> Result<(), ServerError> {
         let text = std::fs::read_to_string(path).map_err(|source| ServerError::Read {
@@ -253,6 +266,7 @@ impl ServeConfig {
             ..StoreConfig::new(&self.data_dir)
         };
         let store = store_cfg.build()?;
+        let warnings = store.warnings().to_vec();
         let readers = (0..self.read_connections.max(1))
             .map(|_| store_cfg.reader())
             .collect::<Result<Vec<_>, _>>()?;
@@ -329,11 +343,13 @@ impl ServeConfig {
             sources.push(Box::new(crate::watch::FileTail {
                 dir: dir.clone(),
                 store: store_cfg.reader()?,
+                metrics: state.metrics.clone(),
                 poll: Duration::from_millis(500),
                 max_chunk: 8 << 20,
             }));
         }
         Ok(Server {
+            warnings,
             sources,
             listener,
             pipeline,
@@ -356,6 +372,7 @@ pub struct Server {
     webhook: Option<WebhookParts>,
     sources: Vec<Box<dyn crate::source::Source>>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    warnings: Vec<String>,
 }
 
 type WebhookParts = (
@@ -380,6 +397,11 @@ impl Server {
     /// The live Sigma rules (`--rules`), with their load report.
     pub fn sigma(&self) -> Option<&crate::live::sigma::LiveSigma> {
         self.pipeline.detector.sigma()
+    }
+
+    /// What the operator should be told on start (a data directory open to other users).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Events replayed into the detector on start.

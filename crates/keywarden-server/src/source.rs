@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use keywarden_ingest::Format;
-use keywarden_store::RejectionRow;
+use keywarden_store::{RejectionRow, RequestKey};
 use serde::Serialize;
 use std::sync::mpsc;
 
@@ -24,8 +24,10 @@ pub struct Submission {
     pub body: Vec<u8>,
     /// Forced shape (`?format=`); `None` sniffs.
     pub format: Option<Format>,
-    /// Client idempotency key: a retried request with the same key is stored once.
-    pub request_key: Option<String>,
+    /// Client idempotency key (with its credential and body digest, see [`request_key`]): a
+    /// retried request with the same key and body is stored once; the same key with another
+    /// body is refused.
+    pub request_key: Option<RequestKey>,
     /// For file tails: (path, file id, offset after this body), committed with the batch.
     pub offset: Option<(String, String, u64)>,
     pub arrived: Instant,
@@ -44,6 +46,23 @@ pub struct IngestAnswer {
     pub batch_id: i64,
 }
 
+/// An `Idempotency-Key` as the store keeps it: scoped to `credential` (the sender's non-secret
+/// id: `key:` + 12 hex digits of an API key's digest, or `jwt:<sub>`) and bound to the
+/// lower-case hex SHA-256 of `body`, the request body exactly as received (before any
+/// `Content-Encoding` is undone: a retry must resend the same bytes).
+pub fn request_key(credential: &str, key: &str, body: &[u8]) -> RequestKey {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+    let body_sha256 = digest.as_ref().iter().fold(String::new(), |mut s, b| {
+        s.push_str(&format!("{b:02x}"));
+        s
+    });
+    RequestKey {
+        credential: credential.to_string(),
+        key: key.to_string(),
+        body_sha256,
+    }
+}
+
 /// At most this many rejections are listed in one answer.
 pub const MAX_LISTED_REJECTIONS: usize = 1_000;
 
@@ -55,6 +74,11 @@ pub enum IngestFailure {
     TooLarge { limit: usize },
     #[error("the store failed: {0}")]
     Store(String),
+    /// The credential already used this `Idempotency-Key` for another body (422).
+    #[error(
+        "Idempotency-Key {key:?} was already used by this credential for a different body (stored as batch {batch_id}); nothing was stored: send new data under a new key"
+    )]
+    KeyReused { key: String, batch_id: i64 },
     #[error("the server is shutting down")]
     ShuttingDown,
     /// Reading the body failed unexpectedly (the body is answered, the server keeps going).

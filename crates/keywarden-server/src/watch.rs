@@ -9,8 +9,18 @@
 //! (device and inode), so a log renamed by rotation (`app.log` → `app.log.1`) continues where
 //! it was and the new `app.log` is read from its start; a file that shrank was truncated and is
 //! read again from the start.
+//!
+//! Whoever can write the directory must not make the server read anything else: listing skips
+//! symbolic links, and a name swapped for a link (or a FIFO, a device, another file) between
+//! the listing and the read is caught on the opened handle, never the path. Each file is
+//! opened with `O_NOFOLLOW | O_NONBLOCK` (a symlink fails to open, a FIFO does not block), and
+//! its `fstat` must show a regular file with the device and inode the listing saw. Everything
+//! the tail knows about a file (size, identity, offset key) comes from that handle. A refused
+//! file is counted (`keywarden_watch_refused_total`) and reported on stderr with its path and
+//! reason, once per path and reason.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +30,7 @@ use std::time::{Duration, Instant};
 use keywarden_store::Store;
 use tokio::sync::oneshot;
 
+use crate::metrics::Metrics;
 use crate::source::{Ingestor, Source, Submission};
 
 /// The source name offsets are stored under.
@@ -30,6 +41,8 @@ pub struct FileTail {
     pub dir: PathBuf,
     /// A store connection for reading saved offsets.
     pub store: Store,
+    /// Counts refused files (`watch_refused`).
+    pub metrics: Arc<Metrics>,
     pub poll: Duration,
     /// The most bytes submitted in one batch.
     pub max_chunk: usize,
@@ -42,13 +55,24 @@ impl Source for FileTail {
 
     fn run(self: Box<Self>, ingestor: Ingestor, stop: Arc<AtomicBool>) {
         let mut known: HashMap<String, u64> = HashMap::new();
+        let mut refused: HashMap<PathBuf, Refusal> = HashMap::new();
         while !stop.load(Ordering::Relaxed) {
-            for path in files(&self.dir) {
+            for listed in files(&self.dir) {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
+                let file = match open_listed(&listed) {
+                    Ok(file) => {
+                        refused.remove(&listed.path);
+                        file
+                    }
+                    Err(why) => {
+                        self.refuse(&listed.path, why, &mut refused);
+                        continue;
+                    }
+                };
                 // Keep reading one file while it has complete lines (large backlogs).
-                while let Some(done) = self.step(&path, &mut known, &ingestor) {
+                while let Some(done) = self.step(&listed.path, &file, &mut known, &ingestor) {
                     if !done || stop.load(Ordering::Relaxed) {
                         break;
                     }
@@ -60,16 +84,30 @@ impl Source for FileTail {
 }
 
 impl FileTail {
-    /// Submits the next complete lines of `path`. `Some(true)` when a batch was committed (more
-    /// may follow), `Some(false)` when there was nothing to do, `None` on a failure (retried at
-    /// the next poll).
+    /// Counts a refused file and reports it (once per path and reason).
+    fn refuse(&self, path: &Path, why: Refusal, seen: &mut HashMap<PathBuf, Refusal>) {
+        Metrics::add(&self.metrics.watch_refused, 1);
+        if seen.get(path) != Some(&why) {
+            eprintln!(
+                "keywarden serve: --watch: not reading {}: {why}",
+                path.display()
+            );
+            seen.insert(path.to_path_buf(), why);
+        }
+    }
+
+    /// Submits the next complete lines of the opened `file` (listed as `path`). `Some(true)`
+    /// when a batch was committed (more may follow), `Some(false)` when there was nothing to
+    /// do, `None` on a failure (retried at the next poll).
     fn step(
         &self,
         path: &Path,
+        file: &File,
         known: &mut HashMap<String, u64>,
         ingestor: &Ingestor,
     ) -> Option<bool> {
-        let meta = std::fs::metadata(path).ok()?;
+        // The handle's own metadata (fstat), never the path's.
+        let meta = file.metadata().ok()?;
         let id = file_id(&meta);
         let key = path.to_string_lossy().to_string();
         let mut offset = match known.get(&id) {
@@ -87,7 +125,7 @@ impl FileTail {
             known.insert(id, offset);
             return Some(false);
         }
-        let mut f = std::fs::File::open(path).ok()?;
+        let mut f = file;
         f.seek(SeekFrom::Start(offset)).ok()?;
         let want = (meta.len() - offset).min(self.max_chunk as u64);
         let mut buf = Vec::with_capacity(want as usize);
@@ -124,22 +162,90 @@ impl FileTail {
     }
 }
 
-/// The files to follow, sorted.
-fn files(dir: &Path) -> Vec<PathBuf> {
+/// A file as the directory listing saw it (`lstat`: a symlink is never followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listed {
+    path: PathBuf,
+    /// Device and inode at listing time.
+    id: String,
+}
+
+/// Why a listed file was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refusal {
+    /// It became a symbolic link after it was listed (`O_NOFOLLOW`).
+    Symlink,
+    /// The opened handle is not a regular file (FIFO, device, directory, socket).
+    NotRegular,
+    /// The opened handle is another file than the one listed (renamed or swapped in between).
+    Swapped,
+    /// It could not be opened or inspected.
+    Open(std::io::ErrorKind),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Symlink => f.write_str("it is a symbolic link (links are never followed)"),
+            Refusal::NotRegular => f.write_str("the opened file is not a regular file"),
+            Refusal::Swapped => {
+                f.write_str("the opened file is not the one listed (replaced after listing)")
+            }
+            Refusal::Open(kind) => write!(f, "cannot open it: {kind}"),
+        }
+    }
+}
+
+/// The files to follow, sorted: regular files only (by `lstat`; symlinks are skipped).
+fn files(dir: &Path) -> Vec<Listed> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut out: Vec<PathBuf> = rd
+    let mut out: Vec<Listed> = rd
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().to_string());
-            name.is_some_and(|n| !n.starts_with('.') && !n.ends_with(".gz") && !n.ends_with(".zst"))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            !name.starts_with('.') && !name.ends_with(".gz") && !name.ends_with(".zst")
+        })
+        .filter_map(|e| {
+            // `DirEntry::metadata` does not follow a symlink.
+            let meta = e.metadata().ok()?;
+            meta.file_type().is_file().then(|| Listed {
+                path: e.path(),
+                id: file_id(&meta),
+            })
         })
         .collect();
-    out.sort();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// Opens a listed file without following a link or blocking on a FIFO, and checks the handle:
+/// a regular file, the one the listing saw.
+fn open_listed(listed: &Listed) -> Result<File, Refusal> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(&listed.path).map_err(|e| {
+        // O_NOFOLLOW on a link fails with ELOOP.
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return Refusal::Symlink;
+        }
+        Refusal::Open(e.kind())
+    })?;
+    let meta = file.metadata().map_err(|e| Refusal::Open(e.kind()))?;
+    if !meta.file_type().is_file() {
+        return Err(Refusal::NotRegular);
+    }
+    if file_id(&meta) != listed.id {
+        return Err(Refusal::Swapped);
+    }
+    Ok(file)
 }
 
 /// A file's identity: device and inode on Unix (a rotated file gets a new one).
@@ -152,4 +258,130 @@ fn file_id(meta: &std::fs::Metadata) -> String {
 #[cfg(not(unix))]
 fn file_id(meta: &std::fs::Metadata) -> String {
     format!("created-{:?}", meta.created().ok())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::source::IngestAnswer;
+    use std::sync::Mutex;
+
+    const SECRET: &str = "SECRET-TOKEN-SIGNING-KEY-DO-NOT-READ\n";
+    const BENIGN: &str = "{\"Id\":\"benign\",\"RecordType\":50}\n";
+
+    /// A stand-in writer: keeps every submitted body and acknowledges it.
+    fn writer(metrics: &Arc<Metrics>) -> (Ingestor, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Submission>(4);
+        let bodies: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            for sub in rx {
+                seen.lock().unwrap().push(sub.body.clone());
+                let _ = sub.reply.send(Ok(IngestAnswer {
+                    accepted: 1,
+                    rejected: 0,
+                    rejections: Vec::new(),
+                    duplicate: false,
+                    batch_id: 1,
+                }));
+            }
+        });
+        let ingestor = Ingestor {
+            tx,
+            metrics: metrics.clone(),
+        };
+        (ingestor, bodies)
+    }
+
+    /// Replaces `target` atomically: with a regular file holding `text`, or a link to `to`.
+    fn swap_in(tmp: &Path, target: &Path, file: Option<&str>, link_to: &Path) {
+        let staged = tmp.join("staged");
+        let _ = std::fs::remove_file(&staged);
+        match file {
+            Some(text) => std::fs::write(&staged, text).unwrap(),
+            None => std::os::unix::fs::symlink(link_to, &staged).unwrap(),
+        }
+        std::fs::rename(&staged, target).unwrap();
+    }
+
+    fn no_secret(bodies: &Mutex<Vec<Vec<u8>>>) -> usize {
+        let bodies = bodies.lock().unwrap();
+        for b in bodies.iter() {
+            let text = String::from_utf8_lossy(b);
+            assert!(!text.contains("SECRET"), "secret read: {text:?}");
+            assert!(b.iter().all(|c| BENIGN.as_bytes().contains(c)), "{text:?}");
+        }
+        bodies.len()
+    }
+
+    #[test]
+    fn regression_watch_follows_swapped_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let logs = tmp.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let secret = tmp.path().join("secret.key");
+        std::fs::write(&secret, SECRET.repeat(4)).unwrap();
+        let cfg = keywarden_store::StoreConfig::new(tmp.path().join("data"));
+        drop(cfg.build().unwrap());
+        let metrics = Arc::new(Metrics::default());
+        let (ingestor, bodies) = writer(&metrics);
+        let tail = FileTail {
+            dir: logs.clone(),
+            store: cfg.reader().unwrap(),
+            metrics: metrics.clone(),
+            poll: Duration::from_millis(1),
+            max_chunk: 1 << 20,
+        };
+        let app = logs.join("app.log");
+        let deadline = Instant::now() + Duration::from_secs(20);
+
+        // 1. The race window, hit every time: listed as a regular file, swapped for a link to
+        // the secret before it is opened.
+        let mut known = HashMap::new();
+        let mut refused = HashMap::new();
+        for i in 0..200 {
+            assert!(Instant::now() < deadline, "bounded in time");
+            swap_in(tmp.path(), &app, Some(BENIGN), &secret);
+            let listed = files(&logs);
+            assert_eq!(listed.len(), 1);
+            swap_in(tmp.path(), &app, None, &secret);
+            match open_listed(&listed[0]) {
+                Err(why) => {
+                    assert_eq!(why, Refusal::Symlink, "iteration {i}");
+                    tail.refuse(&listed[0].path, why, &mut refused);
+                }
+                Ok(file) => {
+                    tail.step(&listed[0].path, &file, &mut known, &ingestor);
+                }
+            }
+            // Another regular file swapped in between: refused as well.
+            swap_in(tmp.path(), &app, Some(BENIGN), &secret);
+            let listed = files(&logs);
+            swap_in(tmp.path(), &app, Some(BENIGN), &secret);
+            assert_eq!(open_listed(&listed[0]).err(), Some(Refusal::Swapped));
+        }
+        assert_eq!(no_secret(&bodies), 0);
+        assert_eq!(metrics.watch_refused.load(Ordering::Relaxed), 200);
+        // A link present at listing time is not even listed.
+        swap_in(tmp.path(), &app, None, &secret);
+        assert!(files(&logs).is_empty());
+
+        // 2. The real loop against a writer flipping the name between a log and a link.
+        let stop = Arc::new(AtomicBool::new(false));
+        let running = {
+            let (ingestor, stop) = (ingestor.clone(), stop.clone());
+            std::thread::spawn(move || Box::new(tail).run(ingestor, stop))
+        };
+        for i in 0..200 {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let file = (i % 2 == 0).then_some(BENIGN);
+            swap_in(tmp.path(), &app, file, &secret);
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        stop.store(true, Ordering::Relaxed);
+        running.join().unwrap();
+        no_secret(&bodies);
+    }
 }

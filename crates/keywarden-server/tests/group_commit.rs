@@ -8,6 +8,7 @@ use keywarden_ingest::IngestConfig;
 use keywarden_model::Timestamp;
 use keywarden_server::parse::{ParseStage, Parsed};
 use keywarden_server::pipeline::Pipeline;
+use keywarden_server::source::request_key;
 use keywarden_server::{
     IngestAnswer, IngestFailure, LiveDetector, LiveLimits, LiveState, ManualClock, Submission,
 };
@@ -54,7 +55,7 @@ fn parsed(stage: &ParseStage, name: &str, key: Option<&str>, body: &str) -> (Par
     let p = Parsed {
         source: "http".into(),
         name: name.into(),
-        request_key: key.map(str::to_string),
+        request_key: key.map(|k| request_key("key:0123456789ab", k, body.as_bytes())),
         offset: None,
         arrived: Instant::now(),
         reply: tx,
@@ -125,17 +126,20 @@ fn queued_bodies_are_committed_in_queue_order_and_all_answered() {
     let mut replies = Vec::new();
     // Queued before the writer starts, so they are coalesced into groups.
     for i in 0..20usize {
-        // Body sizes vary so that the parse threads finish out of order.
-        let body: String = (0..(20 - i) * 50)
-            .map(|j| record(&format!("r{i}-{j}"), "198.51.100.9"))
+        // Body sizes vary so that the parse threads finish out of order; the last five are
+        // retries of the first five (same key, same body).
+        let n = i % 15;
+        let body: String = (0..(20 - n) * 50)
+            .map(|j| record(&format!("r{n}-{j}"), "198.51.100.9"))
             .collect();
+        let key = request_key("key:0123456789ab", &format!("key-{n}"), body.as_bytes());
         let (reply, answer) = oneshot::channel();
         tx.send(Submission {
             source: "http".into(),
             name: format!("req-{i}"),
             body: body.into_bytes(),
             format: None,
-            request_key: Some(format!("key-{}", i % 15)),
+            request_key: Some(key),
             offset: None,
             arrived: Instant::now(),
             reply,

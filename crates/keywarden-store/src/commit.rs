@@ -8,11 +8,17 @@
 //! transaction's commit returns; if that commit fails, no batch of the group is.
 //!
 //! [`Store::commit_batch`] commits a single batch the same way (without the savepoint).
+//!
+//! Idempotency keys ([`RequestKey`]) are scoped to the credential that sent them and bound to
+//! the SHA-256 of the body they were first used with: the same key and body from the same
+//! credential is a retry (the stored receipt, `duplicate: true`); the same key with another
+//! body is refused ([`StoreError::IdempotencyKeyReused`], nothing written); the same key from
+//! another credential is unrelated.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{SqlContext, StoreError};
-use crate::rows::{Batch, BatchReceipt, RejectionRow};
+use crate::rows::{Batch, BatchReceipt, RejectionRow, RequestKey};
 use crate::store::Store;
 
 /// The outcome of one batch of a committed group.
@@ -20,8 +26,9 @@ pub type GroupOutcome = Result<BatchReceipt, StoreError>;
 
 impl Store {
     /// Commits one batch in a single transaction and returns its receipt. A batch whose
-    /// `request_key` is already stored is not written again: the stored receipt comes back
-    /// with `duplicate: true`.
+    /// `request_key` is already stored for its credential is not written again: with the same
+    /// body the stored receipt comes back with `duplicate: true`; with another body it is
+    /// refused ([`StoreError::IdempotencyKeyReused`]).
     pub fn commit_batch(&mut self, batch: &Batch) -> Result<BatchReceipt, StoreError> {
         let tx = self.conn.transaction().op("begin batch")?;
         let receipt = write_batch(&tx, batch)?;
@@ -62,20 +69,30 @@ impl Store {
 /// Writes one batch (inside the caller's transaction) and returns its receipt.
 fn write_batch(conn: &Connection, batch: &Batch) -> Result<BatchReceipt, StoreError> {
     if let Some(key) = &batch.request_key
-        && let Some(mut receipt) = receipt_for_key(conn, key)?
+        && let Some((mut receipt, digest)) = receipt_for_key(conn, key)?
     {
+        if digest.as_deref() != Some(key.body_sha256.as_str()) {
+            return Err(StoreError::IdempotencyKeyReused {
+                key: key.key.clone(),
+                batch_id: receipt.batch_id,
+            });
+        }
         receipt.duplicate = true;
         return Ok(receipt);
     }
+    let key = batch.request_key.as_ref();
     conn.prepare_cached(
-        "INSERT INTO batches (source, name, request_key, received_at, records, events, rejected)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO batches (source, name, credential, idempotency_key, body_sha256,
+         received_at, records, events, rejected)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .op("prepare batch insert")?
     .execute(params![
         batch.source,
         batch.name,
-        batch.request_key,
+        key.map(|k| &k.credential),
+        key.map(|k| &k.key),
+        key.map(|k| &k.body_sha256),
         batch.received_at,
         (batch.events.len() + batch.rejections.len()) as i64,
         batch.events.len() as i64,
@@ -190,26 +207,31 @@ fn put_offset(
     .map(|_| ())
 }
 
-/// The stored receipt of an already committed idempotency key.
-fn receipt_for_key(conn: &Connection, key: &str) -> Result<Option<BatchReceipt>, StoreError> {
+/// The stored receipt of an idempotency key already committed by the same credential, with the
+/// body digest it was committed with.
+fn receipt_for_key(
+    conn: &Connection,
+    key: &RequestKey,
+) -> Result<Option<(BatchReceipt, Option<String>)>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT id, events, rejected, first_event, last_event FROM batches
-             WHERE request_key = ?1",
+            "SELECT id, events, rejected, first_event, last_event, body_sha256 FROM batches
+             WHERE credential = ?1 AND idempotency_key = ?2",
         )
         .op("prepare idempotency lookup")?
-        .query_row([key], |r| {
+        .query_row(params![key.credential, key.key], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, Option<i64>>(3)?,
                 r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })
         .optional()
         .op("look up idempotency key")?;
-    let Some((batch_id, events, rejected, first_event, last_event)) = row else {
+    let Some((batch_id, events, rejected, first_event, last_event, digest)) = row else {
         return Ok(None);
     };
     let mut q = conn
@@ -233,7 +255,7 @@ fn receipt_for_key(conn: &Connection, key: &str) -> Result<Option<BatchReceipt>,
         .op("read batch rejections")?
         .collect::<Result<Vec<_>, _>>()
         .op("read batch rejections")?;
-    Ok(Some(BatchReceipt {
+    let receipt = BatchReceipt {
         batch_id,
         accepted: events.max(0) as u64,
         rejected: rejected.max(0) as u64,
@@ -241,5 +263,6 @@ fn receipt_for_key(conn: &Connection, key: &str) -> Result<Option<BatchReceipt>,
         last_event,
         duplicate: false,
         rejections,
-    }))
+    };
+    Ok(Some((receipt, digest)))
 }

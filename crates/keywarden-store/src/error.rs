@@ -11,6 +11,35 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot set owner-only permissions on {path}")]
+    Permissions {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "database file {path} is empty (0 bytes): refusing to replace it with an empty store; restore it from a backup, or remove it to start a new store"
+    )]
+    EmptyDatabase { path: PathBuf },
+    #[error(
+        "database file {path} is not a keywarden store ({reason}): refusing to open or change it"
+    )]
+    Foreign { path: PathBuf, reason: String },
+    #[error("no keywarden store at {path}")]
+    Missing { path: PathBuf },
+    #[error(
+        "Idempotency-Key {key:?} was already used by this credential with a different body (stored batch {batch_id}); use a new key for new data"
+    )]
+    IdempotencyKeyReused { key: String, batch_id: i64 },
+    #[error("backup to {path} failed")]
+    Backup {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("backup target {path} cannot be created")]
+    BackupTarget {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open database {path}: {source}")]
     Open {
         path: PathBuf,

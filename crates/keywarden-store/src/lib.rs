@@ -2,10 +2,15 @@
 //!
 //! The durable store behind `keywarden serve`: one embedded SQLite database under the data
 //! directory, in WAL mode with `synchronous=FULL`, so that a batch the server acknowledged is on
-//! disk before the client hears "accepted".
+//! disk before the client hears "accepted". The directory is created `0700` and the database
+//! files kept `0600` ([`private`]); an existing file that is empty or not a keywarden store
+//! (its `application_id` and schema, [`schema::identify`]) is refused, never replaced. The
+//! server checkpoints the WAL into the database file when it stops, and [`backup`] writes
+//! consistent online copies (`keywarden store backup`).
 //!
 //! It owns the schema and its migrations ([`schema`]), and the tables: ingest batches (with an
-//! optional client idempotency key, so a retried request is never stored twice), events (the
+//! optional client idempotency key scoped to the sending credential and bound to the body's
+//! digest, so a retried request is never stored twice and a reused key never drops data), events (the
 //! fields detectors and analysts query, plus the raw record as JSON), rejections (file, line or
 //! offset, code, reason), alerts (the `alerts.jsonl` schema, with an analyst status), incidents
 //! and their members, baselines and detector state, source offsets (file tails), the audit trail
@@ -23,21 +28,25 @@
 //! [`AlertQuery`]/[`AlertPage`], [`IncidentView`] and [`Stats`] out.
 //!
 //! Must never: acknowledge a batch before its transaction committed, interpolate a value into
-//! SQL text (every value is a bound parameter), or panic on stored data.
+//! SQL text (every value is a bound parameter), panic on stored data, answer a reused key with
+//! another body as a duplicate, or write to a file it has not identified as a keywarden store.
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod backup;
 pub mod commit;
 pub mod detections;
 pub mod error;
 pub mod exposure;
+pub mod private;
 pub mod rows;
 pub mod schema;
 pub mod store;
 
 pub use alerts::{AlertPage, AlertQuery, AlertStatus, AuditEntry, IncidentRow, IncidentView};
+pub use backup::{BackupReport, Checkpointed};
 pub use commit::GroupOutcome;
 pub use error::StoreError;
 pub use exposure::{ExposureScope, IncidentExposure, MAX_EXPOSURE_RECORDS, MailboxExposureRow};
-pub use rows::{Batch, BatchReceipt, EventRow, RejectionRow};
+pub use rows::{Batch, BatchReceipt, EventRow, RejectionRow, RequestKey};
 pub use store::{Stats, Store, StoreConfig};

@@ -59,8 +59,11 @@ pub struct Batch {
     pub source: String,
     /// The input name (request name, file path).
     pub name: String,
-    /// A client-chosen idempotency key: a batch whose key is already stored is not stored again.
-    pub request_key: Option<String>,
+    /// A client-chosen idempotency key, scoped to the credential that sent it and bound to the
+    /// body's digest: a batch whose key is already stored for that credential is not stored
+    /// again (same body: the stored receipt, `duplicate: true`; different body: refused with
+    /// [`crate::StoreError::IdempotencyKeyReused`]).
+    pub request_key: Option<RequestKey>,
     /// Arrival time, UTC microseconds (from the injected clock).
     pub received_at: i64,
     pub events: Vec<EventRow>,
@@ -68,6 +71,19 @@ pub struct Batch {
     /// Where a source has read up to, committed with the batch: (position key, label, offset).
     /// The file tail keys positions by file identity and labels them with the path.
     pub offset: Option<(String, String, u64)>,
+}
+
+/// An `Idempotency-Key` as the store keeps it: which credential sent it, the key, and the
+/// SHA-256 of the request body it was first used with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestKey {
+    /// The sender's non-secret id (`key:` + 12 hex digits of an API key's digest, or
+    /// `jwt:<sub>`): keys of different credentials never collide.
+    pub credential: String,
+    /// The client's key, as sent.
+    pub key: String,
+    /// Lower-case hex SHA-256 of the request body as received (before any decompression).
+    pub body_sha256: String,
 }
 
 /// What the store answers once a batch is durable.

@@ -1,7 +1,9 @@
 //! The schema and its migrations. `PRAGMA user_version` holds the applied version; each
 //! migration runs in its own transaction, so a crash mid-migration leaves the previous version.
+//! `PRAGMA application_id` holds [`APPLICATION_ID`]: [`identify`] tells a keywarden store from
+//! any other file before anything is written to it.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, ErrorCode};
 
 use crate::error::StoreError;
 
@@ -145,7 +147,55 @@ DROP INDEX events_session;
 CREATE INDEX events_token ON events(token_id) WHERE token_id IS NOT NULL;
 CREATE INDEX events_session ON events(session_id) WHERE session_id IS NOT NULL;
 "#,
+    // 5: idempotency keys scoped per credential and bound to the body they were first used
+    // with. `request_key` (one key space for every client, no body digest) is no longer read
+    // or written: keys stored before this version stay in it, for the record, and answer no
+    // later request (a retry spanning the upgrade is stored again: duplicated, never dropped).
+    r#"
+ALTER TABLE batches ADD COLUMN credential TEXT;
+ALTER TABLE batches ADD COLUMN idempotency_key TEXT;
+ALTER TABLE batches ADD COLUMN body_sha256 TEXT;
+CREATE UNIQUE INDEX batches_idempotency ON batches(credential, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+"#,
 ];
+
+/// `PRAGMA application_id` of a keywarden store: "KWDR".
+pub const APPLICATION_ID: i64 = 0x4B57_4452;
+
+/// Why an existing database file is not a keywarden store (`Err` with the reason), checked
+/// before any pragma or migration could change it: a store of this or an earlier build has
+/// [`APPLICATION_ID`], or (written before the id was set) application id 0, a schema version
+/// and keywarden's `batches` and `events` tables.
+pub fn identify(conn: &Connection) -> Result<Result<(), String>, rusqlite::Error> {
+    let app_id: i64 = match conn.query_row("PRAGMA application_id", [], |r| r.get(0)) {
+        Ok(v) => v,
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+            return Ok(Err("not an SQLite database".into()));
+        }
+        Err(e) => return Err(e),
+    };
+    if app_id == APPLICATION_ID {
+        return Ok(Ok(()));
+    }
+    if app_id != 0 {
+        return Ok(Err(format!(
+            "SQLite application_id {app_id:#010x} belongs to another application"
+        )));
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('batches', 'events')",
+        [],
+        |r| r.get(0),
+    )?;
+    if version >= 1 && tables == 2 {
+        return Ok(Ok(()));
+    }
+    Ok(Err(format!(
+        "SQLite database without keywarden's schema (user_version {version}, {tables} of the batches and events tables)"
+    )))
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -170,6 +220,19 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
             .map_err(wrap)?;
         tx.commit().map_err(wrap)?;
     }
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|source| StoreError::Migration {
+            version: SCHEMA_VERSION,
+            source,
+        })?;
+    if app_id != APPLICATION_ID {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(|source| StoreError::Migration {
+                version: SCHEMA_VERSION,
+                source,
+            })?;
+    }
     Ok(SCHEMA_VERSION)
 }
 
@@ -190,6 +253,21 @@ mod tests {
             )
             .unwrap();
         assert_eq!(n, 9);
+        assert_eq!(identify(&c).unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn tells_other_databases_apart() {
+        let c = Connection::open_in_memory().unwrap();
+        assert!(identify(&c).unwrap().is_err(), "an empty SQLite database");
+        c.execute_batch("CREATE TABLE batches (id INTEGER); CREATE TABLE events (id INTEGER);")
+            .unwrap();
+        assert!(identify(&c).unwrap().is_err(), "no schema version");
+        c.pragma_update(None, "user_version", 4).unwrap();
+        assert_eq!(identify(&c).unwrap(), Ok(()), "a store from before the id");
+        c.pragma_update(None, "application_id", 7).unwrap();
+        let why = identify(&c).unwrap().unwrap_err();
+        assert!(why.contains("another application"), "{why}");
     }
 
     #[test]

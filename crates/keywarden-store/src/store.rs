@@ -37,25 +37,60 @@ impl StoreConfig {
     }
 
     /// Opens (creating and migrating as needed) the writer connection.
+    ///
+    /// A missing data directory is created `0700`; a missing database is created `0600` and
+    /// migrated under a temporary name, then renamed into place, so `keywarden.db` only ever
+    /// appears as a complete store. An existing database file must be a keywarden store: a
+    /// zero-length file ([`StoreError::EmptyDatabase`]) or another application's database or
+    /// any other file ([`StoreError::Foreign`]) is refused, never replaced or changed. The
+    /// database and its `-wal`/`-shm` are set to `0600` after opening.
     pub fn build(&self) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(&self.data_dir).map_err(|source| StoreError::DataDir {
-            path: self.data_dir.clone(),
-            source,
-        })?;
-        let mut conn = self.connect()?;
+        let created = crate::private::create_private_dir(&self.data_dir)?;
+        let path = self.db_path();
+        if !self.inspect(&path)? {
+            self.create_fresh(&path)?;
+        }
+        let mut conn = self.connect(true)?;
         migrate(&mut conn)?;
+        for p in [path.clone(), sidecar(&path, "-wal"), sidecar(&path, "-shm")] {
+            crate::private::tighten_file(&p)?;
+        }
+        let mut warnings = Vec::new();
+        if !created && let Ok(Some(how)) = crate::private::exposure(&self.data_dir) {
+            warnings.push(format!(
+                "data directory {} is {how}: it holds raw mail audit records; `chmod 700` it",
+                self.data_dir.display()
+            ));
+        }
         Ok(Store {
             conn,
-            path: self.db_path(),
+            path,
+            warnings,
+        })
+    }
+
+    /// Opens an existing store without creating or migrating anything (`keywarden store
+    /// backup`): refused if there is no database ([`StoreError::Missing`]) or it is not a
+    /// keywarden store.
+    pub fn open_existing(&self) -> Result<Store, StoreError> {
+        let path = self.db_path();
+        if !self.inspect(&path)? {
+            return Err(StoreError::Missing { path });
+        }
+        Ok(Store {
+            conn: self.connect(true)?,
+            path,
+            warnings: Vec::new(),
         })
     }
 
     /// Opens another connection to an existing store (for readers running beside the writer).
     pub fn reader(&self) -> Result<Store, StoreError> {
-        let conn = self.connect()?;
+        let conn = self.connect(false)?;
         Ok(Store {
             conn,
             path: self.db_path(),
+            warnings: Vec::new(),
         })
     }
 
@@ -63,14 +98,84 @@ impl StoreConfig {
         self.data_dir.join(DB_FILE)
     }
 
-    fn connect(&self) -> Result<Connection, StoreError> {
+    /// Whether the database file exists; refuses an empty one.
+    fn inspect(&self, path: &Path) -> Result<bool, StoreError> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() == 0 => Err(StoreError::EmptyDatabase {
+                path: path.to_path_buf(),
+            }),
+            Ok(m) if !m.is_file() => Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+                reason: "not a regular file".into(),
+            }),
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(StoreError::DataDir {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Creates a migrated store at `path`: built as `path.init` (rollback journal, so the file
+    /// alone holds it once closed), then renamed into place.
+    fn create_fresh(&self, path: &Path) -> Result<(), StoreError> {
+        let init = sidecar(path, ".init");
+        for p in [
+            init.clone(),
+            sidecar(&init, "-journal"),
+            sidecar(&init, "-wal"),
+            sidecar(&init, "-shm"),
+        ] {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::DataDir { path: p, source: e });
+                }
+                _ => {}
+            }
+        }
+        crate::private::create_private_file(&init).map_err(|source| StoreError::DataDir {
+            path: init.clone(),
+            source,
+        })?;
+        let mut conn = Connection::open(&init).map_err(|source| StoreError::Open {
+            path: init.clone(),
+            source,
+        })?;
+        migrate(&mut conn)?;
+        conn.close().map_err(|(_, source)| StoreError::Open {
+            path: init.clone(),
+            source,
+        })?;
+        std::fs::rename(&init, path).map_err(|source| StoreError::DataDir {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // The rename is durable once the directory is synced.
+        if let Ok(d) = std::fs::File::open(&self.data_dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// A connection with the store's pragmas; with `check`, the file is first identified as a
+    /// keywarden store (before any pragma could write to it).
+    fn connect(&self, check: bool) -> Result<Connection, StoreError> {
         let path = self.db_path();
         let wrap = |source| StoreError::Open {
             path: path.clone(),
             source,
         };
-        let conn = Connection::open(&path).map_err(wrap)?;
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(wrap)?;
         conn.busy_timeout(self.busy_timeout).map_err(wrap)?;
+        if check && let Err(reason) = crate::schema::identify(&conn).map_err(wrap)? {
+            return Err(StoreError::Foreign {
+                path: path.clone(),
+                reason,
+            });
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
         let sync = if self.synchronous_full {
@@ -93,10 +198,20 @@ impl StoreConfig {
     }
 }
 
+/// `path` with `suffix` appended to its file name (`keywarden.db-wal`).
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// One connection to the store.
 pub struct Store {
     pub(crate) conn: Connection,
     path: PathBuf,
+    /// What [`StoreConfig::build`] found worth telling the operator (a data directory open to
+    /// other users).
+    warnings: Vec<String>,
 }
 
 /// Totals for `/api/v1/stats` and `/metrics`.
@@ -116,6 +231,11 @@ pub struct Stats {
 impl Store {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Warnings from opening the store, for the operator (stderr).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Events with a store id above `after_id`, oldest first, at most `limit`: what a restarted

@@ -2,7 +2,7 @@
 //! that fails is rolled back alone, a key repeated inside a group is stored once, and a group
 //! stores exactly what the same batches committed one by one store.
 
-use keywarden_store::{Batch, EventRow, RejectionRow, StoreConfig};
+use keywarden_store::{Batch, EventRow, RejectionRow, RequestKey, StoreConfig};
 
 fn event(r: &str) -> EventRow {
     EventRow {
@@ -21,7 +21,12 @@ fn batch(key: Option<&str>, refs: &[&str], rejected: usize) -> Batch {
     Batch {
         source: "http".into(),
         name: format!("req-{}", refs.join("-")),
-        request_key: key.map(str::to_string),
+        request_key: key.map(|k| RequestKey {
+            credential: "key:0123456789ab".into(),
+            key: k.into(),
+            // The same key always comes with the same body here.
+            body_sha256: format!("digest-of-body-{k}"),
+        }),
         received_at: 1_700_000_000_000_000,
         events: refs.iter().map(|r| event(r)).collect(),
         rejections: (0..rejected)

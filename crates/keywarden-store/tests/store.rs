@@ -3,7 +3,7 @@
 
 use keywarden_model::{Alert, Severity, Timestamp};
 use keywarden_store::{
-    AlertQuery, AlertStatus, Batch, EventRow, IncidentRow, RejectionRow, StoreConfig,
+    AlertQuery, AlertStatus, Batch, EventRow, IncidentRow, RejectionRow, RequestKey, StoreConfig,
 };
 
 fn event(n: u32, token: &str, mailbox: &str, access: &str) -> EventRow {
@@ -28,7 +28,12 @@ fn batch(key: Option<&str>, events: Vec<EventRow>) -> Batch {
     Batch {
         source: "http".into(),
         name: "test".into(),
-        request_key: key.map(str::to_string),
+        request_key: key.map(|k| RequestKey {
+            credential: "key:0123456789ab".into(),
+            key: k.into(),
+            // The same key always comes with the same body here.
+            body_sha256: format!("digest-of-body-{k}"),
+        }),
         received_at: 1_700_000_000_000_000,
         events,
         rejections: vec![RejectionRow {

@@ -40,6 +40,8 @@ enum Command {
     Rules(cmd::rules::RulesArgs),
     /// Watch continuously: durable HTTP ingest, live detection, alert and incident API.
     Serve(cmd::serve::ServeArgs),
+    /// Maintain `serve`'s store: `store backup` writes a consistent copy while it runs.
+    Store(cmd::store::StoreArgs),
     /// Forward-auth for nginx, Traefik and Envoy: refuse forged tokens, log every decision.
     Gateway(cmd::gateway::GatewayArgs),
     /// Pull audit and sign-in logs from Microsoft's APIs, completely and exactly once.
@@ -56,6 +58,7 @@ fn main() {
         Command::Eval(args) => cmd::eval::run(&args),
         Command::Rules(args) => cmd::rules::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
+        Command::Store(args) => cmd::store::run(&args),
         Command::Gateway(args) => cmd::gateway::run(&args),
         Command::Collect(args) => cmd::collect::run(&args),
     };

@@ -43,6 +43,7 @@ pub struct ServeArgs {
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
     let keys = ServeConfig::read_keys(&args.api_key_file)?;
+    let key_warning = ServeConfig::key_file_warning(&args.api_key_file);
     let mut cfg = ServeConfig::new(&args.listen, &args.data_dir, keys);
     if let Some(path) = &args.config {
         cfg.apply_file(path)?;
@@ -70,6 +71,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         args.data_dir.display(),
         server.replayed()
     );
+    // After the address line (the first line is what scripts read the address from).
+    for warning in key_warning.iter().chain(server.warnings()) {
+        eprintln!("keywarden serve: warning: {warning}");
+    }
     if let Some(sigma) = server.sigma() {
         let r = sigma.stage().report();
         eprintln!(

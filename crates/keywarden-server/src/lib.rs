@@ -19,6 +19,10 @@
 //! [`client`]); every status change is audited with who made it (a key's
 //! non-secret id or a JWT's `sub`, never a secret).
 //!
+//! Connections are bounded against clients that hold sockets ([`conn`]): TLS-handshake,
+//! header-read and request-body timeouts, a keep-alive idle limit, and a connection cap (fitted
+//! to the descriptor limit) that sheds the longest-idle connection first.
+//!
 //! Main types: [`ServeConfig`] → [`Server`] ([`Server::run`]), [`ApiKeys`] (SHA-256 digests,
 //! constant-time comparison), [`Ingestor`] (the bounded queue: 429/503 with `Retry-After`
 //! instead of unbounded memory), [`Metrics`].
@@ -39,6 +43,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod clock;
+pub mod conn;
 pub mod convert;
 pub mod dashboard;
 pub mod error;

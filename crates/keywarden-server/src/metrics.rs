@@ -46,6 +46,16 @@ pub struct Metrics {
     pub bearer_failures: AtomicU64,
     /// Bearer requests refused with 429 (client locked out by the failed-key throttle).
     pub bearer_throttled: AtomicU64,
+    /// Connections open now (gauge).
+    pub connections_open: AtomicU64,
+    /// Idle connections closed to make room under the connection cap (or for descriptors).
+    pub connections_shed: AtomicU64,
+    /// New connections refused because every open one was serving a request.
+    pub connections_refused: AtomicU64,
+    /// Connections closed by a timeout (TLS handshake, header read, keep-alive idle).
+    pub connections_timed_out: AtomicU64,
+    /// Request bodies abandoned for stalling or trickling below the minimum rate.
+    pub body_timeouts: AtomicU64,
     /// The live detector's counters ([`LiveCounters`]), as of its last batch or tick.
     pub live: LiveCounters,
 }
@@ -124,6 +134,32 @@ impl Metrics {
                 "bearer_throttled_total",
                 "Bearer requests refused with 429 (too many failed keys from the client).",
                 &self.bearer_throttled,
+            ),
+            (
+                "connections_open",
+                "Connections open now.",
+                "gauge",
+                get(&self.connections_open).to_string(),
+            ),
+            c(
+                "connections_shed_total",
+                "Idle connections closed to make room under the connection cap.",
+                &self.connections_shed,
+            ),
+            c(
+                "connections_refused_total",
+                "New connections refused because every open one was serving a request.",
+                &self.connections_refused,
+            ),
+            c(
+                "connections_timed_out_total",
+                "Connections closed by a timeout (TLS handshake, header read, keep-alive idle).",
+                &self.connections_timed_out,
+            ),
+            c(
+                "body_timeouts_total",
+                "Request bodies abandoned for stalling or sending below the minimum rate.",
+                &self.body_timeouts,
             ),
             c(
                 "live_evicted_pending_tokens_total",

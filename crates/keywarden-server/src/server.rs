@@ -66,6 +66,8 @@ pub struct ServeConfig {
     /// Peers whose `X-Forwarded-For` names the client (for the failed-key throttle); empty:
     /// the TCP peer is the client and `X-Forwarded-For` is ignored.
     pub trusted_proxies: Vec<crate::client::ProxyNet>,
+    /// Connection cap and timeouts against clients that hold sockets open.
+    pub connections: crate::conn::ConnLimits,
 }
 
 /// The `[sigma]` table: rule paths (relative to the configuration file) and a logsource filter.
@@ -96,6 +98,12 @@ struct ServerSection {
     max_correlation_entries: Option<usize>,
     parse_threads: Option<usize>,
     trusted_proxies: Option<Vec<String>>,
+    max_connections: Option<usize>,
+    header_read_timeout_seconds: Option<u64>,
+    keep_alive_idle_seconds: Option<u64>,
+    tls_handshake_timeout_seconds: Option<u64>,
+    body_read_timeout_seconds: Option<u64>,
+    min_body_bytes_per_second: Option<u64>,
 }
 
 /// The configuration file: `[server]` plus the detection pack's own tables under `[detect]`.
@@ -137,6 +145,7 @@ impl ServeConfig {
             sigma_rules: Vec::new(),
             sigma_logsource: None,
             trusted_proxies: Vec::new(),
+            connections: crate::conn::ConnLimits::default(),
         }
     }
 
@@ -246,6 +255,26 @@ impl ServeConfig {
         if let Some(v) = s.parse_threads {
             self.parse_threads = positive("parse_threads", v)?;
         }
+        let seconds = |v: u64| Duration::from_secs(v.max(1));
+        let c = &mut self.connections;
+        if let Some(v) = s.max_connections {
+            c.max_connections = positive("max_connections", v)?;
+        }
+        if let Some(v) = s.header_read_timeout_seconds {
+            c.header_read_timeout = seconds(v);
+        }
+        if let Some(v) = s.keep_alive_idle_seconds {
+            c.keep_alive_idle = seconds(v);
+        }
+        if let Some(v) = s.tls_handshake_timeout_seconds {
+            c.tls_handshake_timeout = seconds(v);
+        }
+        if let Some(v) = s.body_read_timeout_seconds {
+            c.body_read_timeout = seconds(v);
+        }
+        if let Some(v) = s.min_body_bytes_per_second {
+            c.min_body_bytes_per_second = v;
+        }
         if let Some(v) = &s.trusted_proxies {
             self.trusted_proxies =
                 crate::client::parse_networks(v).map_err(|e| bad(format!("server.{e}")))?;
@@ -350,6 +379,7 @@ impl ServeConfig {
         }
         Ok(Server {
             warnings,
+            connections: self.connections.fitted_to(crate::conn::soft_fd_limit()),
             sources,
             listener,
             pipeline,
@@ -373,6 +403,7 @@ pub struct Server {
     sources: Vec<Box<dyn crate::source::Source>>,
     tls: Option<Arc<rustls::ServerConfig>>,
     warnings: Vec<String>,
+    connections: crate::conn::ConnLimits,
 }
 
 type WebhookParts = (
@@ -404,6 +435,11 @@ impl Server {
         &self.warnings
     }
 
+    /// The connection limits in force (the cap lowered to fit the descriptor limit).
+    pub fn connections(&self) -> crate::conn::ConnLimits {
+        self.connections
+    }
+
     /// Events replayed into the detector on start.
     pub fn replayed(&self) -> u64 {
         self.replayed
@@ -427,6 +463,7 @@ impl Server {
             webhook,
             sources,
             tls,
+            connections,
             ..
         } = self;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -471,24 +508,12 @@ impl Server {
                 what: "runtime",
                 source,
             })?;
+        let metrics = state.metrics.clone();
         let served = rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            // The peer address reaches handlers (login throttling counts by client).
-            let app = router(state)
-                .into_make_service_with_connect_info::<crate::dashboard::throttle::Peer>();
-            match tls {
-                Some(cfg) => {
-                    let listener = crate::tls::TlsListener::spawn(listener, cfg)?;
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(shutdown)
-                        .await
-                }
-                None => {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(shutdown)
-                        .await
-                }
-            }
+            // The peer address reaches handlers (the failed-key throttle counts by client).
+            let app = router(state);
+            crate::conn::serve(listener, app, tls, connections, metrics, shutdown).await
         });
         // Sources stop, then the router (and with it every queue sender) is gone: the writer
         // drains and stops.

@@ -1,7 +1,9 @@
 //! TLS for `keywarden serve` (rustls with the aws-lc-rs provider): the certificate chain and
-//! private key are read from PEM files, and a [`TlsListener`] hands axum connections whose
-//! handshake has completed. Handshakes run on their own tasks, bounded in number and time, so
-//! a client that stalls its handshake holds neither the accept loop nor unbounded memory.
+//! private key are read from PEM files. `serve` handshakes on each connection's own task, under
+//! its connection cap and timeout ([`crate::conn`]); the [`TlsListener`] here is for other
+//! `axum::serve` users (the gateway): it hands axum connections whose handshake has completed.
+//! Handshakes run on their own tasks, bounded in number and time, so a client that stalls its
+//! handshake holds neither the accept loop nor unbounded memory.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,8 +21,8 @@ use crate::error::ServerError;
 
 /// Handshakes in progress at once (beyond it new connections wait in the kernel backlog).
 const MAX_HANDSHAKES: usize = 256;
-/// A handshake not finished in this time is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A handshake not finished in this time is dropped (also `serve`'s default).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Finished handshakes waiting for the HTTP server to take them.
 const READY_QUEUE: usize = 64;
 

@@ -32,10 +32,28 @@ pub fn serve(dir: &Path, config: Option<&str>) -> Served {
 
 /// [`serve`] with extra arguments.
 pub fn serve_args(dir: &Path, config: Option<&str>, extra: &[&str]) -> Served {
+    serve_in(
+        Command::new(env!("CARGO_BIN_EXE_keywarden")),
+        dir,
+        config,
+        extra,
+    )
+}
+
+/// [`serve`] with the soft limit on open files lowered to `nofile` (`ulimit -n` in `sh`).
+pub fn serve_with_fd_limit(dir: &Path, config: Option<&str>, nofile: u32) -> Served {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "ulimit -n \"$0\" && exec \"$@\""])
+        .arg(nofile.to_string())
+        .arg(env!("CARGO_BIN_EXE_keywarden"));
+    serve_in(sh, dir, config, &[])
+}
+
+/// Starts `cmd serve ...` (the binary, or a wrapper that execs it with these arguments).
+fn serve_in(mut cmd: Command, dir: &Path, config: Option<&str>, extra: &[&str]) -> Served {
     let keys = dir.join("keys");
     std::fs::write(&keys, format!("# test key\n{KEY}\n")).unwrap();
     let data_dir = dir.join("data");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keywarden"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
         .arg("--api-key-file")

@@ -1,0 +1,521 @@
+//! Connections: the accept loop of `keywarden serve` (plain and TLS), and what keeps a hostile
+//! or broken client from holding a file descriptor: a TLS handshake timeout, a header-read
+//! timeout (hyper's, from the moment a request is awaited until its head is complete, so also
+//! between keep-alive requests), a keep-alive idle limit, a request-body stall timeout and
+//! minimum rate ([`TimedBody`]), and a cap on open connections with fair shedding: when the
+//! cap is reached (or `accept` fails for want of descriptors), the connection idle for longest
+//! (no request in progress: handshaking, sending headers or between requests) is closed to
+//! make room; only when every connection is busy serving a request is the new one refused.
+//! Good clients send their request at once, so a flood of idle sockets sheds itself, and
+//! `/healthz` and ingest keep being served.
+//!
+//! Every connection is its own task; a request in progress marks it busy until its response
+//! body has been sent. Shutdown stops accepting, lets requests in progress finish (each bounded
+//! by the request timeout) and closes idle connections at once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
+use tower_service::Service as _;
+
+use crate::dashboard::throttle::Peer;
+use crate::metrics::Metrics;
+
+/// How long and how many connections may be held (`[server]` keys, see `docs/SERVE.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Open connections at most (lowered at start to what the descriptor limit leaves).
+    pub max_connections: usize,
+    /// From the moment a request is awaited until its head is complete.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress for this long is closed.
+    pub keep_alive_idle: Duration,
+    /// A TLS handshake not finished in this time is dropped.
+    pub tls_handshake_timeout: Duration,
+    /// A request body that sends nothing for this long is abandoned (connection closed).
+    pub body_read_timeout: Duration,
+    /// After the first `body_read_timeout`, a body must average at least this rate.
+    pub min_body_bytes_per_second: u64,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_idle: Duration::from_secs(30),
+            tls_handshake_timeout: crate::tls::HANDSHAKE_TIMEOUT,
+            body_read_timeout: Duration::from_secs(10),
+            min_body_bytes_per_second: 1024,
+        }
+    }
+}
+
+/// Descriptors kept free for the store, the watched files and the webhook client when the cap
+/// is derived from the process's descriptor limit.
+pub const RESERVED_FDS: u64 = 64;
+/// The cap never drops below this, whatever the descriptor limit.
+pub const MIN_CONNECTIONS: usize = 16;
+
+impl ConnLimits {
+    /// `max_connections` lowered so that the open connections plus [`RESERVED_FDS`] fit in
+    /// `nofile` (the soft descriptor limit), when known.
+    pub fn fitted_to(self, nofile: Option<u64>) -> ConnLimits {
+        let Some(n) = nofile else { return self };
+        let room = usize::try_from(n.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+        ConnLimits {
+            max_connections: self.max_connections.min(room.max(MIN_CONNECTIONS)),
+            ..self
+        }
+    }
+}
+
+/// The soft limit on open files of this process (Linux `/proc/self/limits`), if readable.
+pub fn soft_fd_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_fd_limit(&text)
+}
+
+fn parse_fd_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// One open connection, as the registry sees it.
+#[derive(Debug)]
+struct Slot {
+    /// Requests in progress, and when the last one ended (or the connection was accepted).
+    state: Mutex<(usize, Instant)>,
+    /// Told to close (shed to make room).
+    shed: Notify,
+}
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, Instant)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Since when the connection has had no request in progress (`None`: busy).
+    fn idle_since(&self) -> Option<Instant> {
+        let s = self.lock();
+        (s.0 == 0).then_some(s.1)
+    }
+}
+
+/// Marks its connection busy while alive (a request being served, until its body is sent).
+struct Busy(Arc<Slot>);
+
+impl Busy {
+    fn new(slot: &Arc<Slot>) -> Busy {
+        slot.lock().0 += 1;
+        Busy(slot.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.0 = s.0.saturating_sub(1);
+        s.1 = Instant::now();
+    }
+}
+
+/// The open connections, for the cap and shedding.
+#[derive(Debug, Default)]
+struct Registry {
+    slots: Mutex<HashMap<u64, Arc<Slot>>>,
+    next: AtomicU64,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells the connection idle for longest to close and forgets it; false if none is idle.
+    fn shed_oldest_idle(map: &mut HashMap<u64, Arc<Slot>>) -> bool {
+        let oldest = map
+            .iter()
+            .filter_map(|(id, s)| s.idle_since().map(|t| (t, *id)))
+            .min();
+        match oldest.and_then(|(_, id)| map.remove(&id)) {
+            Some(slot) => {
+                slot.shed.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Admits a new connection under `max`, shedding the longest-idle one if full. `None`:
+    /// every connection is busy, refuse the new one.
+    fn admit(&self, max: usize, metrics: &Metrics) -> Option<(u64, Arc<Slot>)> {
+        let mut map = self.lock();
+        while map.len() >= max.max(1) {
+            if !Self::shed_oldest_idle(&mut map) {
+                Metrics::add(&metrics.connections_refused, 1);
+                return None;
+            }
+            Metrics::add(&metrics.connections_shed, 1);
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Slot {
+            state: Mutex::new((0, Instant::now())),
+            shed: Notify::new(),
+        });
+        map.insert(id, slot.clone());
+        metrics
+            .connections_open
+            .store(map.len() as u64, Ordering::Relaxed);
+        Some((id, slot))
+    }
+
+    fn remove(&self, id: u64, metrics: &Metrics) {
+        let mut map = self.lock();
+        map.remove(&id);
+        metrics
+            .connections_open
+            .store(map.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Everything a connection task needs.
+struct Shared {
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    limits: ConnLimits,
+    metrics: Arc<Metrics>,
+    registry: Registry,
+}
+
+/// Serves `router` on `listener` (TLS when `tls` is set) until `shutdown` resolves, then waits
+/// for the requests in progress.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: ConnLimits,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shared = Arc::new(Shared {
+        router,
+        tls: tls.map(TlsAcceptor::from),
+        limits,
+        metrics,
+        registry: Registry::default(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a sender: when all are gone, `recv` yields `None`.
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(c) => c,
+            Err(_) => {
+                // Out of descriptors (or a reset before accept): make room, then back off.
+                let shed = Registry::shed_oldest_idle(&mut shared.registry.lock());
+                if shed {
+                    Metrics::add(&shared.metrics.connections_shed, 1);
+                }
+                tokio::time::sleep(Duration::from_millis(if shed { 1 } else { 50 })).await;
+                continue;
+            }
+        };
+        let Some((id, slot)) = shared
+            .registry
+            .admit(shared.limits.max_connections, &shared.metrics)
+        else {
+            drop(tcp);
+            continue;
+        };
+        let (shared, stop, alive) = (shared.clone(), stop_rx.clone(), alive_tx.clone());
+        tokio::spawn(async move {
+            connection(&shared, tcp, peer, &slot, stop).await;
+            shared.registry.remove(id, &shared.metrics);
+            drop(alive);
+        });
+    }
+    let _ = stop_tx.send(true);
+    drop(alive_tx);
+    let _ = alive_rx.recv().await;
+    Ok(())
+}
+
+/// Why a connection ended early.
+enum Ended {
+    Shed,
+    TimedOut,
+    Stopped,
+}
+
+/// Resolves when the connection must end: shed, idle past the keep-alive limit, or shutdown.
+async fn watchdog(slot: &Slot, idle: Duration, stop: &mut watch::Receiver<bool>) -> Ended {
+    let mut check = Instant::now() + idle;
+    loop {
+        tokio::select! {
+            () = slot.shed.notified() => return Ended::Shed,
+            _ = stop.changed() => return Ended::Stopped,
+            () = tokio::time::sleep_until(check) => {
+                let now = Instant::now();
+                match slot.idle_since() {
+                    Some(since) if now.duration_since(since) >= idle => return Ended::TimedOut,
+                    Some(since) => check = since + idle,
+                    None => check = now + idle,
+                }
+            }
+        }
+    }
+}
+
+async fn connection(
+    shared: &Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    slot: &Arc<Slot>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let Some(acceptor) = shared.tls.clone() else {
+        http(shared, tcp, peer, slot, stop).await;
+        return;
+    };
+    let shake = tokio::time::timeout(shared.limits.tls_handshake_timeout, acceptor.accept(tcp));
+    let tls = tokio::select! {
+        r = shake => match r {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(_)) => return,
+            Err(_) => {
+                Metrics::add(&shared.metrics.connections_timed_out, 1);
+                return;
+            }
+        },
+        () = slot.shed.notified() => return,
+        _ = stop.changed() => return,
+    };
+    http(shared, tls, peer, slot, stop).await;
+}
+
+/// Serves HTTP/1.1 on one connection until it ends, times out, is shed or the server stops.
+async fn http<I>(
+    shared: &Arc<Shared>,
+    io: I,
+    peer: SocketAddr,
+    slot: &Arc<Slot>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = shared.limits;
+    let (router, metrics, busy_slot) =
+        (shared.router.clone(), shared.metrics.clone(), slot.clone());
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let busy = Busy::new(&busy_slot);
+        let mut req = req.map(|b| Body::new(TimedBody::new(b, limits, metrics.clone())));
+        req.extensions_mut().insert(ConnectInfo(Peer(peer)));
+        let mut router = router.clone();
+        async move {
+            let resp = router.call(req).await;
+            // The connection stays busy until the response body has been sent (or dropped).
+            resp.map(|r| {
+                r.map(|b| {
+                    Body::new(b.map_frame(move |f| {
+                        let _held = &busy;
+                        f
+                    }))
+                })
+            })
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    let ended = tokio::select! {
+        r = conn.as_mut() => {
+            if r.is_err_and(|e| e.is_timeout()) {
+                Metrics::add(&shared.metrics.connections_timed_out, 1);
+            }
+            return;
+        }
+        e = watchdog(slot, limits.keep_alive_idle, &mut stop) => e,
+    };
+    match ended {
+        Ended::Shed => {}
+        Ended::TimedOut => Metrics::add(&shared.metrics.connections_timed_out, 1),
+        Ended::Stopped => {
+            // Idle connections close now; a request in progress is answered first.
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// A request body that fails (and so ends its connection) when the client stalls for
+/// `body_read_timeout`, or, after that long, sends slower than `min_body_bytes_per_second`
+/// on average. The error is a [`BodyReadTimeout`]; the declared size is passed through.
+pub struct TimedBody {
+    inner: Incoming,
+    stall: Pin<Box<Sleep>>,
+    started: Instant,
+    bytes: u64,
+    limits: ConnLimits,
+    metrics: Arc<Metrics>,
+}
+
+/// A request body that stalled or trickled (see [`TimedBody`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyReadTimeout {
+    #[error("request body stalled: nothing received for {0:?}")]
+    Stalled(Duration),
+    #[error("request body too slow: {bytes} bytes in {elapsed:?}, under {min} bytes/s")]
+    TooSlow {
+        bytes: u64,
+        elapsed: Duration,
+        min: u64,
+    },
+}
+
+impl TimedBody {
+    fn new(inner: Incoming, limits: ConnLimits, metrics: Arc<Metrics>) -> TimedBody {
+        let now = Instant::now();
+        TimedBody {
+            inner,
+            stall: Box::pin(tokio::time::sleep_until(now + limits.body_read_timeout)),
+            started: now,
+            bytes: 0,
+            limits,
+            metrics,
+        }
+    }
+
+    fn fail(&self, e: BodyReadTimeout) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        Metrics::add(&self.metrics.body_timeouts, 1);
+        Poll::Ready(Some(Err(Box::new(e))))
+    }
+}
+
+impl HttpBody for TimedBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let now = Instant::now();
+                if let Some(d) = frame.data_ref() {
+                    this.bytes = this.bytes.saturating_add(d.len() as u64);
+                }
+                let elapsed = now.duration_since(this.started);
+                let min = this.limits.min_body_bytes_per_second;
+                if elapsed > this.limits.body_read_timeout
+                    && (this.bytes as f64) < min as f64 * elapsed.as_secs_f64()
+                {
+                    return this.fail(BodyReadTimeout::TooSlow {
+                        bytes: this.bytes,
+                        elapsed,
+                        min,
+                    });
+                }
+                let deadline = now + this.limits.body_read_timeout;
+                this.stall.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                if this.stall.as_mut().poll(cx).is_ready() {
+                    return this.fail(BodyReadTimeout::Stalled(this.limits.body_read_timeout));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_fits_the_descriptor_limit() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \nMax cpu time              unlimited            unlimited            seconds   \nMax open files            128                  4096                 files     \n";
+        assert_eq!(parse_fd_limit(text), Some(128));
+        assert_eq!(
+            parse_fd_limit("Max open files  unlimited unlimited files"),
+            None
+        );
+        let l = ConnLimits::default();
+        assert_eq!(l.fitted_to(Some(128)).max_connections, 64);
+        assert_eq!(l.fitted_to(Some(20)).max_connections, MIN_CONNECTIONS);
+        assert_eq!(l.fitted_to(Some(1_000_000)).max_connections, 1024);
+        assert_eq!(l.fitted_to(None), l);
+    }
+
+    #[tokio::test]
+    async fn a_full_registry_sheds_the_longest_idle_and_refuses_when_all_are_busy() {
+        let m = Metrics::default();
+        let r = Registry::default();
+        let (a, sa) = r.admit(2, &m).unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let (_b, sb) = r.admit(2, &m).unwrap();
+        let busy_b = Busy::new(&sb);
+        // Full: the idle one (a) is shed, not the busy one.
+        let (_c, sc) = r.admit(2, &m).unwrap();
+        assert!(!r.lock().contains_key(&a));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), sa.shed.notified())
+                .await
+                .is_ok(),
+            "a was told to close"
+        );
+        let _busy_c = Busy::new(&sc);
+        assert!(r.admit(2, &m).is_none(), "all busy: refused");
+        drop(busy_b);
+        assert!(r.admit(2, &m).is_some(), "b idle again: shed for room");
+        assert_eq!(m.connections_shed.load(Ordering::Relaxed), 2);
+        assert_eq!(m.connections_refused.load(Ordering::Relaxed), 1);
+    }
+}

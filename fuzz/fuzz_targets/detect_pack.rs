@@ -3,7 +3,7 @@
 //! covers at least one record.
 #![no_main]
 
-use keywarden_detect::{DetectConfig, Detector, assign_incidents, exposure};
+use keywarden_detect::{DetectConfig, Detector, assign_incidents};
 use keywarden_ingest::IngestConfig;
 use libfuzzer_sys::fuzz_target;
 
@@ -19,11 +19,11 @@ fuzz_target!(|data: &[u8]| {
         threads: 1,
         ..IngestConfig::default()
     };
-    let (_plan, detections) = detector.run_bytes(&inputs, &cfg, None);
+    let (plan, detections) = detector.run_bytes(&inputs, &cfg, None);
     let mut alerts = detections.alerts.clone();
     for a in &alerts {
         assert!(!a.record_ids.is_empty(), "alert {} covers no record", a.id);
     }
     let incidents = assign_incidents(&mut alerts);
-    let _ = exposure(&alerts, &incidents, &detections);
+    let _ = detector.exposure_bytes(&plan, &alerts, &incidents, &inputs, &cfg);
 });

@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use keywarden_detect::{DetectConfig, Detector, assign_incidents, exposure};
+use keywarden_detect::{DetectConfig, Detector, assign_incidents};
 use keywarden_ingest::{Discard, IngestConfig, Quiet, expand_inputs, ingest};
 
 fn main() {
@@ -198,7 +198,7 @@ fn measure(
     let detections = detector.finalize(&plan, gathered);
     let mut alerts = detections.alerts.clone();
     let incidents = assign_incidents(&mut alerts);
-    let exp = exposure(&alerts, &incidents, &detections);
+    let exp = detector.exposure_files(&plan, &alerts, &incidents, inputs, cfg);
     let finish_s = t4.elapsed().as_secs_f64();
     let hunt_s = t.elapsed().as_secs_f64();
     let hunt_cpu = cpu_seconds() - c;

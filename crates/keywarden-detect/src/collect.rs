@@ -1,31 +1,23 @@
 //! The collection pass: a second read of the inputs that gathers, for each candidate alert,
 //! every record id it covers, its linking values (tokens, sessions, IPs), its weak signals and
-//! the mailbox exposure of its `MailItemsAccessed` records.
+//! the mailboxes its mail-access records reached (what they read is the exposure pass's job,
+//! once incidents are known: [`crate::exposure_pass`]).
 //!
 //! It runs only when the rules produced candidates, and keeps only what the alerts report, so
 //! a clean tenant never pays for it and memory stays proportional to the alerts' records.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use keywarden_ingest::{Processor, Stage};
-use keywarden_model::{Event, Timestamp};
+use keywarden_model::Event;
 use rustc_hash::FxHashMap;
 
 use crate::config::Settings;
-use crate::facts::{Access, Facts, Role, folders};
+use crate::facts::{Facts, Role};
 use crate::keys::{Key, Lookup, keys_of, off_hours};
 use crate::prefilter::Prefilter;
 use crate::rules::Plan;
-
-/// What one mailbox lost to one alert's records.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MailboxGather {
-    pub messages: BTreeSet<String>,
-    pub folders_synced: BTreeSet<String>,
-    /// Times of throttled records (each opens a 24 h unaudited window).
-    pub throttled: BTreeSet<Timestamp>,
-}
 
 /// Everything gathered for one candidate.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,7 +31,8 @@ pub struct Gather {
     pub rest: u64,
     pub off_hours: u64,
     pub new_ip: u64,
-    pub mailboxes: BTreeMap<String, MailboxGather>,
+    /// Mailboxes the candidate's mail-access records reached.
+    pub mailboxes: BTreeSet<String>,
 }
 
 impl Gather {
@@ -53,12 +46,7 @@ impl Gather {
         self.rest += other.rest;
         self.off_hours += other.off_hours;
         self.new_ip += other.new_ip;
-        for (m, g) in other.mailboxes {
-            let mine = self.mailboxes.entry(m).or_default();
-            mine.messages.extend(g.messages);
-            mine.folders_synced.extend(g.folders_synced);
-            mine.throttled.extend(g.throttled);
-        }
+        self.mailboxes.extend(other.mailboxes);
     }
 }
 
@@ -180,9 +168,9 @@ impl Processor for CollectWorker<'_> {
             }
             _ => false,
         };
-        let folders = match f.role {
-            Role::MailAccess(_) => folders(ev),
-            _ => Vec::new(),
+        let mailbox = match f.role {
+            Role::MailAccess(_) => f.mailbox.as_deref(),
+            _ => None,
         };
         for &i in &self.hits {
             let g = self.gathered.entry(i).or_default();
@@ -203,42 +191,11 @@ impl Processor for CollectWorker<'_> {
                     set.insert(v.to_string());
                 }
             }
-            let Role::MailAccess(access) = f.role else {
-                continue;
-            };
-            let Some(mailbox) = f.mailbox.as_deref() else {
-                continue;
-            };
             // Look up before allocating: most records hit a mailbox already gathered.
-            if !g.mailboxes.contains_key(mailbox) {
-                g.mailboxes
-                    .insert(mailbox.to_string(), MailboxGather::default());
-            }
-            let Some(m) = g.mailboxes.get_mut(mailbox) else {
-                continue;
-            };
-            for (path, ids) in &folders {
-                match access {
-                    Access::Sync => {
-                        if let Some(p) = path
-                            && !m.folders_synced.contains(p)
-                        {
-                            m.folders_synced.insert(p.clone());
-                        }
-                    }
-                    Access::Bind | Access::Other => {
-                        for id in ids {
-                            if !m.messages.contains(id) {
-                                m.messages.insert(id.clone());
-                            }
-                        }
-                    }
-                }
-            }
-            if f.throttled
-                && let Some(t) = f.time
+            if let Some(m) = mailbox
+                && !g.mailboxes.contains(m)
             {
-                m.throttled.insert(t);
+                g.mailboxes.insert(m.to_owned());
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use keywarden_model::{Alert, MailboxExposure, Severity, TimeWindow};
+use keywarden_model::{Alert, Severity};
 use serde_json::{Value as Json, json};
 
 use crate::collect::Gather;
@@ -14,9 +14,6 @@ use crate::keys::Key;
 use crate::rules::{Candidate, Plan};
 use crate::scan::Scan;
 
-/// A throttled `MailItemsAccessed` record means up to this long of unaudited access.
-pub const THROTTLE_WINDOW_SECONDS: i64 = 24 * 3600;
-
 /// Lists in evidence are capped at this many values (the count is always given).
 const EVIDENCE_LIST_CAP: usize = 100;
 
@@ -25,8 +22,6 @@ const EVIDENCE_LIST_CAP: usize = 100;
 pub struct Detections {
     /// Sorted by (first time, rule id, id).
     pub alerts: Vec<Alert>,
-    /// Alert id → mailbox exposure of its records.
-    pub exposure: BTreeMap<String, Vec<MailboxExposure>>,
     /// The sign-in coverage found and the tokens left unjudged (`summary.json`'s `coverage`).
     pub coverage: CoverageSummary,
 }
@@ -38,11 +33,7 @@ pub fn finalize(plan: &Plan, gathered: Vec<Gather>, s: &Settings) -> Detections 
         ..Detections::default()
     };
     for (c, g) in plan.candidates.iter().zip(gathered) {
-        let (alert, exposure) = alert(c, g, plan, s);
-        if !exposure.is_empty() {
-            out.exposure.insert(alert.id.clone(), exposure);
-        }
-        out.alerts.push(alert);
+        out.alerts.push(alert(c, g, plan, s));
     }
     sort_alerts(&mut out.alerts);
     out
@@ -54,7 +45,7 @@ pub fn sort_alerts(alerts: &mut [Alert]) {
         .sort_by(|a, b| (a.time_first, &a.rule_id, &a.id).cmp(&(b.time_first, &b.rule_id, &b.id)));
 }
 
-fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<MailboxExposure>) {
+fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> Alert {
     let scan = &plan.scan;
     let w = &s.config.weak_signals;
     let mut a = Alert::new(c.rule.id(), c.title.clone(), c.severity);
@@ -74,7 +65,7 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
     a.tenant = scan.syms.owned(ctx.tenant);
     a.user = scan.syms.owned(ctx.user).or_else(|| c.user.clone());
     a.mailbox = if g.mailboxes.len() == 1 {
-        g.mailboxes.keys().next().cloned()
+        g.mailboxes.iter().next().cloned()
     } else {
         scan.syms.owned(ctx.mailbox)
     };
@@ -136,7 +127,7 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
             "mailboxes".into(),
             json!(
                 g.mailboxes
-                    .keys()
+                    .iter()
                     .take(EVIDENCE_LIST_CAP)
                     .collect::<Vec<_>>()
             ),
@@ -149,25 +140,7 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> (Alert, Vec<Mai
         a.record_ids.sort();
         a.record_ids.dedup();
     }
-    let exposure = g
-        .mailboxes
-        .into_iter()
-        .map(|(mailbox, m)| MailboxExposure {
-            mailbox,
-            messages: m.messages.into_iter().collect(),
-            folders_synced: m.folders_synced.into_iter().collect(),
-            throttled_windows: merge_windows(m.throttled.into_iter().map(|t| TimeWindow {
-                start: t,
-                end: t.plus_seconds(THROTTLE_WINDOW_SECONDS),
-            })),
-        })
-        .filter(|m| {
-            !(m.messages.is_empty()
-                && m.folders_synced.is_empty()
-                && m.throttled_windows.is_empty())
-        })
-        .collect();
-    (a, exposure)
+    a
 }
 
 /// Whether the tokens an alert covers trace to sign-ins.
@@ -215,20 +188,6 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Sorted, overlapping windows merged.
-pub fn merge_windows(w: impl Iterator<Item = TimeWindow>) -> Vec<TimeWindow> {
-    let mut v: Vec<TimeWindow> = w.collect();
-    v.sort();
-    let mut out: Vec<TimeWindow> = Vec::with_capacity(v.len());
-    for x in v {
-        match out.last_mut() {
-            Some(last) if x.start <= last.end => last.end = last.end.max(x.end),
-            _ => out.push(x),
-        }
-    }
-    out
-}
-
 /// A key as text parts, for stable ids.
 fn key_text(scan: &Scan, k: &Key) -> Vec<String> {
     let t = |s: u32| scan.text(s).to_string();
@@ -245,26 +204,5 @@ fn key_text(scan: &Scan, k: &Key) -> Vec<String> {
         Key::Reader(a, b) => vec!["reader".into(), t(a), t(b)],
         Key::UserIp(a, b) => vec!["user-ip".into(), t(a), t(b)],
         Key::Flag(f, a, b, c) => vec![format!("{f:?}"), t(a), t(b), t(c)],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use keywarden_model::Timestamp;
-
-    #[test]
-    fn throttle_windows_merge() {
-        let w = |s: i64| TimeWindow {
-            start: Timestamp::from_unix_seconds(s),
-            end: Timestamp::from_unix_seconds(s + THROTTLE_WINDOW_SECONDS),
-        };
-        let m = merge_windows([w(80_000), w(0), w(10), w(500_000)].into_iter());
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[0].start, Timestamp::from_unix_seconds(0));
-        assert_eq!(
-            m[0].end,
-            Timestamp::from_unix_seconds(80_000 + THROTTLE_WINDOW_SECONDS)
-        );
     }
 }

@@ -1,22 +1,15 @@
-//! Incidents and exposure.
+//! Incidents.
 //!
 //! [`assign_incidents`] groups alerts (built-in and Sigma alike) that share a token id, a
 //! session id or, between alerts of at least `high` severity, a client IP, and sets each
-//! alert's `incident_id` (a stable hash of its members' ids). [`exposure`] then follows
-//! Microsoft's MailItemsAccessed procedure per incident and mailbox: `Bind` → the exact
-//! `InternetMessageId`s, `Sync` → the folder, `IsThrottled` → a 24 h unaudited window.
+//! alert's `incident_id` (a stable hash of its members' ids). What each incident read is
+//! [`crate::exposure`]'s job.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keywarden_model::{
-    Alert, Exposure, IncidentExposure, MailboxExposure, Severity, TimeWindow, Timestamp,
-};
+use keywarden_model::{Alert, Severity, Timestamp};
 
-use crate::finalize::{Detections, merge_windows};
 use crate::intern::stable_hash;
-
-/// Messages, synced folders and throttled windows of one mailbox, accumulated.
-type MailboxAcc = (BTreeSet<String>, BTreeSet<String>, Vec<TimeWindow>);
 
 /// Rules whose alerts aggregate many identities and so must not chain incidents together.
 const NON_LINKING: &[&str] = &["mailbox-volume-anomaly"];
@@ -92,48 +85,6 @@ pub fn assign_incidents(alerts: &mut [Alert]) -> Vec<Incident> {
         }
     }
     incidents
-}
-
-/// `exposure.json`: per incident, the mailboxes its decisive alerts reached. When an incident
-/// has `high`/`critical` alerts, only their records count (a lead sharing a token adds
-/// nothing the evidence does not already cover, and may cover benign records).
-pub fn exposure(alerts: &[Alert], incidents: &[Incident], detections: &Detections) -> Exposure {
-    let mut out = Exposure::default();
-    for inc in incidents {
-        let strong = inc
-            .alerts
-            .iter()
-            .any(|&i| alerts[i].severity >= Severity::High);
-        let mut per: BTreeMap<String, MailboxAcc> = BTreeMap::new();
-        for &i in &inc.alerts {
-            let a = &alerts[i];
-            if strong && a.severity < Severity::High {
-                continue;
-            }
-            for m in detections.exposure.get(&a.id).into_iter().flatten() {
-                let e = per.entry(m.mailbox.clone()).or_default();
-                e.0.extend(m.messages.iter().cloned());
-                e.1.extend(m.folders_synced.iter().cloned());
-                e.2.extend(m.throttled_windows.iter().copied());
-            }
-        }
-        out.incidents.push(IncidentExposure {
-            id: inc.id.clone(),
-            severity: inc.severity,
-            first: inc.first,
-            last: inc.last,
-            mailboxes: per
-                .into_iter()
-                .map(|(mailbox, (m, f, w))| MailboxExposure {
-                    mailbox,
-                    messages: m.into_iter().collect(),
-                    folders_synced: f.into_iter().collect(),
-                    throttled_windows: merge_windows(w.into_iter()),
-                })
-                .collect(),
-        });
-    }
-    out
 }
 
 /// The values through which an alert joins others: tokens and sessions always, client IPs

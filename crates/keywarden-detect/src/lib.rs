@@ -42,8 +42,11 @@ pub mod coverage_declared;
 pub mod detector;
 pub mod directory;
 pub mod error;
+pub mod exposure;
+pub mod exposure_pass;
 pub mod facts;
 pub mod finalize;
+pub mod identity;
 pub mod incident;
 pub mod intel;
 pub mod intern;
@@ -59,8 +62,14 @@ pub use config::{DEFAULT_CONFIG, DetectConfig, Settings};
 pub use coverage::{CoverageModel, CoverageSummary, Declared, SignInCategory, TokenKind, Unjudged};
 pub use detector::Detector;
 pub use error::{ConfigError, CoverageError, IntelError, OutputError, StateError};
+pub use exposure::{
+    ExposureBuilder, ExposureScope, IncidentLinks, IssuedTokens, LinkKind, ScopedIncident,
+    ThrottleLog,
+};
+pub use exposure_pass::ExposureStage;
 pub use finalize::Detections;
-pub use incident::{Incident, assign_incidents, exposure, links as incident_links};
+pub use identity::Directory;
+pub use incident::{Incident, assign_incidents, links as incident_links};
 pub use intel::Intel;
 pub use output::{write_alerts, write_exposure};
 pub use rules::{BaselineNote, Plan, Rule};

@@ -88,6 +88,26 @@ impl Prefilter {
         }
     }
 
+    /// A filter for records holding one of `values` verbatim (ids, IPv4 addresses), for a
+    /// pass that links records by value rather than by key. [`Prefilter::All`] when a value
+    /// cannot be searched safely (too short, or text a reader may rewrite) or there is none.
+    pub fn for_values<'v>(values: impl IntoIterator<Item = &'v str>) -> Prefilter {
+        let mut exact: FxHashSet<&str> = FxHashSet::default();
+        for v in values {
+            if !safe(v) {
+                return Prefilter::All;
+            }
+            exact.insert(v);
+        }
+        match Exact::new(exact) {
+            Ok(Some(exact)) => Prefilter::Needles {
+                exact: Some(exact),
+                folded: None,
+            },
+            _ => Prefilter::All,
+        }
+    }
+
     /// Whether the record whose raw bytes are `raw` may hold a wanted key.
     pub fn wants(&self, raw: &[u8]) -> bool {
         match self {
@@ -301,6 +321,19 @@ mod tests {
         assert_eq!(f.needles(), 3);
         assert!(!f.wants(br#"{"ClientAppId":"11111111-2222-3333-4444-555555555555"}"#));
         assert!(f.wants(br#"{"UserId":"USER1@contoso.com"}"#));
+    }
+
+    #[test]
+    fn values_are_searched_verbatim_and_unsafe_ones_parse_everything() {
+        let f = Prefilter::for_values(["TokenAbc_123", "203.0.113.9"]);
+        assert_eq!(f.needles(), 2);
+        assert!(f.wants(br#"{"ClientIP":"203.0.113.9"}"#));
+        assert!(!f.wants(br#"{"ClientIP":"203.0.113.8"}"#));
+        assert!(matches!(
+            Prefilter::for_values(["TokenAbc_123", "2001:db8::1"]),
+            Prefilter::All
+        ));
+        assert!(matches!(Prefilter::for_values([]), Prefilter::All));
     }
 
     #[test]

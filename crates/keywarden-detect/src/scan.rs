@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::config::Settings;
 use crate::directory::Directory;
+use crate::exposure::ThrottleLog;
 use crate::facts::{Facts, Role};
 use crate::intern::{CachedInterner, Interner, NONE, Sym, SymCache, remap};
 use crate::keys::{Key, keys_of};
@@ -184,6 +185,10 @@ pub struct Scan {
     /// Token ids some sign-in issued, as a bit per symbol: `token-never-issued` only asks
     /// whether a token was issued, so these (the most numerous keys) need no aggregate.
     issued: Vec<u64>,
+    /// Throttled mail-access times per mailbox, whoever's records (for exposure).
+    pub throttling: ThrottleLog,
+    /// UPN ↔ object id and app display names, from the sign-ins.
+    pub identities: crate::identity::Directory,
     /// Directory changes and AD FS key theft records (rare; kept whole).
     pub directory: Directory,
     /// The hot path's symbol caches (worker-local; not merged).
@@ -200,6 +205,8 @@ impl Scan {
             f.client_app_id.as_deref(),
             matches!(f.role, Role::MailAccess(_)),
         );
+        self.throttling.observe(&f);
+        self.identities.observe(ev);
         if let Some(t) = f.time {
             self.first = Some(self.first.map_or(t, |x| x.min(t)));
             self.last = Some(self.last.map_or(t, |x| x.max(t)));
@@ -290,6 +297,8 @@ impl Scan {
             }
             self.uses.entry(k).or_default().merge(&u, &self.syms);
         }
+        self.throttling.merge(other.throttling);
+        self.identities.merge(other.identities);
         self.events += other.events;
         self.directory.merge(other.directory);
         for t in [other.first, other.last].into_iter().flatten() {

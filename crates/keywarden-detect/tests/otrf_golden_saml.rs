@@ -11,7 +11,7 @@
 mod common;
 
 use common::{detector, shared};
-use keywarden_detect::{assign_incidents, exposure};
+use keywarden_detect::assign_incidents;
 use keywarden_ingest::IngestConfig;
 use keywarden_model::Severity;
 
@@ -36,7 +36,8 @@ fn otrf_golden_saml_mail_access_by_attacker_app_raises_an_alert() {
         .iter()
         .map(|(n, b)| (n.as_str(), b.as_slice()))
         .collect();
-    let (plan, d) = detector().run_bytes(&inputs, &IngestConfig::default(), None);
+    let cfg = IngestConfig::default();
+    let (plan, d) = detector().run_bytes(&inputs, &cfg, None);
 
     // No sign-in logs: the never-issued check has no coverage and must stay silent.
     assert!(d.alerts.iter().all(|a| a.rule_id != "token-never-issued"));
@@ -64,10 +65,18 @@ fn otrf_golden_saml_mail_access_by_attacker_app_raises_an_alert() {
             "{check}"
         );
     }
-    // The Bind's seven message ids (six distinct) are the exposure of that alert.
-    let exp = d.exposure.get(&hits[0].id).expect("exposure for the Bind");
-    assert_eq!(exp[0].mailbox, "pgustavo@simulandlabs.com");
-    assert_eq!(exp[0].messages.len(), 6);
+    // The Bind's seven message ids (six distinct) are the exposure of that alert's incident.
+    let mut alerts = d.alerts.clone();
+    let incidents = assign_incidents(&mut alerts);
+    let exposure = detector().exposure_bytes(&plan, &alerts, &incidents, &inputs, &cfg);
+    let hit = alerts.iter().find(|a| a.id == hits[0].id).expect("alert");
+    let exp = exposure
+        .incidents
+        .iter()
+        .find(|i| Some(&i.id) == hit.incident_id.as_ref())
+        .expect("exposure for the Bind's incident");
+    assert_eq!(exp.mailboxes[0].mailbox, "pgustavo@simulandlabs.com");
+    assert_eq!(exp.mailboxes[0].messages.len(), 6);
 }
 
 fn dataset_inputs() -> Vec<(String, Vec<u8>)> {
@@ -90,7 +99,8 @@ fn otrf_golden_saml_takeover_chain_is_one_high_incident_with_the_mailbox_exposed
         .iter()
         .map(|(n, b)| (n.as_str(), b.as_slice()))
         .collect();
-    let (_, mut d) = detector().run_bytes(&inputs, &IngestConfig::default(), None);
+    let cfg = IngestConfig::default();
+    let (plan, mut d) = detector().run_bytes(&inputs, &cfg, None);
     let takeovers: Vec<usize> = (0..d.alerts.len())
         .filter(|&i| d.alerts[i].rule_id == "app-takeover")
         .collect();
@@ -132,7 +142,7 @@ fn otrf_golden_saml_takeover_chain_is_one_high_incident_with_the_mailbox_exposed
         .expect("incident");
     let inc = incidents.iter().find(|i| i.id == id).expect("its incident");
     assert!(inc.severity >= Severity::High);
-    let exp = exposure(&d.alerts, &incidents, &d);
+    let exp = detector().exposure_bytes(&plan, &d.alerts, &incidents, &inputs, &cfg);
     let mine = exp.incidents.iter().find(|i| i.id == id).expect("exposure");
     assert_eq!(mine.mailboxes.len(), 1);
     assert_eq!(mine.mailboxes[0].mailbox, "pgustavo@simulandlabs.com");

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use keywarden_detect::{
-    Baseline, DetectConfig, Detections, Detector, ScanStage, assign_incidents, exposure,
-    write_alerts, write_exposure,
+    Baseline, DetectConfig, Detections, Detector, Plan, ScanStage, assign_incidents, write_alerts,
+    write_exposure,
 };
 use keywarden_ingest::{IngestConfig, InputSource, expand_inputs};
 use keywarden_model::{Alert, Exposure};
@@ -62,14 +62,14 @@ impl DetectPass {
     }
 
     /// After ingest: rules, the collection pass over the same inputs, alerts; saves the state
-    /// when asked.
+    /// when asked. The plan is kept for the exposure pass ([`DetectPass::write_outputs`]).
     pub(crate) fn finish(
         &self,
         stage: &ScanStage<'_>,
         inputs: &[InputSource],
         ingest: &IngestConfig,
         save_state: Option<&Path>,
-    ) -> Result<Detections, HuntError> {
+    ) -> Result<(Detections, Plan), HuntError> {
         let plan = self
             .detector
             .plan(stage.take_scan(), self.external.as_ref());
@@ -80,24 +80,30 @@ impl DetectPass {
                 .save(path)?;
         }
         let detections = self.detector.finalize(&plan, gathered);
+        Ok((detections, plan))
+    }
+
+    /// Groups every stage's alerts into incidents, scopes exposure (the exposure pass over the
+    /// same inputs), writes `alerts.jsonl` and `exposure.json` into `out`. Returns the
+    /// exposure for the reports.
+    pub(crate) fn write_outputs(
+        &self,
+        out: &Path,
+        alerts: &mut [Alert],
+        plan: Plan,
+        inputs: &[InputSource],
+        ingest: &IngestConfig,
+    ) -> Result<Exposure, HuntError> {
+        keywarden_detect::finalize::sort_alerts(alerts);
+        let incidents = assign_incidents(alerts);
+        let exposure = self
+            .detector
+            .exposure_files(&plan, alerts, &incidents, inputs, ingest);
         // The plan holds every aggregate and interned string of the run (hundreds of MB on a
         // large tenant); freeing them is off the critical path, beside the report writing.
         std::thread::spawn(move || drop(plan));
-        Ok(detections)
+        write_alerts(&out.join("alerts.jsonl"), alerts)?;
+        write_exposure(&out.join("exposure.json"), &exposure)?;
+        Ok(exposure)
     }
-}
-
-/// Groups every stage's alerts into incidents, scopes exposure, writes `alerts.jsonl` and
-/// `exposure.json` into `out`. Returns the exposure for the reports.
-pub(crate) fn write_detection_outputs(
-    out: &Path,
-    alerts: &mut [Alert],
-    detections: &Detections,
-) -> Result<Exposure, HuntError> {
-    keywarden_detect::finalize::sort_alerts(alerts);
-    let incidents = assign_incidents(alerts);
-    let exposure = exposure(alerts, &incidents, detections);
-    write_alerts(&out.join("alerts.jsonl"), alerts)?;
-    write_exposure(&out.join("exposure.json"), &exposure)?;
-    Ok(exposure)
 }

@@ -14,7 +14,7 @@ use keywarden_model::{Alert, Exposure, Timestamp};
 use keywarden_sigma::{LoadReport, SigmaStage};
 
 use crate::config::HuntConfig;
-use crate::detect_pass::{DetectPass, write_detection_outputs};
+use crate::detect_pass::DetectPass;
 use crate::error::HuntError;
 use crate::progress::HuntProgress;
 use crate::rejected_log::RejectedLog;
@@ -109,15 +109,17 @@ impl Hunt {
         log.finish()?;
 
         let save_state = self.config.save_state.as_deref();
-        let detections = self
-            .detect
-            .finish(&detect_stage, &inputs, &self.ingest, save_state)?;
+        let (detections, plan) =
+            self.detect
+                .finish(&detect_stage, &inputs, &self.ingest, save_state)?;
         // Alerts from every stage, before incident grouping and reporting.
         let mut alerts: Vec<Alert> = detections.alerts.clone();
         if let Some(s) = &self.sigma {
             alerts.extend(s.finish().alerts);
         }
-        let exposure = write_detection_outputs(out, &mut alerts, &detections)?;
+        let exposure = self
+            .detect
+            .write_outputs(out, &mut alerts, plan, &inputs, &self.ingest)?;
         write_reports(out, &alerts, &exposure, &report, generated_at)?;
         write_summary(out, &report, alerts.len() as u64, &detections.coverage)?;
         Ok(HuntOutput {

@@ -25,6 +25,8 @@ mod value_parse;
 
 pub use alert::{Alert, Severity};
 pub use event::{Event, Fields, FolderAccess, Origin, SourceKind, Text, ascii_fold, non_empty};
-pub use exposure::{Exposure, IncidentExposure, MailboxExposure, TimeWindow};
+pub use exposure::{
+    Exposure, IncidentExposure, MailboxExposure, THROTTLE_WINDOW_SECONDS, TimeWindow,
+};
 pub use time::Timestamp;
 pub use value::{JsonError, Object, Value};

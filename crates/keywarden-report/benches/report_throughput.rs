@@ -124,6 +124,8 @@ fn generate(n: usize) -> (Vec<Alert>, Exposure) {
                         start: t0,
                         end: t0.plus_seconds(86_400),
                     }],
+                    linked_by: [("token".to_string(), 10)].into_iter().collect(),
+                    aliases: Vec::new(),
                 }],
             });
         }

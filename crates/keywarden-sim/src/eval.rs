@@ -275,17 +275,9 @@ fn merge(exposure: &Exposure) -> BTreeMap<String, Merged> {
     out
 }
 
-/// Sorts windows and merges those that overlap or touch.
-pub fn merge_windows(mut windows: Vec<TimeWindow>) -> Vec<TimeWindow> {
-    windows.sort();
-    let mut out: Vec<TimeWindow> = Vec::with_capacity(windows.len());
-    for w in windows {
-        match out.last_mut() {
-            Some(last) if w.start <= last.end => last.end = last.end.max(w.end),
-            _ => out.push(w),
-        }
-    }
-    out
+/// Sorts windows and merges those that overlap or touch ([`TimeWindow::merge_all`]).
+pub fn merge_windows(windows: Vec<TimeWindow>) -> Vec<TimeWindow> {
+    TimeWindow::merge_all(windows)
 }
 
 fn compare_exposure(truth: &Exposure, found: &Exposure) -> ExposureScore {

@@ -103,11 +103,18 @@ impl Simulation {
         let mut later: Vec<Activity> = Vec::new();
         let mut withheld: Vec<String> = Vec::new();
         let mut written: Vec<Activity> = Vec::new();
+        // Everyone else's throttled mail records: throttling is the mailbox's (truth.rs).
+        let mut throttled: Vec<Activity> = Vec::new();
         for day in 0..plan.days {
             let midnight = plan.start.plus_seconds(i64::from(day) * 86_400);
             let next = midnight.plus_seconds(86_400);
             acts.clear();
             world.day(&mut benign_rng, &tenant, day, midnight, &mut acts);
+            throttled.extend(
+                acts.iter()
+                    .filter(|a| matches!(a, Activity::Mail(m) if m.throttled))
+                    .cloned(),
+            );
             acts.extend(
                 intrusion
                     .iter()
@@ -147,7 +154,13 @@ impl Simulation {
             )?);
         }
         let records = files.iter().map(|f| f.records).sum();
-        let mut truth = Truth::from_attack(self.generator_json(), &tenant, records, &intrusion);
+        let mut truth = Truth::from_attack(
+            self.generator_json(),
+            &tenant,
+            records,
+            &intrusion,
+            &throttled,
+        );
         withheld.sort();
         withheld.dedup();
         truth.unjudgeable_record_ids = gaps::unjudgeable(&written, &withheld);

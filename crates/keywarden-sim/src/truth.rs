@@ -4,19 +4,23 @@
 //! id the attacker produced, and per mailbox what those records expose under Microsoft's
 //! MailItemsAccessed forensics procedure (Bind → the exact `InternetMessageId`s, Sync → the
 //! whole folder, `IsThrottled` True → 24 hours of unaudited access from that record's time), in
-//! the `exposure.json` shape.
+//! the `exposure.json` shape. Throttling is the mailbox's: a throttled record of another client
+//! (the victim's own Outlook) on a mailbox the attacker read opens an unaudited window of the
+//! intrusion too, when that window overlaps the attacker's reads of the mailbox.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use keywarden_model::{Exposure, IncidentExposure, MailboxExposure, Severity, TimeWindow};
+use keywarden_model::{
+    Exposure, IncidentExposure, MailboxExposure, Severity, TimeWindow, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::activity::{Activity, MailAccessKind};
 use crate::tenant::Tenant;
 
 /// How long a throttled record leaves a mailbox unaudited.
-pub const THROTTLE_WINDOW_SECONDS: i64 = 24 * 3600;
+pub use keywarden_model::THROTTLE_WINDOW_SECONDS;
 
 /// The contents of `truth.json` (documented in `docs/SIMULATOR.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,12 +61,14 @@ pub enum TruthError {
 }
 
 impl Truth {
-    /// Builds the truth from the attacker's activities.
+    /// Builds the truth from the attacker's activities and the throttled mail records of
+    /// everyone else (`throttled`; other activities in it are ignored).
     pub fn from_attack(
         generator: serde_json::Value,
         tenant: &Tenant,
         records: u64,
         attack: &[Activity],
+        throttled: &[Activity],
     ) -> Truth {
         let mut ids: Vec<String> = attack.iter().map(|a| a.id().to_string()).collect();
         ids.sort();
@@ -74,6 +80,8 @@ impl Truth {
                 continue;
             };
             let e = per_mailbox.entry(owner.upn.clone()).or_default();
+            e.first = Some(e.first.map_or(m.time, |f| f.min(m.time)));
+            e.last = Some(e.last.map_or(m.time, |l| l.max(m.time)));
             match &m.access {
                 MailAccessKind::Bind(items) => {
                     for (_, ids) in items {
@@ -89,10 +97,22 @@ impl Truth {
                 }
             }
             if m.throttled {
-                e.windows.insert(TimeWindow {
-                    start: m.time,
-                    end: m.time.plus_seconds(THROTTLE_WINDOW_SECONDS),
-                });
+                e.windows.insert(TimeWindow::throttled_at(m.time));
+            }
+        }
+        for a in throttled {
+            let Activity::Mail(m) = a else { continue };
+            let Some(owner) = tenant.users.get(m.mailbox) else {
+                continue;
+            };
+            let Some(e) = per_mailbox.get_mut(&owner.upn) else {
+                continue;
+            };
+            let w = TimeWindow::throttled_at(m.time);
+            if let (true, Some(start), Some(end)) = (m.throttled, e.first, e.last)
+                && w.overlaps(&TimeWindow { start, end })
+            {
+                e.windows.insert(w);
             }
         }
         let incidents = if attack.is_empty() {
@@ -110,6 +130,7 @@ impl Truth {
                         messages: e.messages.into_iter().collect(),
                         folders_synced: e.folders.into_iter().collect(),
                         throttled_windows: e.windows.into_iter().collect(),
+                        ..MailboxExposure::default()
                     })
                     .collect(),
             }]
@@ -143,11 +164,13 @@ struct Exposed {
     messages: BTreeSet<String>,
     folders: BTreeSet<String>,
     windows: BTreeSet<TimeWindow>,
+    /// The attacker's first and last read of the mailbox.
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
 }
 
 #[cfg(test)]
 mod tests {
-    use keywarden_model::Timestamp;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -158,22 +181,7 @@ mod tests {
     fn bind_sync_and_throttling_become_messages_folders_and_windows() {
         let tenant = Tenant::generate(&mut ChaCha8Rng::seed_from_u64(2), 4);
         let t = Timestamp::parse("2023-06-12T03:00:00Z").unwrap();
-        let mail = |id: &str, access, throttled| {
-            Activity::Mail(MailAccess {
-                id: id.into(),
-                time: t,
-                actor: Actor::System,
-                mailbox: 1,
-                logon_type: 0,
-                client: None,
-                resource: "",
-                client_ip: String::new(),
-                client_info: None,
-                access,
-                throttled,
-                operation_count: 1,
-            })
-        };
+        let mail = |id: &str, access, throttled| mail_at(id, t, access, throttled);
         let attack = [
             mail(
                 "b",
@@ -182,14 +190,68 @@ mod tests {
             ),
             mail("a", MailAccessKind::Sync(vec![1]), true),
         ];
-        let truth = Truth::from_attack(serde_json::json!({}), &tenant, 10, &attack);
+        let truth = Truth::from_attack(serde_json::json!({}), &tenant, 10, &attack, &[]);
         assert_eq!(truth.attacker_record_ids, vec!["a", "b"]);
         let mb = &truth.exposure.incidents[0].mailboxes[0];
         assert_eq!(mb.mailbox, tenant.users[1].upn);
         assert_eq!(mb.messages, vec!["<m1>", "<m2>"]);
         assert_eq!(mb.folders_synced, vec!["\\Sent Items"]);
         assert_eq!(mb.throttled_windows[0].end, t.plus_seconds(86_400));
-        let clean = Truth::from_attack(serde_json::json!({}), &tenant, 10, &[]);
+        let clean = Truth::from_attack(serde_json::json!({}), &tenant, 10, &[], &[]);
         assert!(clean.exposure.incidents.is_empty());
+    }
+
+    #[test]
+    fn regression_victim_caused_throttling_is_the_intrusions_window() {
+        let tenant = Tenant::generate(&mut ChaCha8Rng::seed_from_u64(2), 4);
+        let t = Timestamp::parse("2023-06-12T03:00:00Z").unwrap();
+        let attack = [mail_at("a", t, MailAccessKind::Sync(vec![1]), false)];
+        let victim = [
+            // An hour before the attacker's read: its window covers it.
+            mail_at(
+                "v1",
+                t.plus_seconds(-3600),
+                MailAccessKind::Sync(vec![0]),
+                true,
+            ),
+            // Two days later: no attacker read in its window.
+            mail_at(
+                "v2",
+                t.plus_seconds(2 * 86_400),
+                MailAccessKind::Sync(vec![0]),
+                true,
+            ),
+            // Not throttled.
+            mail_at(
+                "v3",
+                t.plus_seconds(-60),
+                MailAccessKind::Sync(vec![0]),
+                false,
+            ),
+        ];
+        let truth = Truth::from_attack(serde_json::json!({}), &tenant, 10, &attack, &victim);
+        let mb = &truth.exposure.incidents[0].mailboxes[0];
+        assert_eq!(
+            mb.throttled_windows,
+            vec![TimeWindow::throttled_at(t.plus_seconds(-3600))]
+        );
+        assert_eq!(truth.attacker_record_ids, vec!["a"]);
+    }
+
+    fn mail_at(id: &str, t: Timestamp, access: MailAccessKind, throttled: bool) -> Activity {
+        Activity::Mail(MailAccess {
+            id: id.into(),
+            time: t,
+            actor: Actor::System,
+            mailbox: 1,
+            logon_type: 0,
+            client: None,
+            resource: "",
+            client_ip: String::new(),
+            client_info: None,
+            access,
+            throttled,
+            operation_count: 1,
+        })
     }
 }

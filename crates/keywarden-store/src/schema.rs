@@ -158,6 +158,13 @@ ALTER TABLE batches ADD COLUMN body_sha256 TEXT;
 CREATE UNIQUE INDEX batches_idempotency ON batches(credential, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 "#,
+    // 6: exposure links mail access by the attacker's client IP (records before sign-in
+    // coverage) and reads the throttled records of every mailbox an incident reached
+    // (throttling is the mailbox's): two indexes over mail-access rows only.
+    r#"
+CREATE INDEX events_mail_ip ON events(client_ip) WHERE role = 'mail-access';
+CREATE INDEX events_mail_mailbox ON events(mailbox) WHERE role = 'mail-access';
+"#,
 ];
 
 /// `PRAGMA application_id` of a keywarden store: "KWDR".
@@ -284,22 +291,33 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(names, ["events_session", "events_token"]);
-        // Exposure's lookup (see `exposure.rs`) still searches both partial indexes.
+        assert_eq!(
+            names,
+            [
+                "events_mail_ip",
+                "events_mail_mailbox",
+                "events_session",
+                "events_token"
+            ]
+        );
+        // Exposure's lookup (see `exposure.rs`) searches the partial indexes.
         let plan: Vec<String> = c
             .prepare(
-                "EXPLAIN QUERY PLAN SELECT mailbox, count(*) FROM events
-                 WHERE role = 'mail-access' AND mailbox IS NOT NULL
-                 AND (token_id IN (?1, ?2) OR session_id IN (?3)) GROUP BY mailbox",
+                "EXPLAIN QUERY PLAN SELECT id FROM events WHERE role = 'mail-access' AND id IN
+                 (SELECT id FROM events WHERE token_id IN (?1, ?2)
+                  UNION SELECT id FROM events WHERE session_id IN (?3)
+                  UNION SELECT id FROM events WHERE role = 'mail-access' AND client_ip IN (?4))",
             )
             .unwrap()
-            .query_map(["a", "b", "c"], |r| r.get::<_, String>(3))
+            .query_map(["a", "b", "c", "d"], |r| r.get::<_, String>(3))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
         let plan = plan.join("\n");
-        assert!(plan.contains("USING INDEX events_token"), "{plan}");
-        assert!(plan.contains("USING INDEX events_session"), "{plan}");
+        assert!(plan.contains("INDEX events_token"), "{plan}");
+        assert!(plan.contains("INDEX events_session"), "{plan}");
+        assert!(plan.contains("INDEX events_mail_ip"), "{plan}");
+        assert!(!plan.contains("SCAN events"), "{plan}");
     }
 
     #[test]

@@ -19,7 +19,19 @@ fn event(n: u32, token: &str, mailbox: &str, access: &str) -> EventRow {
         mailbox: Some(mailbox.into()),
         operation: Some("MailItemsAccessed".into()),
         mail_access: Some(access.into()),
-        raw: "{}".into(),
+        // The record the columns were read from (exposure reads it back).
+        raw: serde_json::json!({
+            "CreationTime": Timestamp(1_689_000_000_000_000 + i64::from(n) * 3_600_000_000).to_string(),
+            "Id": format!("rec-{token}-{n}"),
+            "Operation": "MailItemsAccessed",
+            "RecordType": 50,
+            "OrganizationId": "t1",
+            "UserId": "alice@contoso.com",
+            "MailboxOwnerUPN": mailbox,
+            "OperationProperties": [{"Name": "MailAccessType", "Value": access}],
+            "AppAccessContext": {"UniqueTokenId": token}
+        })
+        .to_string(),
         ..EventRow::default()
     }
 }

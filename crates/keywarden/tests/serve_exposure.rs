@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use keywarden_detect::finalize::merge_windows;
 use keywarden_model::{MailboxExposure, TimeWindow};
 use serde_json::Value;
 use serve_support::*;
@@ -64,7 +63,7 @@ fn add_exposed(into: &mut Exposed, mailboxes: &Value) {
         e.0.extend(m.messages);
         e.1.extend(m.folders_synced);
         e.2.extend(m.throttled_windows);
-        e.2 = merge_windows(std::mem::take(&mut e.2).into_iter());
+        e.2 = TimeWindow::merge_all(std::mem::take(&mut e.2));
     }
 }
 

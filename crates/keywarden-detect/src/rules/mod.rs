@@ -367,11 +367,17 @@ fn add_lookback_daily_ops(known: &mut Known, scan: &Scan) {
 impl Plan {
     /// Whether the collection pass must read the input called `name`.
     pub fn needs_input(&self, name: &str) -> bool {
-        self.inputs_needed.contains(name)
-            || name
-                .split_once('!')
-                .is_some_and(|(outer, _)| self.inputs_needed.contains(outer))
+        input_listed(&self.inputs_needed, name)
     }
+}
+
+/// Whether an input called `name` (or the archive it is a member of, `outer!inner`) is in
+/// a set of input names.
+pub fn input_listed(names: &BTreeSet<String>, name: &str) -> bool {
+    names.contains(name)
+        || name
+            .split_once('!')
+            .is_some_and(|(outer, _)| names.contains(outer))
 }
 
 /// Keys of every candidate (to keep alerted behaviour out of a saved state).

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use keywarden_detect::{
-    Baseline, DetectConfig, Detections, Detector, Incident, Plan, assign_incidents, exposure,
+    Baseline, DetectConfig, Detections, Detector, Incident, Plan, assign_incidents,
 };
 use keywarden_ingest::{IngestConfig, InputSource};
 use keywarden_model::{Alert, Exposure};
@@ -50,8 +50,19 @@ pub fn run(files: &[&str], external: Option<&Baseline>) -> Run {
         .iter()
         .map(|(n, b)| (n.as_str(), b.as_slice()))
         .collect();
-    let (plan, detections) = detector().run_bytes(&inputs, &IngestConfig::default(), external);
-    finish(plan, detections)
+    let d = detector();
+    let cfg = IngestConfig::default();
+    let (plan, detections) = d.run_bytes(&inputs, &cfg, external);
+    let mut alerts = detections.alerts.clone();
+    let incidents = assign_incidents(&mut alerts);
+    let exposure = d.exposure_bytes(&plan, &alerts, &incidents, &inputs, &cfg);
+    Run {
+        plan,
+        detections,
+        alerts,
+        incidents,
+        exposure,
+    }
 }
 
 /// Runs both passes over paths with the worker pool.
@@ -62,14 +73,11 @@ pub fn run_pool(paths: &[PathBuf], threads: usize, external: Option<&Baseline>) 
         chunk_bytes: 4096,
         ..IngestConfig::default()
     };
-    let (plan, detections) = detector().run_files(&inputs, &cfg, external);
-    finish(plan, detections)
-}
-
-fn finish(plan: Plan, detections: Detections) -> Run {
+    let d = detector();
+    let (plan, detections) = d.run_files(&inputs, &cfg, external);
     let mut alerts = detections.alerts.clone();
     let incidents = assign_incidents(&mut alerts);
-    let exposure = exposure(&alerts, &incidents, &detections);
+    let exposure = d.exposure_files(&plan, &alerts, &incidents, &inputs, &cfg);
     Run {
         plan,
         detections,

@@ -113,6 +113,8 @@ pub fn hostile() -> (Vec<Alert>, Exposure, ReportSummary) {
                         start: t,
                         end: t.plus_seconds(86_400),
                     }],
+                    linked_by: [(p.to_string(), 1)].into_iter().collect(),
+                    aliases: vec![p.to_string()],
                 }],
             })
             .collect(),

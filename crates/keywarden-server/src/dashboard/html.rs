@@ -281,7 +281,7 @@ fn exposure(b: &mut String, v: &IncidentView) {
     if scope.truncated {
         let _ = write!(
             b,
-            "<p class=\"error\">Partial exposure: messages, folders and windows come from the first {} linked records only (the counts cover them all).</p>",
+            "<p class=\"error\">Partial exposure: messages, folders and windows and counts come from the first {} linked records only.</p>",
             scope.records_read
         );
     }

@@ -3,10 +3,10 @@
 //! records of its exposure pass ([`crate::exposure_pass`]), `serve`'s store feeds it the
 //! stored records of an incident when one is viewed.
 //!
-//! 1. **Links.** An incident's decisive alerts (those at `high` or above when it has any, else
-//!    all) give [`IncidentLinks`]: token ids, session ids, the record ids the alerts cover,
-//!    (client IP, client app) pairs and app-only clients. An access record carrying one of
-//!    them belongs to the incident
+//! 1. **Links.** An incident's decisive alerts (those at `high` or above) give
+//!    [`IncidentLinks`]: token ids, session ids, the record ids the alerts cover, (client IP,
+//!    client app) pairs and app-only clients; an incident of leads only links its alerts' own
+//!    records. An access record carrying one of them belongs to the incident
 //!    ([`LinkKind`] says by what). A record linked only by IP and client app must also hold a
 //!    token id that no sign-in issued: that is how an attacker's records from before sign-in
 //!    coverage join the incident, while a real user's issued token behind the same address
@@ -90,7 +90,8 @@ pub struct IncidentLinks {
 
 impl IncidentLinks {
     /// The links of a group of alerts: only the decisive ones (`high` or above) when there are
-    /// any, since a lead sharing a token adds nothing and may cover benign records.
+    /// any, since a lead sharing a token adds nothing and may cover benign records. Without
+    /// them, the leads' own records (and app-only clients) only.
     pub fn of_alerts<'a>(alerts: impl IntoIterator<Item = &'a Alert> + Clone) -> IncidentLinks {
         let strong = alerts
             .clone()
@@ -102,17 +103,22 @@ impl IncidentLinks {
             .filter(|a| !strong || a.severity >= Severity::High)
         {
             let ev = |name: &str| a.evidence_strings(name);
+            l.records.extend(a.record_ids.iter().cloned());
+            l.apps.extend(ev(LINKED_APPS_EVIDENCE));
+            if !strong {
+                // Leads reach only their own records: widening weak evidence through shared
+                // tokens, sessions or addresses would put benign mail in the exposure.
+                continue;
+            }
             l.tokens
                 .extend(a.token_id.iter().cloned().chain(ev("token_ids")));
             l.sessions
                 .extend(a.session_id.iter().cloned().chain(ev("session_ids")));
-            l.records.extend(a.record_ids.iter().cloned());
             if let Some(app) = &a.client_app_id {
                 for ip in a.client_ip.iter().cloned().chain(ev("client_ips")) {
                     l.ip_apps.insert((ip, app.clone()));
                 }
             }
-            l.apps.extend(ev(LINKED_APPS_EVIDENCE));
         }
         l.tokens.retain(|v| !v.trim().is_empty());
         l.sessions.retain(|v| !v.trim().is_empty());

@@ -22,7 +22,10 @@
 //! rules judge order-dependent things (first use, baselines, coverage) on those aggregates and
 //! produce candidates; only then does a [`CollectStage`] re-read the inputs for the candidates'
 //! records (every record id, exposure), parsing only records whose raw bytes hold one of the
-//! candidates' ids ([`prefilter`]). [`assign_incidents`] and [`exposure`] finish the job;
+//! candidates' ids ([`prefilter`]). [`assign_incidents`] groups them; the exposure pass
+//! ([`exposure_pass`], a read parsing only records that hold an incident's link values) feeds
+//! [`exposure`], the one module that says what each incident read (serve's store feeds it
+//! too), with identities resolved from the sign-ins ([`identity`]);
 //! [`write_alerts`]/[`write_exposure`] write the contracts.
 //!
 //! Directory changes and AD FS key theft records are rare: the scan keeps them whole

@@ -63,6 +63,7 @@ fn incident_page_snapshot() {
                 start: t("2023-06-12T03:00:00Z").unwrap(),
                 end: t("2023-06-13T03:00:00Z").unwrap(),
             }],
+            ..MailboxExposureRow::default()
         }],
         exposure_scope: ExposureScope {
             records_read: 3,

@@ -18,9 +18,9 @@
 //! Batches are committed one at a time or as a group in one transaction ([`commit`]: one fsync
 //! for all, each batch under its own savepoint). Detections (alerts with their incidents) are
 //! written whole or as just the rows a regroup changed ([`detections`]). An incident's mailbox
-//! exposure ([`exposure`]) is computed when it is viewed: counts in SQL, and `hunt`'s
-//! `exposure.json` fields (messages, synced folders, throttled windows) by reading the linked
-//! records' raw JSON back through the ingest shape readers and the detection pack's `Facts`, a
+//! exposure ([`exposure`]) is computed when it is viewed, by the detection pack's exposure
+//! module (the one `hunt`'s `exposure.json` comes from): the store only selects the candidate
+//! rows through its indexes and reads their raw JSON back through the ingest shape readers, a
 //! bounded number of them per view.
 //!
 //! Main types: [`StoreConfig`] → [`Store`] (one writer connection; open more read connections

@@ -279,11 +279,15 @@ fn leads_only_incidents_link_through_every_alert_and_strong_ones_through_strong_
     let both = IncidentLinks::of_alerts([&lead, &strong]);
     assert_eq!(both.tokens, BTreeSet::from(["forged".to_string()]));
     assert!(both.apps.is_empty() && both.ip_apps.is_empty());
+    lead.record_ids = vec!["r1".into()];
     let leads = IncidentLinks::of_alerts([&lead]);
-    assert_eq!(leads.tokens.len(), 2);
+    assert!(leads.tokens.is_empty() && leads.sessions.is_empty());
+    assert_eq!(leads.records, BTreeSet::from(["r1".to_string()]));
     assert_eq!(leads.apps, BTreeSet::from(["app-x".to_string()]));
-    let mut many = IncidentLinks::default();
-    many.tokens = (0..10).map(|i| format!("t{i}")).collect();
+    let mut many = IncidentLinks {
+        tokens: (0..10).map(|i| format!("t{i}")).collect(),
+        ..IncidentLinks::default()
+    };
     assert!(many.truncate(4));
     assert_eq!(many.tokens.len(), 4);
     assert!(!many.truncate(4));

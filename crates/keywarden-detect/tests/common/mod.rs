@@ -53,16 +53,9 @@ pub fn run(files: &[&str], external: Option<&Baseline>) -> Run {
     let d = detector();
     let cfg = IngestConfig::default();
     let (plan, detections) = d.run_bytes(&inputs, &cfg, external);
-    let mut alerts = detections.alerts.clone();
-    let incidents = assign_incidents(&mut alerts);
-    let exposure = d.exposure_bytes(&plan, &alerts, &incidents, &inputs, &cfg);
-    Run {
-        plan,
-        detections,
-        alerts,
-        incidents,
-        exposure,
-    }
+    finish(plan, detections, |p, a, i| {
+        d.exposure_bytes(p, a, i, &inputs, &cfg)
+    })
 }
 
 /// Runs both passes over paths with the worker pool.
@@ -75,9 +68,20 @@ pub fn run_pool(paths: &[PathBuf], threads: usize, external: Option<&Baseline>) 
     };
     let d = detector();
     let (plan, detections) = d.run_files(&inputs, &cfg, external);
+    finish(plan, detections, |p, a, i| {
+        d.exposure_files(p, a, i, &inputs, &cfg)
+    })
+}
+
+/// Groups the alerts into incidents and scopes their exposure with `exposure`.
+fn finish(
+    plan: Plan,
+    detections: Detections,
+    exposure: impl FnOnce(&Plan, &[Alert], &[Incident]) -> Exposure,
+) -> Run {
     let mut alerts = detections.alerts.clone();
     let incidents = assign_incidents(&mut alerts);
-    let exposure = d.exposure_files(&plan, &alerts, &incidents, &inputs, &cfg);
+    let exposure = exposure(&plan, &alerts, &incidents);
     Run {
         plan,
         detections,

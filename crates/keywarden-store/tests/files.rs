@@ -195,6 +195,8 @@ fn a_store_from_before_scoped_keys_is_migrated() {
         let c = rusqlite::Connection::open(cfg.db_path()).unwrap();
         c.execute_batch(
             "DROP INDEX batches_idempotency;
+             DROP INDEX events_mail_ip;
+             DROP INDEX events_mail_mailbox;
              ALTER TABLE batches DROP COLUMN credential;
              ALTER TABLE batches DROP COLUMN idempotency_key;
              ALTER TABLE batches DROP COLUMN body_sha256;

@@ -299,6 +299,9 @@ async fn ingest(
     };
     let bytes = match axum::body::to_bytes(body, st.max_body_bytes).await {
         Ok(b) => b,
+        Err(e) if crate::conn::is_body_timeout(&e) => {
+            return error(StatusCode::REQUEST_TIMEOUT, &e.to_string());
+        }
         Err(_) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,

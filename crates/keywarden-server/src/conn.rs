@@ -406,6 +406,19 @@ pub enum BodyReadTimeout {
     },
 }
 
+/// Whether `err` (or an error it wraps) is a [`BodyReadTimeout`]: handlers reading a body
+/// answer 408 for it rather than blaming the body's size or content.
+pub fn is_body_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<BodyReadTimeout>().is_some() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 impl TimedBody {
     fn new(inner: Incoming, limits: ConnLimits, metrics: Arc<Metrics>) -> TimedBody {
         let now = Instant::now();
@@ -478,6 +491,15 @@ impl HttpBody for TimedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_timeouts_are_recognised_through_wrappers() {
+        let inner: axum::BoxError = Box::new(BodyReadTimeout::Stalled(Duration::from_secs(1)));
+        let wrapped = axum::Error::new(inner);
+        assert!(is_body_timeout(&wrapped));
+        let other = axum::Error::new(std::io::Error::other("reset"));
+        assert!(!is_body_timeout(&other));
+    }
 
     #[test]
     fn the_cap_fits_the_descriptor_limit() {

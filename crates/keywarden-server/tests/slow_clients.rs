@@ -69,21 +69,32 @@ fn start(dir: &Path, config: &str, tls: bool) -> Running {
 
 /// Reads until the server closes the stream; how long that took from `since` (None: still
 /// open after `limit`).
-fn closed_after(mut s: impl Read, since: Instant, limit: Duration) -> Option<Duration> {
+fn closed_after(s: impl Read, since: Instant, limit: Duration) -> Option<Duration> {
+    answered_then_closed(s, since, limit).0
+}
+
+/// [`closed_after`], with what the server sent before closing.
+fn answered_then_closed(
+    mut s: impl Read,
+    since: Instant,
+    limit: Duration,
+) -> (Option<Duration>, String) {
     let mut buf = [0u8; 1024];
+    let mut got = Vec::new();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
     while since.elapsed() < limit {
         match s.read(&mut buf) {
-            Ok(0) => return Some(since.elapsed()),
-            Ok(_) => {}
+            Ok(0) => return (Some(since.elapsed()), text(&got)),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            Err(_) => return Some(since.elapsed()),
+            Err(_) => return (Some(since.elapsed()), text(&got)),
         }
     }
-    None
+    (None, text(&got))
 }
 
 fn tcp(addr: &str) -> TcpStream {
@@ -188,7 +199,9 @@ fn regression_no_header_read_timeout() {
     assert_closed_in_time("plain idle", closed_after(idle, t0, limit));
     assert_closed_in_time("plain partial head", closed_after(partial, t0, limit));
     assert_closed_in_time("plain dripping head", closed_after(dripping, t0, limit));
-    assert_closed_in_time("plain stalled body", closed_after(body, t0, limit));
+    let (took, answer) = answered_then_closed(body, t0, limit);
+    assert_closed_in_time("plain stalled body", took);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     dripper.join().unwrap();
     assert!(healthz(tcp(&srv.addr)) < Duration::from_millis(500));
     drop(srv);

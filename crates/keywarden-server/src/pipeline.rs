@@ -208,8 +208,20 @@ impl Pipeline {
         // Stop the checkpointer, then move every acknowledged batch from the WAL into the
         // database file and empty the WAL: the file alone is then the whole store.
         drop(committed);
-        if !self.store.checkpoint_truncate().is_ok_and(|c| c.complete) {
-            Metrics::add(&self.metrics.errors, 1);
+        match self.store.checkpoint_truncate() {
+            Ok(c) if c.complete => {}
+            outcome => {
+                Metrics::add(&self.metrics.errors, 1);
+                // The process is stopping: stderr is the only place left to say it.
+                let why = outcome.map_or_else(
+                    |e| e.to_string(),
+                    |_| "another connection was reading".into(),
+                );
+                eprintln!(
+                    "keywarden serve: the WAL was not fully checkpointed at stop ({why}): keep {}-wal beside it when copying the store",
+                    self.store.path().display()
+                );
+            }
         }
     }
 

@@ -366,6 +366,16 @@ mod tests {
         swap_in(tmp.path(), &app, None, &secret);
         assert!(files(&logs).is_empty());
 
+        // A FIFO swapped in: opened without blocking (O_NONBLOCK), refused on its fstat.
+        swap_in(tmp.path(), &app, Some(BENIGN), &secret);
+        let listed = files(&logs);
+        let fifo = tmp.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            std::fs::rename(&fifo, &app).unwrap();
+            assert_eq!(open_listed(&listed[0]).err(), Some(Refusal::NotRegular));
+            assert!(files(&logs).is_empty(), "a FIFO is not listed");
+        }
         // 2. The real loop against a writer flipping the name between a log and a link.
         let stop = Arc::new(AtomicBool::new(false));
         let running = {

@@ -109,6 +109,63 @@ pub(crate) struct Shared<'a> {
     rejections: Mutex<(Vec<(usize, Rejection)>, u64)>,
 }
 
+impl<'a> Shared<'a> {
+    /// The shared state of a run over `inputs`, with a load task queued for each when `queue_loads`.
+    pub(crate) fn new(
+        inputs: &'a [InputSource],
+        cfg: &'a IngestConfig,
+        observer: &'a dyn Observer,
+        queue_loads: bool,
+    ) -> Shared<'a> {
+        let queue = if queue_loads {
+            (0..inputs.len()).map(Task::Load).collect()
+        } else {
+            VecDeque::new()
+        };
+        Shared {
+            inputs,
+            cfg,
+            observer,
+            inflight: AtomicUsize::new(0),
+            queue: Mutex::new(queue),
+            ready: Condvar::new(),
+            pending: AtomicUsize::new(inputs.len()),
+            counts: Mutex::new(vec![Counts::default(); inputs.len()]),
+            labels: Mutex::new(vec!["empty"; inputs.len()]),
+            skipped: Mutex::new(vec![None; inputs.len()]),
+            rejections: Mutex::new((Vec::new(), 0)),
+        }
+    }
+
+    /// Marks one load (run outside the queue) done.
+    pub(crate) fn load_done(&self) {
+        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.ready.notify_all();
+        }
+    }
+
+    /// Counts, labels, skip reasons, and the listed rejections with how many were not listed.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        Vec<Counts>,
+        Vec<&'static str>,
+        Vec<Option<String>>,
+        Vec<(usize, Rejection)>,
+        u64,
+    ) {
+        let counts = self.counts.into_inner().unwrap_or_else(|e| e.into_inner());
+        let labels = self.labels.into_inner().unwrap_or_else(|e| e.into_inner());
+        let skipped = self.skipped.into_inner().unwrap_or_else(|e| e.into_inner());
+        let (listed, unlisted) = self
+            .rejections
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        (counts, labels, skipped, listed, unlisted)
+    }
+}
+
 /// Reads every input, handing events to processors made by `make` (one per worker).
 /// Returns the account of what was read and the processors.
 pub fn ingest<P, F>(
@@ -121,19 +178,7 @@ where
     P: Processor,
     F: Fn() -> P + Sync,
 {
-    let shared = Shared {
-        inputs,
-        cfg,
-        observer,
-        inflight: AtomicUsize::new(0),
-        queue: Mutex::new((0..inputs.len()).map(Task::Load).collect()),
-        ready: Condvar::new(),
-        pending: AtomicUsize::new(inputs.len()),
-        counts: Mutex::new(vec![Counts::default(); inputs.len()]),
-        labels: Mutex::new(vec!["empty"; inputs.len()]),
-        skipped: Mutex::new(vec![None; inputs.len()]),
-        rejections: Mutex::new((Vec::new(), 0)),
-    };
+    let shared = Shared::new(inputs, cfg, observer, true);
     let threads = cfg.threads.max(1);
     let processors: Vec<P> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -153,22 +198,7 @@ where
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    let counts = shared
-        .counts
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
-    let labels = shared
-        .labels
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
-    let skipped = shared
-        .skipped
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
-    let (mut listed, unlisted) = shared
-        .rejections
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
+    let (counts, labels, skipped, mut listed, unlisted) = shared.into_parts();
     listed.sort_by_key(|(i, r)| (*i, r.offset, r.line, r.record_number));
     let report = IngestReport::build(
         inputs, &counts, &labels, &skipped, cfg.format, listed, unlisted,
@@ -176,7 +206,7 @@ where
     (report, processors)
 }
 
-fn worker(shared: &Shared<'_>, p: &mut dyn Processor) {
+pub(crate) fn worker(shared: &Shared<'_>, p: &mut dyn Processor) {
     loop {
         let task = {
             let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -252,9 +282,20 @@ fn run(shared: &Shared<'_>, task: Task, p: &mut dyn Processor) {
 /// Opens input `i`: small inputs and those that cannot be streamed are loaded whole and
 /// processed (or split into chunk tasks); large line-oriented inputs are streamed in blocks.
 fn load_task(shared: &Shared<'_>, i: usize, p: &mut dyn Processor) {
+    let opened = open_prefix(&shared.inputs[i], prefix_len(shared.cfg));
+    load_opened(shared, i, opened, p);
+}
+
+/// How many bytes of an input are read before deciding whether to stream it.
+pub(crate) fn prefix_len(cfg: &IngestConfig) -> usize {
+    cfg.chunk_bytes.max(64 * 1024) * 2
+}
+
+/// Processes input `i` once opened (see [`load_task`]).
+pub(crate) fn load_opened(shared: &Shared<'_>, i: usize, opened: Opened, p: &mut dyn Processor) {
     let cfg = shared.cfg;
     let name = shared.inputs[i].name.as_str();
-    let loaded = match open_prefix(&shared.inputs[i], cfg.chunk_bytes.max(64 * 1024) * 2) {
+    let loaded = match opened {
         Opened::Complete(loaded) => {
             shared.observer.progress(loaded.bytes.len() as u64);
             loaded

@@ -9,7 +9,9 @@
 //! UTF-8), sniffs its container (JSON lines, array, Graph page, Event Hub envelope, several of
 //! these appended as PowerShell's `Out-File -Append` leaves them, CSV, EVTX, access-log text), splits
 //! large inputs into chunks processed on all cores, parses each record on its own, recognises
-//! its shape ([`shape::classify`]) and extracts its fields ([`shape::normalise`]). Each worker
+//! its shape ([`shape::classify`]) and extracts its fields ([`shape::normalise`]).
+//! [`ingest_reader`] reads one input from a reader of already-decoded bytes the same way,
+//! streaming line-oriented inputs (`serve`'s bounded-memory ingest). Each worker
 //! feeds its own [`Processor`]; the caller merges them.
 //!
 //! Main types: [`IngestConfig`], [`Processor`], [`Observer`], [`IngestReport`] (with
@@ -22,6 +24,7 @@
 pub(crate) mod container;
 pub mod engine;
 pub mod format;
+pub mod from_reader;
 pub mod load;
 pub mod manifest;
 pub mod reject;
@@ -32,6 +35,7 @@ mod stream;
 
 pub use engine::{BytesOutcome, IngestConfig, Observer, Quiet, ingest, ingest_bytes};
 pub use format::{Format, UnknownFormat};
+pub use from_reader::{ReaderOutcome, ingest_reader};
 pub use load::{InputError, InputSource, expand_inputs};
 pub use manifest::{COLLECT_MANIFEST_NAME, is_collect_manifest};
 pub use reject::{RejectReason, Rejection};

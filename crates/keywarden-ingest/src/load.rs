@@ -137,7 +137,8 @@ pub(crate) fn open_prefix(src: &InputSource, prefix_len: usize) -> Opened {
         Ok(b) => b.get(..4).unwrap_or(b).to_vec(),
         Err(e) => return failed(e),
     };
-    let mut reader: Box<dyn Read + Send> = if magic.starts_with(GZIP_MAGIC) {
+    let compressed = magic.starts_with(GZIP_MAGIC) || magic.starts_with(ZSTD_MAGIC);
+    let reader: Box<dyn Read + Send> = if magic.starts_with(GZIP_MAGIC) {
         Box::new(flate2::read::MultiGzDecoder::new(raw))
     } else if magic.starts_with(ZSTD_MAGIC) {
         match zstd::stream::read::Decoder::with_buffer(raw) {
@@ -147,6 +148,16 @@ pub(crate) fn open_prefix(src: &InputSource, prefix_len: usize) -> Opened {
     } else {
         Box::new(raw)
     };
+    read_prefix(reader, compressed, prefix_len)
+}
+
+/// Reads up to `prefix_len` bytes of an input's (decoded) bytes; `compressed` says whether read
+/// errors are decompression errors.
+pub(crate) fn read_prefix(
+    mut reader: Box<dyn Read + Send>,
+    compressed: bool,
+    prefix_len: usize,
+) -> Opened {
     let mut prefix = Vec::with_capacity(prefix_len.min(16 << 20));
     let mut buf = vec![0u8; 256 * 1024];
     let mut error = None;
@@ -156,10 +167,7 @@ pub(crate) fn open_prefix(src: &InputSource, prefix_len: usize) -> Opened {
             Ok(n) => prefix.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
-                error = Some(classify_read_error(
-                    e,
-                    magic.starts_with(GZIP_MAGIC) || magic.starts_with(ZSTD_MAGIC),
-                ));
+                error = Some(classify_read_error(e, compressed));
                 break;
             }
         }
@@ -175,7 +183,7 @@ pub(crate) fn open_prefix(src: &InputSource, prefix_len: usize) -> Opened {
     Opened::Partial {
         prefix,
         rest: reader,
-        compressed: magic.starts_with(GZIP_MAGIC) || magic.starts_with(ZSTD_MAGIC),
+        compressed,
     }
 }
 

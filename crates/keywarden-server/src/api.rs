@@ -62,6 +62,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Ingest bodies being read or waiting for their commit.
     pub inflight: Arc<Semaphore>,
+    /// The memory budget's body pool, in KiB: each body holds its declared length (or
+    /// `max_body_bytes`) from before it is read until it is answered
+    /// ([`crate::memory_budget`]).
+    pub body_pool: Arc<Semaphore>,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub clock: Arc<dyn crate::clock::Clock>,
@@ -288,7 +292,22 @@ async fn ingest(
             );
         }
     };
-    // Bound memory: a body is only read while holding a permit, held until its answer.
+    // A declared length over the limit is refused before anything is read or held.
+    let declared = match declared_length(&headers) {
+        Ok(d) => d,
+        Err(()) => return error(StatusCode::BAD_REQUEST, "invalid Content-Length"),
+    };
+    if let Some(n) = declared.filter(|&n| n > st.max_body_bytes as u64) {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "body of {n} bytes (Content-Length) is larger than {} bytes",
+                st.max_body_bytes
+            ),
+        );
+    }
+    // Bound memory: a body is only read while holding a permit and its share of the memory
+    // budget's body pool, both held until its answer.
     let Ok(permit) = st.inflight.clone().try_acquire_owned() else {
         Metrics::add(&st.metrics.shed_busy, 1);
         return retry_later(
@@ -297,7 +316,17 @@ async fn ingest(
             1,
         );
     };
-    let bytes = match axum::body::to_bytes(body, st.max_body_bytes).await {
+    let limit = declared.map_or(st.max_body_bytes, |n| n as usize);
+    let share = crate::memory_budget::body_kib(limit as u64);
+    let Ok(memory) = st.body_pool.clone().try_acquire_many_owned(share) else {
+        Metrics::add(&st.metrics.shed_busy, 1);
+        return retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ingest memory budget in use by other bodies",
+            1,
+        );
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) if crate::conn::is_body_timeout(&e) => {
             return error(StatusCode::REQUEST_TIMEOUT, &e.to_string());
@@ -321,7 +350,7 @@ async fn ingest(
     let sub = Submission {
         source: "http".into(),
         name,
-        body: bytes.to_vec(),
+        body: Vec::from(bytes),
         format,
         request_key,
         offset: None,
@@ -340,12 +369,15 @@ async fn ingest(
     }
     let answer = rx.await;
     drop(permit);
+    drop(memory);
     match answer {
         Ok(Ok(a)) => (StatusCode::OK, axum::Json(a)).into_response(),
-        Ok(Err(IngestFailure::TooLarge { limit })) => error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("body decompresses to more than {limit} bytes"),
-        ),
+        Ok(Err(e @ (IngestFailure::TooLarge { .. } | IngestFailure::WholeTooLarge { .. }))) => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
+        }
+        Ok(Err(e @ IngestFailure::TooDeep { .. })) => {
+            error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e.to_string())
+        }
         Ok(Err(e @ IngestFailure::KeyReused { .. })) => {
             error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
         }
@@ -353,6 +385,19 @@ async fn ingest(
             error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
         }
         Ok(Err(_)) | Err(_) => retry_later(StatusCode::SERVICE_UNAVAILABLE, "shutting down", 5),
+    }
+}
+
+/// The request's `Content-Length`, if it declares one (`Err` when it is not a number).
+fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, ()> {
+    match headers.get(header::CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or(()),
     }
 }
 

@@ -37,6 +37,15 @@ pub enum ServerError {
         path: PathBuf,
         reason: String,
     },
+    #[error(
+        "memory_budget_mb = {budget_mb} is too small: with {parse_threads} parse threads and max_body_bytes = {max_body_bytes} serve needs at least {needed_mb} MiB (see docs/SERVE.md, Memory budget)"
+    )]
+    Budget {
+        budget_mb: u64,
+        needed_mb: u64,
+        parse_threads: usize,
+        max_body_bytes: usize,
+    },
     #[error("cannot start the {what}: {source}")]
     Start {
         what: &'static str,

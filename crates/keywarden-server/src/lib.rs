@@ -41,6 +41,7 @@
 pub mod alert_book;
 pub mod api;
 pub mod auth;
+pub mod body_decode;
 pub mod client;
 pub mod clock;
 pub mod conn;
@@ -48,6 +49,7 @@ pub mod convert;
 pub mod dashboard;
 pub mod error;
 pub mod live;
+pub mod memory_budget;
 pub mod metrics;
 pub mod parse;
 pub mod pipeline;

@@ -4,6 +4,16 @@
 //! and detects ([`crate::pipeline`]), while the parsing of the next bodies runs on the other
 //! cores.
 //!
+//! A body is read as a stream ([`crate::body_decode`] unwraps its compression layers under one
+//! cap; [`keywarden_ingest::ingest_reader`] streams JSON lines and access-log text in blocks)
+//! and its rows are handed on in pieces of about `ingest.chunk_bytes` (their estimated size in
+//! memory): a body that fits one piece reaches the writer whole, as [`Parsed::body`]; a larger
+//! one reaches it as its first piece plus [`Parsed::rest`], a channel of one piece, which the
+//! writer drains into one transaction while this worker reads on. Memory per worker is thus a
+//! few pieces and the decoders' buffers, whatever the body's size; a document that can only be
+//! read whole (JSON array, Graph page, CSV, EVTX, UTF-16 text) is capped at
+//! `ingest.max_input_bytes` ([`IngestFailure::WholeTooLarge`] past it).
+//!
 //! Order and memory stay bounded: each submission gets a sequence number as it leaves the queue,
 //! and [`ParsedQueue`] hands parsed bodies to the writer in that order (the order they were
 //! queued). At most `window` submissions are between the queue and the writer (being parsed, or
@@ -11,7 +21,6 @@
 //! one each time it takes a body.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
@@ -19,13 +28,17 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use keywarden_detect::Settings;
-use keywarden_ingest::{Format, IngestConfig, ingest_bytes};
+use keywarden_ingest::{
+    Format, IngestConfig, Observer as IngestObserver, Processor, Rejection, ingest_reader,
+};
+use keywarden_model::Event;
 use keywarden_sigma::SigmaStage;
 use keywarden_store::{EventRow, RejectionRow};
 use tokio::sync::oneshot;
 
-use crate::convert::rejection_row;
-use crate::live::observe::{LiveCollector, Observed, Observer};
+use crate::body_decode::open_layers;
+use crate::convert::{event_row, rejection_row};
+use crate::live::observe::{Observed, Observer};
 use crate::metrics::Metrics;
 use crate::source::{IngestAnswer, IngestFailure, Submission};
 
@@ -49,6 +62,22 @@ pub struct ParsedBody {
     pub rejections: Vec<RejectionRow>,
 }
 
+impl ParsedBody {
+    fn append(&mut self, other: ParsedBody) {
+        self.rows.extend(other.rows);
+        self.observed.extend(other.observed);
+        self.rejections.extend(other.rejections);
+    }
+}
+
+/// A piece of a body read in several pieces, after the first ([`Parsed::rest`]).
+#[derive(Debug)]
+pub enum BodyPart {
+    Rows(ParsedBody),
+    /// The body ended: read to its end (`Ok`), or refused (every piece of it is then void).
+    End(Result<(), IngestFailure>),
+}
+
 /// A submission after the parse stage: its metadata, its reply, and its rows (or why it was
 /// refused before any commit).
 pub struct Parsed {
@@ -59,6 +88,10 @@ pub struct Parsed {
     pub arrived: Instant,
     pub reply: oneshot::Sender<Result<IngestAnswer, IngestFailure>>,
     pub body: Result<ParsedBody, IngestFailure>,
+    /// For a body read in several pieces: `body` is its first piece (without observations:
+    /// the writer observes the committed rows again), the rest come here, ending with
+    /// [`BodyPart::End`]. `None`: `body` is the whole body.
+    pub rest: Option<Receiver<BodyPart>>,
 }
 
 impl Parsed {
@@ -69,27 +102,87 @@ impl Parsed {
 }
 
 impl ParseStage {
-    /// Reads one body.
+    /// Reads one body whole into memory (tests and tools; the workers stream it with
+    /// [`ParseStage::parse_pieces`]).
     pub fn parse(
         &self,
         name: &str,
         body: Vec<u8>,
         format: Option<Format>,
     ) -> Result<ParsedBody, IngestFailure> {
-        let body = decompress_capped(body, self.max_decompressed_bytes)?;
+        let mut all = ParsedBody::default();
+        let last = self.parse_pieces(name, body, format, &mut |piece| {
+            all.append(piece);
+            true
+        })?;
+        all.append(last);
+        Ok(all)
+    }
+
+    /// Reads one body, handing its rows to `emit` in pieces of about `ingest.chunk_bytes`
+    /// (estimated size in memory; `emit` answers `false` to stop reading: the body is
+    /// abandoned), and returns the last piece, or why the body is refused: the decompression
+    /// cap, too many layers, a whole-read document over `ingest.max_input_bytes`. A refused
+    /// body's emitted pieces are void.
+    pub fn parse_pieces(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        format: Option<Format>,
+        emit: &mut (dyn FnMut(ParsedBody) -> bool + Send),
+    ) -> Result<ParsedBody, IngestFailure> {
+        let decoded = open_layers(body, self.max_decompressed_bytes)?;
         let cfg = IngestConfig {
             format,
+            // Every rejection reaches the pieces through the observer.
+            max_listed_rejections: 0,
             ..self.ingest.clone()
         };
-        // Store rows plus what the live rules observe (Sigma matches, lead keys) while the
-        // events are in hand; a fresh collector (and interner) per body.
-        let mut rows = LiveCollector::new(Observer::new(self.settings.clone(), self.sigma.clone()));
-        let outcome = ingest_bytes(name, body, &cfg, &mut rows);
-        Ok(ParsedBody {
-            rows: rows.rows,
-            observed: rows.observed,
-            rejections: outcome.rejections.iter().map(rejection_row).collect(),
-        })
+        let pieces = Mutex::new(Pieces {
+            body: ParsedBody::default(),
+            cost: 0,
+            limit: cfg.chunk_bytes.max(64 * 1024),
+            emit,
+            emitted: false,
+            stopped: false,
+            whole_too_large: false,
+            budget: decoded.budget.clone(),
+        });
+        // Rows plus what the live rules observe (Sigma matches, lead keys) while the events
+        // are in hand; a fresh observer (and interner) per body.
+        let mut collector = PieceCollector {
+            pieces: &pieces,
+            observer: Observer::new(self.settings.clone(), self.sigma.clone()),
+        };
+        let layered = decoded.layers > 0;
+        let rejections = PieceRejections(&pieces);
+        ingest_reader(
+            name,
+            decoded.reader,
+            layered,
+            &cfg,
+            &mut collector,
+            &rejections,
+        );
+        let p = pieces.into_inner().unwrap_or_else(|e| e.into_inner());
+        if p.budget.exceeded() {
+            return Err(IngestFailure::TooLarge {
+                limit: self.max_decompressed_bytes,
+            });
+        }
+        if p.stopped {
+            return Err(IngestFailure::ShuttingDown);
+        }
+        if p.whole_too_large {
+            return Err(IngestFailure::WholeTooLarge {
+                limit: cfg.max_input_bytes,
+            });
+        }
+        let mut last = p.body;
+        if p.emitted {
+            last.observed.clear();
+        }
+        Ok(last)
     }
 
     /// Starts `threads` workers (at least one) on `rx` with room for `window` submissions
@@ -164,25 +257,189 @@ impl ParseStage {
                 arrived,
                 reply,
             } = sub;
+            let mut out = PieceSender {
+                seq,
+                meta: Some(Parsed {
+                    source,
+                    name: name.clone(),
+                    request_key,
+                    offset,
+                    arrived,
+                    reply,
+                    body: Ok(ParsedBody::default()),
+                    rest: None,
+                }),
+                ordered: tx,
+                stream: None,
+                writer_gone: false,
+            };
             // A panic reading one body answers that body and keeps its sequence slot filled,
             // so the bodies behind it still reach the writer.
-            let body =
-                std::panic::catch_unwind(AssertUnwindSafe(|| self.parse(&name, body, format)))
-                    .unwrap_or_else(|_| Err(IngestFailure::Internal("the reader failed".into())));
-            let parsed = Parsed {
-                source,
-                name,
-                request_key,
-                offset,
-                arrived,
-                reply,
-                body,
-            };
-            if let Err(mpsc::SendError((_, p))) = tx.send((seq, parsed)) {
-                let _ = p.reply.send(Err(IngestFailure::ShuttingDown));
+            let last = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                self.parse_pieces(&name, body, format, &mut |piece| out.send(piece))
+            }))
+            .unwrap_or_else(|_| Err(IngestFailure::Internal("the reader failed".into())));
+            if !out.finish(last) {
                 return;
             }
         }
+    }
+}
+
+/// Where one body's pieces go: the first to the writer's ordered queue (with the body's
+/// metadata and, once a second piece exists, the channel of the rest), the others into that
+/// channel, which holds one piece (the worker waits for the writer: back-pressure).
+struct PieceSender<'t> {
+    seq: u64,
+    /// The body's metadata until its first piece is sent.
+    meta: Option<Parsed>,
+    ordered: &'t SyncSender<(u64, Parsed)>,
+    stream: Option<SyncSender<BodyPart>>,
+    writer_gone: bool,
+}
+
+impl PieceSender<'_> {
+    /// Sends a full piece; `false` stops reading the body (the writer gave it up, or is gone).
+    fn send(&mut self, piece: ParsedBody) -> bool {
+        if let Some(stream) = &self.stream {
+            return stream.send(BodyPart::Rows(piece)).is_ok();
+        }
+        let Some(mut parsed) = self.meta.take() else {
+            return false;
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        parsed.body = Ok(piece);
+        parsed.rest = Some(rx);
+        self.stream = Some(tx);
+        self.deliver(parsed)
+    }
+
+    /// Sends the last piece (or why the body is refused); `false` when the writer is gone.
+    fn finish(mut self, last: Result<ParsedBody, IngestFailure>) -> bool {
+        match (self.meta.take(), &self.stream) {
+            (Some(mut parsed), _) => {
+                parsed.body = last;
+                self.deliver(parsed);
+            }
+            (None, Some(stream)) => {
+                // A closed channel: the writer gave this body up (and answered it).
+                let _ = match last {
+                    Ok(piece) => stream
+                        .send(BodyPart::Rows(piece))
+                        .and_then(|()| stream.send(BodyPart::End(Ok(())))),
+                    Err(f) => stream.send(BodyPart::End(Err(f))),
+                };
+            }
+            (None, None) => {}
+        }
+        !self.writer_gone
+    }
+
+    fn deliver(&mut self, parsed: Parsed) -> bool {
+        if let Err(mpsc::SendError((_, p))) = self.ordered.send((self.seq, parsed)) {
+            let _ = p.reply.send(Err(IngestFailure::ShuttingDown));
+            self.writer_gone = true;
+            return false;
+        }
+        true
+    }
+}
+
+/// The piece being filled and where full pieces go.
+struct Pieces<'e> {
+    body: ParsedBody,
+    /// Estimated bytes `body` holds in memory.
+    cost: usize,
+    limit: usize,
+    emit: &'e mut (dyn FnMut(ParsedBody) -> bool + Send),
+    /// A piece went out: the body is streamed (observations are left to the writer).
+    emitted: bool,
+    /// `emit` refused a piece: reading stopped.
+    stopped: bool,
+    /// A document read whole went past `max_input_bytes`.
+    whole_too_large: bool,
+    budget: Arc<crate::body_decode::DecodeBudget>,
+}
+
+impl Pieces<'_> {
+    fn hand_on_if_full(&mut self) {
+        if self.cost < self.limit || self.stopped {
+            return;
+        }
+        let mut piece = std::mem::take(&mut self.body);
+        piece.observed.clear();
+        self.cost = 0;
+        self.emitted = true;
+        if !(self.emit)(piece) {
+            self.stopped = true;
+            // The next read of the body fails: the engine stops at once.
+            self.budget.abort();
+        }
+    }
+}
+
+/// Bytes a row holds in memory, about: its strings plus the allocations around them.
+fn row_cost(r: &EventRow) -> usize {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    512 + r.raw.len()
+        + r.record_ref.len()
+        + opt(&r.tenant)
+        + opt(&r.user)
+        + opt(&r.client_ip)
+        + opt(&r.app_id)
+        + opt(&r.client_app_id)
+        + opt(&r.session_id)
+        + opt(&r.token_id)
+        + opt(&r.token_tenant)
+        + opt(&r.mailbox)
+        + opt(&r.operation)
+        + opt(&r.user_agent)
+        + opt(&r.signing_key_id)
+        + opt(&r.category)
+}
+
+/// The ingest processor of [`ParseStage::parse_pieces`]: rows (and, until the body turns out
+/// to need several pieces, what the live rules observe) into the current piece.
+struct PieceCollector<'p, 'e> {
+    pieces: &'p Mutex<Pieces<'e>>,
+    observer: Observer,
+}
+
+impl Processor for PieceCollector<'_, '_> {
+    fn process(&mut self, event: &Event<'_>) {
+        let row = event_row(event);
+        let mut p = self.pieces.lock().unwrap_or_else(|e| e.into_inner());
+        if p.stopped {
+            return;
+        }
+        let observed = if p.emitted {
+            Observed::default()
+        } else {
+            self.observer.observe(event)
+        };
+        p.cost += row_cost(&row);
+        p.body.rows.push(row);
+        p.body.observed.push(observed);
+        p.hand_on_if_full();
+    }
+}
+
+/// Every rejection (with its raw bytes, capped) into the current piece.
+struct PieceRejections<'p, 'e>(&'p Mutex<Pieces<'e>>);
+
+impl IngestObserver for PieceRejections<'_, '_> {
+    fn rejected(&self, r: &Rejection) {
+        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if r.code == "input-too-large" {
+            p.whole_too_large = true;
+        }
+        if p.stopped {
+            return;
+        }
+        let row = rejection_row(r);
+        p.cost += 256 + row.reason.len() + row.raw.as_ref().map_or(0, String::len);
+        p.body.rejections.push(row);
+        p.hand_on_if_full();
     }
 }
 
@@ -295,57 +552,9 @@ impl Drop for ParsedQueue {
     }
 }
 
-/// Gzip/zstd bodies are decompressed here with a cap (a small body must not become gigabytes);
-/// plain bodies pass through. A corrupt stream is handed on as it is, so that the ingest
-/// engine rejects it with its decompression reason.
-pub fn decompress_capped(body: Vec<u8>, cap: usize) -> Result<Vec<u8>, IngestFailure> {
-    const GZIP: &[u8] = &[0x1f, 0x8b];
-    const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
-    let gzip = body.starts_with(GZIP);
-    if !gzip && !body.starts_with(ZSTD) {
-        if body.len() > cap {
-            return Err(IngestFailure::TooLarge { limit: cap });
-        }
-        return Ok(body);
-    }
-    let mut out = Vec::new();
-    let read = if gzip {
-        flate2::read::MultiGzDecoder::new(&body[..])
-            .take(cap as u64 + 1)
-            .read_to_end(&mut out)
-    } else {
-        zstd::stream::read::Decoder::new(&body[..])
-            .and_then(|d| d.take(cap as u64 + 1).read_to_end(&mut out))
-    };
-    match read {
-        Ok(_) if out.len() > cap => Err(IngestFailure::TooLarge { limit: cap }),
-        Ok(_) => Ok(out),
-        Err(_) if out.len() > cap => Err(IngestFailure::TooLarge { limit: cap }),
-        Err(_) => Ok(body),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    #[test]
-    fn gzip_bombs_are_refused_and_plain_bodies_pass() {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        enc.write_all(&vec![b' '; 4 << 20]).unwrap();
-        let bomb = enc.finish().unwrap();
-        assert!(bomb.len() < 64 * 1024);
-        assert!(matches!(
-            decompress_capped(bomb.clone(), 1 << 20),
-            Err(IngestFailure::TooLarge { .. })
-        ));
-        assert_eq!(decompress_capped(bomb, 8 << 20).unwrap().len(), 4 << 20);
-        assert_eq!(decompress_capped(b"{}".to_vec(), 10).unwrap(), b"{}");
-        // A corrupt stream is passed on for the engine to reject.
-        let corrupt = vec![0x1f, 0x8b, 0, 0, 0];
-        assert_eq!(decompress_capped(corrupt.clone(), 10).unwrap(), corrupt);
-    }
 
     fn stage() -> ParseStage {
         ParseStage {

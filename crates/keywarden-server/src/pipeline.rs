@@ -20,13 +20,13 @@ use keywarden_model::{Alert, Timestamp};
 use keywarden_store::{Batch, BatchReceipt, Store, StoreError};
 
 use crate::alert_book::AlertBook;
+pub use crate::body_decode::decompress_capped;
 use crate::clock::Clock;
 use crate::error::ServerError;
 use crate::live::observe::Observed;
 use crate::live::{LiveDetector, LiveState};
 use crate::metrics::Metrics;
-pub use crate::parse::decompress_capped;
-use crate::parse::{ParseStage, Parsed, ParsedQueue};
+use crate::parse::{BodyPart, ParseStage, Parsed, ParsedQueue};
 use crate::source::{IngestAnswer, IngestFailure, MAX_LISTED_REJECTIONS, Submission};
 
 /// The baseline key of the saved detector state.
@@ -156,8 +156,14 @@ impl Pipeline {
     /// checkpointer through `committed`, if any (its end stops the checkpointer).
     pub fn run(mut self, mut parsed: ParsedQueue, committed: Option<SyncSender<()>>) {
         let mut last_save = Instant::now();
+        // A body in several pieces met while growing a group: it goes next, on its own.
+        let mut carry: Option<Parsed> = None;
         loop {
-            let first = match parsed.recv_timeout(TICK) {
+            let next = match carry.take() {
+                Some(p) => Ok(p),
+                None => parsed.recv_timeout(TICK),
+            };
+            let first = match next {
                 Ok(p) => p,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     let changed = self.detector.tick(self.clock.now());
@@ -173,17 +179,25 @@ impl Pipeline {
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             };
-            let mut events = first.events();
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP && events < MAX_GROUP_EVENTS {
-                let Some(p) = parsed.try_next() else {
-                    break;
-                };
-                events += p.events();
-                group.push(p);
-            }
             let t0 = Instant::now();
-            self.commit_group(group);
+            if first.rest.is_some() {
+                self.commit_streamed(first);
+            } else {
+                let mut events = first.events();
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP && events < MAX_GROUP_EVENTS {
+                    let Some(p) = parsed.try_next() else {
+                        break;
+                    };
+                    if p.rest.is_some() {
+                        carry = Some(p);
+                        break;
+                    }
+                    events += p.events();
+                    group.push(p);
+                }
+                self.commit_group(group);
+            }
             if let Some(tx) = &committed {
                 // Full: a nudge is already pending.
                 let _ = tx.try_send(());
@@ -325,6 +339,148 @@ impl Pipeline {
         }
     }
 
+    /// Commits a body that came in several pieces ([`Parsed::rest`]) in one transaction,
+    /// piece by piece as the parse stage reads them (one piece in memory here, one in the
+    /// channel), then runs live detection over its committed events, read back from the store
+    /// a page at a time, stores the alerts they changed, and only then answers. A body refused
+    /// part-way (decompression cap, a failing store) is rolled back whole: nothing of it is
+    /// stored, and the answer says why.
+    pub fn commit_streamed(&mut self, p: Parsed) {
+        let Parsed {
+            source,
+            name,
+            request_key,
+            offset,
+            reply,
+            body,
+            rest,
+            ..
+        } = p;
+        let first = match (body, rest) {
+            (Ok(first), Some(rest)) => (first, rest),
+            (Err(f), _) => {
+                Metrics::add(&self.metrics.errors, 1);
+                let _ = reply.send(Err(f));
+                return;
+            }
+            (Ok(_), None) => {
+                Metrics::add(&self.metrics.errors, 1);
+                let _ = reply.send(Err(IngestFailure::Internal(
+                    "a streamed body lost its pieces".into(),
+                )));
+                return;
+            }
+        };
+        let (first, rest) = first;
+        let mut listed = Vec::new();
+        let mut list = |rows: &[keywarden_store::RejectionRow]| {
+            let room = MAX_LISTED_REJECTIONS.saturating_sub(listed.len());
+            listed.extend(
+                rows.iter()
+                    .take(room)
+                    .map(|r| keywarden_store::RejectionRow {
+                        raw: None,
+                        ..r.clone()
+                    }),
+            );
+        };
+        list(&first.rejections);
+        let head = Batch {
+            source,
+            name,
+            request_key,
+            received_at: self.clock.now().0,
+            events: first.rows,
+            rejections: first.rejections,
+            offset,
+        };
+        let committed = (|| {
+            let mut batch = self.store.begin_streamed(&head).map_err(store_failure)?;
+            drop(head);
+            if batch.receipt().duplicate {
+                // The rest is not needed: dropping the channel stops the reader.
+                return batch.commit().map_err(store_failure);
+            }
+            loop {
+                match rest.recv() {
+                    Ok(BodyPart::Rows(piece)) => {
+                        list(&piece.rejections);
+                        batch
+                            .append(&piece.rows, &piece.rejections)
+                            .map_err(store_failure)?;
+                    }
+                    Ok(BodyPart::End(Ok(()))) => break,
+                    // Dropping the unfinished batch rolls every piece back.
+                    Ok(BodyPart::End(Err(f))) => return Err(f),
+                    Err(_) => {
+                        return Err(IngestFailure::Internal(
+                            "the reader stopped before the end of the body".into(),
+                        ));
+                    }
+                }
+            }
+            batch.commit().map_err(store_failure)
+        })();
+        Metrics::add(&self.metrics.commit_groups, 1);
+        let mut receipt = match committed {
+            Ok(r) => r,
+            Err(f) => {
+                Metrics::add(&self.metrics.errors, 1);
+                let _ = reply.send(Err(f));
+                return;
+            }
+        };
+        if !receipt.duplicate {
+            receipt.rejections = listed;
+        }
+        let answer = self.answer(&receipt);
+        let answer = match self.detect_stored(&receipt) {
+            Ok(changed) if changed.is_empty() => Ok(answer),
+            Ok(changed) => match self.write_alerts(changed) {
+                Ok(()) => Ok(answer),
+                // Its records are stored but its alerts are not (as for a group).
+                Err(e) => Err(IngestFailure::Store(e.to_string())),
+            },
+            Err(e) => Err(IngestFailure::Store(e.to_string())),
+        };
+        if answer.is_err() {
+            Metrics::add(&self.metrics.errors, 1);
+        }
+        let _ = reply.send(answer);
+    }
+
+    /// Live detection over a committed batch's events, read back from the store a page at a
+    /// time (as on restart); returns the latest version of each alert they changed.
+    fn detect_stored(&mut self, receipt: &BatchReceipt) -> Result<Vec<Alert>, ServerError> {
+        let (Some(first), Some(last)) = (receipt.first_event, receipt.last_event) else {
+            return Ok(Vec::new());
+        };
+        if receipt.duplicate {
+            return Ok(Vec::new());
+        }
+        let mut after = first - 1;
+        let mut changed: Vec<Alert> = Vec::new();
+        while after < last {
+            let mut rows = self.store.events_after(after, REPLAY_PAGE)?;
+            rows.retain(|(id, _)| *id <= last);
+            let Some((id, _)) = rows.last() else {
+                break;
+            };
+            after = *id;
+            changed.extend(self.detector.process(&rows, self.clock.now()));
+        }
+        self.metrics.pending_tokens.store(
+            self.detector.pending() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.metrics.record_live(&self.detector);
+        let mut seen = std::collections::HashSet::new();
+        changed.reverse();
+        changed.retain(|a| seen.insert(a.id.clone()));
+        changed.reverse();
+        Ok(changed)
+    }
+
     /// The answer to a committed batch (and its counts in the metrics).
     fn answer(&self, receipt: &BatchReceipt) -> IngestAnswer {
         Metrics::add(&self.metrics.commits, 1);
@@ -431,4 +587,9 @@ fn checkpoint_loop(store: &Store, wake: &Receiver<()>) {
         let _ = store.checkpoint();
         std::thread::sleep(CHECKPOINT_EVERY.saturating_sub(t0.elapsed()));
     }
+}
+
+/// A store failure as the ingest answer gives it.
+fn store_failure(e: keywarden_store::StoreError) -> IngestFailure {
+    IngestFailure::Store(e.to_string())
 }

@@ -40,6 +40,9 @@ pub struct ServeConfig {
     pub max_inflight: usize,
     pub max_body_bytes: usize,
     pub max_decompressed_bytes: usize,
+    /// Peak RSS stays under this many MiB (`[server] memory_budget_mb`, default 512); the
+    /// ingest limits are derived from it ([`crate::memory_budget`]).
+    pub memory_budget_mb: u64,
     pub max_record_bytes: usize,
     pub request_timeout: Duration,
     /// Events and rejections older than this are deleted (`None`: kept).
@@ -86,6 +89,7 @@ struct ServerSection {
     max_inflight: Option<usize>,
     max_body_bytes: Option<usize>,
     max_decompressed_bytes: Option<usize>,
+    memory_budget_mb: Option<u64>,
     max_record_bytes: Option<usize>,
     request_timeout_seconds: Option<u64>,
     retention_days: Option<u64>,
@@ -130,6 +134,7 @@ impl ServeConfig {
             max_inflight: 32,
             max_body_bytes: 32 << 20,
             max_decompressed_bytes: 256 << 20,
+            memory_budget_mb: crate::memory_budget::DEFAULT_BUDGET_MB,
             max_record_bytes: 16 << 20,
             request_timeout: Duration::from_secs(60),
             retention: None,
@@ -222,6 +227,9 @@ impl ServeConfig {
         if let Some(v) = s.max_decompressed_bytes {
             self.max_decompressed_bytes = positive("max_decompressed_bytes", v)?;
         }
+        if let Some(v) = s.memory_budget_mb {
+            self.memory_budget_mb = positive("memory_budget_mb", v as usize)? as u64;
+        }
         if let Some(v) = s.max_record_bytes {
             self.max_record_bytes = positive("max_record_bytes", v)?;
         }
@@ -292,6 +300,7 @@ impl ServeConfig {
             .transpose()?;
         let store_cfg = StoreConfig {
             synchronous_full: self.synchronous_full,
+            cache_kib: (crate::memory_budget::CACHE_PER_CONNECTION / 1024) as u32,
             ..StoreConfig::new(&self.data_dir)
         };
         let store = store_cfg.build()?;
@@ -300,9 +309,19 @@ impl ServeConfig {
             .map(|_| store_cfg.reader())
             .collect::<Result<Vec<_>, _>>()?;
         let metrics = Arc::new(Metrics::default());
+        // Store connections: the writer, the readers, the checkpointer, the webhook reader.
+        let connections = self.read_connections.max(1) + 2 + usize::from(!self.webhooks.is_empty());
+        let budget = crate::memory_budget::MemoryBudget::derive(
+            self.memory_budget_mb,
+            self.parse_threads,
+            self.max_body_bytes,
+            connections,
+        )?;
         let ingest = IngestConfig {
             max_record_bytes: self.max_record_bytes,
             threads: 1,
+            chunk_bytes: crate::memory_budget::PIECE_BYTES,
+            max_input_bytes: budget.whole_read_bytes,
             ..IngestConfig::default()
         };
         let mut detector = LiveDetector::new(settings, self.limits, LiveState::default());
@@ -357,6 +376,7 @@ impl ServeConfig {
             readers: Arc::new(Readers::new(readers)),
             metrics,
             inflight: Arc::new(Semaphore::new(self.max_inflight)),
+            body_pool: Arc::new(Semaphore::new(budget.body_pool_kib() as usize)),
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,
             clock,

@@ -70,8 +70,21 @@ pub const MAX_LISTED_REJECTIONS: usize = 1_000;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum IngestFailure {
-    #[error("body decompresses to more than {limit} bytes")]
+    #[error(
+        "body decompresses to more than {limit} bytes (max_decompressed_bytes; the output of every gzip/zstd layer counts)"
+    )]
     TooLarge { limit: usize },
+    /// Still gzip/zstd after this many layers were unwrapped (415).
+    #[error(
+        "body is still compressed after {layers} layers of gzip/zstd were unwrapped; at most {layers} are"
+    )]
+    TooDeep { layers: usize },
+    /// A document that can only be read whole (JSON array, Graph page, CSV, EVTX, UTF-16
+    /// text) decompresses past the whole-read limit (413).
+    #[error(
+        "body is a document read whole (JSON array, Graph page, CSV, EVTX or UTF-16 text) larger than {limit} bytes; send it as JSON lines (streamed) or in smaller bodies"
+    )]
+    WholeTooLarge { limit: u64 },
     #[error("the store failed: {0}")]
     Store(String),
     /// The credential already used this `Idempotency-Key` for another body (422).

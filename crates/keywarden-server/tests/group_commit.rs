@@ -60,6 +60,7 @@ fn parsed(stage: &ParseStage, name: &str, key: Option<&str>, body: &str) -> (Par
         arrived: Instant::now(),
         reply: tx,
         body: stage.parse(name, body.as_bytes().to_vec(), None),
+        rest: None,
     };
     (p, rx)
 }

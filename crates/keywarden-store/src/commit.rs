@@ -18,7 +18,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{SqlContext, StoreError};
-use crate::rows::{Batch, BatchReceipt, RejectionRow, RequestKey};
+use crate::rows::{Batch, BatchReceipt, EventRow, RejectionRow, RequestKey};
 use crate::store::Store;
 
 /// The outcome of one batch of a committed group.
@@ -67,7 +67,7 @@ impl Store {
 }
 
 /// Writes one batch (inside the caller's transaction) and returns its receipt.
-fn write_batch(conn: &Connection, batch: &Batch) -> Result<BatchReceipt, StoreError> {
+pub(crate) fn write_batch(conn: &Connection, batch: &Batch) -> Result<BatchReceipt, StoreError> {
     if let Some(key) = &batch.request_key
         && let Some((mut receipt, digest)) = receipt_for_key(conn, key)?
     {
@@ -100,6 +100,40 @@ fn write_batch(conn: &Connection, batch: &Batch) -> Result<BatchReceipt, StoreEr
     ])
     .op("insert batch")?;
     let batch_id = conn.last_insert_rowid();
+    let (first, last) = insert_events(conn, batch_id, batch.received_at, &batch.events)?;
+    insert_rejections(conn, batch_id, batch.received_at, &batch.rejections)?;
+    conn.prepare_cached("UPDATE batches SET first_event = ?1, last_event = ?2 WHERE id = ?3")
+        .op("prepare batch update")?
+        .execute(params![first, last, batch_id])
+        .op("update batch")?;
+    if let Some((path, file_id, offset)) = &batch.offset {
+        put_offset(
+            conn,
+            &batch.source,
+            path,
+            file_id,
+            *offset,
+            batch.received_at,
+        )?;
+    }
+    Ok(BatchReceipt {
+        batch_id,
+        accepted: batch.events.len() as u64,
+        rejected: batch.rejections.len() as u64,
+        first_event: first,
+        last_event: last,
+        duplicate: false,
+        rejections: batch.rejections.clone(),
+    })
+}
+
+/// Inserts `events` into batch `batch_id`; returns the store ids of the first and last.
+pub(crate) fn insert_events(
+    conn: &Connection,
+    batch_id: i64,
+    received_at: i64,
+    events: &[EventRow],
+) -> Result<(Option<i64>, Option<i64>), StoreError> {
     let (mut first, mut last) = (None, None);
     let mut ins = conn
         .prepare_cached(
@@ -111,10 +145,10 @@ fn write_batch(conn: &Connection, batch: &Batch) -> Result<BatchReceipt, StoreEr
              ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         )
         .op("prepare event insert")?;
-    for e in &batch.events {
+    for e in events {
         ins.execute(params![
             batch_id,
-            batch.received_at,
+            received_at,
             e.source_kind,
             e.format,
             e.role,
@@ -142,16 +176,26 @@ fn write_batch(conn: &Connection, batch: &Batch) -> Result<BatchReceipt, StoreEr
         first.get_or_insert(id);
         last = Some(id);
     }
+    Ok((first, last))
+}
+
+/// Inserts `rejections` into batch `batch_id`.
+pub(crate) fn insert_rejections(
+    conn: &Connection,
+    batch_id: i64,
+    received_at: i64,
+    rejections: &[RejectionRow],
+) -> Result<(), StoreError> {
     let mut rej = conn
         .prepare_cached(
             "INSERT INTO rejections (batch_id, received_at, path, line, byte_offset,
              record_number, code, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .op("prepare rejection insert")?;
-    for r in &batch.rejections {
+    for r in rejections {
         rej.execute(params![
             batch_id,
-            batch.received_at,
+            received_at,
             r.path,
             r.line.map(|v| v as i64),
             r.offset.map(|v| v as i64),
@@ -162,29 +206,7 @@ fn write_batch(conn: &Connection, batch: &Batch) -> Result<BatchReceipt, StoreEr
         ])
         .op("insert rejection")?;
     }
-    conn.prepare_cached("UPDATE batches SET first_event = ?1, last_event = ?2 WHERE id = ?3")
-        .op("prepare batch update")?
-        .execute(params![first, last, batch_id])
-        .op("update batch")?;
-    if let Some((path, file_id, offset)) = &batch.offset {
-        put_offset(
-            conn,
-            &batch.source,
-            path,
-            file_id,
-            *offset,
-            batch.received_at,
-        )?;
-    }
-    Ok(BatchReceipt {
-        batch_id,
-        accepted: batch.events.len() as u64,
-        rejected: batch.rejections.len() as u64,
-        first_event: first,
-        last_event: last,
-        duplicate: false,
-        rejections: batch.rejections.clone(),
-    })
+    Ok(())
 }
 
 fn put_offset(

@@ -16,7 +16,8 @@
 //! and their members, baselines and detector state, source offsets (file tails), the audit trail
 //! of analyst actions, and webhook dead letters. Retention deletes old events and rejections.
 //! Batches are committed one at a time or as a group in one transaction ([`commit`]: one fsync
-//! for all, each batch under its own savepoint). Detections (alerts with their incidents) are
+//! for all, each batch under its own savepoint), or, for a body too large to hold in memory, piece by piece
+//! in one transaction ([`streamed`]). Detections (alerts with their incidents) are
 //! written whole or as just the rows a regroup changed ([`detections`]). An incident's mailbox
 //! exposure ([`exposure`]) is computed when it is viewed, by the detection pack's exposure
 //! module (the one `hunt`'s `exposure.json` comes from): the store only selects the candidate
@@ -42,6 +43,7 @@ pub mod private;
 pub mod rows;
 pub mod schema;
 pub mod store;
+pub mod streamed;
 
 pub use alerts::{AlertPage, AlertQuery, AlertStatus, AuditEntry, IncidentRow, IncidentView};
 pub use backup::{BackupReport, Checkpointed};
@@ -50,3 +52,4 @@ pub use error::StoreError;
 pub use exposure::{ExposureScope, IncidentExposure, MAX_EXPOSURE_RECORDS, MailboxExposureRow};
 pub use rows::{Batch, BatchReceipt, EventRow, RejectionRow, RequestKey};
 pub use store::{Stats, Store, StoreConfig};
+pub use streamed::StreamedBatch;

@@ -25,6 +25,9 @@ pub struct StoreConfig {
     pub synchronous_full: bool,
     /// How long a connection waits for a lock held by another one.
     pub busy_timeout: Duration,
+    /// Page cache of each connection, in KiB (default 64 MiB; `serve` sizes it from its
+    /// memory budget). A large transaction spills to the WAL past it.
+    pub cache_kib: u32,
 }
 
 impl StoreConfig {
@@ -33,6 +36,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             synchronous_full: true,
             busy_timeout: Duration::from_secs(10),
+            cache_kib: 65_536,
         }
     }
 
@@ -188,7 +192,7 @@ impl StoreConfig {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
         // A larger page cache and fewer, larger checkpoints: ingest is write-heavy.
-        conn.pragma_update(None, "cache_size", -65_536)
+        conn.pragma_update(None, "cache_size", -i64::from(self.cache_kib.max(1)))
             .map_err(wrap)?;
         conn.pragma_update(None, "wal_autocheckpoint", 16_384)
             .map_err(wrap)?;

@@ -110,14 +110,14 @@ pub struct DecodedBody {
 /// `cap` bytes. A plain body longer than `cap` is refused at once. A layer that is corrupt is
 /// not refused here: its reader fails where the damage is, and the ingest engine rejects the
 /// rest with a `decompression` reason.
-pub fn open_layers(body: Vec<u8>, cap: usize) -> Result<DecodedBody, IngestFailure> {
+pub fn open_layers(body: Arc<Vec<u8>>, cap: usize) -> Result<DecodedBody, IngestFailure> {
     let budget = Arc::new(DecodeBudget::new(cap));
     let plain = !body.starts_with(GZIP) && !body.starts_with(ZSTD);
     if plain && body.len() > cap {
         return Err(IngestFailure::TooLarge { limit: cap });
     }
     let mut layers = 0;
-    let mut reader: Box<dyn Read + Send> = Box::new(Cursor::new(body));
+    let mut reader: Box<dyn Read + Send> = Box::new(Cursor::new(SharedBytes(body)));
     loop {
         let peeked = peek(reader, 4, &budget)?;
         let gzip = peeked.head.get_ref().starts_with(GZIP);
@@ -161,6 +161,15 @@ pub fn open_layers(body: Vec<u8>, cap: usize) -> Result<DecodedBody, IngestFailu
         layers,
         budget,
     })
+}
+
+/// A body shared by the passes that read it.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// A reader's first bytes put back in front of the rest, with the error that cut them short
@@ -222,7 +231,7 @@ fn peek(
 /// server streams [`open_layers`] instead). A corrupt layer yields what decoded before the
 /// damage.
 pub fn decompress_capped(body: Vec<u8>, cap: usize) -> Result<Vec<u8>, IngestFailure> {
-    let mut decoded = open_layers(body, cap)?;
+    let mut decoded = open_layers(Arc::new(body), cap)?;
     let mut out = Vec::new();
     let read = decoded.reader.read_to_end(&mut out);
     if decoded.budget.exceeded() {
@@ -268,7 +277,7 @@ mod tests {
         // reader fails there for the engine to reject.
         let corrupt = vec![0x1f, 0x8b, 0, 0, 0];
         assert_eq!(decompress_capped(corrupt.clone(), 10).unwrap(), b"");
-        let mut opened = open_layers(corrupt, 10).unwrap();
+        let mut opened = open_layers(Arc::new(corrupt), 10).unwrap();
         assert_eq!(opened.layers, 1);
         assert!(opened.reader.read_to_end(&mut Vec::new()).is_err());
     }
@@ -290,7 +299,7 @@ mod tests {
             decompress_capped(outer.clone(), cap),
             Err(IngestFailure::TooLarge { limit }) if limit == cap
         ));
-        let mut opened = open_layers(outer, cap).unwrap();
+        let mut opened = open_layers(Arc::new(outer), cap).unwrap();
         assert_eq!(opened.layers, 2);
         let mut sink = [0u8; 64 * 1024];
         let mut read = 0u64;
@@ -347,7 +356,7 @@ mod tests {
         // A frame header declaring a 2 GiB window (window descriptor 0xF0 → 2^31) and no
         // content size: the decoder refuses it instead of allocating the window.
         let frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf0, 0x01, 0x00, 0x00];
-        let mut opened = open_layers(frame.to_vec(), 1 << 20).unwrap();
+        let mut opened = open_layers(Arc::new(frame.to_vec()), 1 << 20).unwrap();
         assert!(opened.reader.read_to_end(&mut Vec::new()).is_err());
     }
 }

@@ -32,6 +32,11 @@
 //! `O_NOFOLLOW` and checks the opened handle ([`watch`]); a graceful stop checkpoints the WAL
 //! into the database file.
 //!
+//! Bodies are streamed: [`body_decode`] unwraps up to 3 gzip/zstd layers under one
+//! decompression cap, the parse threads hand rows on in pieces, and the writer commits a large
+//! body piece by piece in one transaction, so peak memory stays under the
+//! [`memory_budget`] (`[server] memory_budget_mb`) whatever the bodies and their number.
+//!
 //! Must never: answer 200 before a commit, hold more than `max_inflight` bodies in memory,
 //! serve anything but `GET /healthz` without a valid key, keep a key in clear text, read the
 //! system clock except through [`Clock`], read a file `--watch` did not list as a regular

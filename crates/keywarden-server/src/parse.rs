@@ -88,8 +88,7 @@ pub struct Parsed {
     pub arrived: Instant,
     pub reply: oneshot::Sender<Result<IngestAnswer, IngestFailure>>,
     pub body: Result<ParsedBody, IngestFailure>,
-    /// For a body read in several pieces: `body` is its first piece (without observations:
-    /// the writer observes the committed rows again), the rest come here, ending with
+    /// For a body read in several pieces: `body` is its first piece, the rest come here, ending with
     /// [`BodyPart::End`]. `None`: `body` is the whole body.
     pub rest: Option<Receiver<BodyPart>>,
 }
@@ -131,7 +130,20 @@ impl ParseStage {
         format: Option<Format>,
         emit: &mut (dyn FnMut(ParsedBody) -> bool + Send),
     ) -> Result<ParsedBody, IngestFailure> {
-        let decoded = open_layers(body, self.max_decompressed_bytes)?;
+        let body = Arc::new(body);
+        let decoded = open_layers(body.clone(), self.max_decompressed_bytes)?;
+        if decoded.layers > 0 {
+            // Compressed: decoded once without keeping anything, so that a body over the cap
+            // is refused before any of its pieces reaches the writer (a small body expanding
+            // to gigabytes costs at most the cap in decoding, never memory or rows).
+            let mut probe = open_layers(body, self.max_decompressed_bytes)?;
+            let _ = std::io::copy(&mut probe.reader, &mut std::io::sink());
+            if probe.budget.exceeded() {
+                return Err(IngestFailure::TooLarge {
+                    limit: self.max_decompressed_bytes,
+                });
+            }
+        }
         let cfg = IngestConfig {
             format,
             // Every rejection reaches the pieces through the observer.
@@ -153,6 +165,8 @@ impl ParseStage {
         let mut collector = PieceCollector {
             pieces: &pieces,
             observer: Observer::new(self.settings.clone(), self.sigma.clone()),
+            settings: self.settings.clone(),
+            sigma: self.sigma.clone(),
         };
         let layered = decoded.layers > 0;
         let rejections = PieceRejections(&pieces);
@@ -170,19 +184,15 @@ impl ParseStage {
                 limit: self.max_decompressed_bytes,
             });
         }
-        if p.stopped {
-            return Err(IngestFailure::ShuttingDown);
-        }
         if p.whole_too_large {
             return Err(IngestFailure::WholeTooLarge {
                 limit: cfg.max_input_bytes,
             });
         }
-        let mut last = p.body;
-        if p.emitted {
-            last.observed.clear();
+        if p.stopped {
+            return Err(IngestFailure::ShuttingDown);
         }
-        Ok(last)
+        Ok(p.body)
     }
 
     /// Starts `threads` workers (at least one) on `rx` with room for `window` submissions
@@ -352,7 +362,7 @@ struct Pieces<'e> {
     cost: usize,
     limit: usize,
     emit: &'e mut (dyn FnMut(ParsedBody) -> bool + Send),
-    /// A piece went out: the body is streamed (observations are left to the writer).
+    /// A piece went out: the body is streamed.
     emitted: bool,
     /// `emit` refused a piece: reading stopped.
     stopped: bool,
@@ -362,12 +372,12 @@ struct Pieces<'e> {
 }
 
 impl Pieces<'_> {
-    fn hand_on_if_full(&mut self) {
+    /// Hands the piece on once it is full; `true` when it did.
+    fn hand_on_if_full(&mut self) -> bool {
         if self.cost < self.limit || self.stopped {
-            return;
+            return false;
         }
-        let mut piece = std::mem::take(&mut self.body);
-        piece.observed.clear();
+        let piece = std::mem::take(&mut self.body);
         self.cost = 0;
         self.emitted = true;
         if !(self.emit)(piece) {
@@ -375,6 +385,7 @@ impl Pieces<'_> {
             // The next read of the body fails: the engine stops at once.
             self.budget.abort();
         }
+        true
     }
 }
 
@@ -398,11 +409,13 @@ fn row_cost(r: &EventRow) -> usize {
         + opt(&r.category)
 }
 
-/// The ingest processor of [`ParseStage::parse_pieces`]: rows (and, until the body turns out
-/// to need several pieces, what the live rules observe) into the current piece.
+/// The ingest processor of [`ParseStage::parse_pieces`]: rows and what the live rules observe
+/// into the current piece.
 struct PieceCollector<'p, 'e> {
     pieces: &'p Mutex<Pieces<'e>>,
     observer: Observer,
+    settings: Arc<Settings>,
+    sigma: Option<Arc<SigmaStage>>,
 }
 
 impl Processor for PieceCollector<'_, '_> {
@@ -412,15 +425,14 @@ impl Processor for PieceCollector<'_, '_> {
         if p.stopped {
             return;
         }
-        let observed = if p.emitted {
-            Observed::default()
-        } else {
-            self.observer.observe(event)
-        };
+        let observed = self.observer.observe(event);
         p.cost += row_cost(&row);
         p.body.rows.push(row);
         p.body.observed.push(observed);
-        p.hand_on_if_full();
+        if p.hand_on_if_full() {
+            // A fresh interner per piece: a long body does not grow one without bound.
+            self.observer = Observer::new(self.settings.clone(), self.sigma.clone());
+        }
     }
 }
 
@@ -431,7 +443,10 @@ impl IngestObserver for PieceRejections<'_, '_> {
     fn rejected(&self, r: &Rejection) {
         let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if r.code == "input-too-large" {
+            // Refused whole: stop before any row of the truncated document is read.
             p.whole_too_large = true;
+            p.stopped = true;
+            p.budget.abort();
         }
         if p.stopped {
             return;
@@ -439,7 +454,7 @@ impl IngestObserver for PieceRejections<'_, '_> {
         let row = rejection_row(r);
         p.cost += 256 + row.reason.len() + row.raw.as_ref().map_or(0, String::len);
         p.body.rejections.push(row);
-        p.hand_on_if_full();
+        let _ = p.hand_on_if_full();
     }
 }
 
@@ -556,7 +571,7 @@ impl Drop for ParsedQueue {
 mod tests {
     use super::*;
 
-    fn stage() -> ParseStage {
+    pub(super) fn stage() -> ParseStage {
         ParseStage {
             settings: Arc::new(keywarden_detect::DetectConfig::default().build().unwrap()),
             sigma: None,

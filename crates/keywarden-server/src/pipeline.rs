@@ -341,10 +341,12 @@ impl Pipeline {
 
     /// Commits a body that came in several pieces ([`Parsed::rest`]) in one transaction,
     /// piece by piece as the parse stage reads them (one piece in memory here, one in the
-    /// channel), then runs live detection over its committed events, read back from the store
-    /// a page at a time, stores the alerts they changed, and only then answers. A body refused
-    /// part-way (decompression cap, a failing store) is rolled back whole: nothing of it is
-    /// stored, and the answer says why.
+    /// channel), folding each piece into the live detector as it is written; the alerts they
+    /// changed are stored after the commit, and only then is the body answered. A body that
+    /// fails part-way (a failing store, a reader that stopped) is rolled back whole: nothing
+    /// of it is stored, the answer says why, and the detector is rewound to the store
+    /// ([`Pipeline::rewind`]). Bodies over the decompression cap or the whole-read limit are
+    /// refused by the parse stage before their first piece.
     pub fn commit_streamed(&mut self, p: Parsed) {
         let Parsed {
             source,
@@ -356,7 +358,7 @@ impl Pipeline {
             rest,
             ..
         } = p;
-        let first = match (body, rest) {
+        let (first, rest) = match (body, rest) {
             (Ok(first), Some(rest)) => (first, rest),
             (Err(f), _) => {
                 Metrics::add(&self.metrics.errors, 1);
@@ -371,7 +373,6 @@ impl Pipeline {
                 return;
             }
         };
-        let (first, rest) = first;
         let mut listed = Vec::new();
         let mut list = |rows: &[keywarden_store::RejectionRow]| {
             let room = MAX_LISTED_REJECTIONS.saturating_sub(listed.len());
@@ -394,20 +395,45 @@ impl Pipeline {
             rejections: first.rejections,
             offset,
         };
+        let now = self.clock.now();
+        // The latest version of each alert the pieces changed (bounded by the detector's
+        // own alert limit).
+        let mut changed: std::collections::BTreeMap<String, Alert> = Default::default();
+        let mut detected = false;
         let committed = (|| {
             let mut batch = self.store.begin_streamed(&head).map_err(store_failure)?;
-            drop(head);
             if batch.receipt().duplicate {
                 // The rest is not needed: dropping the channel stops the reader.
                 return batch.commit().map_err(store_failure);
+            }
+            let first_id = batch.receipt().first_event;
+            detected = true;
+            for a in detect_piece(
+                &mut self.detector,
+                head.events,
+                first_id,
+                first.observed,
+                now,
+            ) {
+                changed.insert(a.id.clone(), a);
             }
             loop {
                 match rest.recv() {
                     Ok(BodyPart::Rows(piece)) => {
                         list(&piece.rejections);
-                        batch
+                        let (first_id, _) = batch
                             .append(&piece.rows, &piece.rejections)
                             .map_err(store_failure)?;
+                        let raised = detect_piece(
+                            &mut self.detector,
+                            piece.rows,
+                            first_id,
+                            piece.observed,
+                            now,
+                        );
+                        for a in raised {
+                            changed.insert(a.id.clone(), a);
+                        }
                     }
                     Ok(BodyPart::End(Ok(()))) => break,
                     // Dropping the unfinished batch rolls every piece back.
@@ -422,10 +448,18 @@ impl Pipeline {
             batch.commit().map_err(store_failure)
         })();
         Metrics::add(&self.metrics.commit_groups, 1);
+        self.metrics.pending_tokens.store(
+            self.detector.pending() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.metrics.record_live(&self.detector);
         let mut receipt = match committed {
             Ok(r) => r,
             Err(f) => {
                 Metrics::add(&self.metrics.errors, 1);
+                if detected && self.rewind().is_err() {
+                    Metrics::add(&self.metrics.errors, 1);
+                }
                 let _ = reply.send(Err(f));
                 return;
             }
@@ -434,14 +468,14 @@ impl Pipeline {
             receipt.rejections = listed;
         }
         let answer = self.answer(&receipt);
-        let answer = match self.detect_stored(&receipt) {
-            Ok(changed) if changed.is_empty() => Ok(answer),
-            Ok(changed) => match self.write_alerts(changed) {
+        let answer = if changed.is_empty() {
+            Ok(answer)
+        } else {
+            match self.write_alerts(changed.into_values().collect()) {
                 Ok(()) => Ok(answer),
                 // Its records are stored but its alerts are not (as for a group).
                 Err(e) => Err(IngestFailure::Store(e.to_string())),
-            },
-            Err(e) => Err(IngestFailure::Store(e.to_string())),
+            }
         };
         if answer.is_err() {
             Metrics::add(&self.metrics.errors, 1);
@@ -449,36 +483,13 @@ impl Pipeline {
         let _ = reply.send(answer);
     }
 
-    /// Live detection over a committed batch's events, read back from the store a page at a
-    /// time (as on restart); returns the latest version of each alert they changed.
-    fn detect_stored(&mut self, receipt: &BatchReceipt) -> Result<Vec<Alert>, ServerError> {
-        let (Some(first), Some(last)) = (receipt.first_event, receipt.last_event) else {
-            return Ok(Vec::new());
-        };
-        if receipt.duplicate {
-            return Ok(Vec::new());
-        }
-        let mut after = first - 1;
-        let mut changed: Vec<Alert> = Vec::new();
-        while after < last {
-            let mut rows = self.store.events_after(after, REPLAY_PAGE)?;
-            rows.retain(|(id, _)| *id <= last);
-            let Some((id, _)) = rows.last() else {
-                break;
-            };
-            after = *id;
-            changed.extend(self.detector.process(&rows, self.clock.now()));
-        }
-        self.metrics.pending_tokens.store(
-            self.detector.pending() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        self.metrics.record_live(&self.detector);
-        let mut seen = std::collections::HashSet::new();
-        changed.reverse();
-        changed.retain(|a| seen.insert(a.id.clone()));
-        changed.reverse();
-        Ok(changed)
+    /// Brings the detector back to what the store holds after a body it had already seen
+    /// part of was rolled back: the saved state (or a fresh one), then the committed events
+    /// after it, as on restart.
+    pub fn rewind(&mut self) -> Result<u64, ServerError> {
+        self.detector.set_state(LiveState::default());
+        self.alert_book = AlertBook::default();
+        self.restore()
     }
 
     /// The answer to a committed batch (and its counts in the metrics).
@@ -587,6 +598,26 @@ fn checkpoint_loop(store: &Store, wake: &Receiver<()>) {
         let _ = store.checkpoint();
         std::thread::sleep(CHECKPOINT_EVERY.saturating_sub(t0.elapsed()));
     }
+}
+
+/// Folds one written piece (its events numbered from `first_id`) into the detector; returns
+/// the alerts it changed.
+fn detect_piece(
+    detector: &mut LiveDetector,
+    rows: Vec<keywarden_store::EventRow>,
+    first_id: Option<i64>,
+    observed: Vec<Observed>,
+    now: Timestamp,
+) -> Vec<Alert> {
+    let Some(first) = first_id else {
+        return Vec::new();
+    };
+    let numbered: Vec<(i64, keywarden_store::EventRow)> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (first + i as i64, r))
+        .collect();
+    detector.process_observed(&numbered, observed, now)
 }
 
 /// A store failure as the ingest answer gives it.

@@ -45,14 +45,15 @@ impl StreamedBatch<'_> {
         &self.receipt
     }
 
-    /// Adds a piece to the batch (nothing, for a duplicate).
+    /// Adds a piece to the batch (nothing, for a duplicate); returns the store ids its events
+    /// got (`first..=last`; valid once committed).
     pub fn append(
         &mut self,
         events: &[EventRow],
         rejections: &[RejectionRow],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(Option<i64>, Option<i64>), StoreError> {
         if self.receipt.duplicate {
-            return Ok(());
+            return Ok((None, None));
         }
         let id = self.receipt.batch_id;
         let (first, last) = insert_events(&self.tx, id, self.received_at, events)?;
@@ -62,7 +63,7 @@ impl StreamedBatch<'_> {
         r.last_event = last.or(r.last_event);
         r.accepted += events.len() as u64;
         r.rejected += rejections.len() as u64;
-        Ok(())
+        Ok((first, last))
     }
 
     /// Records the batch's totals and commits every piece; the receipt lists no rejections
@@ -126,7 +127,10 @@ mod tests {
         // Dropped before the commit: nothing stays.
         {
             let mut s = store.begin_streamed(&batch("k1", vec![row(0)])).unwrap();
-            s.append(&[row(1), row(2)], &[]).unwrap();
+            assert_eq!(
+                s.append(&[row(1), row(2)], &[]).unwrap(),
+                (Some(2), Some(3))
+            );
         }
         assert_eq!(store.stats().unwrap().events, 0);
         let mut s = store.begin_streamed(&batch("k1", vec![row(0)])).unwrap();

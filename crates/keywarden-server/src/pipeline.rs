@@ -456,7 +456,11 @@ impl Pipeline {
         let mut receipt = match committed {
             Ok(r) => r,
             Err(f) => {
-                Metrics::add(&self.metrics.errors, 1);
+                if matches!(f, IngestFailure::KeyReused { .. }) {
+                    Metrics::add(&self.metrics.ingest_key_reused, 1);
+                } else {
+                    Metrics::add(&self.metrics.errors, 1);
+                }
                 if detected && self.rewind().is_err() {
                     Metrics::add(&self.metrics.errors, 1);
                 }
@@ -620,7 +624,12 @@ fn detect_piece(
     detector.process_observed(&numbered, observed, now)
 }
 
-/// A store failure as the ingest answer gives it.
-fn store_failure(e: keywarden_store::StoreError) -> IngestFailure {
-    IngestFailure::Store(e.to_string())
+/// A store failure as the ingest answer gives it (a reused idempotency key is the client's).
+fn store_failure(e: StoreError) -> IngestFailure {
+    match e {
+        StoreError::IdempotencyKeyReused { key, batch_id } => {
+            IngestFailure::KeyReused { key, batch_id }
+        }
+        e => IngestFailure::Store(e.to_string()),
+    }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use keywarden_ingest::IngestConfig;
 use keywarden_model::Timestamp;
 use keywarden_server::pipeline::Pipeline;
+use keywarden_server::source::request_key;
 use keywarden_server::{
     IngestAnswer, IngestFailure, LiveDetector, LiveLimits, LiveState, ManualClock, Submission,
 };
@@ -59,12 +60,13 @@ fn submit(
     body: Vec<u8>,
 ) -> Reply {
     let (reply, answer) = oneshot::channel();
+    let request_key = key.map(|k| request_key("key:0123456789ab", k, &body));
     tx.send(Submission {
         source: "http".into(),
         name: name.into(),
         body,
         format: None,
-        request_key: key.map(str::to_string),
+        request_key,
         offset: None,
         arrived: Instant::now(),
         reply,

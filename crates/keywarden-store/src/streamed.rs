@@ -96,6 +96,7 @@ impl StreamedBatch<'_> {
 mod tests {
     use super::*;
     use crate::StoreConfig;
+    use crate::rows::RequestKey;
 
     fn row(i: usize) -> EventRow {
         EventRow {
@@ -112,7 +113,11 @@ mod tests {
         Batch {
             source: "http".into(),
             name: "big".into(),
-            request_key: Some(key.into()),
+            request_key: Some(RequestKey {
+                credential: "key:0123456789ab".into(),
+                key: key.into(),
+                body_sha256: "00".repeat(32),
+            }),
             received_at: 7,
             events,
             rejections: Vec::new(),

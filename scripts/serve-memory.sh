@@ -32,14 +32,19 @@ printf '[server]\nrequest_timeout_seconds = 900\n%b\n' "$EXTRA" > "$D/config.tom
 PID=$!
 for _ in $(seq 1 100); do grep -qo '127.0.0.1:[0-9]*' "$D/err" 2>/dev/null && break; sleep 0.2; done
 ADDR=$(grep -ho '127.0.0.1:[0-9]*' "$D/err" | head -1)
+# 503 (the memory budget's body pool is in use) is retried, as a client honouring Retry-After.
 post() {
   curl -s -o "$D/resp.$2" -w "%{http_code} %{time_total}s\n" -H "Authorization: Bearer $KEY" \
+    --retry 600 --retry-delay 1 --retry-all-errors \
     --data-binary @"$1" "http://$ADDR/api/v1/ingest?name=$2"
 }
 T0=$(date +%s.%N)
 case $SC in
   plain31) post "$W/plain31.jsonl" a ;;
-  six) for k in 1 2 3 4 5 6; do post "$W/plain31.jsonl" "s$k" & done; wait ;;
+  six)
+    PIDS=()
+    for k in 1 2 3 4 5 6; do post "$W/plain31.jsonl" "s$k" & PIDS+=($!); done
+    wait "${PIDS[@]}" ;;
   zstd250) post "$W/big250.jsonl.zst" z ;;
   *) echo "unknown scenario $SC" >&2; kill "$PID"; exit 2 ;;
 esac

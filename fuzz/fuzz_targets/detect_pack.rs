@@ -3,15 +3,24 @@
 //! covers at least one record.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use keywarden_detect::{DetectConfig, Detector, assign_incidents};
 use keywarden_ingest::IngestConfig;
 use libfuzzer_sys::fuzz_target;
 
+/// The default settings, built once (building them per input was most of an execution).
+fn detector() -> Option<&'static Detector> {
+    static DETECTOR: OnceLock<Option<Detector>> = OnceLock::new();
+    DETECTOR
+        .get_or_init(|| DetectConfig::default().build().ok().map(Detector::new))
+        .as_ref()
+}
+
 fuzz_target!(|data: &[u8]| {
-    let Ok(settings) = DetectConfig::default().build() else {
+    let Some(detector) = detector() else {
         return;
     };
-    let detector = Detector::new(settings);
     let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
     let (a, b) = data.split_at(split);
     let inputs: [(&str, &[u8]); 2] = [("signins.jsonl", a), ("audit.jsonl", b)];

@@ -3,13 +3,23 @@
 //! detector folding them in (bounded state, never a panic); plus the API key file parser.
 #![no_main]
 
-use keywarden_detect::DetectConfig;
+use std::sync::OnceLock;
+
+use keywarden_detect::{DetectConfig, Settings};
 use keywarden_ingest::{IngestConfig, ingest_bytes};
 use keywarden_model::Timestamp;
 use keywarden_server::convert::RowCollector;
 use keywarden_server::pipeline::decompress_capped;
 use keywarden_server::{ApiKeys, LiveDetector, LiveLimits, LiveState};
 use libfuzzer_sys::fuzz_target;
+
+/// The default detection settings, built once and cloned per input.
+fn settings() -> Option<&'static Settings> {
+    static SETTINGS: OnceLock<Option<Settings>> = OnceLock::new();
+    SETTINGS
+        .get_or_init(|| DetectConfig::default().build().ok())
+        .as_ref()
+}
 
 fuzz_target!(|data: &[u8]| {
     let _ = ApiKeys::parse(&String::from_utf8_lossy(data));
@@ -25,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let out = ingest_bytes("fuzz", body, &cfg, &mut rows);
     assert_eq!(out.counts.records, out.counts.events + out.counts.rejected);
     assert_eq!(out.counts.events as usize, rows.rows.len());
-    let Ok(settings) = DetectConfig::default().build() else {
+    let Some(settings) = settings().cloned() else {
         return;
     };
     let limits = LiveLimits {

@@ -140,10 +140,25 @@ fn from_parts(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, micros: i64) -> 
     if h > 23 || mi > 59 || s > 60 {
         return None;
     }
+    // Microseconds since 1970 in an i64 reach about 292 000 years either way; a year further
+    // out (the US-locale form takes up to nine digits) is not a timestamp, and the arithmetic
+    // below must not overflow on it.
+    if y.unsigned_abs() > MAX_YEARS {
+        return None;
+    }
     let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s.min(59);
-    Some(Timestamp(secs * MICROS_PER_SECOND + micros))
+    let secs = days
+        .checked_mul(86_400)?
+        .checked_add(h.checked_mul(3600)?)?
+        .checked_add(mi.checked_mul(60)?)?
+        .checked_add(s.min(59))?;
+    secs.checked_mul(MICROS_PER_SECOND)?
+        .checked_add(micros)
+        .map(Timestamp)
 }
+
+/// Years from 1970 beyond which no timestamp is representable (`i64` microseconds).
+const MAX_YEARS: u64 = 300_000;
 
 /// `YYYY-MM-DD[(T| )HH:MM[:SS[.f+]]][Z|±HH[:]MM]`
 fn parse_iso(b: &[u8]) -> Option<Timestamp> {
@@ -291,6 +306,20 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `detect_coverage` fuzz target (`--signin-coverage all@/2/4/777772`): a
+    /// US-locale date with a six-digit year overflowed the microsecond arithmetic (a panic
+    /// with overflow checks, a wrong time without).
+    #[test]
+    fn regression_far_year_overflowed_timestamp_arithmetic() {
+        assert_eq!(Timestamp::parse("2/4/777772"), None);
+        assert_eq!(Timestamp::parse("12/31/999999999 11:59:59 PM"), None);
+        assert_eq!(Timestamp::from_civil(i64::MAX, 1, 1, 0, 0, 0), None);
+        assert_eq!(Timestamp::from_civil(2024, 1, 1, i64::MIN, 0, 0), None);
+        // The representable range still parses.
+        assert!(Timestamp::parse("2/4/2023").is_some());
+        assert!(Timestamp::parse("2/4/200000").is_some());
+    }
 
     fn p(s: &str) -> String {
         Timestamp::parse(s)

@@ -98,6 +98,8 @@ fuzz_target!(|data: &[u8]| {
                     (Some(start), Some(end)) => vec![TimeWindow { start, end }],
                     _ => Vec::new(),
                 },
+                linked_by: [(s.take(), 1)].into(),
+                aliases: vec![s.take()],
             }],
         }],
     };

@@ -44,6 +44,8 @@ fn page_for(s: &str) -> Option<String> {
             messages: vec![s.to_string()],
             folders_synced: vec![s.to_string()],
             throttled_windows: Vec::new(),
+            linked_by: [(s.to_string(), 1)].into(),
+            aliases: vec![s.to_string()],
         }],
         exposure_scope: Default::default(),
         timeline: vec![(Timestamp(0), 1)],

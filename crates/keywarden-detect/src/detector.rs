@@ -35,6 +35,11 @@ impl Detector {
         &self.settings
     }
 
+    /// Adds declared sign-in coverage (a collector manifest's complete windows) before a run.
+    pub fn declare(&mut self, declared: impl IntoIterator<Item = crate::Declared>) {
+        self.settings.declared.extend(declared);
+    }
+
     /// The scan-pass stage to plug into an ingest run.
     pub fn scan_stage(&self) -> ScanStage<'_> {
         ScanStage::new(&self.settings)

@@ -62,7 +62,9 @@ pub mod scan;
 pub use baseline::Baseline;
 pub use collect::CollectStage;
 pub use config::{DEFAULT_CONFIG, DetectConfig, Settings};
-pub use coverage::{CoverageModel, CoverageSummary, Declared, SignInCategory, TokenKind, Unjudged};
+pub use coverage::{
+    CoverageModel, CoverageSummary, Declared, SignInCategory, TokenKind, TokenWindow, Unjudged,
+};
 pub use detector::Detector;
 pub use error::{ConfigError, CoverageError, IntelError, OutputError, StateError};
 pub use exposure::{

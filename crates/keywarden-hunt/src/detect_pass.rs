@@ -8,7 +8,9 @@ use keywarden_detect::{
     Baseline, DetectConfig, Detections, Detector, Plan, ScanStage, assign_incidents, write_alerts,
     write_exposure,
 };
-use keywarden_ingest::{IngestConfig, InputSource, expand_inputs};
+use keywarden_ingest::{
+    COLLECT_MANIFEST_NAME, IngestConfig, InputSource, expand_inputs, is_collect_manifest,
+};
 use keywarden_model::{Alert, Exposure};
 
 use crate::config::HuntConfig;
@@ -54,6 +56,42 @@ impl DetectPass {
             }
         }
         Ok(DetectPass { detector, external })
+    }
+
+    /// Declares the complete sign-in windows of every collector manifest (`collect.json`
+    /// written by `keywarden collect`) among the inputs, as `--signin-coverage` would; returns
+    /// the manifests applied. A file named `collect.json` without the manifest marker is a log
+    /// like any other; a marked one that cannot be parsed stops the hunt with its path.
+    pub(crate) fn declare_manifests(
+        &mut self,
+        inputs: &[InputSource],
+    ) -> Result<Vec<String>, HuntError> {
+        let mut applied = Vec::new();
+        for input in inputs {
+            let Some(path) = &input.path else { continue };
+            let named = path
+                .file_name()
+                .is_some_and(|n| n.eq_ignore_ascii_case(COLLECT_MANIFEST_NAME));
+            if !named {
+                continue;
+            }
+            let bytes = std::fs::read(path).map_err(|source| HuntError::CollectManifestIo {
+                path: input.name.clone(),
+                source,
+            })?;
+            if !is_collect_manifest(&input.name, &bytes) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let declared = keywarden_detect::coverage_declared::parse_manifest(&text, &input.name)
+                .map_err(|source| HuntError::CollectManifest {
+                    path: input.name.clone(),
+                    source,
+                })?;
+            self.detector.declare(declared);
+            applied.push(input.name.clone());
+        }
+        Ok(applied)
     }
 
     /// The scan-pass stage to run inside the ingest workers.

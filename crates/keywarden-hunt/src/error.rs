@@ -25,6 +25,20 @@ pub enum HuntError {
         #[source]
         source: keywarden_detect::ConfigError,
     },
+    /// A collector manifest (`collect.json`) among the inputs could not be read or parsed.
+    #[error("reading the collector manifest {path}")]
+    CollectManifest {
+        path: String,
+        #[source]
+        source: keywarden_detect::CoverageError,
+    },
+    /// A collector manifest (`collect.json`) among the inputs could not be opened.
+    #[error("opening the collector manifest {path}")]
+    CollectManifestIo {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A `--signin-coverage` SPEC could not be parsed.
     #[error("reading --signin-coverage")]
     SigninCoverage {

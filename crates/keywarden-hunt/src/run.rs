@@ -81,7 +81,7 @@ impl Hunt {
     /// `exposure.json`, `alerts.csv`, `report.html` (and the state file when asked).
     /// `generated_at` is the time written into `report.html`; `progress` hears the reading.
     pub fn run(
-        self,
+        mut self,
         paths: &[PathBuf],
         generated_at: Timestamp,
         progress: &dyn HuntProgress,
@@ -91,6 +91,8 @@ impl Hunt {
         // stdin can be read only once: it is spooled to a temporary file (removed on return)
         // and read from there, still named `-` in every report and record id.
         let _stdin_spool = spool_stdin(&mut inputs)?;
+        // A collector's manifest states which sign-in windows it collected completely.
+        self.detect.declare_manifests(&inputs)?;
         let out = self.config.out.as_path();
         std::fs::create_dir_all(out).map_err(|source| HuntError::OutputDir {
             path: out.to_path_buf(),

@@ -48,6 +48,7 @@ pub fn event_row(ev: &Event<'_>) -> EventRow {
         user_agent: ev.fields.user_agent.as_deref().map(str::to_string),
         signing_key_id: own(f.signing_key),
         category: ev.fields.category.as_deref().map(str::to_string),
+        token_issued_at: f.token_issued_at.map(|t| t.0),
         raw: raw_json(&ev.raw),
     }
 }

@@ -69,7 +69,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServerError;
 /// The store crate, for callers (fuzz targets, tools) that render or inspect its rows.
 pub use keywarden_store;
-pub use live::{LiveDetector, LiveLimits, LiveState};
+pub use live::{LiveDetector, LiveLimits, LiveState, Revision};
 pub use metrics::Metrics;
 pub use server::{ServeConfig, Server, shutdown_signal};
 pub use source::{IngestAnswer, IngestFailure, Ingestor, Shed, Source, Submission};

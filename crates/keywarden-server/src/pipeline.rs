@@ -551,9 +551,21 @@ impl Pipeline {
     /// [`AlertBook`]: only the rows that changed are written).
     fn write_alerts(&mut self, changed: Vec<Alert>) -> Result<(), ServerError> {
         Metrics::add(&self.metrics.alerts_changed, changed.len() as u64);
-        let (with_incidents, _) =
-            self.alert_book
-                .write(&mut self.store, &changed, self.clock.now().0)?;
+        let now = self.clock.now().0;
+        let (with_incidents, _) = self.alert_book.write(&mut self.store, &changed, now)?;
+        // Live verdicts revised by late evidence: into the audit trail (a withdrawn alert is
+        // closed), after the changed alert itself is stored.
+        for r in self.detector.take_revisions() {
+            let close = r.action == "withdrawn";
+            self.store.record_revision(
+                &r.alert_id,
+                &r.action,
+                close,
+                REVISION_ACTOR,
+                &r.note,
+                now,
+            )?;
+        }
         if let Some(tx) = &self.alerts_out {
             for a in with_incidents {
                 if tx.try_send(a).is_err() {
@@ -590,6 +602,9 @@ impl Pipeline {
 
 /// The checkpointer: after each nudge (at most every [`CHECKPOINT_EVERY`]), a passive
 /// checkpoint from its own connection; ends when the writer does.
+/// The audit trail's actor for revisions keywarden makes itself.
+const REVISION_ACTOR: &str = "keywarden (live revision)";
+
 fn checkpoint_loop(store: &Store, wake: &Receiver<()>) {
     loop {
         match wake.recv_timeout(TICK) {

@@ -303,6 +303,44 @@ impl Store {
         tx.commit().op("commit status")
     }
 
+    /// keywarden itself revised an alert (a live verdict whose evidence arrived late): the
+    /// audit trail gets `action` and `note` under `actor`; a withdrawn alert is also closed.
+    /// An alert that is not stored is skipped (it was never written).
+    pub fn record_revision(
+        &mut self,
+        alert_id: &str,
+        action: &str,
+        close: bool,
+        actor: &str,
+        note: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().op("begin revision")?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM alerts WHERE id = ?1)",
+                params![alert_id],
+                |r| r.get(0),
+            )
+            .op("read alert")?;
+        if !exists {
+            return Ok(());
+        }
+        if close {
+            tx.execute(
+                "UPDATE alerts SET status = ?1 WHERE id = ?2",
+                params![AlertStatus::Closed.as_str(), alert_id],
+            )
+            .op("update status")?;
+        }
+        tx.execute(
+            "INSERT INTO audit (at, actor, action, target, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now, actor, action, alert_id, note],
+        )
+        .op("write audit")?;
+        tx.commit().op("commit revision")
+    }
+
     /// The audit trail, newest first (optionally for one target).
     pub fn audit_trail(
         &self,

@@ -140,9 +140,9 @@ pub(crate) fn insert_events(
             "INSERT INTO events (batch_id, received_at, source_kind, format, role,
              record_ref, time, tenant, user, client_ip, app_id, client_app_id, session_id,
              token_id, token_tenant, mailbox, operation, mail_access, logon_type,
-             user_agent, signing_key_id, raw, category)
+             user_agent, signing_key_id, raw, category, token_issued_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-             ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+             ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
         )
         .op("prepare event insert")?;
     for e in events {
@@ -169,7 +169,8 @@ pub(crate) fn insert_events(
             e.user_agent,
             e.signing_key_id,
             e.raw,
-            e.category
+            e.category,
+            e.token_issued_at
         ])
         .op("insert event")?;
         let id = conn.last_insert_rowid();

@@ -34,6 +34,8 @@ pub struct EventRow {
     pub signing_key_id: Option<String>,
     /// Log category (`SignInLogs`, `NonInteractiveUserSignInLogs`...).
     pub category: Option<String>,
+    /// The token's `IssuedAtTime` (microseconds since the epoch), when the record carries one.
+    pub token_issued_at: Option<i64>,
     /// The raw record as JSON text.
     pub raw: String,
 }

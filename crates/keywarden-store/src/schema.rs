@@ -165,6 +165,9 @@ CREATE UNIQUE INDEX batches_idempotency ON batches(credential, idempotency_key)
 CREATE INDEX events_mail_ip ON events(client_ip) WHERE role = 'mail-access';
 CREATE INDEX events_mail_mailbox ON events(mailbox) WHERE role = 'mail-access';
 "#,
+    // 7: the token's `IssuedAtTime` (microseconds), so that live detection bounds a token's
+    // issuance as `hunt` does.
+    "ALTER TABLE events ADD COLUMN token_issued_at INTEGER;",
 ];
 
 /// `PRAGMA application_id` of a keywarden store: "KWDR".

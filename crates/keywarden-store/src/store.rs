@@ -254,7 +254,7 @@ impl Store {
             .prepare_cached(
                 "SELECT id, source_kind, format, role, record_ref, time, tenant, user, client_ip,
                  app_id, client_app_id, session_id, token_id, token_tenant, mailbox, operation,
-                 mail_access, logon_type, user_agent, signing_key_id, raw, category
+                 mail_access, logon_type, user_agent, signing_key_id, raw, category, token_issued_at
                  FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
             )
             .op("prepare replay")?;
@@ -284,6 +284,7 @@ impl Store {
                         signing_key_id: r.get(19)?,
                         raw: r.get(20)?,
                         category: r.get(21)?,
+                        token_issued_at: r.get(22)?,
                     },
                 ))
             })

@@ -324,3 +324,53 @@ fn signin_coverage_flag_declares_categories_and_refuses_a_bad_spec() {
         "{bad:?}"
     );
 }
+
+/// A collector manifest (`collect.json`) among the inputs declares its complete sign-in
+/// windows, as `--signin-coverage` would; a marked manifest that cannot be parsed stops the
+/// hunt with its path; an unmarked `collect.json` is read as a log like any other file.
+#[test]
+fn regression_collect_manifest_not_applied_as_declared_coverage() {
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("graph-signins");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("signIns.json"),
+        r#"{"value":[{"id":"si-1","createdDateTime":"2026-06-01T10:00:00Z","tenantId":"t1","userPrincipalName":"alice@contoso.com","appId":"d3590ed6-52b3-4102-aeff-aad2292ab01c","ipAddress":"198.51.100.23","resourceId":"00000002-0000-0ff1-ce00-000000000000","status":{"errorCode":0},"uniqueTokenIdentifier":"uti-1"}]}"#,
+    )
+    .unwrap();
+    let manifest = |windows: &str| {
+        format!(
+            r#"{{"keywarden_collect": 1, "tenant": "t1", "since": "2026-06-01T00:00:00Z", "until": "2026-06-02T00:00:00Z", "complete": true,
+ "sources": [{{"source": "graph-signins", "stream": "nonInteractiveUser", "complete": true, "windows": {windows}}}]}}"#
+        )
+    };
+    std::fs::write(
+        root.path().join("collect.json"),
+        manifest(r#"[{"start": "2026-06-01T00:00:00Z", "end": "2026-06-02T00:00:00Z", "complete": true}]"#),
+    )
+    .unwrap();
+    let (code, s, _out) = hunt(&[], &[root.path().to_path_buf()]);
+    assert_eq!(code, 0, "{s:#}");
+    let declared = s["coverage"]["declared"].as_array().unwrap();
+    assert_eq!(declared.len(), 1, "{:#}", s["coverage"]);
+    assert_eq!(declared[0]["category"], "non-interactive", "{declared:?}");
+    assert!(
+        declared[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("collect.json"),
+        "{declared:?}"
+    );
+
+    // Marked but broken: refused with the manifest's path.
+    std::fs::write(root.path().join("collect.json"), manifest("42")).unwrap();
+    let bad = bin()
+        .args(["hunt", "--quiet", "--out"])
+        .arg(root.path().join("out-bad"))
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert_ne!(bad.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("collect.json"), "{err}");
+}

@@ -212,13 +212,11 @@ fn same_exposure_as_hunt(shapes: &str) {
 }
 
 #[test]
-#[ignore = "known regression from a parallel merge (issue 10): hunt now judges token-never-issued with the coverage model, serve still uses its own span check, so their incidents differ until serve runs the same engine (issue 11 item 1, wip/engine-one-detection-engine.patch)"]
 fn json_shapes_give_hunts_exposure() {
     same_exposure_as_hunt("ual-json,signin-graph");
 }
 
 #[test]
-#[ignore = "known regression from a parallel merge (issue 10): hunt now judges token-never-issued with the coverage model, serve still uses its own span check, so their incidents differ until serve runs the same engine (issue 11 item 1, wip/engine-one-detection-engine.patch)"]
 fn csv_and_diagnostic_shapes_give_hunts_exposure() {
     same_exposure_as_hunt("purview-csv,azure-diagnostic");
 }

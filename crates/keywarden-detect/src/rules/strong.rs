@@ -52,30 +52,43 @@ pub fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
 }
 
 /// When the token of `u` may have been issued, and from what (`IssuedAtTime` or `first use`):
-/// from its earliest `IssuedAtTime` when that is consistent with its first use (not after it,
-/// not longer than a token lives before it), else from its first use back one token lifetime.
-/// Tolerances widen both ends.
+/// see [`issuance_window_at`].
 pub fn issuance_window(u: &Use, s: &Settings) -> Option<(Timestamp, Timestamp, &'static str)> {
+    Some(issuance_window_at(
+        u.first?,
+        u.issued.map(|(iat, _)| iat),
+        s,
+    ))
+}
+
+/// When a token first used at `first` may have been issued: from its earliest `IssuedAtTime`
+/// (`iat`) when that is consistent with its first use (not after it, not longer than a token
+/// lives before it), else from its first use back one token lifetime. Tolerances widen both
+/// ends. `hunt` and `serve` both bound issuance with it.
+pub fn issuance_window_at(
+    first: Timestamp,
+    iat: Option<Timestamp>,
+    s: &Settings,
+) -> (Timestamp, Timestamp, &'static str) {
     let t = &s.config.tolerance;
-    let first = u.first?;
     let skew = t.clock_skew_minutes * 60;
     let lag = t.ingestion_lag_minutes * 60;
     let life = t.max_token_lifetime_minutes * 60;
-    if let Some((iat, _)) = u.issued
+    if let Some(iat) = iat
         && iat >= first.plus_seconds(-(life + skew))
         && iat <= first.plus_seconds(skew)
     {
-        return Some((
+        return (
             iat.plus_seconds(-skew),
             iat.plus_seconds(lag + skew),
             "IssuedAtTime",
-        ));
+        );
     }
-    Some((
+    (
         first.plus_seconds(-(life + skew)),
         first.plus_seconds(lag + skew),
         "first use",
-    ))
+    )
 }
 
 /// Judges one token key against the model.
@@ -180,6 +193,57 @@ pub(crate) fn first_evidence(
     flags.chain(tokens).min()
 }
 
+/// The severity and evidence of a `token-never-issued` finding (one definition for `hunt` and
+/// `serve`): high, or medium when an interactive sign-in of the token's session came from the
+/// same IP and client app (`session_linked`).
+pub fn never_issued_evidence(
+    token: &str,
+    kind: TokenKind,
+    window: Option<(Timestamp, Timestamp, &'static str)>,
+    session_linked: bool,
+    s: &Settings,
+) -> (Severity, Map<String, Json>) {
+    let tol = &s.config.tolerance;
+    let mut ev = Map::new();
+    ev.insert("token_id".into(), json!(token));
+    ev.insert("sign_in_match".into(), json!("none"));
+    ev.insert(
+        "sign_in_coverage".into(),
+        json!(format!(
+            "the tenant's {} sign-ins cover the token's possible issuance with no gap",
+            kind.needs()
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )),
+    );
+    ev.insert("token_kind".into(), json!(kind));
+    if let Some((a, b, from)) = window {
+        ev.insert(
+            "issuance_window".into(),
+            json!({"start": a, "end": b, "from": from}),
+        );
+    }
+    ev.insert(
+        "tolerance_minutes".into(),
+        json!({
+            "clock_skew": tol.clock_skew_minutes,
+            "ingestion_lag": tol.ingestion_lag_minutes,
+            "max_token_lifetime": tol.max_token_lifetime_minutes,
+        }),
+    );
+    if session_linked {
+        ev.insert("session_link".into(), json!(SESSION_LINK_NOTE));
+        (Severity::Medium, ev)
+    } else {
+        (Severity::High, ev)
+    }
+}
+
+/// The evidence note of a session link (see [`never_issued_evidence`]).
+pub const SESSION_LINK_NOTE: &str = "an interactive sign-in of the token's session came from the same IP and client app: likely a refresh whose sign-in record is missing";
+
 /// Candidates of the strong rules.
 pub(crate) fn candidates(
     scan: &Scan,
@@ -204,28 +268,6 @@ pub(crate) fn candidates(
         };
         let text = |x| (x != NONE).then(|| scan.text(x));
         let kind = TokenKind::of(text(u.ctx.user), text(u.ctx.client));
-        let mut ev = Map::new();
-        ev.insert("token_id".into(), json!(scan.text(token)));
-        ev.insert("sign_in_match".into(), json!("none"));
-        ev.insert(
-            "sign_in_coverage".into(),
-            json!(format!(
-                "the tenant's {} sign-ins cover the token's possible issuance with no gap",
-                kind.needs()
-                    .iter()
-                    .map(|c| c.name())
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            )),
-        );
-        ev.insert("token_kind".into(), json!(kind));
-        if let Some((a, b, from)) = issuance_window(u, s) {
-            ev.insert(
-                "issuance_window".into(),
-                json!({"start": a, "end": b, "from": from}),
-            );
-        }
-        ev.insert("tolerance_minutes".into(), tolerance.clone());
         // A session link weighs, never exempts: a forger writes the session claim, but not the
         // victim's IP and client app as the interactive sign-in of that session logged them.
         let linked = u.ctx.session != NONE
@@ -237,15 +279,8 @@ pub(crate) fn candidates(
                     u.ctx.client,
                 ))
                 .is_some();
-        let severity = if linked {
-            ev.insert(
-                "session_link".into(),
-                json!("an interactive sign-in of the token's session came from the same IP and client app: likely a refresh whose sign-in record is missing"),
-            );
-            Severity::Medium
-        } else {
-            Severity::High
-        };
+        let (severity, ev) =
+            never_issued_evidence(scan.text(token), kind, issuance_window(u, s), linked, s);
         out.push(candidate(
             Rule::TokenNeverIssued,
             "Access with a token no sign-in issued".into(),

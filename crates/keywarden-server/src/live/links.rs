@@ -151,8 +151,7 @@ mod tests {
     const CONSUMER: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
     fn detector(limits: LiveLimits, state: LiveState) -> LiveDetector {
-        let settings = crate::live::tests::short_lifetime().build().unwrap();
-        LiveDetector::new(settings, limits, state)
+        LiveDetector::new(crate::live::tests::settings(), limits, state)
     }
 
     fn access(token: &str, session: &str, ip: &str, minute: i64) -> EventRow {

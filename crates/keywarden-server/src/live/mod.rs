@@ -7,11 +7,18 @@
 //!   the alert is raised (or extended) in the batch that brings it. Matching uses the pack's
 //!   [`Settings`] (configuration and intelligence) with the same conditions as `hunt`.
 //! - `token-never-issued` with lag tolerance: a token used by an access record and not issued
-//!   by any sign-in seen is *pending*. It is judged only once the tenant's sign-in logs cover
-//!   its possible issuance (sign-ins from `first use − lifetime − skew` up to
-//!   `first use + ingestion lag + skew`), exactly the coverage rule of `hunt`; a sign-in that
-//!   arrives late clears it. Pending tokens that are never judged expire after
-//!   [`LiveLimits::pending_ttl_seconds`] of clock time.
+//!   by any sign-in seen is *pending*. It is judged with `hunt`'s coverage model over the
+//!   sign-ins seen so far ([`signins`]: categories, hours, resources, declared coverage; the
+//!   issuance window from the token's `IssuedAtTime` or first use), and only once every sign-in
+//!   stream still delivering has reached past the window's end; an interactive sign-in of the
+//!   token's session from the same IP and client app makes it medium, as in `hunt`. A sign-in
+//!   that arrives late clears a pending token. Pending tokens never judged expire after
+//!   [`LiveLimits::pending_ttl_seconds`] of clock time, counted per unjudged reason.
+//! - Verdicts are revised when the evidence arrives late: a sign-in issuing a token already
+//!   judged forged withdraws the alert (severity info, `evidence.withdrawn`), an interactive
+//!   sign-in of its session downgrades it to medium (`evidence.session_link`); each revision
+//!   is handed to the writer ([`LiveDetector::take_revisions`]) for the audit trail, and the
+//!   changed alert goes to webhook subscribers like any other.
 //!
 //! Every live alert (and pending token) keeps the token ids, session ids, client IPs and users
 //! of all its records in its evidence ([`links`], capped per alert as `hunt` caps them), so the
@@ -39,11 +46,13 @@ pub mod baseline;
 pub mod links;
 pub mod observe;
 pub mod sigma;
+mod signins;
 mod strong;
 
 use baseline::{LeadHit, LiveBaseline};
 use observe::{LiveCollector, Observed, Observer};
 use sigma::{CorrelationLimits, LiveSigma};
+use signins::SignInsSeen;
 
 /// Caps on the detector's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -104,6 +113,21 @@ struct Pending {
     /// Linking values of all its records ([`links`]), carried into the alert's evidence.
     #[serde(default)]
     links: serde_json::Value,
+    /// Earliest `IssuedAtTime` its records carry (microseconds).
+    #[serde(default)]
+    issued_at: Option<i64>,
+    /// Why it could not be judged at the last attempt (an unjudged reason code).
+    #[serde(default)]
+    why: Option<String>,
+}
+
+/// A live verdict revised because its evidence arrived late (for the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub alert_id: String,
+    /// `withdrawn` or `downgraded`.
+    pub action: String,
+    pub note: String,
 }
 
 /// What one sign-in stream has delivered: event-time span and the clock time of its last batch.
@@ -122,8 +146,18 @@ pub struct LiveState {
     pub last_event: i64,
     /// Issued token id → latest sign-in time.
     issued: HashMap<String, i64>,
-    /// Tenant → sign-in stream (`shape/category`) → what it covers.
+    /// Tenant → sign-in stream (`shape/category`) → what it delivered (holds judgements back
+    /// while a stream still delivering has not reached past a token's issuance).
     coverage: HashMap<String, HashMap<String, Span>>,
+    /// The sign-in evidence `hunt`'s coverage model is built from.
+    signins: SignInsSeen,
+    /// Interactive session key → live `token-never-issued` alerts of that session, IP and
+    /// client app (downgraded when the session's sign-in arrives).
+    session_alerts: HashMap<String, Vec<String>>,
+    /// Revisions not yet handed to the writer.
+    revisions: Vec<Revision>,
+    /// Pending tokens dropped unjudged after the TTL, per unjudged reason code.
+    pub expired_unjudged: BTreeMap<String, u64>,
     /// Token id → pending use.
     pending: HashMap<String, Pending>,
     /// Alert id → alert, for extension by later records.
@@ -233,6 +267,11 @@ impl LiveDetector {
     /// Pending tokens (waiting for coverage).
     pub fn pending(&self) -> usize {
         self.state.pending.len()
+    }
+
+    /// The verdicts revised since the last call (late sign-ins), for the audit trail.
+    pub fn take_revisions(&mut self) -> Vec<Revision> {
+        std::mem::take(&mut self.state.revisions)
     }
 
     /// Folds a batch of stored events in (ids ascending) and returns the alerts raised or
@@ -394,6 +433,12 @@ impl LiveDetector {
             s.evicted_alerts += excess as u64;
         }
         s.baseline.bound(self.limits.max_baseline_keys);
+        s.signins.bound(self.limits.max_baseline_keys);
+        if s.session_alerts.len() > self.limits.max_alerts {
+            let alerts = &s.alerts;
+            s.session_alerts
+                .retain(|_, ids| ids.iter().any(|id| alerts.contains_key(id)));
+        }
     }
 
     /// Makes stored alerts extendable again after a restart.

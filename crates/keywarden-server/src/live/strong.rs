@@ -4,12 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use keywarden_detect::Rule;
+use keywarden_detect::rules::strong::{
+    SESSION_LINK_NOTE, issuance_window_at, never_issued_evidence,
+};
+use keywarden_detect::{Rule, TokenKind, TokenWindow};
 use keywarden_model::{Alert, Severity, Timestamp};
 use keywarden_store::EventRow;
 use serde_json::json;
 
-use super::{LiveDetector, NO_TENANT, Pending, Span, alert_id, attack, fill, links, non_empty};
+use super::signins::session_key;
+use super::{
+    LiveDetector, NO_TENANT, Pending, Revision, Span, alert_id, attack, fill, links, non_empty,
+};
 
 impl LiveDetector {
     pub(super) fn fold(
@@ -18,10 +24,17 @@ impl LiveDetector {
         now: Timestamp,
         changed: &mut BTreeMap<String, ()>,
     ) {
-        let cfg = &self.settings.config;
+        let settings = self.settings.clone();
+        let cfg = &settings.config;
         let tenant = row.tenant.as_deref().unwrap_or(NO_TENANT).to_string();
         let time = row.time;
+        if let Some(t) = time {
+            self.state.signins.note_time(t);
+        }
         if row.role == "sign-in" {
+            if let Some(session) = self.state.signins.add(row) {
+                self.session_signed_in(&session, row, changed);
+            }
             if let Some(t) = time {
                 let stream = format!(
                     "{}/{}",
@@ -49,6 +62,7 @@ impl LiveDetector {
                 *e = (*e).max(at);
                 // A late sign-in clears a pending token: the lag tolerance at work.
                 self.state.pending.remove(tok);
+                self.token_issued(&tenant, tok, row, changed);
             }
         }
         let margin = cfg.rules.ioc_ip.margin_days;
@@ -158,63 +172,91 @@ impl LiveDetector {
                 mailbox: row.mailbox.clone(),
                 records: Vec::new(),
                 links: serde_json::Value::Null,
+                issued_at: None,
+                why: None,
             });
         p.first = p.first.min(t);
         p.last = p.last.max(t);
+        if let Some(iat) = row.token_issued_at {
+            p.issued_at = Some(p.issued_at.map_or(iat, |x| x.min(iat)));
+        }
         if p.records.len() < limit {
             p.records.push(row.record_ref.clone());
         }
         links::add_row(&mut p.links, row);
     }
 
-    /// Judges pending tokens whose possible issuance the sign-in logs now cover.
+    /// Judges pending tokens with `hunt`'s coverage model over the sign-ins seen so far, once
+    /// every sign-in stream still delivering has reached past the token's possible issuance
+    /// (a sign-in of a slower stream may still issue it).
     pub(super) fn judge_pending(&mut self, now: Timestamp, changed: &mut BTreeMap<String, ()>) {
-        let tol = &self.settings.config.tolerance;
-        let before = (tol.max_token_lifetime_minutes + tol.clock_skew_minutes) * 60_000_000;
-        let after = (tol.ingestion_lag_minutes + tol.clock_skew_minutes) * 60_000_000;
+        if self.state.pending.is_empty() {
+            return;
+        }
+        let settings = self.settings.clone();
+        let model = self.state.signins.model(&settings);
         let ttl = self.limits.pending_ttl_seconds.saturating_mul(1_000_000);
         let idle = self.limits.stream_idle_seconds.saturating_mul(1_000_000);
         let mut forged = Vec::new();
         let mut expired = Vec::new();
-        for (tok, p) in &self.state.pending {
-            // Covered: some stream reaches back before the token's possible issuance, and every
-            // stream still delivering has reached past its lag tolerance (a sign-in of a slower
-            // stream may still issue it).
-            let spans: Vec<&Span> = [
+        for (tok, p) in self.state.pending.iter_mut() {
+            let (start, end, from) =
+                issuance_window_at(Timestamp(p.first), p.issued_at.map(Timestamp), &settings);
+            let w = TokenWindow {
+                tenant: &p.tenant,
+                kind: TokenKind::of(p.user.as_deref(), p.client_app_id.as_deref()),
+                resource: p.app_id.as_deref(),
+                issued: (start, end),
+            };
+            let verdict = model.judge(&w);
+            let streams_past = [
                 self.state.coverage.get(&p.tenant),
                 self.state.coverage.get(NO_TENANT),
             ]
             .into_iter()
             .flatten()
             .flat_map(|m| m.values())
-            .collect();
-            let start = p.first.saturating_sub(before);
-            let end = p.first.saturating_add(after);
-            let covered = spans.iter().any(|s| s.first <= start)
-                && spans.iter().any(|s| s.last >= end)
-                && spans
-                    .iter()
-                    .filter(|s| now.0.saturating_sub(s.seen) <= idle)
-                    .all(|s| s.last >= end);
-            if covered {
-                forged.push(tok.clone());
-            } else if now.0.saturating_sub(p.since) > ttl {
+            .filter(|s| now.0.saturating_sub(s.seen) <= idle)
+            .all(|s| s.last >= end.0);
+            match verdict {
+                Ok(()) if streams_past => forged.push((tok.clone(), (start, end, from))),
+                Ok(()) => p.why = Some("waiting-for-signin-streams".into()),
+                Err(why) => p.why = Some(why.code().into()),
+            }
+            if now.0.saturating_sub(p.since) > ttl && !(verdict.is_ok() && streams_past) {
                 expired.push(tok.clone());
             }
         }
         for tok in expired {
-            self.state.pending.remove(&tok);
-            self.state.expired_pending += 1;
+            if let Some(p) = self.state.pending.remove(&tok) {
+                self.state.expired_pending += 1;
+                *self
+                    .state
+                    .expired_unjudged
+                    .entry(p.why.unwrap_or_else(|| "unknown".into()))
+                    .or_default() += 1;
+            }
         }
-        forged.sort();
-        for tok in forged {
+        forged.sort_by(|a, b| a.0.cmp(&b.0));
+        for (tok, window) in forged {
             let Some(p) = self.state.pending.remove(&tok) else {
                 continue;
             };
+            let kind = TokenKind::of(p.user.as_deref(), p.client_app_id.as_deref());
+            let session = match (&p.session_id, &p.ip, &p.client_app_id) {
+                (Some(se), Some(ip), Some(c)) => Some(session_key(&p.tenant, se, ip, c)),
+                _ => None,
+            };
+            let linked = session
+                .as_deref()
+                .is_some_and(|k| self.state.signins.session_linked(k));
+            let (severity, mut ev) =
+                never_issued_evidence(&tok, kind, Some(window), linked, &settings);
+            ev.insert("judged".into(), json!("live"));
             let mut a = Alert::new(
                 Rule::TokenNeverIssued.id(),
                 "Access with a token no sign-in issued",
-                Severity::High,
+                severity,
             );
             a.id = alert_id(Rule::TokenNeverIssued, &[&p.tenant, &tok]);
             a.score = 0.8;
@@ -230,20 +272,88 @@ impl LiveDetector {
             a.session_id = p.session_id;
             a.token_id = Some(tok.clone());
             a.record_ids = p.records;
-            a.evidence = json!({
-                "token_id": tok,
-                "sign_in_match": "none",
-                "sign_in_coverage": "the tenant's sign-in logs span the token's possible issuance",
-                "tolerance_minutes": {
-                    "clock_skew": tol.clock_skew_minutes,
-                    "ingestion_lag": tol.ingestion_lag_minutes,
-                    "max_token_lifetime": tol.max_token_lifetime_minutes,
-                },
-                "judged": "live",
-            });
+            a.evidence = serde_json::Value::Object(ev);
             links::carry(&p.links, &mut a.evidence);
+            if let Some(k) = session.filter(|_| !linked) {
+                self.state
+                    .session_alerts
+                    .entry(k)
+                    .or_default()
+                    .push(a.id.clone());
+            }
             changed.insert(a.id.clone(), ());
             self.state.alerts.insert(a.id.clone(), a);
+        }
+    }
+
+    /// A sign-in issued `tok`: a live `token-never-issued` alert on it is withdrawn.
+    fn token_issued(
+        &mut self,
+        tenant: &str,
+        tok: &str,
+        row: &EventRow,
+        changed: &mut BTreeMap<String, ()>,
+    ) {
+        let id = alert_id(Rule::TokenNeverIssued, &[tenant, tok]);
+        let Some(a) = self.state.alerts.get_mut(&id) else {
+            return;
+        };
+        if a.rule_id != Rule::TokenNeverIssued.id() || a.evidence.get("withdrawn").is_some() {
+            return;
+        }
+        let note = format!(
+            "withdrawn: sign-in {} issued token {tok}; it arrived after the verdict",
+            row.record_ref
+        );
+        a.severity = Severity::Info;
+        a.title = "Access with a token no sign-in issued (withdrawn: its sign-in arrived late)"
+            .to_string();
+        if let Some(obj) = a.evidence.as_object_mut() {
+            obj.insert(
+                "withdrawn".into(),
+                json!({ "sign_in": row.record_ref, "reason": "a sign-in issuing the token arrived after the verdict" }),
+            );
+        }
+        changed.insert(id.clone(), ());
+        self.state.revisions.push(Revision {
+            alert_id: id,
+            action: "withdrawn".into(),
+            note,
+        });
+    }
+
+    /// An interactive sign-in of `session` (tenant, session, IP, client app) arrived: live
+    /// `token-never-issued` alerts of that session are downgraded to medium, as `hunt` weighs
+    /// a session link.
+    fn session_signed_in(
+        &mut self,
+        session: &str,
+        row: &EventRow,
+        changed: &mut BTreeMap<String, ()>,
+    ) {
+        let Some(ids) = self.state.session_alerts.remove(session) else {
+            return;
+        };
+        for id in ids {
+            let Some(a) = self.state.alerts.get_mut(&id) else {
+                continue;
+            };
+            if a.severity != Severity::High || a.evidence.get("withdrawn").is_some() {
+                continue;
+            }
+            a.severity = Severity::Medium;
+            if let Some(obj) = a.evidence.as_object_mut() {
+                obj.insert("session_link".into(), json!(SESSION_LINK_NOTE));
+            }
+            changed.insert(id.clone(), ());
+            self.state.revisions.push(Revision {
+                alert_id: id,
+                action: "downgraded".into(),
+                note: format!(
+                    "downgraded to medium: interactive sign-in {} of the token's session, IP and client app arrived after the verdict",
+                    row.record_ref
+                ),
+            });
         }
     }
 

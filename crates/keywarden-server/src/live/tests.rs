@@ -15,15 +15,31 @@ pub(super) fn short_lifetime() -> DetectConfig {
     cfg
 }
 
+/// The detector on short spans; the unit tests' sign-ins carry no category marker (so they are
+/// interactive) and the non-interactive category is declared complete, so a user's token is
+/// judged on the interactive sign-ins' span alone.
 fn detector() -> LiveDetector {
-    let settings = short_lifetime().build().unwrap();
-    LiveDetector::new(settings, LiveLimits::default(), LiveState::default())
+    LiveDetector::new(settings(), LiveLimits::default(), LiveState::default())
+}
+
+/// [`short_lifetime`] settings with the non-interactive category declared complete.
+pub(super) fn settings() -> Settings {
+    let mut settings = short_lifetime().build().unwrap();
+    settings.declared.push(keywarden_detect::Declared {
+        tenant: None,
+        category: keywarden_detect::SignInCategory::NonInteractive,
+        start: None,
+        end: None,
+        source: "test".into(),
+    });
+    settings
 }
 
 fn row(role: &str, token: &str, minute: i64) -> EventRow {
     EventRow {
         role: role.into(),
         tenant: Some("t1".into()),
+        user: Some("alice@contoso.com".into()),
         token_id: Some(token.into()),
         time: Some(1_689_000_000_000_000 + minute * MIN),
         record_ref: format!("{role}-{token}-{minute}"),
@@ -63,6 +79,73 @@ fn unissued_token_waits_for_coverage_then_alerts_once() {
     let a = feed(&mut d, vec![row("mail-access", "forged", 240)], 3);
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].record_ids.len(), 2);
+}
+
+#[test]
+fn regression_live_verdict_never_revised_when_the_issuing_sign_in_arrives_late() {
+    let mut d = detector();
+    feed(&mut d, vec![row("sign-in", "x", 0)], 0);
+    feed(&mut d, vec![row("mail-access", "slow", 200)], 1);
+    let a = feed(&mut d, vec![row("sign-in", "y", 240)], 2);
+    assert_eq!(a.len(), 1, "judged forged on the evidence so far");
+    assert_eq!(a[0].severity, Severity::High);
+    assert!(d.take_revisions().is_empty());
+    // Its issuing sign-in arrives after the verdict (a file posted late): withdrawn.
+    let a = feed(&mut d, vec![row("sign-in", "slow", 195)], 3);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].severity, Severity::Info);
+    assert!(a[0].evidence["withdrawn"]["sign_in"] == "sign-in-slow-195");
+    let r = d.take_revisions();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].action, "withdrawn");
+    assert_eq!(r[0].alert_id, a[0].id);
+    // Later uses of the token raise nothing again.
+    let a = feed(&mut d, vec![row("mail-access", "slow", 300)], 4);
+    assert!(a.iter().all(|a| a.severity == Severity::Info));
+}
+
+#[test]
+fn a_late_interactive_sign_in_of_the_session_downgrades_to_medium() {
+    let mut d = detector();
+    let with_session = |mut r: EventRow| {
+        r.session_id = Some("sess-1".into());
+        r.client_ip = Some("192.0.2.10".into());
+        r
+    };
+    feed(&mut d, vec![row("sign-in", "x", 0)], 0);
+    feed(
+        &mut d,
+        vec![with_session(row("mail-access", "refresh", 200))],
+        1,
+    );
+    let a = feed(&mut d, vec![row("sign-in", "y", 240)], 2);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].severity, Severity::High);
+    // An interactive sign-in of the same session, IP and client app (another token).
+    let a = feed(&mut d, vec![with_session(row("sign-in", "first", 150))], 3);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].severity, Severity::Medium);
+    assert!(a[0].evidence["session_link"].is_string());
+    assert_eq!(d.take_revisions()[0].action, "downgraded");
+}
+
+#[test]
+fn a_user_token_waits_for_both_user_sign_in_categories() {
+    // No declaration: interactive sign-ins alone never judge a user's token (Graph v1.0
+    // exports hold only those), so it stays pending and expires counted by its reason.
+    let settings = short_lifetime().build().unwrap();
+    let mut d = LiveDetector::new(settings, LiveLimits::default(), LiveState::default());
+    feed(&mut d, vec![row("sign-in", "x", 0)], 0);
+    feed(&mut d, vec![row("mail-access", "refresh", 200)], 0);
+    let a = feed(&mut d, vec![row("sign-in", "y", 400)], 1);
+    assert!(a.is_empty());
+    assert_eq!(d.pending(), 1);
+    feed(&mut d, vec![], 60 * 25);
+    assert_eq!(d.pending(), 0);
+    assert_eq!(
+        d.state().expired_unjudged.get("no-noninteractive-signins"),
+        Some(&1)
+    );
 }
 
 #[test]

@@ -1,0 +1,246 @@
+//! What the sign-in records seen so far cover, kept as `hunt`'s coverage model is fed: sign-ins
+//! per tenant, category and hour, per resource, and the interactive sessions (tenant, session,
+//! IP, client app) that link a refreshed token to its sign-in. [`SignInsSeen::model`] builds the
+//! [`CoverageModel`] that judges a pending token exactly as `hunt` judges it.
+//!
+//! Bounded: hours, resources and sessions are capped (the oldest go first); the whole value
+//! serialises with the live state.
+
+use std::collections::{BTreeMap, HashMap};
+
+use keywarden_detect::{CoverageModel, Settings, SignInCategory};
+use keywarden_model::Timestamp;
+use keywarden_store::EventRow;
+use serde::{Deserialize, Serialize};
+
+use super::NO_TENANT;
+
+const HOUR_MICROS: i64 = 3_600_000_000;
+
+/// Sign-ins of one category in one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct HourSeen {
+    records: u64,
+    first: i64,
+    last: i64,
+}
+
+/// The sign-in evidence folded in so far.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub(super) struct SignInsSeen {
+    /// Tenant → `category-code:hour` → sign-ins.
+    hours: HashMap<String, BTreeMap<String, HourSeen>>,
+    /// Tenant → resource id → sign-ins.
+    resources: HashMap<String, BTreeMap<String, u64>>,
+    /// Interactive session key ([`session_key`]) → latest sign-in time.
+    sessions: HashMap<String, i64>,
+    /// Earliest and latest event time of every record folded in (declared coverage without
+    /// bounds reaches to it, as the input span does in `hunt`).
+    span: Option<(i64, i64)>,
+    /// Entries dropped by the caps.
+    pub(super) evicted: u64,
+}
+
+/// The key of an interactive session as a token's records name it.
+pub(super) fn session_key(tenant: &str, session: &str, ip: &str, client_app: &str) -> String {
+    format!("{tenant}\u{1f}{session}\u{1f}{ip}\u{1f}{client_app}")
+}
+
+impl SignInsSeen {
+    /// Notes the time of any record (the input span).
+    pub(super) fn note_time(&mut self, t: i64) {
+        self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+    }
+
+    /// Folds in one sign-in record; returns its interactive session key, if it has one.
+    pub(super) fn add(&mut self, row: &EventRow) -> Option<String> {
+        let tenant = row.tenant.as_deref().unwrap_or(NO_TENANT);
+        let category = SignInCategory::of_record(row.category.as_deref());
+        if let (Some(c), Some(t)) = (category, row.time) {
+            let hour = t.div_euclid(HOUR_MICROS);
+            let h = self
+                .hours
+                .entry(tenant.to_string())
+                .or_default()
+                .entry(format!("{}:{hour}", c.code()))
+                .or_insert(HourSeen {
+                    records: 0,
+                    first: t,
+                    last: t,
+                });
+            h.records += 1;
+            h.first = h.first.min(t);
+            h.last = h.last.max(t);
+        }
+        if let Some(r) = row.app_id.as_deref() {
+            *self
+                .resources
+                .entry(tenant.to_string())
+                .or_default()
+                .entry(r.to_string())
+                .or_default() += 1;
+        }
+        if category != Some(SignInCategory::Interactive) {
+            return None;
+        }
+        let (Some(se), Some(ip), Some(c)) = (
+            row.session_id.as_deref(),
+            row.client_ip.as_deref(),
+            row.client_app_id.as_deref(),
+        ) else {
+            return None;
+        };
+        let key = session_key(tenant, se, ip, c);
+        let at = row.time.unwrap_or(0);
+        let e = self.sessions.entry(key.clone()).or_insert(at);
+        *e = (*e).max(at);
+        Some(key)
+    }
+
+    /// Whether an interactive sign-in of this session came from this IP and client app.
+    pub(super) fn session_linked(&self, key: &str) -> bool {
+        self.sessions.contains_key(key)
+    }
+
+    /// `hunt`'s coverage model over what was seen, with the declared coverage of `s`.
+    pub(super) fn model(&self, s: &Settings) -> CoverageModel {
+        let mut m = CoverageModel::new(s.config.coverage.max_quiet_hours);
+        for (tenant, hours) in &self.hours {
+            for (key, h) in hours {
+                let Some((code, hour)) = key.split_once(':') else {
+                    continue;
+                };
+                let (Ok(code), Ok(hour)) = (code.parse::<u32>(), hour.parse::<i64>()) else {
+                    continue;
+                };
+                if let Some(cat) = SignInCategory::from_code(code) {
+                    m.add_hour(
+                        tenant,
+                        cat,
+                        hour,
+                        h.records,
+                        Some(Timestamp(h.first)),
+                        Some(Timestamp(h.last)),
+                    );
+                }
+            }
+        }
+        for (tenant, resources) in &self.resources {
+            for (r, n) in resources {
+                m.add_resource(tenant, r, *n);
+            }
+        }
+        for d in &s.declared {
+            m.declare(d.clone());
+        }
+        m.finish(self.span.map(|(a, b)| (Timestamp(a), Timestamp(b))));
+        m
+    }
+
+    /// Enforces `max` entries per map: the oldest hours and sessions, the least used
+    /// resources go first.
+    pub(super) fn bound(&mut self, max: usize) {
+        let hours: usize = self.hours.values().map(BTreeMap::len).sum();
+        if hours > max {
+            let mut all: Vec<(i64, String, String)> = self
+                .hours
+                .iter()
+                .flat_map(|(t, m)| m.iter().map(move |(k, h)| (h.last, t.clone(), k.clone())))
+                .collect();
+            all.sort_unstable();
+            for (_, t, k) in all.into_iter().take(hours - max) {
+                if let Some(m) = self.hours.get_mut(&t) {
+                    m.remove(&k);
+                }
+                self.evicted += 1;
+            }
+            self.hours.retain(|_, m| !m.is_empty());
+        }
+        let resources: usize = self.resources.values().map(BTreeMap::len).sum();
+        if resources > max {
+            let mut all: Vec<(u64, String, String)> = self
+                .resources
+                .iter()
+                .flat_map(|(t, m)| m.iter().map(move |(r, n)| (*n, t.clone(), r.clone())))
+                .collect();
+            all.sort_unstable();
+            for (_, t, r) in all.into_iter().take(resources - max) {
+                if let Some(m) = self.resources.get_mut(&t) {
+                    m.remove(&r);
+                }
+                self.evicted += 1;
+            }
+            self.resources.retain(|_, m| !m.is_empty());
+        }
+        if self.sessions.len() > max {
+            let excess = self.sessions.len() - max;
+            let mut all: Vec<(i64, String)> =
+                self.sessions.iter().map(|(k, t)| (*t, k.clone())).collect();
+            all.sort_unstable();
+            for (_, k) in all.into_iter().take(excess) {
+                self.sessions.remove(&k);
+            }
+            self.evicted += excess as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keywarden_detect::{DetectConfig, TokenKind, TokenWindow, Unjudged};
+
+    fn sign_in(category: &str, minute: i64) -> EventRow {
+        EventRow {
+            role: "sign-in".into(),
+            tenant: Some("t1".into()),
+            category: Some(category.into()),
+            app_id: Some("00000002-0000-0ff1-ce00-000000000000".into()),
+            session_id: Some("s1".into()),
+            client_ip: Some("192.0.2.1".into()),
+            client_app_id: Some("c1".into()),
+            time: Some(1_700_000_000_000_000 + minute * 60_000_000),
+            ..EventRow::default()
+        }
+    }
+
+    #[test]
+    fn judges_a_token_as_hunt_does_only_where_both_user_categories_are_covered() {
+        let s = DetectConfig::default().build().unwrap();
+        let mut seen = SignInsSeen::default();
+        for m in (0..3 * 24 * 60).step_by(20) {
+            seen.note_time(sign_in("SignInLogs", m).time.unwrap());
+            seen.add(&sign_in("SignInLogs", m));
+        }
+        let at = |m: i64| Timestamp(1_700_000_000_000_000 + m * 60_000_000);
+        let w = TokenWindow {
+            tenant: "t1",
+            kind: TokenKind::of(Some("alice@contoso.com"), Some("c1")),
+            resource: Some("00000002-0000-0ff1-ce00-000000000000"),
+            issued: (at(24 * 60), at(25 * 60)),
+        };
+        // Interactive sign-ins only: a user token's issuance is not covered.
+        assert_eq!(
+            seen.model(&s).judge(&w),
+            Err(Unjudged::NoNonInteractiveSignIns)
+        );
+        for m in (0..3 * 24 * 60).step_by(20) {
+            seen.add(&sign_in("NonInteractiveUserSignInLogs", m));
+        }
+        assert_eq!(seen.model(&s).judge(&w), Ok(()));
+        assert!(seen.session_linked(&session_key("t1", "s1", "192.0.2.1", "c1")));
+        assert!(!seen.session_linked(&session_key("t1", "s1", "198.51.100.7", "c1")));
+    }
+
+    #[test]
+    fn bound_drops_the_oldest_hours() {
+        let mut seen = SignInsSeen::default();
+        for m in (0..10 * 60).step_by(60) {
+            seen.add(&sign_in("SignInLogs", m));
+        }
+        seen.bound(4);
+        assert_eq!(seen.hours.values().map(BTreeMap::len).sum::<usize>(), 4);
+        assert!(seen.evicted >= 6);
+    }
+}

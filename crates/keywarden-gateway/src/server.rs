@@ -74,14 +74,11 @@ pub fn run(
                 source,
             })?;
         let addr = listener.local_addr().map_err(GatewayError::Serve)?;
+        // Listening for SIGINT/SIGTERM before the address is announced: a stop sent as soon
+        // as it is read is never lost (regression: the gateway_cli test hung on a lost TERM).
+        let shutdown = keywarden_server::shutdown_signal_now();
         on_bound(addr);
-        serve(
-            gateway.clone(),
-            listener,
-            tls,
-            keywarden_server::shutdown_signal(),
-        )
-        .await
+        serve(gateway.clone(), listener, tls, shutdown).await
     });
     drop(rt);
     // Every connection task is gone with the runtime: the gateway is ours again to close.

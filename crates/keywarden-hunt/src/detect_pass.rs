@@ -75,13 +75,22 @@ impl DetectPass {
             if !named {
                 continue;
             }
-            let bytes = std::fs::read(path).map_err(|source| HuntError::CollectManifestIo {
+            let io = |source| HuntError::CollectManifestIo {
                 path: input.name.clone(),
                 source,
-            })?;
-            if !is_collect_manifest(&input.name, &bytes) {
+            };
+            // The marker sits in the first 512 bytes: a large log that happens to carry the
+            // name is not read whole here.
+            let mut head = Vec::with_capacity(512);
+            std::fs::File::open(path)
+                .and_then(|f| {
+                    std::io::Read::read_to_end(&mut std::io::Read::take(f, 512), &mut head)
+                })
+                .map_err(io)?;
+            if !is_collect_manifest(&input.name, &head) {
                 continue;
             }
+            let bytes = std::fs::read(path).map_err(io)?;
             let text = String::from_utf8_lossy(&bytes);
             let declared = keywarden_detect::coverage_declared::parse_manifest(&text, &input.name)
                 .map_err(|source| HuntError::CollectManifest {

@@ -553,24 +553,41 @@ impl Server {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM (the usual way to stop `keywarden serve`).
+/// Resolves on Ctrl-C or SIGTERM (the usual way to stop `keywarden serve`). It listens from
+/// its first poll; [`shutdown_signal_now`] listens from the call.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    shutdown_signal_now().await
+}
+
+/// Ctrl-C or SIGTERM, listened for from this call on: call it inside the runtime *before*
+/// announcing the listening address, so that a signal sent as soon as the address is read is
+/// never lost (a signal that arrives between the handler's installation and a later listener's
+/// registration is dropped by tokio: `keywarden gateway` then never stopped).
+pub fn shutdown_signal_now() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async fn wait(s: Option<Signal>) {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+        async move {
+            tokio::select! {
+                _ = wait(term) => {}
+                _ = wait(int) => {}
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -197,6 +197,7 @@ fn a_store_from_before_scoped_keys_is_migrated() {
             "DROP INDEX batches_idempotency;
              DROP INDEX events_mail_ip;
              DROP INDEX events_mail_mailbox;
+             ALTER TABLE events DROP COLUMN token_issued_at;
              ALTER TABLE batches DROP COLUMN credential;
              ALTER TABLE batches DROP COLUMN idempotency_key;
              ALTER TABLE batches DROP COLUMN body_sha256;

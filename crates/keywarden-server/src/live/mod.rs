@@ -154,6 +154,9 @@ pub struct LiveState {
     /// Interactive session key → live `token-never-issued` alerts of that session, IP and
     /// client app (downgraded when the session's sign-in arrives).
     session_alerts: HashMap<String, Vec<String>>,
+    /// Token id → its live `token-never-issued` alert (a sign-in naming the tenant in another
+    /// form, or none, still withdraws it).
+    token_alerts: HashMap<String, String>,
     /// Revisions not yet handed to the writer.
     revisions: Vec<Revision>,
     /// Pending tokens dropped unjudged after the TTL, per unjudged reason code.
@@ -438,6 +441,10 @@ impl LiveDetector {
             let alerts = &s.alerts;
             s.session_alerts
                 .retain(|_, ids| ids.iter().any(|id| alerts.contains_key(id)));
+        }
+        if s.token_alerts.len() > self.limits.max_alerts {
+            let alerts = &s.alerts;
+            s.token_alerts.retain(|_, id| alerts.contains_key(id));
         }
     }
 

@@ -281,12 +281,14 @@ impl LiveDetector {
                     .or_default()
                     .push(a.id.clone());
             }
+            self.state.token_alerts.insert(tok.clone(), a.id.clone());
             changed.insert(a.id.clone(), ());
             self.state.alerts.insert(a.id.clone(), a);
         }
     }
 
-    /// A sign-in issued `tok`: a live `token-never-issued` alert on it is withdrawn.
+    /// A sign-in issued `tok`: a live `token-never-issued` alert on it is withdrawn (found by
+    /// token, whatever tenant form the sign-in names).
     fn token_issued(
         &mut self,
         tenant: &str,
@@ -294,7 +296,12 @@ impl LiveDetector {
         row: &EventRow,
         changed: &mut BTreeMap<String, ()>,
     ) {
-        let id = alert_id(Rule::TokenNeverIssued, &[tenant, tok]);
+        let id = self
+            .state
+            .token_alerts
+            .get(tok)
+            .cloned()
+            .unwrap_or_else(|| alert_id(Rule::TokenNeverIssued, &[tenant, tok]));
         let Some(a) = self.state.alerts.get_mut(&id) else {
             return;
         };

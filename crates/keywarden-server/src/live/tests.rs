@@ -101,7 +101,16 @@ fn regression_live_verdict_never_revised_when_the_issuing_sign_in_arrives_late()
     assert_eq!(r[0].alert_id, a[0].id);
     // Later uses of the token raise nothing again.
     let a = feed(&mut d, vec![row("mail-access", "slow", 300)], 4);
-    assert!(a.iter().all(|a| a.severity == Severity::Info));
+    assert!(a.is_empty(), "{a:?}");
+    // A sign-in naming no tenant withdraws as well (found by token).
+    feed(&mut d, vec![row("mail-access", "notenant", 400)], 5);
+    let a = feed(&mut d, vec![row("sign-in", "z", 440)], 6);
+    assert_eq!(a.len(), 1);
+    let mut late = row("sign-in", "notenant", 395);
+    late.tenant = None;
+    let a = feed(&mut d, vec![late], 7);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].severity, Severity::Info);
 }
 
 #[test]

@@ -15,37 +15,6 @@ use keywarden_model::{MailboxExposure, TimeWindow};
 use serde_json::Value;
 use serve_support::*;
 
-const STRONG: &[&str] = &[
-    "token-never-issued",
-    "consumer-tenant-token",
-    "known-bad-key",
-    "ioc-ip",
-];
-
-/// (rule, indicator): what identifies the same strong finding in `hunt` and `serve`, read
-/// from the evidence both write (the forged token, the IOC IP, the key, the token tenant and
-/// client app); `hunt` and `serve` may name a different first record's token on an `ioc-ip`
-/// alert, so the alert's own token is not part of it.
-type Finding = (String, String);
-
-fn finding(a: &Value) -> Finding {
-    let ev = |k: &str| a["evidence"][k].as_str().unwrap_or("").to_string();
-    let rule = a["rule_id"].as_str().unwrap_or("").to_string();
-    let indicator = match rule.as_str() {
-        "token-never-issued" => ev("token_id"),
-        "ioc-ip" => ev("ip"),
-        "known-bad-key" => ev("key_id"),
-        "consumer-tenant-token" => format!("{}/{}", ev("token_tenant"), ev("client_app_id")),
-        _ => a["token_id"].as_str().unwrap_or("").to_string(),
-    };
-    (rule, indicator)
-}
-
-fn is_strong(a: &Value) -> bool {
-    STRONG.contains(&a["rule_id"].as_str().unwrap_or(""))
-        && matches!(a["severity"].as_str(), Some("high" | "critical"))
-}
-
 /// Per mailbox: (messages, folders_synced, throttled_windows), mailboxes with nothing exposed
 /// left out (as `exposure.json` leaves them out).
 type Exposed = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, Vec<TimeWindow>)>;

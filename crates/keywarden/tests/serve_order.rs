@@ -14,39 +14,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use serve_support::*;
 
-const STRONG: &[&str] = &[
-    "token-never-issued",
-    "consumer-tenant-token",
-    "known-bad-key",
-    "ioc-ip",
-];
-
-/// (rule, indicator): the same strong finding in `hunt` and `serve`.
-type Finding = (String, String);
-
-fn finding(a: &Value) -> Finding {
-    let ev = |k: &str| a["evidence"][k].as_str().unwrap_or("").to_string();
-    let rule = a["rule_id"].as_str().unwrap_or("").to_string();
-    let indicator = match rule.as_str() {
-        "token-never-issued" => ev("token_id"),
-        "ioc-ip" => ev("ip"),
-        "known-bad-key" => ev("key_id"),
-        "consumer-tenant-token" => format!("{}/{}", ev("token_tenant"), ev("client_app_id")),
-        _ => a["token_id"].as_str().unwrap_or("").to_string(),
-    };
-    (rule, indicator)
-}
-
-fn is_strong_high(a: &Value) -> bool {
-    STRONG.contains(&a["rule_id"].as_str().unwrap_or(""))
-        && matches!(a["severity"].as_str(), Some("high" | "critical"))
-}
-
 /// The high/critical strong findings, grouped by incident.
 fn grouped(alerts: &[Value]) -> BTreeSet<BTreeSet<Finding>> {
     let incidents: BTreeSet<&str> = alerts
         .iter()
-        .filter(|a| is_strong_high(a))
+        .filter(|a| is_strong(a))
         .filter_map(|a| a["incident_id"].as_str())
         .collect();
     incidents
@@ -54,7 +26,7 @@ fn grouped(alerts: &[Value]) -> BTreeSet<BTreeSet<Finding>> {
         .map(|id| {
             alerts
                 .iter()
-                .filter(|a| is_strong_high(a) && a["incident_id"] == id)
+                .filter(|a| is_strong(a) && a["incident_id"] == id)
                 .map(finding)
                 .collect()
         })

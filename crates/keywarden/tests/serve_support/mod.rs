@@ -312,3 +312,37 @@ pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The strong rules both `hunt` and `serve` run (their high/critical alerts are compared).
+pub const STRONG: &[&str] = &[
+    "token-never-issued",
+    "consumer-tenant-token",
+    "known-bad-key",
+    "ioc-ip",
+];
+
+/// (rule, indicator): what identifies the same strong finding in `hunt` and `serve`, read
+/// from the evidence both write (the forged token, the IOC IP, the key, the token tenant and
+/// client app); `hunt` and `serve` may name a different first record's token on an `ioc-ip`
+/// alert, so the alert's own token is not part of it.
+pub type Finding = (String, String);
+
+/// The [`Finding`] of an alert (JSON as `alerts.jsonl` and the API write it).
+pub fn finding(a: &serde_json::Value) -> Finding {
+    let ev = |k: &str| a["evidence"][k].as_str().unwrap_or("").to_string();
+    let rule = a["rule_id"].as_str().unwrap_or("").to_string();
+    let indicator = match rule.as_str() {
+        "token-never-issued" => ev("token_id"),
+        "ioc-ip" => ev("ip"),
+        "known-bad-key" => ev("key_id"),
+        "consumer-tenant-token" => format!("{}/{}", ev("token_tenant"), ev("client_app_id")),
+        _ => a["token_id"].as_str().unwrap_or("").to_string(),
+    };
+    (rule, indicator)
+}
+
+/// A high or critical alert of a [`STRONG`] rule.
+pub fn is_strong(a: &serde_json::Value) -> bool {
+    STRONG.contains(&a["rule_id"].as_str().unwrap_or(""))
+        && matches!(a["severity"].as_str(), Some("high" | "critical"))
+}

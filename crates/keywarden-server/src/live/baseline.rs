@@ -388,8 +388,14 @@ fn touch(map: &mut HashMap<String, i64>, k: String, t: i64) {
     *v = (*v).max(t);
 }
 
-/// Evicts the entries with the smallest `age` until `keep` remain, when above `max`.
-fn cap<V>(map: &mut HashMap<String, V>, max: usize, keep: usize, age: impl Fn(&V) -> i64) -> u64 {
+/// Evicts the entries with the smallest `age` until `keep` remain, when above `max` (ties by
+/// key). The one eviction of the live detector's maps.
+pub(super) fn cap<V>(
+    map: &mut HashMap<String, V>,
+    max: usize,
+    keep: usize,
+    age: impl Fn(&V) -> i64,
+) -> u64 {
     if map.len() <= max {
         return 0;
     }

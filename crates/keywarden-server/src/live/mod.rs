@@ -49,7 +49,7 @@ pub mod sigma;
 mod signins;
 mod strong;
 
-use baseline::{LeadHit, LiveBaseline};
+use baseline::{LeadHit, LiveBaseline, cap};
 use observe::{LiveCollector, Observed, Observer};
 use sigma::{CorrelationLimits, LiveSigma};
 use signins::SignInsSeen;
@@ -399,42 +399,16 @@ impl LiveDetector {
     /// Enforces the caps: the oldest entries go first.
     fn bound(&mut self) {
         let s = &mut self.state;
-        if s.issued.len() > self.limits.max_issued {
-            let excess = s.issued.len() - self.limits.max_issued;
-            let mut by_time: Vec<(i64, String)> =
-                s.issued.iter().map(|(k, v)| (*v, k.clone())).collect();
-            by_time.sort_unstable();
-            for (_, k) in by_time.into_iter().take(excess) {
-                s.issued.remove(&k);
-            }
-            s.evicted_issued += excess as u64;
-        }
-        if s.pending.len() > self.limits.max_pending {
-            let excess = s.pending.len() - self.limits.max_pending;
-            let mut by_time: Vec<(i64, String)> = s
-                .pending
-                .iter()
-                .map(|(k, p)| (p.since, k.clone()))
-                .collect();
-            by_time.sort_unstable();
-            for (_, k) in by_time.into_iter().take(excess) {
-                s.pending.remove(&k);
-            }
-            s.evicted_pending += excess as u64;
-        }
-        if s.alerts.len() > self.limits.max_alerts {
-            let excess = s.alerts.len() - self.limits.max_alerts;
-            let mut by_time: Vec<(Option<Timestamp>, String)> = s
-                .alerts
-                .iter()
-                .map(|(k, a)| (a.time_last, k.clone()))
-                .collect();
-            by_time.sort_unstable();
-            for (_, k) in by_time.into_iter().take(excess) {
-                s.alerts.remove(&k);
-            }
-            s.evicted_alerts += excess as u64;
-        }
+        let (issued, pending, alerts) = (
+            self.limits.max_issued,
+            self.limits.max_pending,
+            self.limits.max_alerts,
+        );
+        s.evicted_issued += cap(&mut s.issued, issued, issued, |t| *t);
+        s.evicted_pending += cap(&mut s.pending, pending, pending, |p| p.since);
+        s.evicted_alerts += cap(&mut s.alerts, alerts, alerts, |a| {
+            a.time_last.map_or(i64::MIN, |t| t.0)
+        });
         s.baseline.bound(self.limits.max_baseline_keys);
         s.signins.bound(self.limits.max_baseline_keys);
         if s.session_alerts.len() > self.limits.max_alerts {

@@ -173,16 +173,7 @@ impl SignInsSeen {
             }
             self.resources.retain(|_, m| !m.is_empty());
         }
-        if self.sessions.len() > max {
-            let excess = self.sessions.len() - max;
-            let mut all: Vec<(i64, String)> =
-                self.sessions.iter().map(|(k, t)| (*t, k.clone())).collect();
-            all.sort_unstable();
-            for (_, k) in all.into_iter().take(excess) {
-                self.sessions.remove(&k);
-            }
-            self.evicted += excess as u64;
-        }
+        self.evicted += super::baseline::cap(&mut self.sessions, max, max, |t| *t);
     }
 }
 

@@ -3,7 +3,6 @@
 //! webpki roots), keep-alive, no redirects (a redirect could carry the bearer token elsewhere).
 
 use std::io::Read;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A request. Header values may hold a bearer token: never log a `Request`.
@@ -65,19 +64,13 @@ pub struct UreqTransport {
 
 impl UreqTransport {
     pub fn new(timeout: Duration, max_idle: usize) -> UreqTransport {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::Rustls)
-            .root_certs(ureq::tls::RootCerts::WebPki)
-            .unversioned_rustls_crypto_provider(provider)
-            .build();
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .max_redirects(0)
             .http_status_as_error(false)
             .max_idle_connections(max_idle.max(1))
             .max_idle_connections_per_host(max_idle.max(1))
-            .tls_config(tls)
+            .tls_config(keywarden_token::fetch::tls_config())
             .build()
             .new_agent();
         UreqTransport { agent }

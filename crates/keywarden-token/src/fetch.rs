@@ -27,6 +27,17 @@ pub trait Fetch: Send + Sync {
     fn get(&self, url: &str) -> Result<Vec<u8>, String>;
 }
 
+/// The TLS settings of every outbound HTTPS client keywarden runs (this fetcher, `collect`'s
+/// transport, `serve`'s webhooks): rustls with the aws-lc-rs provider and the webpki (Mozilla)
+/// roots. Callers add their own agent settings; all of them refuse redirects.
+pub fn tls_config() -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::WebPki)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .build()
+}
+
 /// The production fetcher: ureq over rustls (aws-lc-rs provider), webpki roots, no redirects.
 pub struct HttpFetcher {
     agent: ureq::Agent,
@@ -34,16 +45,10 @@ pub struct HttpFetcher {
 
 impl HttpFetcher {
     pub fn new(timeout: Duration) -> HttpFetcher {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::Rustls)
-            .root_certs(ureq::tls::RootCerts::WebPki)
-            .unversioned_rustls_crypto_provider(provider)
-            .build();
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .max_redirects(0)
-            .tls_config(tls)
+            .tls_config(tls_config())
             .build()
             .new_agent();
         HttpFetcher { agent }

@@ -109,7 +109,10 @@ pub struct TenantData {
     pub ual: Vec<Value>,
 }
 
-pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+/// The simulated tenant's id (keywarden-sim, seed 13): the tenant collected is the one the
+/// records name, so `collect.json`'s declared coverage applies to them (checked by
+/// `tenant::load`).
+pub const TENANT: &str = "1ffe8190-7d5a-4f46-ac82-0ab724907c43";
 pub const CLIENT_ID: &str = "0b6f2f9a-1111-4c2b-9d3e-6a0c5b7e8f10";
 pub const SECRET: &str = "emulator-secret~value";
 pub const WORKSPACE: &str = "5a1b2c3d-0000-4000-8000-00000000feed";

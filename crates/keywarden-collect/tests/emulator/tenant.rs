@@ -66,6 +66,10 @@ fn content_type(rec: &Value) -> &'static str {
 
 pub fn load(dir: &Path) -> TenantData {
     let ual = lines(dir, "ual-json");
+    assert!(
+        ual.iter().all(|r| r["OrganizationId"] == super::TENANT),
+        "the emulator serves the simulated tenant under its own id (emulator::TENANT)"
+    );
     let sign_ins = lines(dir, "signin-graph");
     let activity = lines(dir, "graph-activity");
     let mut groups: BTreeMap<(&'static str, i64), Vec<Value>> = BTreeMap::new();

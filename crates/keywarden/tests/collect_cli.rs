@@ -1,7 +1,8 @@
 //! `keywarden collect` end to end, as a user runs it, against the Microsoft API emulator of
 //! `keywarden-collect`'s tests: killed with SIGKILL mid-run and resumed, nothing is lost or
 //! repeated, and `hunt` on the collected directory finds the same incidents as on the
-//! simulator's own export. Exit codes: 0 complete, 2 bad credentials.
+//! simulator's own export, plus the verdicts its `collect.json` (declared sign-in coverage)
+//! makes possible. Exit codes: 0 complete, 2 bad credentials.
 
 #[path = "../../keywarden-collect/tests/emulator/mod.rs"]
 mod emulator;
@@ -34,12 +35,7 @@ fn collect_cmd(emu: &Emulator, secret: &Path, out: &Path, now: &str) -> Command 
         "--workspace",
         WORKSPACE,
     ])
-    .args([
-        "--since",
-        &format!("{}T00:00:00Z", tenant::START),
-        "--now",
-        now,
-    ])
+    .args(["--since", &tenant::since().to_rfc3339(), "--now", now])
     .args([
         "--max-requests-per-minute",
         "60000",
@@ -171,7 +167,10 @@ fn killed_mid_run_resumes_exactly_once_and_hunt_finds_the_same_incidents() {
             .unwrap();
     assert_eq!(manifest["complete"], true);
 
-    // hunt reads the collected directory unchanged and finds what it finds in the export.
+    // hunt reads the collected directory unchanged and finds what it finds in the export,
+    // with one difference the manifest explains: collect.json declares the sign-in streams
+    // complete over the collected range, so a token the export left unjudged for a gap in its
+    // sign-ins is judged in the collected directory.
     let (h1, h2) = (dir.path().join("h-export"), dir.path().join("h-collected"));
     hunt(&export, &h1);
     hunt(&collected, &h2);
@@ -180,8 +179,59 @@ fn killed_mid_run_resumes_exactly_once_and_hunt_finds_the_same_incidents() {
         !a1.is_empty(),
         "the simulated intrusion is found in the export"
     );
-    assert_eq!(a1, a2);
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(h2.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["rejected"], 0, "{summary:#}");
+    let summary = |h: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(h.join("summary.json")).unwrap()).unwrap()
+    };
+    let (s1, s2) = (summary(&h1), summary(&h2));
+    assert_eq!(s2["rejected"], 0, "{s2:#}");
+    let (c1, c2) = (&s1["coverage"], &s2["coverage"]);
+    // The same sign-ins were seen...
+    assert_eq!(c1["tenants"], c2["tenants"]);
+    assert_eq!(c1["traced_to_sign_in"], c2["traced_to_sign_in"]);
+    // ...but only the collected directory declares its coverage: every sign-in category, for
+    // the tenant the records name, over the whole collected range without a hole.
+    assert_eq!(c1["declared"], serde_json::json!([]));
+    for category in [
+        "interactive",
+        "non-interactive",
+        "service-principal",
+        "managed-identity",
+    ] {
+        let mut spans: Vec<(&str, &str)> = c2["declared"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["tenant"] == TENANT && d["category"] == category)
+            .map(|d| (d["start"].as_str().unwrap(), d["end"].as_str().unwrap()))
+            .collect();
+        spans.sort();
+        assert!(!spans.is_empty(), "{category} declared");
+        let (since, until) = (
+            manifest["since"].as_str().unwrap(),
+            manifest["until"].as_str().unwrap(),
+        );
+        assert!(spans[0].0 <= since, "{category} from {since}: {spans:?}");
+        assert!(
+            spans.windows(2).all(|w| w[1].0 <= w[0].1),
+            "{category} without a hole: {spans:?}"
+        );
+        assert!(spans.iter().any(|s| s.1 >= until), "{category} to {until}");
+    }
+    let gap = &c1["unjudged"]["time-gap"];
+    let gap_tokens = gap["tokens"].as_u64().unwrap_or(0);
+    assert!(gap_tokens > 0, "the export leaves a token unjudged: {c1:#}");
+    assert!(c2["unjudged"].get("time-gap").is_none(), "{c2:#}");
+    assert_eq!(
+        c2["judged_never_issued"].as_u64().unwrap(),
+        c1["judged_never_issued"].as_u64().unwrap() + gap_tokens
+    );
+    // Every incident of the export is found; what is added is the verdict on those tokens.
+    let extra: Vec<&(String, Vec<String>)> = a2.iter().filter(|a| !a1.contains(a)).collect();
+    assert!(a1.iter().all(|a| a2.contains(a)), "{a1:?}\n{a2:?}");
+    assert_eq!(extra.len() as u64, gap_tokens, "{extra:?}");
+    assert!(extra.iter().all(|(rule, _)| rule == "token-never-issued"));
+    assert_eq!(
+        extra.iter().map(|(_, ids)| ids.len() as u64).sum::<u64>(),
+        gap["records"].as_u64().unwrap()
+    );
 }

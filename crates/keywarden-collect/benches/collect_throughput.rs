@@ -155,6 +155,7 @@ fn main() {
         max_requests_per_minute: None,
         concurrency: 4,
         pacing: Pacing::default(),
+        cancel: None,
     };
     reset_peak();
     let base_rss = peak_rss_kib();

@@ -50,6 +50,7 @@ pub struct Client {
     backoff: Backoff,
     max_retries: u32,
     pub(crate) endpoints: Endpoints,
+    cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Client {
@@ -75,6 +76,7 @@ impl Client {
             ),
             max_retries: config.pacing.max_retries,
             endpoints: config.endpoints.clone(),
+            cancel: config.cancel.clone(),
         }
     }
 
@@ -113,6 +115,11 @@ impl Client {
         let mut attempt = 0u32;
         let mut reauthenticated = false;
         loop {
+            if self.cancelled() {
+                return Err(CallError::Cancelled {
+                    url: url.to_owned(),
+                });
+            }
             let token = self.tokens.token(&scope)?;
             if let Some(g) = gate {
                 g.acquire(self.clock.as_ref());
@@ -174,10 +181,19 @@ impl Client {
             };
             attempt += 1;
             Counters::bump(&counters.retries);
-            if let Some(d) = retry_in {
+            if let Some(d) = retry_in
+                && !self.cancelled()
+            {
                 self.clock.sleep(d);
             }
         }
+    }
+
+    /// True once the embedder asked the run to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
     }
 }
 

@@ -333,6 +333,10 @@ pub struct CollectConfig {
     pub max_requests_per_minute: Option<u32>,
     pub concurrency: usize,
     pub pacing: Pacing,
+    /// Set by an embedder that must stop (`serve` shutting down): from then on no request
+    /// starts and none is retried; what is left of the run becomes gaps ("cancelled") and the
+    /// next run resumes there. `None`: the run is never cancelled.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl CollectConfig {

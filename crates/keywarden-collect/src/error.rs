@@ -79,6 +79,9 @@ pub enum CallError {
     /// Writing what was fetched failed.
     #[error("writing {path}: {detail}")]
     Output { path: String, detail: String },
+    /// The run was cancelled before this request was sent (`CollectConfig::cancel`).
+    #[error("{url}: not requested, the collection was cancelled")]
+    Cancelled { url: String },
 }
 
 impl CallError {

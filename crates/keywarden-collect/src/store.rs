@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::rand::SecureRandom as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keywarden_model::Timestamp;
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS counters(
   retries INTEGER NOT NULL DEFAULT 0, records INTEGER NOT NULL DEFAULT 0,
   duplicates INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(tenant, source, stream)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 ";
 
 /// How a unit's records are laid out in its file (each a shape `hunt` reads).
@@ -109,6 +111,34 @@ pub enum Cursor {
     WindowDone { window_start: Timestamp },
 }
 
+/// A file a unit wrote (relative path under `DIR`, `/`-separated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub seq: i64,
+    pub path: String,
+    pub records: u64,
+}
+
+/// The state's generation (see [`Store::generation`]), created with the state.
+fn generation(conn: &Connection) -> Result<String, rusqlite::Error> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| {
+            rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(
+                "the system random generator failed (state generation id)",
+            )))
+        })?;
+    let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', ?1)",
+        [fresh],
+    )?;
+    conn.query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+        r.get(0)
+    })
+}
+
 /// The state of one output directory.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -116,6 +146,7 @@ pub struct Store {
     tmp_dir: PathBuf,
     db_path: String,
     tenant: String,
+    generation: String,
     families: Mutex<()>,
     next_tmp: AtomicU64,
     _lock: File,
@@ -158,12 +189,14 @@ impl Store {
         )
         .map_err(db(&db_path))?;
         conn.execute_batch(SCHEMA).map_err(db(&db_path))?;
+        let generation = generation(&conn).map_err(db(&db_path))?;
         let store = Store {
             conn: Mutex::new(conn),
             out: out.to_owned(),
             tmp_dir,
             db_path,
             tenant: tenant.to_owned(),
+            generation,
             families: Mutex::new(()),
             next_tmp: AtomicU64::new(0),
             _lock: lock,
@@ -180,6 +213,38 @@ impl Store {
 
     pub fn out(&self) -> &Path {
         &self.out
+    }
+
+    /// A random id given to this state when it was created. File sequence numbers count from
+    /// 1 in each generation: a reader that keeps a position in them (`serve`'s collect cursor)
+    /// keeps the generation beside it and starts again when it changes.
+    pub fn generation(&self) -> &str {
+        &self.generation
+    }
+
+    /// The files written for a stream after sequence number `after`, in order.
+    pub fn files_after(
+        &self,
+        source: SourceKind,
+        stream: &str,
+        after: i64,
+    ) -> Result<Vec<WrittenFile>, CollectError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT seq, path, records FROM files WHERE tenant = ?1 AND source = ?2
+                 AND stream = ?3 AND done = 1 AND seq > ?4 ORDER BY seq",
+            )
+            .map_err(db(&self.db_path))?;
+        st.query_map(params![self.tenant, source.as_str(), stream, after], |r| {
+            Ok(WrittenFile {
+                seq: r.get(0)?,
+                path: r.get(1)?,
+                records: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(db(&self.db_path))
     }
 
     /// Completes committed renames; deletes temporary files no commit refers to.

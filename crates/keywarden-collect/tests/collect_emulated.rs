@@ -46,6 +46,7 @@ fn config(
             relist_recent: Duration::from_secs(6 * 3600),
             ..Pacing::default()
         },
+        cancel: None,
     }
 }
 

@@ -166,6 +166,7 @@ fn collect(args: &CollectArgs) -> Result<i32, keywarden_collect::CollectError> {
         max_requests_per_minute: args.max_requests_per_minute,
         concurrency: args.concurrency,
         pacing,
+        cancel: None,
     };
     let transport = Arc::new(UreqTransport::new(
         config.pacing.request_timeout,

@@ -79,6 +79,9 @@ pub struct CoverageConfig {
     /// A category with no record in at least this many whole hours (inside its span) has a gap:
     /// tokens whose issuance may fall in it are unjudged.
     pub max_quiet_hours: i64,
+    /// When more than this share (per cent) of the users of delegated tokens have no sign-in
+    /// at all in the export, it is taken as filtered by user, and their tokens are unjudged.
+    pub user_filter_absent_percent: i64,
 }
 
 impl Default for CoverageConfig {
@@ -86,6 +89,7 @@ impl Default for CoverageConfig {
         CoverageConfig {
             signin: Vec::new(),
             max_quiet_hours: 24,
+            user_filter_absent_percent: crate::coverage::CoverageModel::USER_FILTER_ABSENT_PERCENT,
         }
     }
 }
@@ -458,6 +462,14 @@ impl DetectConfig {
                     reason: "must be between 0 and 100 years",
                 });
             }
+        }
+        let p = self.coverage.user_filter_absent_percent;
+        if !(0..=100).contains(&p) {
+            return Err(ConfigError::Invalid {
+                key: "coverage.user_filter_absent_percent",
+                value: p.to_string(),
+                reason: "must be a percentage between 0 and 100",
+            });
         }
         let f = self.rules.mailbox_volume_anomaly.factor;
         if !(f.is_finite() && f >= 1.0) {

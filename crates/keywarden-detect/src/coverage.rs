@@ -9,7 +9,13 @@
 //!   (an access record cannot tell these two apart, so both are needed);
 //! - **time**: the category's records must span the token's possible issuance, with no gap (a
 //!   run of at least `coverage.max_quiet_hours` empty hours, such as a missing day) inside it;
-//! - **resource**: an export visibly filtered to some resources says nothing about the others.
+//! - **resource**: an export visibly filtered to some resources says nothing about the others;
+//! - **user**: an export visibly filtered to some users (a responder's export of the suspected
+//!   victims' sign-ins) says nothing about the others. The filter is visible when more than
+//!   `coverage.user_filter_absent_percent` per cent of the users who used delegated tokens have
+//!   no sign-in at all in the export: a complete export names nearly every one of them, since
+//!   each delegated token comes from a sign-in or a refresh. Below that share, a user without
+//!   sign-ins is judged (a forger may pick dormant users).
 //!
 //! Coverage is inferred from the sign-in records' own markers (aggregated per tenant, category
 //! and hour by the scan), and may be declared by a collector's manifest (`collect.json`) or by
@@ -164,6 +170,8 @@ pub enum Unjudged {
     TimeGap,
     /// The export is visibly filtered and leaves out the token's resource.
     ResourceFiltered,
+    /// The export is visibly filtered to some users and leaves out the token's user.
+    UserFiltered,
     /// The token's records carry no time.
     NoTime,
 }
@@ -179,6 +187,7 @@ impl Unjudged {
             Unjudged::OutsideSignInSpan => "outside-signin-span",
             Unjudged::TimeGap => "time-gap",
             Unjudged::ResourceFiltered => "resource-filtered",
+            Unjudged::UserFiltered => "user-filtered",
             Unjudged::NoTime => "no-time",
         }
     }
@@ -208,6 +217,10 @@ impl Unjudged {
                  (--signin-coverage)"
             }
             Unjudged::ResourceFiltered => "export sign-ins for every resource, not one",
+            Unjudged::UserFiltered => {
+                "export sign-ins for every user, not only the suspected ones (or declare them \
+                 complete: --signin-coverage)"
+            }
             Unjudged::NoTime => "these records carry no time",
         }
     }
@@ -267,6 +280,29 @@ pub struct CoverageModel {
     max_quiet_hours: i64,
     /// Span of the whole input (declarations without bounds reach to it).
     span: Option<(Timestamp, Timestamp)>,
+    /// Users (UPNs and object ids, ASCII lower-cased) named by any sign-in.
+    signin_users: BTreeSet<String>,
+    /// Users (as access records name them, lower-cased) of delegated tokens.
+    token_users: BTreeSet<String>,
+    /// The share (per cent) of token users without sign-ins above which the export is taken as
+    /// filtered by user.
+    user_filter_absent_percent: i64,
+    /// Set by [`CoverageModel::finish`].
+    users: UserCoverage,
+}
+
+/// What the sign-ins say about users: `summary.json`'s `coverage.users`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UserCoverage {
+    /// Distinct user names (UPNs and object ids) in the sign-ins.
+    pub signin_user_names: u64,
+    /// Distinct user names of delegated tokens in the access records.
+    pub token_users: u64,
+    /// Of which no sign-in names.
+    pub token_users_without_sign_ins: u64,
+    /// Whether the export is taken as filtered by user (their tokens are then unjudged).
+    pub filtered: bool,
+    pub absent_percent_threshold: i64,
 }
 
 /// Inputs of a judgement: one token.
@@ -274,6 +310,8 @@ pub struct CoverageModel {
 pub struct TokenWindow<'a> {
     pub tenant: &'a str,
     pub kind: TokenKind,
+    /// The user the access record names (`None`: none).
+    pub user: Option<&'a str>,
     /// The resource the token was used on (`None`: unknown).
     pub resource: Option<&'a str>,
     /// Earliest and latest possible issuance.
@@ -281,10 +319,37 @@ pub struct TokenWindow<'a> {
 }
 
 impl CoverageModel {
+    /// The default user filter threshold (`coverage.user_filter_absent_percent`).
+    pub const USER_FILTER_ABSENT_PERCENT: i64 = 34;
+
     pub fn new(max_quiet_hours: i64) -> CoverageModel {
         CoverageModel {
             max_quiet_hours: max_quiet_hours.max(1),
+            user_filter_absent_percent: Self::USER_FILTER_ABSENT_PERCENT,
             ..CoverageModel::default()
+        }
+    }
+
+    /// The model the configuration asks for (`[coverage]`).
+    pub fn from_config(c: &crate::config::CoverageConfig) -> CoverageModel {
+        let mut m = CoverageModel::new(c.max_quiet_hours);
+        m.user_filter_absent_percent = c.user_filter_absent_percent.clamp(0, 100);
+        m
+    }
+
+    /// Notes a user a sign-in names (its UPN and its object id are both worth adding).
+    pub fn add_signin_user(&mut self, user: &str) {
+        let u = user.trim().to_ascii_lowercase();
+        if !u.is_empty() {
+            self.signin_users.insert(u);
+        }
+    }
+
+    /// Notes the user of a delegated token's access record.
+    pub fn add_token_user(&mut self, user: &str) {
+        let u = user.trim().to_ascii_lowercase();
+        if !u.is_empty() {
+            self.token_users.insert(u);
         }
     }
 
@@ -333,6 +398,22 @@ impl CoverageModel {
     /// Records the input's span and computes the gaps. Call once, after every `add_*`.
     pub fn finish(&mut self, input_span: Option<(Timestamp, Timestamp)>) {
         self.span = input_span;
+        let absent = self
+            .token_users
+            .iter()
+            .filter(|u| !self.signin_users.contains(*u))
+            .count() as u64;
+        let users = self.token_users.len() as u64;
+        self.users = UserCoverage {
+            signin_user_names: self.signin_users.len() as u64,
+            token_users: users,
+            token_users_without_sign_ins: absent,
+            // Only where sign-ins name users at all: no sign-ins is its own reason.
+            filtered: !self.signin_users.is_empty()
+                && absent.saturating_mul(100)
+                    > users.saturating_mul(self.user_filter_absent_percent.max(0) as u64),
+            absent_percent_threshold: self.user_filter_absent_percent,
+        };
         let quiet = self.max_quiet_hours;
         for t in self.tenants.values_mut() {
             for c in t.categories.values_mut() {
@@ -392,6 +473,14 @@ impl CoverageModel {
         }
         if !declared_all && !self.resource_covered(w.tenant, w.resource) {
             return Err(Unjudged::ResourceFiltered);
+        }
+        if !declared_all
+            && self.users.filtered
+            && w.kind == TokenKind::Delegated
+            && let Some(u) = w.user
+            && !self.signin_users.contains(&u.trim().to_ascii_lowercase())
+        {
+            return Err(Unjudged::UserFiltered);
         }
         Ok(())
     }
@@ -461,6 +550,7 @@ impl CoverageModel {
             .collect();
         CoverageSummary {
             tenants,
+            users: self.users,
             declared: self.declared.clone(),
             max_quiet_hours: self.max_quiet_hours,
             traced_to_sign_in: 0,
@@ -487,6 +577,7 @@ impl CategoryCoverage {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CoverageSummary {
     pub tenants: Vec<TenantSummary>,
+    pub users: UserCoverage,
     pub declared: Vec<Declared>,
     pub max_quiet_hours: i64,
     /// Distinct tokens whose issuing sign-in is in the input.
@@ -575,6 +666,7 @@ mod tests {
         TokenWindow {
             tenant: "T",
             kind,
+            user: None,
             resource: Some("exchange"),
             issued: (t(a), t(b)),
         }
@@ -623,6 +715,77 @@ mod tests {
             "2023-06-03T10:40:00Z",
         );
         assert_eq!(all.judge(&app), Err(Unjudged::NoServicePrincipalSignIns));
+    }
+
+    /// A model covering both user categories whose sign-ins name `signed_in`, with delegated
+    /// tokens of `token_users`.
+    fn users_model(signed_in: &[&str], token_users: &[&str]) -> CoverageModel {
+        let both = [SignInCategory::Interactive, SignInCategory::NonInteractive];
+        let mut m = model(&both, None);
+        for u in signed_in {
+            m.add_signin_user(u);
+        }
+        for u in token_users {
+            m.add_token_user(u);
+        }
+        m.finish(Some((t("2023-06-01T00:00:00Z"), t("2023-06-07T00:00:00Z"))));
+        m
+    }
+
+    #[test]
+    fn an_export_filtered_to_some_users_leaves_the_others_unjudged() {
+        let users = ["a@x", "b@x", "c@x", "d@x", "e@x", "f@x"];
+        // Sign-ins of two suspected victims only (each sign-in names a UPN and an object id):
+        // 4 of 6 absent.
+        let m = users_model(&["a@x", "oid-a", "b@x", "oid-b"], &users);
+        assert!(m.summary().users.filtered);
+        assert_eq!(m.summary().users.token_users_without_sign_ins, 4);
+        let mut w = window(
+            TokenKind::Delegated,
+            "2023-06-03T10:00:00Z",
+            "2023-06-03T10:40:00Z",
+        );
+        w.user = Some("C@X");
+        assert_eq!(m.judge(&w), Err(Unjudged::UserFiltered));
+        // A victim the export does hold is judged, named by UPN or by object id.
+        w.user = Some("A@x");
+        assert_eq!(m.judge(&w), Ok(()));
+        w.user = Some("OID-B");
+        assert_eq!(m.judge(&w), Ok(()));
+        // App-only tokens are not the user filter's business.
+        w.user = None;
+        w.kind = TokenKind::AppOnly;
+        assert_eq!(m.judge(&w), Err(Unjudged::NoServicePrincipalSignIns));
+    }
+
+    #[test]
+    fn a_few_users_without_sign_ins_are_still_judged() {
+        // One dormant user of six (17 %, under the 34 % threshold): a forger's pick, judged.
+        let m = users_model(
+            &["a@x", "b@x", "c@x", "d@x", "e@x"],
+            &["a@x", "b@x", "c@x", "d@x", "e@x", "dormant@x"],
+        );
+        assert!(!m.summary().users.filtered);
+        let mut w = window(
+            TokenKind::Delegated,
+            "2023-06-03T10:00:00Z",
+            "2023-06-03T10:40:00Z",
+        );
+        w.user = Some("dormant@x");
+        assert_eq!(m.judge(&w), Ok(()));
+        // Declared complete coverage overrides an apparent filter.
+        let mut d = users_model(&["a@x"], &["a@x", "b@x", "c@x"]);
+        for category in [SignInCategory::Interactive, SignInCategory::NonInteractive] {
+            d.declare(Declared {
+                tenant: None,
+                category,
+                start: None,
+                end: None,
+                source: "test".into(),
+            });
+        }
+        w.user = Some("b@x");
+        assert_eq!(d.judge(&w), Ok(()));
     }
 
     #[test]

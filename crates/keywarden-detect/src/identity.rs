@@ -13,7 +13,7 @@
 //! a sign-in whose user and apps are already known costs three map look-ups.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use keywarden_model::{Event, SourceKind, Value, ascii_fold};
 
@@ -24,6 +24,9 @@ pub struct Directory {
     upn_of: BTreeMap<String, String>,
     /// App id (lower-cased) → display name.
     app_names: BTreeMap<String, String>,
+    /// Every user name (UPN or object id, lower-cased) a sign-in names, even alone: what the
+    /// coverage model's user filter compares token users with.
+    signed_in: BTreeSet<String>,
 }
 
 /// The raw keys of each value in the sign-in shapes (Graph, Log Analytics, Event Hub /
@@ -50,6 +53,17 @@ const RESOURCE_NAME_KEYS: &[&str] = &[
 /// The most display-name characters kept (names are shown, not parsed).
 const MAX_NAME_CHARS: usize = 120;
 
+/// The user names a sign-in record gives (its UPN and its user object id, ASCII-lower-cased),
+/// in any sign-in shape: what `hunt`'s [`Directory`] and `serve`'s live state both note for
+/// the coverage model's user filter.
+pub fn sign_in_user_names(raw: &Value<'_>) -> [Option<String>; 2] {
+    [UPN_KEYS, OID_KEYS].map(|keys| {
+        text(raw, keys)
+            .map(|t| ascii_fold(Cow::Borrowed(t.trim())).into_owned())
+            .filter(|t| !t.is_empty())
+    })
+}
+
 impl Directory {
     /// Learns from one event: only sign-ins are read.
     pub fn observe(&mut self, ev: &Event<'_>) {
@@ -62,6 +76,11 @@ impl Directory {
     pub fn observe_sign_in(&mut self, raw: &Value<'_>) {
         if let (Some(oid), Some(upn)) = (text(raw, OID_KEYS), text(raw, UPN_KEYS)) {
             self.add_user(oid, upn);
+        }
+        for name in sign_in_user_names(raw).into_iter().flatten() {
+            if !self.signed_in.contains(&name) {
+                self.signed_in.insert(name);
+            }
         }
         for (ids, names) in [
             (APP_KEYS, APP_NAME_KEYS),
@@ -108,6 +127,12 @@ impl Directory {
         for (k, v) in other.app_names {
             keep_smallest(&mut self.app_names, &k, &v);
         }
+        self.signed_in.extend(other.signed_in);
+    }
+
+    /// Every user name (UPN or object id, lower-cased) some sign-in names.
+    pub fn signed_in_names(&self) -> impl Iterator<Item = &str> {
+        self.signed_in.iter().map(String::as_str)
     }
 
     /// The one name of a user or mailbox: the UPN for a known object id, else the value

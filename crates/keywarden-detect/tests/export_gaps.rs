@@ -78,6 +78,8 @@ fn reason(gap: ExportGap) -> Option<&'static str> {
         ExportGap::MissingDay => Some("time-gap"),
         ExportGap::OneResource => Some("resource-filtered"),
         ExportGap::MidSession => Some("outside-signin-span"),
+        ExportGap::UserFiltered => Some("user-filtered"),
+        ExportGap::NoServicePrincipal => Some("no-serviceprincipal-signins"),
         _ => None,
     }
 }

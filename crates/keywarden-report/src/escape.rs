@@ -10,6 +10,8 @@
 //! - [`escape_html`] / [`push_html`]: the same visible escapes, plus the five HTML-significant
 //!   characters as entities, so text is safe both between tags and inside quoted attributes.
 //! - [`spreadsheet_safe`]: a leading `'` for cells a spreadsheet would run as a formula.
+//! - [`escape_slack`] / [`escape_teams`]: chat messages (webhook payloads): no mention,
+//!   link or markup can be smuggled in (`<!channel>`, `<http://x|click>`, `[click](http://x)`).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -83,6 +85,41 @@ fn push_visible(out: &mut String, c: char) {
     }
 }
 
+/// Makes a log-derived string safe inside a Slack `text`: `&`, `<` and `>` as the entities
+/// Slack documents (no `<!channel>` mention, no `<url|label>` link), hidden characters visible.
+pub fn escape_slack(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => push_visible(&mut out, c),
+        }
+    }
+    out
+}
+
+/// Makes a log-derived string safe inside a Microsoft Teams markdown `text`: as
+/// [`escape_slack`], plus a backslash before every markdown-significant character (no link,
+/// image or emphasis can be built from log text).
+pub fn escape_teams(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 4);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '*' | '_' | '~' | '`' | '[' | ']' | '(' | ')' | '#' | '|' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => push_visible(&mut out, c),
+        }
+    }
+    out
+}
+
 /// Spreadsheet formula-injection defence (CSV injection): a cell that starts with `=`, `+`,
 /// `-`, `@`, a tab or a carriage return (or the full-width `＝＋－＠` that some spreadsheets
 /// also accept) gets a leading `'`, which makes Excel, LibreOffice and Google Sheets treat it as
@@ -129,6 +166,18 @@ mod tests {
         let mut pre = String::new();
         push_html_multiline(&mut pre, "{\n  \"k\": \"<b>\"\n}");
         assert_eq!(pre, "{\n  &quot;k&quot;: &quot;&lt;b&gt;&quot;\n}");
+    }
+
+    #[test]
+    fn chat_text_cannot_mention_link_or_format() {
+        assert_eq!(
+            escape_slack("<!channel> <http://evil|click> a&b\u{202e}"),
+            "&lt;!channel&gt; &lt;http://evil|click&gt; a&amp;b\\u{202e}"
+        );
+        assert_eq!(
+            escape_teams("[click](http://evil) **x** <b>"),
+            "\\[click\\]\\(http://evil\\) \\*\\*x\\*\\* &lt;b&gt;"
+        );
     }
 
     #[test]

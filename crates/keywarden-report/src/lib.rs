@@ -36,7 +36,8 @@ pub use alerts_csv::{
 pub use display::compact_time;
 pub use error::ReportError;
 pub use escape::{
-    escape_html, escape_terminal, is_hidden_char, push_html, push_html_multiline, spreadsheet_safe,
+    escape_html, escape_slack, escape_teams, escape_terminal, is_hidden_char, push_html,
+    push_html_multiline, spreadsheet_safe,
 };
 pub use html::{CONTENT_SECURITY_POLICY, render_html_report, write_html_report};
 pub use incident::{IncidentView, incident_views};

@@ -6,6 +6,11 @@
 //!
 //! The sender runs on its own thread behind a bounded channel: a slow target never slows
 //! ingest; when the channel is full the alert is dead-lettered at once (counted).
+//!
+//! A live verdict revised by late evidence (withdrawn, downgraded: `evidence.revision`) is sent
+//! to every target that took the alert before, whatever its `min_severity`: a subscriber told
+//! of a high alert is told it was withdrawn. Chat text escapes every log-derived value
+//! (`keywarden_report::escape_slack` / `escape_teams`).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -77,18 +82,43 @@ pub fn payload(format: PayloadFormat, alert: &Alert) -> Vec<u8> {
     match format {
         PayloadFormat::Json => serde_json::to_vec(alert).unwrap_or_default(),
         PayloadFormat::Slack | PayloadFormat::Teams => {
+            let esc = |s: &str| match format {
+                PayloadFormat::Teams => keywarden_report::escape_teams(s),
+                _ => keywarden_report::escape_slack(s),
+            };
+            let revised = revision(alert)
+                .map(|(action, from)| format!("{} (was {}) ", action.to_uppercase(), from.as_str()))
+                .unwrap_or_default();
             let text = format!(
-                "[{}] {}: {} (user {}, ip {}, incident {})",
+                "{revised}[{}] {}: {} (user {}, ip {}, incident {})",
                 alert.severity.as_str(),
-                alert.rule_id,
-                alert.title,
-                alert.user.as_deref().unwrap_or("-"),
-                alert.client_ip.as_deref().unwrap_or("-"),
-                alert.incident_id.as_deref().unwrap_or("-"),
+                esc(&alert.rule_id),
+                esc(&alert.title),
+                esc(alert.user.as_deref().unwrap_or("-")),
+                esc(alert.client_ip.as_deref().unwrap_or("-")),
+                esc(alert.incident_id.as_deref().unwrap_or("-")),
             );
             serde_json::to_vec(&serde_json::json!({ "text": text })).unwrap_or_default()
         }
     }
+}
+
+/// The revision an alert carries (`evidence.revision`: action and the severity it had), when a
+/// live verdict was revised by late evidence.
+pub fn revision(alert: &Alert) -> Option<(&str, keywarden_model::Severity)> {
+    let r = alert.evidence.get("revision")?;
+    let action = r.get("action")?.as_str()?;
+    let from = keywarden_model::Severity::parse(r.get("from")?.as_str()?)?;
+    Some((action, from))
+}
+
+/// Whether a target with `min_severity` takes `alert`: at least that severe, or a revision of
+/// an alert that was (its subscriber must hear of the withdrawal).
+pub fn wanted(min: Option<keywarden_model::Severity>, alert: &Alert) -> bool {
+    let Some(min) = min else {
+        return true;
+    };
+    alert.severity >= min || revision(alert).is_some_and(|(_, from)| from >= min)
 }
 
 /// The sender thread's loop: runs until the channel closes.
@@ -119,12 +149,11 @@ pub fn run_sender(
             Err(RecvTimeoutError::Disconnected) => return,
         };
         for t in &targets {
-            if let Some(min) = t
+            let min = t
                 .min_severity
                 .as_deref()
-                .and_then(keywarden_model::Severity::parse)
-                && alert.severity < min
-            {
+                .and_then(keywarden_model::Severity::parse);
+            if !wanted(min, &alert) {
                 continue;
             }
             let body = payload(t.format, &alert);
@@ -200,5 +229,50 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_slice(&payload(PayloadFormat::Json, &a)).unwrap();
         assert_eq!(v["rule_id"], "ioc-ip");
+    }
+
+    #[test]
+    fn regression_withdrawal_not_sent_to_a_subscriber_of_high_alerts() {
+        let high = Some(Severity::High);
+        let mut a = Alert::new(
+            "token-never-issued",
+            "Access with a token no sign-in issued",
+            Severity::High,
+        );
+        assert!(wanted(high, &a));
+        // Withdrawn by a late sign-in: now info, but the subscriber heard of it as high.
+        a.severity = Severity::Info;
+        assert!(!wanted(high, &a), "an info alert alone is below the bar");
+        a.evidence = serde_json::json!({"revision": {"action": "withdrawn", "from": "high"}});
+        assert!(wanted(high, &a));
+        assert!(!wanted(Some(Severity::Critical), &a));
+        let v: serde_json::Value =
+            serde_json::from_slice(&payload(PayloadFormat::Teams, &a)).unwrap();
+        assert!(
+            v["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("WITHDRAWN (was high) [info]"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn regression_chat_text_carried_log_markup() {
+        let mut a = Alert::new("ioc-ip", "Activity from a threat-actor IP", Severity::High);
+        a.user = Some("<!channel> <http://evil.example|reset your password>".into());
+        let v: serde_json::Value =
+            serde_json::from_slice(&payload(PayloadFormat::Slack, &a)).unwrap();
+        let text = v["text"].as_str().unwrap();
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
+        a.user = Some("[reset](http://evil.example)".into());
+        let v: serde_json::Value =
+            serde_json::from_slice(&payload(PayloadFormat::Teams, &a)).unwrap();
+        assert!(
+            v["text"]
+                .as_str()
+                .unwrap()
+                .contains("\\[reset\\]\\(http://evil.example\\)")
+        );
     }
 }

@@ -86,6 +86,9 @@ pub struct SignIn {
     pub interactive: bool,
     pub token: Token,
     pub correlation_id: String,
+    /// An application's client-credentials sign-in: its service principal's object id (no
+    /// user then; `user` is meaningless).
+    pub service_principal: Option<String>,
 }
 
 /// One Microsoft Graph request (Log Analytics `MicrosoftGraphActivityLogs` row).
@@ -99,6 +102,9 @@ pub struct GraphRequest {
     pub uri: String,
     pub status: u16,
     pub token: Token,
+    /// An app-only request: the caller's service principal (no user then; `user` is the
+    /// mailbox the request names, if any).
+    pub service_principal: Option<String>,
 }
 
 /// An Entra directory operation logged to the UAL (`RecordType` 8).

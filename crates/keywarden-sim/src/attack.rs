@@ -229,6 +229,7 @@ impl<'a> Session<'a> {
             uri: format!("https://graph.microsoft.com/v1.0/users/{upn}/messages?$top=100"),
             status: 200,
             token: self.token.clone(),
+            service_principal: None,
         }));
         let access = MailAccessKind::Bind(self.items(self.victim));
         let saved = self.client;

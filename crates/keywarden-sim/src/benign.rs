@@ -231,6 +231,7 @@ impl UserDay<'_> {
             interactive,
             token: token.clone(),
             correlation_id: tenant::guid(self.rng),
+            service_principal: None,
         }));
         let uses = self.rng.random_range(1..=3);
         for n in 0..uses {
@@ -340,6 +341,7 @@ impl UserDay<'_> {
             uri: uri.into(),
             status: 200,
             token: token.clone(),
+            service_principal: None,
         }));
         if reads_mail {
             let access = MailAccessKind::Bind(self.bind_items());

@@ -16,6 +16,11 @@
 //!   after issue), so their first exported use has no exported sign-in.
 //! - `replayed-token`: the attacker's tokens carry an `IssuedAtTime` three days before their
 //!   use (a token replayed long after it was minted).
+//! - `no-service-principal`: the tenant also runs an app-only mail daemon ([`crate::daemon`]),
+//!   and the export leaves its service-principal sign-ins out (an export of the user sign-in
+//!   logs only).
+//! - `user-filtered`: sign-ins exported only for the users the intrusion touched (a
+//!   responder's export of the suspected victims' sign-ins); everyone else's are left out.
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,15 +42,19 @@ pub enum ExportGap {
     OneResource,
     MidSession,
     ReplayedToken,
+    UserFiltered,
+    NoServicePrincipal,
 }
 
 impl ExportGap {
-    pub const ALL: [ExportGap; 5] = [
+    pub const ALL: [ExportGap; 7] = [
         ExportGap::InteractiveOnly,
         ExportGap::MissingDay,
         ExportGap::OneResource,
         ExportGap::MidSession,
         ExportGap::ReplayedToken,
+        ExportGap::UserFiltered,
+        ExportGap::NoServicePrincipal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +64,8 @@ impl ExportGap {
             ExportGap::OneResource => "one-resource",
             ExportGap::MidSession => "mid-session",
             ExportGap::ReplayedToken => "replayed-token",
+            ExportGap::UserFiltered => "user-filtered",
+            ExportGap::NoServicePrincipal => "no-service-principal",
         }
     }
 }
@@ -89,10 +100,13 @@ pub const REPLAY_AGE_SECONDS: i64 = 3 * 86_400;
 pub struct Gaps<'g> {
     pub gaps: &'g [ExportGap],
     pub start: Timestamp,
+    /// The users whose sign-ins `user-filtered` keeps (sorted): those the intrusion touched.
+    pub kept_users: Vec<usize>,
 }
 
 impl Gaps<'_> {
-    fn has(&self, g: ExportGap) -> bool {
+    /// Whether the run has gap `g`.
+    pub fn has(&self, g: ExportGap) -> bool {
         self.gaps.contains(&g)
     }
 
@@ -160,9 +174,39 @@ impl Gaps<'_> {
             return false;
         };
         let day = (s.time.0 - self.start.0).div_euclid(86_400 * 1_000_000);
+        let app_only = s.service_principal.is_some();
         (self.has(ExportGap::InteractiveOnly) && !s.interactive)
             || (self.has(ExportGap::MissingDay) && day == i64::from(MISSING_DAY))
             || (self.has(ExportGap::OneResource) && s.resource != GRAPH_APP)
+            || (self.has(ExportGap::UserFiltered)
+                && !app_only
+                && self.kept_users.binary_search(&s.user).is_err())
+            || (self.has(ExportGap::NoServicePrincipal) && app_only)
+    }
+
+    /// The users an intrusion touched (token holders, mailboxes read, Graph callers), sorted:
+    /// whose sign-ins a responder's `user-filtered` export holds.
+    pub fn touched_users(intrusion: &[Activity]) -> Vec<usize> {
+        let mut users: Vec<usize> = intrusion
+            .iter()
+            .flat_map(|a| match a {
+                Activity::Mail(m) => {
+                    let actor = match m.actor {
+                        Actor::User { user, .. } => Some(user),
+                        Actor::System => None,
+                    };
+                    [Some(m.mailbox), actor]
+                }
+                Activity::Graph(g) if g.service_principal.is_none() => [Some(g.user), None],
+                Activity::SignIn(s) if s.service_principal.is_some() => [None, None],
+                Activity::SignIn(s) => [Some(s.user), None],
+                _ => [None, None],
+            })
+            .flatten()
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        users
     }
 }
 

@@ -11,7 +11,8 @@
 //! gives the same bytes; the benign part does not depend on whether an attack is staged.
 //!
 //! [`gaps`] writes the exports responders really hold (interactive-only sign-ins, a missing
-//! day, one resource, an export starting mid-session, a token replayed days after issue) and
+//! day, one resource, an export starting mid-session, a token replayed days after issue, sign-ins
+//! of the suspected users only, no service-principal sign-ins beside an app-only [`daemon`]) and
 //! the truth then names the benign records whose issuing sign-in the gap left out.
 //!
 //! [`eval`] scores a hunt output directory (`alerts.jsonl`, `exposure.json`) against a truth:
@@ -34,6 +35,7 @@ pub mod activity;
 pub mod attack;
 pub mod benign;
 pub mod config;
+pub mod daemon;
 pub mod eval;
 pub mod gaps;
 pub mod simulation;

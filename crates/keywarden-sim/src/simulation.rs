@@ -25,6 +25,7 @@ use crate::write::{self, WrittenFile};
 const TENANT_STREAM: u64 = 1;
 const BENIGN_STREAM: u64 = 2;
 const ATTACK_STREAM: u64 = 3;
+const DAEMON_STREAM: u64 = 4;
 
 /// A configured simulation. `Simulation::new(&config)?.write_to(dir)?` is the whole API.
 #[derive(Debug, Clone)]
@@ -70,12 +71,15 @@ impl Simulation {
         // so benign life is the same as with any other attack.
         let takeover_apps = matches!(plan.attack, Attack::AppTakeover | Attack::GoldenSaml)
             .then(|| takeover::register_apps(&mut tenant_rng, &mut tenant));
+        // The app-only daemon (only with `--gap no-service-principal`) has its own stream, so
+        // the rest of the tenant is the same with or without it.
+        let mut daemon_rng = stream(plan.seed, DAEMON_STREAM);
+        let daemon = plan
+            .gaps
+            .contains(&gaps::ExportGap::NoServicePrincipal)
+            .then(|| crate::daemon::register(&mut daemon_rng, &mut tenant));
         let mut benign_rng = stream(plan.seed, BENIGN_STREAM);
         let mut world = BenignWorld::new(&mut benign_rng, &tenant, plan.days);
-        let gaps = Gaps {
-            gaps: &plan.gaps,
-            start: plan.start,
-        };
         let mut attack_rng = stream(plan.seed, ATTACK_STREAM);
         let (mut intrusion, confounders) = match (plan.attack, takeover_apps) {
             (Attack::Storm0558, _) => (
@@ -95,6 +99,11 @@ impl Simulation {
             }
             _ => (Vec::new(), Vec::new()),
         };
+        let gaps = Gaps {
+            gaps: &plan.gaps,
+            start: plan.start,
+            kept_users: Gaps::touched_users(&intrusion),
+        };
         gaps.age_attack(&mut intrusion);
         let mut files = Vec::new();
         let mut acts: Vec<Activity> = Vec::new();
@@ -110,6 +119,9 @@ impl Simulation {
             let next = midnight.plus_seconds(86_400);
             acts.clear();
             world.day(&mut benign_rng, &tenant, day, midnight, &mut acts);
+            if let Some(d) = &daemon {
+                d.night(&mut daemon_rng, &tenant, midnight, &mut acts);
+            }
             throttled.extend(
                 acts.iter()
                     .filter(|a| matches!(a, Activity::Mail(m) if m.throttled))

@@ -26,7 +26,10 @@ pub type Verdict = Result<(), Unjudged>;
 
 /// The coverage model of a scan: its sign-in aggregates plus the declared coverage.
 pub fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
-    let mut m = CoverageModel::new(s.config.coverage.max_quiet_hours);
+    let mut m = CoverageModel::from_config(&s.config.coverage);
+    for name in scan.identities.signed_in_names() {
+        m.add_signin_user(name);
+    }
     let mut keys: Vec<(&Key, &Use)> = scan
         .uses
         .iter()
@@ -42,6 +45,18 @@ pub fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
             }
             Key::SignInResource(t, r) => m.add_resource(scan.text(t), scan.text(r), u.count),
             _ => {}
+        }
+    }
+    // The users of delegated tokens, for the user filter.
+    for (k, u) in &scan.uses {
+        if let Key::Token(..) = k
+            && u.ctx.user != NONE
+        {
+            let client = (u.ctx.client != NONE).then(|| scan.text(u.ctx.client));
+            let user = scan.text(u.ctx.user);
+            if TokenKind::of(Some(user), client) == TokenKind::Delegated {
+                m.add_token_user(user);
+            }
         }
     }
     for d in &s.declared {
@@ -103,6 +118,7 @@ pub fn judge(scan: &Scan, s: &Settings, model: &CoverageModel, key: &Key, u: &Us
     let w = TokenWindow {
         tenant: scan.text(tenant),
         kind: TokenKind::of(text(u.ctx.user), text(u.ctx.client)),
+        user: text(u.ctx.user),
         resource: text(u.ctx.app),
         issued: (a, b),
     };

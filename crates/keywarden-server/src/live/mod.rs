@@ -314,7 +314,7 @@ impl LiveDetector {
                 continue;
             }
             self.state.last_event = *id;
-            self.fold(row, now, &mut changed);
+            self.fold(row, &obs, now, &mut changed);
             let hits = self.state.baseline.fold(row, &obs, &self.settings);
             for hit in hits {
                 self.lead(hit, row, &mut changed);

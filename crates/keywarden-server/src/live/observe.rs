@@ -45,6 +45,8 @@ pub struct Observed {
     pub sigma: Vec<Alert>,
     /// The event's share in Sigma correlations.
     pub contribution: Option<Contribution>,
+    /// A sign-in's user names (UPN, object id), for the coverage model's user filter.
+    pub sign_in_users: [Option<String>; 2],
 }
 
 /// Turns events into [`Observed`]s (one interner per batch, reused across events).
@@ -78,6 +80,9 @@ impl Observer {
             ops: 1,
             ..Observed::default()
         };
+        if ev.source == keywarden_model::SourceKind::EntraSignIn {
+            out.sign_in_users = keywarden_detect::identity::sign_in_user_names(&ev.raw);
+        }
         let f = self.leads.then(|| Facts::of(ev));
         // Only mail reads carry lead keys (`keys_of` gives other records none of them).
         if let Some(f) = f.filter(|f| matches!(f.role, Role::MailAccess(_))) {

@@ -35,6 +35,10 @@ pub(super) struct SignInsSeen {
     resources: HashMap<String, BTreeMap<String, u64>>,
     /// Interactive session key ([`session_key`]) → latest sign-in time.
     sessions: HashMap<String, i64>,
+    /// User names (UPN, object id; lower-cased) some sign-in named → latest sign-in time.
+    users: HashMap<String, i64>,
+    /// Users of delegated tokens (lower-cased) → latest use, for the user filter.
+    token_users: HashMap<String, i64>,
     /// Earliest and latest event time of every record folded in (declared coverage without
     /// bounds reaches to it, as the input span does in `hunt`).
     span: Option<(i64, i64)>,
@@ -98,6 +102,24 @@ impl SignInsSeen {
         Some(key)
     }
 
+    /// Notes the user names of a sign-in (see `keywarden_detect::identity::sign_in_user_names`).
+    pub(super) fn add_users(&mut self, names: &[Option<String>; 2], at: i64) {
+        for n in names.iter().flatten() {
+            let e = self.users.entry(n.clone()).or_insert(at);
+            *e = (*e).max(at);
+        }
+    }
+
+    /// Notes the user of a delegated token's access record.
+    pub(super) fn add_token_user(&mut self, user: &str, at: i64) {
+        let u = user.trim().to_ascii_lowercase();
+        if u.is_empty() {
+            return;
+        }
+        let e = self.token_users.entry(u).or_insert(at);
+        *e = (*e).max(at);
+    }
+
     /// Whether an interactive sign-in of this session came from this IP and client app.
     pub(super) fn session_linked(&self, key: &str) -> bool {
         self.sessions.contains_key(key)
@@ -105,7 +127,13 @@ impl SignInsSeen {
 
     /// `hunt`'s coverage model over what was seen, with the declared coverage of `s`.
     pub(super) fn model(&self, s: &Settings) -> CoverageModel {
-        let mut m = CoverageModel::new(s.config.coverage.max_quiet_hours);
+        let mut m = CoverageModel::from_config(&s.config.coverage);
+        for u in self.users.keys() {
+            m.add_signin_user(u);
+        }
+        for u in self.token_users.keys() {
+            m.add_token_user(u);
+        }
         for (tenant, hours) in &self.hours {
             for (key, h) in hours {
                 let Some((code, hour)) = key.split_once(':') else {
@@ -174,6 +202,8 @@ impl SignInsSeen {
             self.resources.retain(|_, m| !m.is_empty());
         }
         self.evicted += super::baseline::cap(&mut self.sessions, max, max, |t| *t);
+        self.evicted += super::baseline::cap(&mut self.users, max, max, |t| *t);
+        self.evicted += super::baseline::cap(&mut self.token_users, max, max, |t| *t);
     }
 }
 
@@ -208,6 +238,7 @@ mod tests {
         let w = TokenWindow {
             tenant: "t1",
             kind: TokenKind::of(Some("alice@contoso.com"), Some("c1")),
+            user: Some("alice@contoso.com"),
             resource: Some("00000002-0000-0ff1-ce00-000000000000"),
             issued: (at(24 * 60), at(25 * 60)),
         };

@@ -21,6 +21,7 @@ impl LiveDetector {
     pub(super) fn fold(
         &mut self,
         row: &EventRow,
+        obs: &super::observe::Observed,
         now: Timestamp,
         changed: &mut BTreeMap<String, ()>,
     ) {
@@ -32,6 +33,9 @@ impl LiveDetector {
             self.state.signins.note_time(t);
         }
         if row.role == "sign-in" {
+            self.state
+                .signins
+                .add_users(&obs.sign_in_users, time.unwrap_or(now.0));
             if let Some(session) = self.state.signins.add(row) {
                 self.session_signed_in(&session, row, changed);
             }
@@ -144,6 +148,11 @@ impl LiveDetector {
         let Some(tok) = row.token_id.as_deref() else {
             return;
         };
+        if let Some(u) = row.user.as_deref()
+            && TokenKind::of(Some(u), row.client_app_id.as_deref()) == TokenKind::Delegated
+        {
+            self.state.signins.add_token_user(u, time.unwrap_or(now.0));
+        }
         if self.state.issued.contains_key(tok) {
             return;
         }
@@ -205,6 +214,7 @@ impl LiveDetector {
             let w = TokenWindow {
                 tenant: &p.tenant,
                 kind: TokenKind::of(p.user.as_deref(), p.client_app_id.as_deref()),
+                user: p.user.as_deref(),
                 resource: p.app_id.as_deref(),
                 issued: (start, end),
             };
@@ -312,6 +322,7 @@ impl LiveDetector {
             "withdrawn: sign-in {} issued token {tok}; it arrived after the verdict",
             row.record_ref
         );
+        let from = a.severity;
         a.severity = Severity::Info;
         a.title = "Access with a token no sign-in issued (withdrawn: its sign-in arrived late)"
             .to_string();
@@ -319,6 +330,10 @@ impl LiveDetector {
             obj.insert(
                 "withdrawn".into(),
                 json!({ "sign_in": row.record_ref, "reason": "a sign-in issuing the token arrived after the verdict" }),
+            );
+            obj.insert(
+                "revision".into(),
+                json!({ "action": "withdrawn", "from": from.as_str() }),
             );
         }
         changed.insert(id.clone(), ());
@@ -351,6 +366,10 @@ impl LiveDetector {
             a.severity = Severity::Medium;
             if let Some(obj) = a.evidence.as_object_mut() {
                 obj.insert("session_link".into(), json!(SESSION_LINK_NOTE));
+                obj.insert(
+                    "revision".into(),
+                    json!({ "action": "downgraded", "from": Severity::High.as_str() }),
+                );
             }
             changed.insert(id.clone(), ());
             self.state.revisions.push(Revision {

@@ -35,7 +35,7 @@ pub(crate) struct GraphRow<'a> {
     token_issued_at: String,
     app_id: Option<&'a str>,
     user_id: Option<&'a str>,
-    service_principal_id: &'static str,
+    service_principal_id: &'a str,
     scopes: &'static str,
     wids: &'static str,
     client_auth_method: u32,
@@ -70,13 +70,28 @@ pub(crate) fn row<'a>(tenant: &'a Tenant, g: &'a GraphRequest) -> GraphRow<'a> {
         identity_provider: format!("https://sts.windows.net/{}/", g.token.tenant),
         user_agent: app.map(|a| a.user_agent),
         request_uri: &g.uri,
-        roles: "",
+        roles: if g.service_principal.is_some() {
+            "Mail.Read"
+        } else {
+            ""
+        },
         token_issued_at: timefmt::render(timefmt::log_analytics, g.token.issued_at),
         app_id: app.map(|a| a.id.as_str()),
-        user_id: tenant.users.get(g.user).map(|u| u.object_id.as_str()),
-        service_principal_id: "",
-        scopes: "Mail.Read User.Read Calendars.Read Chat.Read offline_access",
-        wids: "b79fbf4d-3ef9-4689-8143-76b194e85509",
+        user_id: match g.service_principal {
+            Some(_) => None,
+            None => tenant.users.get(g.user).map(|u| u.object_id.as_str()),
+        },
+        service_principal_id: g.service_principal.as_deref().unwrap_or(""),
+        scopes: if g.service_principal.is_some() {
+            ""
+        } else {
+            "Mail.Read User.Read Calendars.Read Chat.Read offline_access"
+        },
+        wids: if g.service_principal.is_some() {
+            ""
+        } else {
+            "b79fbf4d-3ef9-4689-8143-76b194e85509"
+        },
         client_auth_method: 0,
         source_system: "Azure",
         kind: "MicrosoftGraphActivityLogs",

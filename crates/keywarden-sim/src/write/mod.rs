@@ -193,6 +193,7 @@ pub(crate) fn write_day(
     let mut audit_file: Option<Lines> = None;
     let mut interactive: Option<Lines> = None;
     let mut non_interactive: Option<Lines> = None;
+    let mut service_principal: Option<Lines> = None;
     let mut page: Vec<signin::SignInObject<'_>> = Vec::new();
     let mut pages = Vec::new();
     let mut csv_line = String::with_capacity(4096);
@@ -238,7 +239,9 @@ pub(crate) fn write_day(
             }
             Activity::SignIn(s) => {
                 if signin_shape == Shape::AzureDiagnostic {
-                    let slot = if s.interactive {
+                    let slot = if s.service_principal.is_some() {
+                        &mut service_principal
+                    } else if s.interactive {
                         &mut interactive
                     } else {
                         &mut non_interactive
@@ -290,9 +293,15 @@ pub(crate) fn write_day(
         pages.push(page);
     }
     let mut written = vec![ual_file.finish()?];
-    for f in [graph_file, audit_file, interactive, non_interactive]
-        .into_iter()
-        .flatten()
+    for f in [
+        graph_file,
+        audit_file,
+        interactive,
+        non_interactive,
+        service_principal,
+    ]
+    .into_iter()
+    .flatten()
     {
         written.push(f.finish()?);
     }

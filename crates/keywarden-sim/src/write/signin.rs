@@ -49,6 +49,10 @@ pub(crate) struct SignInObject<'a> {
     session_id: &'a str,
     user_agent: Option<&'a str>,
     user_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_principal_name: Option<&'a str>,
     status: Status,
     device_detail: DeviceDetail,
     location: Location<'a>,
@@ -96,7 +100,8 @@ struct KeyValue {
 }
 
 pub(crate) fn object<'a>(tenant: &'a Tenant, s: &'a SignIn) -> SignInObject<'a> {
-    let user = tenant.users.get(s.user);
+    let sp = s.service_principal.as_deref();
+    let user = tenant.users.get(s.user).filter(|_| sp.is_none());
     let app = tenant.clients.get(s.client);
     let i = s.interactive;
     SignInObject {
@@ -116,10 +121,10 @@ pub(crate) fn object<'a>(tenant: &'a Tenant, s: &'a SignIn) -> SignInObject<'a> 
         correlation_id: &s.correlation_id,
         conditional_access_status: "success",
         is_interactive: i,
-        sign_in_event_types: [if i {
-            "interactiveUser"
-        } else {
-            "nonInteractiveUser"
+        sign_in_event_types: [match (sp, i) {
+            (Some(_), _) => "servicePrincipal",
+            (None, true) => "interactiveUser",
+            (None, false) => "nonInteractiveUser",
         }],
         authentication_requirement: if i {
             "multiFactorAuthentication"
@@ -140,7 +145,9 @@ pub(crate) fn object<'a>(tenant: &'a Tenant, s: &'a SignIn) -> SignInObject<'a> 
         unique_token_identifier: &s.token.id,
         session_id: &s.token.session,
         user_agent: app.map(|a| a.user_agent),
-        user_type: "Member",
+        user_type: if sp.is_some() { "" } else { "Member" },
+        service_principal_id: sp,
+        service_principal_name: sp.and(app.map(|a| a.name.as_str())),
         status: Status {
             error_code: 0,
             failure_reason: "Other.",
@@ -208,16 +215,21 @@ pub(crate) fn diagnostic<'a>(tenant: &'a Tenant, s: &'a SignIn) -> DiagnosticRec
         duration_ms: 0,
         caller_ip_address: &s.ip,
         correlation_id: &s.correlation_id,
-        identity: tenant.users.get(s.user).map(|u| u.display_name.as_str()),
+        identity: match &s.service_principal {
+            Some(_) => tenant.clients.get(s.client).map(|a| a.name.as_str()),
+            None => tenant.users.get(s.user).map(|u| u.display_name.as_str()),
+        },
         level: 4,
         location: s.country,
         properties: object(tenant, s),
     }
 }
 
-/// `SignInLogs` or `NonInteractiveUserSignInLogs`.
+/// `SignInLogs`, `NonInteractiveUserSignInLogs` or `ServicePrincipalSignInLogs`.
 pub(crate) fn category(s: &SignIn) -> &'static str {
-    if s.interactive {
+    if s.service_principal.is_some() {
+        "ServicePrincipalSignInLogs"
+    } else if s.interactive {
         "SignInLogs"
     } else {
         "NonInteractiveUserSignInLogs"

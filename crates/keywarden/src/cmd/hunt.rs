@@ -221,6 +221,20 @@ fn print_coverage(output: &HuntOutput, st: &Style) {
         );
         println!("{}", st.dim(&line));
     }
+    let u = &c.users;
+    if u.token_users_without_sign_ins > 0 {
+        let line = format!(
+            "  sign-in users: {} of {} user names of delegated tokens have no sign-in in the export{}",
+            u.token_users_without_sign_ins,
+            u.token_users,
+            if u.filtered {
+                " (taken as filtered by user)"
+            } else {
+                ""
+            }
+        );
+        println!("{}", st.dim(&line));
+    }
     // Reason codes and hints are static text: nothing from the input.
     for (code, u) in &c.unjudged {
         let line = format!(

@@ -23,7 +23,7 @@ pub struct SimulateArgs {
     /// First day, YYYY-MM-DD (UTC). The default lies inside the Storm-0558 IOC windows.
     #[arg(long, default_value = "2023-06-05")]
     pub start: String,
-    /// Intrusion to stage: storm-0558 or none.
+    /// Intrusion to stage: storm-0558, app-takeover, golden-saml or none.
     #[arg(long, default_value = "storm-0558", value_parser = parse_attack)]
     pub attack: Attack,
     /// Export shapes (repeatable or comma-separated): ual-json, purview-csv,
@@ -40,7 +40,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub gzip: bool,
     /// Export gaps (repeatable or comma-separated): interactive-only, missing-day,
-    /// one-resource, mid-session, replayed-token (see docs/SIMULATOR.md). truth.json then
+    /// one-resource, mid-session, replayed-token, user-filtered, no-service-principal (see
+    /// docs/SIMULATOR.md). truth.json then
     /// lists the benign records whose issuing sign-in the gap left out.
     #[arg(long, value_delimiter = ',', value_parser = parse_gap)]
     pub gap: Vec<ExportGap>,

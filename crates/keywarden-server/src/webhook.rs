@@ -129,12 +129,7 @@ pub fn run_sender(
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 ) {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = ureq::tls::TlsConfig::builder()
-        .provider(ureq::tls::TlsProvider::Rustls)
-        .root_certs(ureq::tls::RootCerts::WebPki)
-        .unversioned_rustls_crypto_provider(provider)
-        .build();
+    let tls = keywarden_token::fetch::tls_config();
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .max_redirects(0)

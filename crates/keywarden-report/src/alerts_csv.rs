@@ -17,8 +17,10 @@ use keywarden_model::{Alert, Timestamp};
 use crate::error::ReportError;
 use crate::escape::{escape_terminal, spreadsheet_safe};
 
-/// The header row: Timesketch's columns, then the `alerts.jsonl` fields in contract order.
-pub const ALERTS_CSV_COLUMNS: [&str; 22] = [
+/// The header row: Timesketch's columns, then the `alerts.jsonl` fields in contract order, then
+/// (added, at the end so that readers by position keep working) the Microsoft app names of
+/// `app_id` and `client_app_id` (empty when the id is not a known Microsoft app).
+pub const ALERTS_CSV_COLUMNS: [&str; 24] = [
     "datetime",
     "timestamp_desc",
     "message",
@@ -41,6 +43,8 @@ pub const ALERTS_CSV_COLUMNS: [&str; 22] = [
     "attack",
     "evidence",
     "record_ids",
+    "app_name",
+    "client_app_name",
 ];
 
 /// `timestamp_desc` for every row: what `datetime` means.
@@ -68,7 +72,7 @@ pub fn write_alerts_csv(alerts: &[Alert], w: impl Write) -> Result<(), ReportErr
 }
 
 /// The cells of one row, before the formula defence.
-fn alert_row(a: &Alert) -> [Cow<'_, str>; 22] {
+fn alert_row(a: &Alert) -> [Cow<'_, str>; 24] {
     fn opt(v: &Option<String>) -> Cow<'_, str> {
         Cow::Borrowed(v.as_deref().unwrap_or(""))
     }
@@ -99,7 +103,17 @@ fn alert_row(a: &Alert) -> [Cow<'_, str>; 22] {
         Cow::Owned(a.attack.join(";")),
         Cow::Owned(a.evidence.to_string()),
         Cow::Owned(a.record_ids.join(";")),
+        app_name(&a.app_id),
+        app_name(&a.client_app_id),
     ]
+}
+
+fn app_name(id: &Option<String>) -> Cow<'static, str> {
+    Cow::Borrowed(
+        id.as_deref()
+            .and_then(crate::app_names::microsoft_app_name)
+            .unwrap_or(""),
+    )
 }
 
 /// Timesketch's `message`: `[severity] title` and the key entities that are present.

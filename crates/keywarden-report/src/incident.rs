@@ -165,6 +165,13 @@ pub(crate) fn start_of(a: &Alert) -> Option<Timestamp> {
     a.time_first.or(a.time_last)
 }
 
+/// App ids as people read them (`Name (id)` for known Microsoft apps: [`crate::app_label`]).
+pub(crate) fn app_labels(ids: &[&str]) -> Vec<String> {
+    ids.iter()
+        .map(|id| crate::app_label(id).into_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use keywarden_model::MailboxExposure;

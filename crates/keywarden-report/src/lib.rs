@@ -22,6 +22,8 @@
 #![forbid(unsafe_code)]
 
 mod alerts_csv;
+mod app_names;
+mod app_names_table;
 mod display;
 mod error;
 mod escape;
@@ -33,6 +35,7 @@ mod table;
 pub use alerts_csv::{
     ALERTS_CSV_COLUMNS, TIMESTAMP_DESC, message as csv_message, write_alerts_csv,
 };
+pub use app_names::{app_label, microsoft_app_name};
 pub use display::compact_time;
 pub use error::ReportError;
 pub use escape::{

@@ -1,5 +1,6 @@
 //! The terminal incident table `keywarden hunt` prints: one row per incident, most severe
-//! first, with who, from where, how many alerts and what was read.
+//! first, with who, from where, through which client apps (Microsoft first-party apps by name), how
+//! many alerts and what was read.
 //!
 //! Every log-derived cell goes through [`escape_terminal`] before it is measured, truncated
 //! and padded, so a hostile value can neither inject escape sequences nor break alignment by
@@ -18,20 +19,23 @@ use crate::incident::{IncidentView, incident_views};
 /// Cells wider than this are cut with `…`.
 const MAX_CELL: usize = 34;
 
-const HEADER: [&str; 9] = [
+const HEADER: [&str; 10] = [
     "SEVERITY",
     "INCIDENT",
     "FIRST SEEN (UTC)",
     "LAST SEEN (UTC)",
     "USER(S)",
     "IP(S)",
+    "CLIENT APP(S)",
     "ALERTS",
     "MAILBOXES",
     "EXPOSED",
 ];
 
 /// Columns whose values are numbers and align right.
-const NUMERIC: [bool; 9] = [false, false, false, false, false, false, true, true, false];
+const NUMERIC: [bool; 10] = [
+    false, false, false, false, false, false, false, true, true, false,
+];
 
 /// Prints the incident table for `alerts` and `exposure` to `w`. `color` turns on ANSI
 /// colours (pass `true` only when `w` is a terminal and `NO_COLOR` is unset).
@@ -59,7 +63,7 @@ fn render(views: &[IncidentView<'_>], color: bool) -> String {
     if views.is_empty() {
         return format!("{}\n", paint("32", "No incidents."));
     }
-    let rows: Vec<(Severity, [String; 9])> = views.iter().map(|v| (v.severity, row(v))).collect();
+    let rows: Vec<(Severity, [String; 10])> = views.iter().map(|v| (v.severity, row(v))).collect();
     let mut widths = HEADER.map(|h| h.chars().count());
     for (_, cells) in &rows {
         for (w, c) in widths.iter_mut().zip(cells) {
@@ -94,11 +98,17 @@ fn render(views: &[IncidentView<'_>], color: bool) -> String {
 }
 
 /// The cells of one incident, escaped and cut to width.
-fn row(v: &IncidentView<'_>) -> [String; 9] {
+fn row(v: &IncidentView<'_>) -> [String; 10] {
     let incident = match v.id {
         Some(id) => cell(id),
         None => format!("(alert {})", cell(v.label())),
     };
+    // The Microsoft app's name where known (the ids are in alerts.csv and report.html).
+    let client_apps: Vec<&str> = v
+        .client_app_ids
+        .iter()
+        .map(|id| crate::microsoft_app_name(id).unwrap_or(id))
+        .collect();
     [
         v.severity.as_str().to_string(),
         incident,
@@ -106,6 +116,7 @@ fn row(v: &IncidentView<'_>) -> [String; 9] {
         compact_time(v.last),
         list(&v.users),
         list(&v.client_ips),
+        list(&client_apps),
         v.alerts.len().to_string(),
         v.mailboxes.len().to_string(),
         exposed(v),

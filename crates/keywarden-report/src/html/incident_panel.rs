@@ -58,11 +58,15 @@ fn push_facts(out: &mut String, v: &IncidentView<'_>) {
     let tenants = distinct(|a| a.tenant.as_deref());
     let sessions = distinct(|a| a.session_id.as_deref());
     let tokens = distinct(|a| a.token_id.as_deref());
+    let client_apps = crate::incident::app_labels(&v.client_app_ids);
+    let client_apps: Vec<&str> = client_apps.iter().map(String::as_str).collect();
+    let resource_apps = crate::incident::app_labels(&v.app_ids);
+    let resource_apps: Vec<&str> = resource_apps.iter().map(String::as_str).collect();
     let facts: [(&str, &[&str]); 9] = [
         ("Users", &v.users),
         ("Client IPs", &v.client_ips),
-        ("Client apps", &v.client_app_ids),
-        ("Resource apps", &v.app_ids),
+        ("Client apps", &client_apps),
+        ("Resource apps", &resource_apps),
         ("Mailboxes", &v.mailboxes),
         ("Tenants", &tenants),
         ("Sessions", &sessions),
@@ -175,14 +179,16 @@ fn push_alert(out: &mut String, index: usize, j: usize, a: &Alert) {
         compact_time(a.time_last)
     );
     let attack = a.attack.join(", ");
+    let client_app = a.client_app_id.as_deref().map(crate::app_label);
+    let resource_app = a.app_id.as_deref().map(crate::app_label);
     let facts: [(&str, Option<&str>); 12] = [
         ("Alert id", Some(a.id.as_str())),
         ("Time (UTC)", Some(time_range.as_str())),
         ("User", a.user.as_deref()),
         ("Mailbox", a.mailbox.as_deref()),
         ("Client IP", a.client_ip.as_deref()),
-        ("Client app", a.client_app_id.as_deref()),
-        ("Resource app", a.app_id.as_deref()),
+        ("Client app", client_app.as_deref()),
+        ("Resource app", resource_app.as_deref()),
         ("Tenant", a.tenant.as_deref()),
         ("Session", a.session_id.as_deref()),
         ("Token id", a.token_id.as_deref()),

@@ -104,7 +104,9 @@ pub(super) fn push_incident_list(out: &mut String, views: &[IncidentView<'_>]) {
         out.push_str("</td><td>");
         push_tags(out, &v.client_ips, LIST_MAX, CELL_CHARS);
         out.push_str("</td><td>");
-        push_tags(out, &v.client_app_ids, LIST_MAX, CELL_CHARS);
+        let apps = crate::incident::app_labels(&v.client_app_ids);
+        let apps: Vec<&str> = apps.iter().map(String::as_str).collect();
+        push_tags(out, &apps, LIST_MAX, CELL_CHARS);
         out.push_str("</td><td>");
         push_tags(out, &v.rule_ids, LIST_MAX, CELL_CHARS);
         out.push_str("</td></tr>\n");

@@ -197,11 +197,12 @@ pub fn alert_block(b: &mut String, a: &Alert, status: Option<AlertStatus>, csrf:
         id = esc(&a.id),
         token = esc(a.token_id.as_deref().unwrap_or("-")),
         session = esc(a.session_id.as_deref().unwrap_or("-")),
-        app = esc(a
-            .client_app_id
-            .as_deref()
-            .or(a.app_id.as_deref())
-            .unwrap_or("-")),
+        app = esc(&keywarden_report::app_label(
+            a.client_app_id
+                .as_deref()
+                .or(a.app_id.as_deref())
+                .unwrap_or("-")
+        )),
         attack = esc(&a.attack.join(", ")),
         records = esc(&a
             .record_ids

@@ -4,6 +4,7 @@
 //!   506 entries;
 //! - merill/microsoft-info `_info/MicrosoftApps.csv` (`AppDisplayName`), for the resource and
 //!   service apps roadtx lacks: 13 entries.
+//!
 //! A name is a label for people, never evidence: a forged token can claim any app id.
 
 pub(crate) const MICROSOFT_APPS: &[(&str, &str)] = &[

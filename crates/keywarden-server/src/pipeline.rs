@@ -555,17 +555,18 @@ impl Pipeline {
         let (with_incidents, _) = self.alert_book.write(&mut self.store, &changed, now)?;
         // Live verdicts revised by late evidence: into the audit trail (a withdrawn alert is
         // closed), after the changed alert itself is stored.
-        for r in self.detector.take_revisions() {
-            let close = r.action == "withdrawn";
-            self.store.record_revision(
-                &r.alert_id,
-                &r.action,
-                close,
-                REVISION_ACTOR,
-                &r.note,
-                now,
-            )?;
-        }
+        // One transaction for all of them; a replay's repeats are not written twice.
+        let revisions = self.detector.take_revisions();
+        let records: Vec<keywarden_store::AlertRevision<'_>> = revisions
+            .iter()
+            .map(|r| keywarden_store::AlertRevision {
+                alert_id: &r.alert_id,
+                action: r.action.as_str(),
+                close: r.action.closes(),
+                note: &r.note,
+            })
+            .collect();
+        self.store.record_revisions(&records, REVISION_ACTOR, now)?;
         if let Some(tx) = &self.alerts_out {
             for a in with_incidents {
                 if tx.try_send(a).is_err() {

@@ -94,6 +94,17 @@ pub struct IncidentView {
 }
 
 /// One analyst action.
+/// One revision keywarden made to a stored alert ([`Store::record_revisions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertRevision<'a> {
+    pub alert_id: &'a str,
+    /// The audit action (`withdrawn`, `downgraded`).
+    pub action: &'a str,
+    /// Whether the alert is closed by it.
+    pub close: bool,
+    pub note: &'a str,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
     pub at: Timestamp,
@@ -303,42 +314,52 @@ impl Store {
         tx.commit().op("commit status")
     }
 
-    /// keywarden itself revised an alert (a live verdict whose evidence arrived late): the
-    /// audit trail gets `action` and `note` under `actor`; a withdrawn alert is also closed.
-    /// An alert that is not stored is skipped (it was never written).
-    pub fn record_revision(
+    /// keywarden itself revised alerts (live verdicts whose evidence arrived late): for each,
+    /// the audit trail gets its `action` and `note` under `actor`, and a revision that
+    /// `close`s also closes the alert. All of them in **one** transaction (none is lost when
+    /// another fails), and idempotent: a revision already in the trail (same actor, action and
+    /// alert, as a replay after a restart repeats it) is not written again. Alerts that are not
+    /// stored are skipped. Returns how many entries were written.
+    pub fn record_revisions(
         &mut self,
-        alert_id: &str,
-        action: &str,
-        close: bool,
+        revisions: &[AlertRevision<'_>],
         actor: &str,
-        note: &str,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
+        if revisions.is_empty() {
+            return Ok(0);
+        }
         let tx = self.conn.transaction().op("begin revision")?;
-        let exists: bool = tx
-            .query_row(
-                "SELECT EXISTS(SELECT 1 FROM alerts WHERE id = ?1)",
-                params![alert_id],
-                |r| r.get(0),
-            )
-            .op("read alert")?;
-        if !exists {
-            return Ok(());
-        }
-        if close {
+        let mut written = 0;
+        for r in revisions {
+            let (exists, done): (bool, bool) = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM alerts WHERE id = ?1),
+                            EXISTS(SELECT 1 FROM audit
+                                   WHERE target = ?1 AND actor = ?2 AND action = ?3)",
+                    params![r.alert_id, actor, r.action],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .op("read alert")?;
+            if !exists || done {
+                continue;
+            }
+            if r.close {
+                tx.execute(
+                    "UPDATE alerts SET status = ?1 WHERE id = ?2",
+                    params![AlertStatus::Closed.as_str(), r.alert_id],
+                )
+                .op("update status")?;
+            }
             tx.execute(
-                "UPDATE alerts SET status = ?1 WHERE id = ?2",
-                params![AlertStatus::Closed.as_str(), alert_id],
+                "INSERT INTO audit (at, actor, action, target, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![now, actor, r.action, r.alert_id, r.note],
             )
-            .op("update status")?;
+            .op("write audit")?;
+            written += 1;
         }
-        tx.execute(
-            "INSERT INTO audit (at, actor, action, target, note) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![now, actor, action, alert_id, note],
-        )
-        .op("write audit")?;
-        tx.commit().op("commit revision")
+        tx.commit().op("commit revision")?;
+        Ok(written)
     }
 
     /// The audit trail, newest first (optionally for one target).

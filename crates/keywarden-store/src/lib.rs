@@ -45,7 +45,9 @@ pub mod schema;
 pub mod store;
 pub mod streamed;
 
-pub use alerts::{AlertPage, AlertQuery, AlertStatus, AuditEntry, IncidentRow, IncidentView};
+pub use alerts::{
+    AlertPage, AlertQuery, AlertRevision, AlertStatus, AuditEntry, IncidentRow, IncidentView,
+};
 pub use backup::{BackupReport, Checkpointed};
 pub use commit::GroupOutcome;
 pub use error::StoreError;

@@ -3,7 +3,8 @@
 
 use keywarden_model::{Alert, Severity, Timestamp};
 use keywarden_store::{
-    AlertQuery, AlertStatus, Batch, EventRow, IncidentRow, RejectionRow, RequestKey, StoreConfig,
+    AlertQuery, AlertRevision, AlertStatus, Batch, EventRow, IncidentRow, RejectionRow, RequestKey,
+    StoreConfig,
 };
 
 fn event(n: u32, token: &str, mailbox: &str, access: &str) -> EventRow {
@@ -170,6 +171,53 @@ fn alerts_filter_and_page_with_a_cursor() {
     let trail = store.audit_trail(Some("A03"), 10).unwrap();
     assert_eq!(trail.len(), 1);
     assert_eq!(trail[0].note, "looked");
+}
+
+#[test]
+fn regression_revision_replayed_after_restart_written_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = StoreConfig::new(dir.path()).build().unwrap();
+    let alerts = [
+        alert("W1", "token-never-issued", Severity::Info, "t1"),
+        alert("D1", "token-never-issued", Severity::Medium, "t2"),
+    ];
+    store.write_detections(&alerts, &[], 1).unwrap();
+    let revisions = [
+        AlertRevision {
+            alert_id: "W1",
+            action: "withdrawn",
+            close: true,
+            note: "its sign-in arrived",
+        },
+        AlertRevision {
+            alert_id: "D1",
+            action: "downgraded",
+            close: false,
+            note: "its session's sign-in arrived",
+        },
+        // Never stored: skipped, the others still written.
+        AlertRevision {
+            alert_id: "gone",
+            action: "withdrawn",
+            close: true,
+            note: "",
+        },
+    ];
+    let actor = "keywarden (live revision)";
+    assert_eq!(store.record_revisions(&revisions, actor, 2).unwrap(), 2);
+    // The same revisions again (a replay after a restart): nothing new in the trail.
+    assert_eq!(store.record_revisions(&revisions, actor, 3).unwrap(), 0);
+    assert_eq!(store.audit_trail(Some("W1"), 10).unwrap().len(), 1);
+    assert_eq!(store.audit_trail(Some("D1"), 10).unwrap().len(), 1);
+    let closed = store
+        .alerts(&AlertQuery {
+            status: Some(AlertStatus::Closed),
+            limit: 10,
+            ..AlertQuery::default()
+        })
+        .unwrap();
+    let ids: Vec<&str> = closed.alerts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["W1"]);
 }
 
 #[test]

@@ -125,9 +125,33 @@ struct Pending {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revision {
     pub alert_id: String,
-    /// `withdrawn` or `downgraded`.
-    pub action: String,
+    pub action: RevisionAction,
     pub note: String,
+}
+
+/// How late evidence revised a live verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevisionAction {
+    /// Its issuing sign-in arrived: severity info, the alert closed.
+    Withdrawn,
+    /// An interactive sign-in of its session arrived: high → medium.
+    Downgraded,
+}
+
+impl RevisionAction {
+    /// The audit trail's action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevisionAction::Withdrawn => "withdrawn",
+            RevisionAction::Downgraded => "downgraded",
+        }
+    }
+
+    /// Whether the revision closes the alert.
+    pub fn closes(self) -> bool {
+        self == RevisionAction::Withdrawn
+    }
 }
 
 /// What one sign-in stream has delivered: event-time span and the clock time of its last batch.

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::signins::session_key;
 use super::{
-    LiveDetector, NO_TENANT, Pending, Revision, Span, alert_id, attack, fill, links, non_empty,
+    LiveDetector, NO_TENANT, Pending, Revision, RevisionAction, Span, alert_id, attack, fill,
+    links, non_empty,
 };
 
 impl LiveDetector {
@@ -339,7 +340,7 @@ impl LiveDetector {
         changed.insert(id.clone(), ());
         self.state.revisions.push(Revision {
             alert_id: id,
-            action: "withdrawn".into(),
+            action: RevisionAction::Withdrawn,
             note,
         });
     }
@@ -374,7 +375,7 @@ impl LiveDetector {
             changed.insert(id.clone(), ());
             self.state.revisions.push(Revision {
                 alert_id: id,
-                action: "downgraded".into(),
+                action: RevisionAction::Downgraded,
                 note: format!(
                     "downgraded to medium: interactive sign-in {} of the token's session, IP and client app arrived after the verdict",
                     row.record_ref

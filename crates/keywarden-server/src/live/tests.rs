@@ -97,7 +97,7 @@ fn regression_live_verdict_never_revised_when_the_issuing_sign_in_arrives_late()
     assert!(a[0].evidence["withdrawn"]["sign_in"] == "sign-in-slow-195");
     let r = d.take_revisions();
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].action, "withdrawn");
+    assert_eq!(r[0].action, super::RevisionAction::Withdrawn);
     assert_eq!(r[0].alert_id, a[0].id);
     // Later uses of the token raise nothing again.
     let a = feed(&mut d, vec![row("mail-access", "slow", 300)], 4);
@@ -135,7 +135,10 @@ fn a_late_interactive_sign_in_of_the_session_downgrades_to_medium() {
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].severity, Severity::Medium);
     assert!(a[0].evidence["session_link"].is_string());
-    assert_eq!(d.take_revisions()[0].action, "downgraded");
+    assert_eq!(
+        d.take_revisions()[0].action,
+        super::RevisionAction::Downgraded
+    );
 }
 
 #[test]

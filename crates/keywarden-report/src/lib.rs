@@ -11,6 +11,9 @@
 //!   incident list, exposure per mailbox, every alert's evidence, the ingest account.
 //! - [`print_incident_table`]: the coloured incident table on the terminal.
 //!
+//! Wherever an app id is shown, a Microsoft first-party app's name goes beside it
+//! ([`app_label`], [`microsoft_app_name`]: a shipped table; a label, never evidence).
+//!
 //! [`IncidentView`] joins alerts and [`Exposure`](keywarden_model::Exposure) per incident for
 //! the last two; [`ReportSummary`] is what the report header says about the run.
 //!

@@ -130,6 +130,21 @@ fn simulated_tenant_gives_hunts_incidents_in_any_order() {
     same_answer_in_every_order(&logs, work.path());
 }
 
+/// The exports responders hold: sign-ins of the suspected users only, no service-principal
+/// sign-ins beside an app-only daemon. `serve` leaves the same tokens unjudged as `hunt`, in
+/// any order.
+#[test]
+fn export_gaps_give_hunts_incidents_in_any_order() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = simulate_with(
+        work.path(),
+        "ual-json,signin-graph",
+        7,
+        &["--gap", "user-filtered,no-service-principal"],
+    );
+    same_answer_in_every_order(&logs, work.path());
+}
+
 /// Half of one day's sign-in page arrives after everything else (an export re-run, a page
 /// retried): the other half already covers those hours, so the tokens its records issued are
 /// judged forged on the evidence so far, and withdrawn (with an audit entry) when it arrives.

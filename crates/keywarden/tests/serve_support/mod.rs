@@ -259,12 +259,18 @@ pub fn simulate(out: &Path, shapes: &str) -> PathBuf {
 
 /// [`simulate`] with another seed.
 pub fn simulate_seed(out: &Path, shapes: &str, seed: u64) -> PathBuf {
+    simulate_with(out, shapes, seed, &[])
+}
+
+/// [`simulate_seed`] with more `simulate` arguments (`--gap ...`).
+pub fn simulate_with(out: &Path, shapes: &str, seed: u64, extra: &[&str]) -> PathBuf {
     let logs = out.join("logs");
     let seed = seed.to_string();
     let status = Command::new(env!("CARGO_BIN_EXE_keywarden"))
         .args([
             "simulate", "--users", "10", "--days", "8", "--seed", &seed, "-q",
         ])
+        .args(extra)
         .arg("--shape")
         .arg(shapes)
         .arg("--out")

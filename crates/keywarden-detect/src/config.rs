@@ -400,6 +400,9 @@ pub struct Settings {
     /// Declared sign-in coverage: `[coverage] signin`, plus what a driver adds (collector
     /// manifests, `--signin-coverage`).
     pub declared: Vec<Declared>,
+    /// Declarations a driver refused, each with why (a manifest stream whose files are not
+    /// among the inputs): reported in the coverage summary, never applied.
+    pub declarations_refused: Vec<String>,
 }
 
 impl DetectConfig {
@@ -522,6 +525,7 @@ impl DetectConfig {
             config: self.clone(),
             intel,
             declared,
+            declarations_refused: Vec::new(),
         })
     }
 }

@@ -289,6 +289,8 @@ pub struct CoverageModel {
     user_filter_absent_percent: i64,
     /// Set by [`CoverageModel::finish`].
     users: UserCoverage,
+    /// Declarations refused by the driver, with why.
+    refused: Vec<String>,
 }
 
 /// What the sign-ins say about users: `summary.json`'s `coverage.users`.
@@ -393,6 +395,11 @@ impl CoverageModel {
 
     pub fn declare(&mut self, d: Declared) {
         self.declared.push(d);
+    }
+
+    /// Records a declaration the driver refused (reported, never applied).
+    pub fn refuse(&mut self, why: String) {
+        self.refused.push(why);
     }
 
     /// Records the input's span and computes the gaps. Call once, after every `add_*`.
@@ -552,6 +559,7 @@ impl CoverageModel {
             tenants,
             users: self.users,
             declared: self.declared.clone(),
+            declarations_refused: self.refused.clone(),
             max_quiet_hours: self.max_quiet_hours,
             traced_to_sign_in: 0,
             judged_never_issued: 0,
@@ -579,6 +587,9 @@ pub struct CoverageSummary {
     pub tenants: Vec<TenantSummary>,
     pub users: UserCoverage,
     pub declared: Vec<Declared>,
+    /// Declarations refused, with why (a collector manifest's stream whose files are not
+    /// among the inputs).
+    pub declarations_refused: Vec<String>,
     pub max_quiet_hours: i64,
     /// Distinct tokens whose issuing sign-in is in the input.
     pub traced_to_sign_in: u64,

@@ -11,6 +11,11 @@
 //! `nonInteractiveUser`, `servicePrincipal`, `managedIdentity`; `loganalytics` → `SigninLogs`,
 //! `AADNonInteractiveUserSignInLogs`, `AADServicePrincipalSignInLogs`,
 //! `AADManagedIdentitySignInLogs`. Other sources (audit logs) declare nothing here.
+//!
+//! A stream's `files` (paths relative to the manifest) are the files its records were written
+//! to: [`parse_manifest_streams`] hands them to the caller, which declares a stream's windows
+//! only when every one of its files is among the inputs (a manifest handed over without its
+//! sign-in files would otherwise turn every token into a judged one).
 
 use keywarden_model::Timestamp;
 use serde_json::Value as Json;
@@ -88,8 +93,31 @@ pub fn stream_category(source: &str, stream: &str) -> Option<SignInCategory> {
     }
 }
 
-/// Reads a manifest's complete sign-in windows. `path` is named in errors and declarations.
+/// One sign-in stream of a manifest: its complete windows and the files it wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestStream {
+    /// `source stream`, e.g. `graph-signins nonInteractiveUser`.
+    pub label: String,
+    /// The stream's files, relative to the manifest's directory; `None` when the manifest
+    /// lists none (a hand-written manifest).
+    pub files: Option<Vec<String>>,
+    pub declared: Vec<Declared>,
+}
+
+/// Reads a manifest's complete sign-in windows, all streams together.
 pub fn parse_manifest(text: &str, path: &str) -> Result<Vec<Declared>, CoverageError> {
+    Ok(parse_manifest_streams(text, path)?
+        .into_iter()
+        .flat_map(|s| s.declared)
+        .collect())
+}
+
+/// Reads a manifest's sign-in streams with their complete windows and files. `path` is named
+/// in errors and declarations.
+pub fn parse_manifest_streams(
+    text: &str,
+    path: &str,
+) -> Result<Vec<ManifestStream>, CoverageError> {
     let bad = |reason: String| CoverageError::Manifest {
         path: path.to_string(),
         reason,
@@ -120,6 +148,22 @@ pub fn parse_manifest(text: &str, path: &str) -> Result<Vec<Declared>, CoverageE
             .get("windows")
             .and_then(Json::as_array)
             .ok_or_else(|| bad(format!("sources[{i}] ({src} {stream}) has no \"windows\"")))?;
+        let files = match s.get("files") {
+            None | Some(Json::Null) => None,
+            Some(Json::Array(a)) => Some(
+                a.iter()
+                    .map(|f| {
+                        f.as_str().map(str::to_string).ok_or_else(|| {
+                            bad(format!(
+                                "sources[{i}].files holds a value that is not a path"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<String>, CoverageError>>()?,
+            ),
+            Some(_) => return Err(bad(format!("sources[{i}].files is not an array"))),
+        };
+        let mut declared = Vec::new();
         for (j, w) in windows.iter().enumerate() {
             if w.get("complete").and_then(Json::as_bool) != Some(true) {
                 continue;
@@ -136,7 +180,7 @@ pub fn parse_manifest(text: &str, path: &str) -> Result<Vec<Declared>, CoverageE
                     "sources[{i}].windows[{j}] ends before it starts"
                 )));
             }
-            out.push(Declared {
+            declared.push(Declared {
                 tenant: tenant.clone(),
                 category,
                 start: Some(start),
@@ -144,6 +188,11 @@ pub fn parse_manifest(text: &str, path: &str) -> Result<Vec<Declared>, CoverageE
                 source: path.to_string(),
             });
         }
+        out.push(ManifestStream {
+            label: format!("{src} {stream}"),
+            files,
+            declared,
+        });
     }
     Ok(out)
 }

@@ -40,6 +40,11 @@ impl Detector {
         self.settings.declared.extend(declared);
     }
 
+    /// Notes a declaration the driver refused, with why (shown in the coverage summary).
+    pub fn refuse_declaration(&mut self, why: String) {
+        self.settings.declarations_refused.push(why);
+    }
+
     /// The scan-pass stage to plug into an ingest run.
     pub fn scan_stage(&self) -> ScanStage<'_> {
         ScanStage::new(&self.settings)

@@ -2,7 +2,7 @@
 //! along ingest, the second (collection) pass, state saving, and incident grouping with the
 //! `alerts.jsonl` / `exposure.json` outputs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keywarden_detect::{
     Baseline, DetectConfig, Detections, Detector, Plan, ScanStage, assign_incidents, write_alerts,
@@ -61,12 +61,19 @@ impl DetectPass {
     /// Declares the complete sign-in windows of every collector manifest (`collect.json`
     /// written by `keywarden collect`) among the inputs, as `--signin-coverage` would; returns
     /// the manifests applied. A file named `collect.json` without the manifest marker is a log
-    /// like any other; a marked one that cannot be parsed stops the hunt with its path.
+    /// like any other; a marked one that cannot be parsed stops the hunt with its path. A
+    /// stream whose listed files are not all among the inputs declares nothing (refused, with
+    /// the count, in the coverage summary): its windows describe records the hunt does not have.
     pub(crate) fn declare_manifests(
         &mut self,
         inputs: &[InputSource],
     ) -> Result<Vec<String>, HuntError> {
         let mut applied = Vec::new();
+        let present: std::collections::HashSet<PathBuf> = inputs
+            .iter()
+            .filter_map(|i| i.path.as_deref())
+            .map(normalised)
+            .collect();
         for input in inputs {
             let Some(path) = &input.path else { continue };
             let named = path
@@ -92,12 +99,31 @@ impl DetectPass {
             }
             let bytes = std::fs::read(path).map_err(io)?;
             let text = String::from_utf8_lossy(&bytes);
-            let declared = keywarden_detect::coverage_declared::parse_manifest(&text, &input.name)
-                .map_err(|source| HuntError::CollectManifest {
-                    path: input.name.clone(),
-                    source,
-                })?;
-            self.detector.declare(declared);
+            let streams =
+                keywarden_detect::coverage_declared::parse_manifest_streams(&text, &input.name)
+                    .map_err(|source| HuntError::CollectManifest {
+                        path: input.name.clone(),
+                        source,
+                    })?;
+            let dir = path.parent().unwrap_or(Path::new("."));
+            for s in streams {
+                let missing = s.files.as_ref().map_or(0, |files| {
+                    files
+                        .iter()
+                        .filter(|f| !present.contains(&normalised(&dir.join(f))))
+                        .count()
+                });
+                if missing > 0 {
+                    let of = s.files.as_ref().map_or(0, Vec::len);
+                    self.detector.refuse_declaration(format!(
+                        "{}: {}: {missing} of its {of} files are not among the inputs; its \
+                         complete windows are not declared",
+                        input.name, s.label
+                    ));
+                    continue;
+                }
+                self.detector.declare(s.declared);
+            }
             applied.push(input.name.clone());
         }
         Ok(applied)
@@ -153,4 +179,20 @@ impl DetectPass {
         write_exposure(&out.join("exposure.json"), &exposure)?;
         Ok(exposure)
     }
+}
+
+/// A path as compared with a manifest's files: `.` and `..` resolved lexically (no file-system
+/// access), so `dir/./a` and `dir/b/../a` name `dir/a`.
+fn normalised(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }

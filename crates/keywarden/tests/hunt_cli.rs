@@ -329,6 +329,56 @@ fn signin_coverage_flag_declares_categories_and_refuses_a_bad_spec() {
 /// windows, as `--signin-coverage` would; a marked manifest that cannot be parsed stops the
 /// hunt with its path; an unmarked `collect.json` is read as a log like any other file.
 #[test]
+fn regression_manifest_declared_without_its_sign_in_files() {
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("graph-signins");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("signIns.json"),
+        r#"{"value":[{"id":"si-1","createdDateTime":"2026-06-01T10:00:00Z","tenantId":"t1","userPrincipalName":"alice@contoso.com","appId":"d3590ed6-52b3-4102-aeff-aad2292ab01c","ipAddress":"198.51.100.23","resourceId":"00000002-0000-0ff1-ce00-000000000000","status":{"errorCode":0},"uniqueTokenIdentifier":"uti-1"}]}"#,
+    )
+    .unwrap();
+    // A manifest that lists its stream's files is applied only with them among the inputs.
+    let listed = |file: &str| {
+        format!(
+            r#"{{"keywarden_collect": 1, "tenant": "t1", "since": "2026-06-01T00:00:00Z", "until": "2026-06-02T00:00:00Z", "complete": true,
+ "sources": [{{"source": "graph-signins", "stream": "nonInteractiveUser", "complete": true, "files": ["{file}"],
+   "windows": [{{"start": "2026-06-01T00:00:00Z", "end": "2026-06-02T00:00:00Z", "complete": true}}]}}]}}"#
+        )
+    };
+    std::fs::write(
+        root.path().join("collect.json"),
+        listed("graph-signins/signIns.json"),
+    )
+    .unwrap();
+    let (code, s, _out) = hunt(&[], &[root.path().to_path_buf()]);
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["coverage"]["declared"].as_array().unwrap().len(), 1);
+    assert_eq!(s["coverage"]["declarations_refused"], serde_json::json!([]));
+    std::fs::write(
+        root.path().join("collect.json"),
+        listed("graph-signins/signIns-page2.json"),
+    )
+    .unwrap();
+    let (code, s, _out) = hunt(&[], &[root.path().to_path_buf()]);
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(
+        s["coverage"]["declared"],
+        serde_json::json!([]),
+        "a manifest without its sign-in files declares nothing"
+    );
+    let refused = s["coverage"]["declarations_refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]
+            .as_str()
+            .unwrap()
+            .contains("1 of its 1 files are not among the inputs"),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn regression_collect_manifest_not_applied_as_declared_coverage() {
     let root = tempfile::tempdir().unwrap();
     let logs = root.path().join("graph-signins");

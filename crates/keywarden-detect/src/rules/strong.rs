@@ -62,6 +62,9 @@ pub fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
     for d in &s.declared {
         m.declare(d.clone());
     }
+    for why in &s.declarations_refused {
+        m.refuse(why.clone());
+    }
     m.finish(scan.first.zip(scan.last));
     m
 }

@@ -221,6 +221,13 @@ fn print_coverage(output: &HuntOutput, st: &Style) {
         );
         println!("{}", st.dim(&line));
     }
+    for why in &c.declarations_refused {
+        // Input paths and a manifest's labels: escaped.
+        println!(
+            "{}",
+            st.yellow(&format!("  declared coverage refused: {}", escape(why)))
+        );
+    }
     let u = &c.users;
     if u.token_users_without_sign_ins > 0 {
         let line = format!(

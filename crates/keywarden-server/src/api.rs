@@ -559,6 +559,10 @@ async fn stats(State(st): State<AppState>) -> Response {
                     "pending_tokens".into(),
                     json!(st.metrics.pending_tokens.load(Ordering::Relaxed)),
                 );
+                let collect = st.metrics.collect.snapshot(st.clock.now());
+                if !collect.is_empty() {
+                    o.insert("collect".into(), json!(collect));
+                }
             }
             axum::Json(v).into_response()
         }

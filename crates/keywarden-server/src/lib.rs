@@ -27,6 +27,11 @@
 //! constant-time comparison), [`Ingestor`] (the bounded queue: 429/503 with `Retry-After`
 //! instead of unbounded memory), [`Metrics`].
 //!
+//! `[collect]` (or `serve --collect FILE`) adds a [`collect_source`]: the `keywarden collect`
+//! library polled on an interval, each staged file committed with its stream's cursor in the
+//! batch's own transaction (exactly once across restarts), poll status and lag per stream in
+//! `/metrics` and `/api/v1/stats`.
+//!
 //! Idempotency keys are scoped to the credential that sent them and bound to the body's
 //! SHA-256 (a reused key with another body is answered 422); `--watch` opens files with
 //! `O_NOFOLLOW` and checks the opened handle ([`watch`]); a graceful stop checkpoints the WAL
@@ -49,6 +54,7 @@ pub mod auth;
 pub mod body_decode;
 pub mod client;
 pub mod clock;
+pub mod collect_source;
 pub mod conn;
 pub mod convert;
 pub mod dashboard;

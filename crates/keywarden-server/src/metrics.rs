@@ -58,6 +58,8 @@ pub struct Metrics {
     pub body_timeouts: AtomicU64,
     /// The live detector's counters ([`LiveCounters`]), as of its last batch or tick.
     pub live: LiveCounters,
+    /// `[collect]`: poll status and lag per (source, stream).
+    pub collect: crate::collect_source::CollectStatus,
 }
 
 /// Copies of the live detector's state counters (totals since the state was first created:
@@ -370,6 +372,7 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE keywarden_{name} {kind}");
             let _ = writeln!(out, "keywarden_{name} {v}");
         }
+        self.collect.render(&mut out);
         out
     }
 }

@@ -71,6 +71,8 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<crate::client::ProxyNet>,
     /// Connection cap and timeouts against clients that hold sockets open.
     pub connections: crate::conn::ConnLimits,
+    /// `[collect]` / `--collect`: poll Microsoft's APIs continuously.
+    pub collect: Option<crate::collect_source::CollectPlan>,
 }
 
 /// The `[sigma]` table: rule paths (relative to the configuration file) and a logsource filter.
@@ -120,6 +122,15 @@ struct ConfigFile {
     /// A `keywarden-token` trust policy: API calls may present a JWT it accepts.
     auth: Option<toml::Value>,
     sigma: SigmaSection,
+    /// Continuous collection from Microsoft's APIs (`crate::collect_source`).
+    collect: Option<crate::collect_source::CollectSection>,
+}
+
+/// A `serve --collect FILE`: a `[collect]` table alone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CollectFile {
+    collect: crate::collect_source::CollectSection,
 }
 
 impl ServeConfig {
@@ -151,6 +162,7 @@ impl ServeConfig {
             sigma_logsource: None,
             trusted_proxies: Vec::new(),
             connections: crate::conn::ConnLimits::default(),
+            collect: None,
         }
     }
 
@@ -193,6 +205,11 @@ impl ServeConfig {
         }
         self.webhooks = file.webhook;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(c) = file.collect {
+            let plan = crate::collect_source::CollectPlan::new(c, &base)
+                .map_err(|e| bad(format!("[collect]: {e}")))?;
+            self.collect = Some(plan);
+        }
         self.sigma_rules
             .extend(file.sigma.rules.iter().map(|r| base.join(r)));
         if file.sigma.logsource.is_some() {
@@ -287,6 +304,26 @@ impl ServeConfig {
             self.trusted_proxies =
                 crate::client::parse_networks(v).map_err(|e| bad(format!("server.{e}")))?;
         }
+        Ok(())
+    }
+
+    /// Applies `serve --collect FILE`: a TOML file holding a `[collect]` table (it replaces a
+    /// `[collect]` of the configuration file).
+    pub fn apply_collect_file(&mut self, path: &Path) -> Result<(), ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::Read {
+            what: "collect configuration",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |reason: String| ServerError::Config {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file: CollectFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let plan = crate::collect_source::CollectPlan::new(file.collect, &base)
+            .map_err(|e| bad(format!("[collect]: {e}")))?;
+        self.collect = Some(plan);
         Ok(())
     }
 
@@ -395,6 +432,15 @@ impl ServeConfig {
                 metrics: state.metrics.clone(),
                 poll: Duration::from_millis(500),
                 max_chunk: 8 << 20,
+            }));
+        }
+        if let Some(plan) = &self.collect {
+            sources.push(Box::new(crate::collect_source::CollectSource {
+                staging: plan.staging(&self.data_dir),
+                plan: plan.clone(),
+                store: store_cfg.reader()?,
+                metrics: state.metrics.clone(),
+                clock: state.clock.clone(),
             }));
         }
         Ok(Server {

@@ -36,6 +36,11 @@ pub struct ServeArgs {
     /// it is ingested; correlation rules run incrementally with capped window state.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
+    /// Collect continuously from Microsoft's APIs: a TOML file with a `[collect]` table (the
+    /// sources, app registration and interval of `keywarden collect`; see docs/COLLECT.md).
+    /// Replaces a `[collect]` of --config.
+    #[arg(long, value_name = "CONFIG")]
+    pub collect: Option<PathBuf>,
     /// Narrow the Sigma rules to one logsource (as `hunt --logsource`).
     #[arg(long, value_name = "NAME")]
     pub logsource: Option<String>,
@@ -49,6 +54,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         cfg.apply_file(path)?;
     }
     cfg.watch = args.watch.clone();
+    if let Some(path) = &args.collect {
+        cfg.apply_collect_file(path)?;
+    }
     cfg.sigma_rules.extend(args.rules.iter().cloned());
     if args.logsource.is_some() {
         cfg.sigma_logsource = args.logsource.clone();
@@ -59,6 +67,15 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
             key: key.clone(),
         });
     }
+    let collecting = cfg.collect.as_ref().map(|p| {
+        format!(
+            "collecting tenant {} ({} streams) every {} s into {}",
+            p.tenant(),
+            p.streams().len(),
+            p.interval.as_secs(),
+            p.staging(&args.data_dir).display()
+        )
+    });
     let server = cfg
         .build(Arc::new(SystemClock))
         .context("starting keywarden serve")?;
@@ -72,6 +89,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
         server.replayed()
     );
     // After the address line (the first line is what scripts read the address from).
+    if let Some(line) = collecting {
+        eprintln!("keywarden serve: {line}");
+    }
     for warning in key_warning.iter().chain(server.warnings()) {
         eprintln!("keywarden serve: warning: {warning}");
     }

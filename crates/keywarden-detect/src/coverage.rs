@@ -402,6 +402,12 @@ impl CoverageModel {
         self.refused.push(why);
     }
 
+    /// Moves the input's span (declarations without bounds reach to it) without recomputing
+    /// anything else: for a driver that reuses a finished model while only the span grew.
+    pub fn set_input_span(&mut self, input_span: Option<(Timestamp, Timestamp)>) {
+        self.span = input_span;
+    }
+
     /// Records the input's span and computes the gaps. Call once, after every `add_*`.
     pub fn finish(&mut self, input_span: Option<(Timestamp, Timestamp)>) {
         self.span = input_span;

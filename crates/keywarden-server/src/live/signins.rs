@@ -44,6 +44,12 @@ pub(super) struct SignInsSeen {
     span: Option<(i64, i64)>,
     /// Entries dropped by the caps.
     pub(super) evicted: u64,
+    /// The model last built, reused while no sign-in, user or eviction changed what it was
+    /// built from (a batch of audit records only moves the input span).
+    #[serde(skip)]
+    cached: Option<CoverageModel>,
+    #[serde(skip)]
+    stale: bool,
 }
 
 /// The key of an interactive session as a token's records name it.
@@ -59,6 +65,7 @@ impl SignInsSeen {
 
     /// Folds in one sign-in record; returns its interactive session key, if it has one.
     pub(super) fn add(&mut self, row: &EventRow) -> Option<String> {
+        self.stale = true;
         let tenant = row.tenant.as_deref().unwrap_or(NO_TENANT);
         let category = SignInCategory::of_record(row.category.as_deref());
         if let (Some(c), Some(t)) = (category, row.time) {
@@ -105,8 +112,13 @@ impl SignInsSeen {
     /// Notes the user names of a sign-in (see `keywarden_detect::identity::sign_in_user_names`).
     pub(super) fn add_users(&mut self, names: &[Option<String>; 2], at: i64) {
         for n in names.iter().flatten() {
-            let e = self.users.entry(n.clone()).or_insert(at);
-            *e = (*e).max(at);
+            match self.users.get_mut(n) {
+                Some(e) => *e = (*e).max(at),
+                None => {
+                    self.users.insert(n.clone(), at);
+                    self.stale = true;
+                }
+            }
         }
     }
 
@@ -116,8 +128,13 @@ impl SignInsSeen {
         if u.is_empty() {
             return;
         }
-        let e = self.token_users.entry(u).or_insert(at);
-        *e = (*e).max(at);
+        match self.token_users.get_mut(&u) {
+            Some(e) => *e = (*e).max(at),
+            None => {
+                self.token_users.insert(u, at);
+                self.stale = true;
+            }
+        }
     }
 
     /// Whether an interactive sign-in of this session came from this IP and client app.
@@ -125,8 +142,21 @@ impl SignInsSeen {
         self.sessions.contains_key(key)
     }
 
-    /// `hunt`'s coverage model over what was seen, with the declared coverage of `s`.
-    pub(super) fn model(&self, s: &Settings) -> CoverageModel {
+    /// `hunt`'s coverage model over what was seen, with the declared coverage of `s` (the
+    /// same settings every call: a detector's are fixed). Rebuilt only when what it is built
+    /// from changed; otherwise the cached model with the input span moved.
+    pub(super) fn model(&mut self, s: &Settings) -> &CoverageModel {
+        let span = self.span.map(|(a, b)| (Timestamp(a), Timestamp(b)));
+        if self.stale || self.cached.is_none() {
+            self.cached = Some(self.build_model(s));
+            self.stale = false;
+        }
+        let m = self.cached.get_or_insert_with(CoverageModel::default);
+        m.set_input_span(span);
+        m
+    }
+
+    fn build_model(&self, s: &Settings) -> CoverageModel {
         let mut m = CoverageModel::from_config(&s.config.coverage);
         for u in self.users.keys() {
             m.add_signin_user(u);
@@ -169,6 +199,14 @@ impl SignInsSeen {
     /// Enforces `max` entries per map: the oldest hours and sessions, the least used
     /// resources go first.
     pub(super) fn bound(&mut self, max: usize) {
+        let before = self.evicted;
+        self.bound_maps(max);
+        if self.evicted != before {
+            self.stale = true;
+        }
+    }
+
+    fn bound_maps(&mut self, max: usize) {
         let hours: usize = self.hours.values().map(BTreeMap::len).sum();
         if hours > max {
             let mut all: Vec<(i64, String, String)> = self

@@ -20,7 +20,7 @@ pub enum IntelError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -33,7 +33,7 @@ pub enum ConfigError {
         value: String,
         reason: &'static str,
     },
-    #[error("IOC file {path}: {source}")]
+    #[error("reading IOC file {path}")]
     IocRead {
         path: PathBuf,
         source: std::io::Error,
@@ -48,7 +48,7 @@ pub enum ConfigError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StateError {
-    #[error("{path}: {source}")]
+    #[error("state file {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -67,12 +67,12 @@ pub enum StateError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OutputError {
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("encoding {path}: {source}")]
+    #[error("encoding {path}")]
     Encode {
         path: PathBuf,
         source: serde_json::Error,

@@ -19,7 +19,7 @@ pub struct InputSource {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
-    #[error("{path}: {source}")]
+    #[error("cannot read input {path}")]
     Unreadable {
         path: String,
         #[source]
@@ -117,6 +117,10 @@ pub(crate) enum Opened {
 
 /// Opens an input and reads up to `prefix_len` decompressed bytes. Inputs no longer than that
 /// come back [`Opened::Complete`].
+#[expect(
+    clippy::disallowed_methods,
+    reason = "capped decoding: the engine streams the rest in bounded blocks (JSON lines, access logs) or reads it whole under max_input_bytes"
+)]
 pub(crate) fn open_prefix(src: &InputSource, prefix_len: usize) -> Opened {
     let failed = |e: std::io::Error| {
         Opened::Complete(Loaded {
@@ -217,6 +221,10 @@ pub(crate) fn load(src: &InputSource) -> Loaded {
 /// Decompresses (when compressed) and BOM-strips bytes already in memory.
 /// Decompressed output is capped at `cap` bytes (a decompression bomb costs one
 /// `input-too-large` rejection, not the machine's memory).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "capped decoding: `decode` stops at `cap` decompressed bytes"
+)]
 pub(crate) fn from_bytes(raw: Vec<u8>, cap: u64) -> Loaded {
     let (bytes, error) = if raw.starts_with(GZIP_MAGIC) {
         decode(flate2::read::MultiGzDecoder::new(&raw[..]), cap)

@@ -8,7 +8,7 @@ use std::io;
 #[non_exhaustive]
 pub enum ReportError {
     /// The destination refused bytes (disk full, closed pipe...).
-    #[error("writing {output}: {source}")]
+    #[error("writing {output}")]
     Write {
         /// Which output was being written (`alerts.csv`, `report.html`, `incident table`).
         output: &'static str,
@@ -16,7 +16,7 @@ pub enum ReportError {
         source: io::Error,
     },
     /// The CSV writer failed; `row` is the 1-based data row (0 for the header).
-    #[error("writing alerts.csv row {row}: {source}")]
+    #[error("writing alerts.csv row {row}")]
     Csv {
         row: usize,
         #[source]

@@ -467,7 +467,10 @@ pub(crate) async fn read<R: Send + 'static>(
         )),
         Ok(Some(Err(e))) => {
             Metrics::add(&st.metrics.errors, 1);
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &keywarden_model::error_chain(&e),
+            ))
         }
         _ => Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,

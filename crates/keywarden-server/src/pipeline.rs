@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use keywarden_ingest::IngestConfig;
-use keywarden_model::{Alert, Timestamp};
+use keywarden_model::{Alert, Timestamp, error_chain};
 use keywarden_store::{Batch, BatchReceipt, Store, StoreError};
 
 use crate::alert_book::AlertBook;
@@ -228,7 +228,7 @@ impl Pipeline {
                 Metrics::add(&self.metrics.errors, 1);
                 // The process is stopping: stderr is the only place left to say it.
                 let why = outcome.map_or_else(
-                    |e| e.to_string(),
+                    |e| error_chain(&e),
                     |_| "another connection was reading".into(),
                 );
                 eprintln!(
@@ -281,7 +281,7 @@ impl Pipeline {
             Err(e) => {
                 for (reply, _, _) in ready {
                     Metrics::add(&self.metrics.errors, 1);
-                    let _ = reply.send(Err(IngestFailure::Store(e.to_string())));
+                    let _ = reply.send(Err(IngestFailure::Store(error_chain(&e))));
                 }
                 return;
             }
@@ -308,7 +308,7 @@ impl Pipeline {
                     ));
                 }
                 Err(e) => {
-                    answers.push((reply, Err(IngestFailure::Store(e.to_string())), false));
+                    answers.push((reply, Err(IngestFailure::Store(error_chain(&e))), false));
                 }
             }
         }
@@ -319,7 +319,7 @@ impl Pipeline {
             changed.reverse();
             changed.retain(|a| seen.insert(a.id.clone()));
             changed.reverse();
-            alert_failure = self.write_alerts(changed).err().map(|e| e.to_string());
+            alert_failure = self.write_alerts(changed).err().map(|e| error_chain(&e));
         }
         for (reply, answer, raised) in answers {
             let answer = match (answer, &alert_failure) {
@@ -478,7 +478,7 @@ impl Pipeline {
             match self.write_alerts(changed.into_values().collect()) {
                 Ok(()) => Ok(answer),
                 // Its records are stored but its alerts are not (as for a group).
-                Err(e) => Err(IngestFailure::Store(e.to_string())),
+                Err(e) => Err(IngestFailure::Store(error_chain(&e))),
             }
         };
         if answer.is_err() {
@@ -646,6 +646,6 @@ fn store_failure(e: StoreError) -> IngestFailure {
         StoreError::IdempotencyKeyReused { key, batch_id } => {
             IngestFailure::KeyReused { key, batch_id }
         }
-        e => IngestFailure::Store(e.to_string()),
+        e => IngestFailure::Store(error_chain(&e)),
     }
 }

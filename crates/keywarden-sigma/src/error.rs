@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum SigmaError {
     /// A path given on the command line does not exist or cannot be listed.
-    #[error("cannot read rules at {path}: {source}")]
+    #[error("cannot read rules at {path}")]
     RulePath {
         path: PathBuf,
         #[source]

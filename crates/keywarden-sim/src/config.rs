@@ -132,13 +132,13 @@ pub enum SimError {
     Days { given: u32, min: u32, max: u32 },
     #[error("start date {given:?} is not YYYY-MM-DD")]
     Start { given: String },
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("encoding a record for {path}: {source}")]
+    #[error("encoding a record for {path}")]
     Encode {
         path: String,
         #[source]

@@ -28,20 +28,20 @@ pub const LIST_CAP: usize = 25;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EvalError {
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}: not an alert: {source}")]
+    #[error("{path}:{line}: not an alert")]
     Alert {
         path: String,
         line: usize,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: not an exposure.json: {source}")]
+    #[error("{path}: not an exposure.json")]
     Exposure {
         path: String,
         #[source]

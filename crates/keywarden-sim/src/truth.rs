@@ -46,13 +46,13 @@ pub struct Truth {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TruthError {
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a keywarden truth.json: {source}")]
+    #[error("{path} is not a keywarden truth.json")]
     Parse {
         path: String,
         #[source]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("cannot create data directory {path}: {source}")]
+    #[error("cannot create data directory {path}")]
     DataDir {
         path: PathBuf,
         source: std::io::Error,
@@ -40,19 +40,19 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot open database {path}: {source}")]
+    #[error("cannot open database {path}")]
     Open {
         path: PathBuf,
         source: rusqlite::Error,
     },
     #[error("database schema version {found} is newer than this build understands ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
-    #[error("migration to schema version {version} failed: {source}")]
+    #[error("migration to schema version {version} failed")]
     Migration {
         version: i64,
         source: rusqlite::Error,
     },
-    #[error("{operation} failed: {source}")]
+    #[error("{operation} failed")]
     Sql {
         operation: &'static str,
         source: rusqlite::Error,

@@ -233,7 +233,7 @@ pub const ALL_CODES: &[&str] = &[
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum PolicyError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: String,
         source: std::io::Error,

@@ -8,6 +8,8 @@
 //! dedupe, no retry budget.
 //!
 //! cargo bench -p keywarden-collect --bench collect_throughput
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 #[path = "../tests/emulator/mod.rs"]
 mod emulator;

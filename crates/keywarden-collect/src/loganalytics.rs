@@ -27,7 +27,7 @@ pub const TABLES: [&str; 6] = [
 ];
 
 /// The service's row cap per answer.
-pub const ROW_CAP: u64 = 500_000;
+pub(crate) const ROW_CAP: u64 = 500_000;
 const MAX_WINDOW: i64 = DAY;
 
 /// The column that identifies a row of each table (dedupe key); other rows hash.

@@ -80,7 +80,7 @@ pub(crate) struct StreamRun {
 }
 
 impl StreamRun {
-    pub fn new(source: SourceKind, stream: &'static str) -> StreamRun {
+    pub(crate) fn new(source: SourceKind, stream: &'static str) -> StreamRun {
         StreamRun {
             source,
             stream,
@@ -90,7 +90,13 @@ impl StreamRun {
         }
     }
 
-    pub fn gap(&self, start: Timestamp, end: Timestamp, reason: String, blob: Option<String>) {
+    pub(crate) fn gap(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        reason: String,
+        blob: Option<String>,
+    ) {
         self.gaps
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -102,7 +108,7 @@ impl StreamRun {
             });
     }
 
-    pub fn take_gaps(&self) -> Vec<Gap> {
+    pub(crate) fn take_gaps(&self) -> Vec<Gap> {
         std::mem::take(
             &mut *self
                 .gaps
@@ -119,7 +125,7 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    pub fn save(store: &Store, resp: Response, url: &str) -> Result<Scratch, CallError> {
+    pub(crate) fn save(store: &Store, resp: Response, url: &str) -> Result<Scratch, CallError> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = store
@@ -140,7 +146,7 @@ impl Scratch {
         Ok(scratch)
     }
 
-    pub fn open(&self) -> Result<std::fs::File, CallError> {
+    pub(crate) fn open(&self) -> Result<std::fs::File, CallError> {
         std::fs::File::open(&self.path).map_err(|e| CallError::Output {
             path: self.path.display().to_string(),
             detail: e.to_string(),

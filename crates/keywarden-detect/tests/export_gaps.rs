@@ -4,6 +4,8 @@
 //!
 //! `gaps_over_twenty_seeds` (ignored; run with `--ignored --nocapture`, release recommended)
 //! prints precision and recall over 20 seeds per gap.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! `first-seen-client-app` on a tenant adopting an app: when at least `rollup_min_users`
 //! users first use the same client app, one tenant-level lead covers every one of their
 //! records; below the threshold (or with 0) each user gets their own lead.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use keywarden_detect::{DetectConfig, Detector};
 use keywarden_ingest::IngestConfig;

@@ -3,6 +3,8 @@
 //! a record with an empty token id, a sign-in stamped after the token's first use, a
 //! legitimate new app with sign-ins, and (in `ual-intrusion.jsonl`) forged-token access from a
 //! Storm-0558 IP with Bind, Sync, throttling and a consumer-tenant token.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod common;
 

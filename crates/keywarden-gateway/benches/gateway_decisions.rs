@@ -12,6 +12,8 @@
 //! in `ROUNDS` rounds and the best round of each reported (the machine is shared); flood control off
 //! (it would refuse a benchmark), decision log on (to a temporary file), as deployed.
 //! Run: `cargo bench -p keywarden-gateway --bench gateway_decisions` (about 45 s).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -215,8 +217,9 @@ fn main() {
     let inproc_tokens: Vec<Vec<String>> = (0..CLIENTS)
         .map(|t| tokens(&k, pool / CLIENTS, &format!("p{t}")))
         .collect();
-    let validator =
-        Arc::new(Validator::from_policy(&TrustPolicy::from_file(&k.policy).unwrap()).unwrap());
+    let validator = Arc::new(
+        Validator::from_policy(&TrustPolicy::from_file(&k.policy).unwrap(), token::NOW).unwrap(),
+    );
     println!(
         "keywarden gateway: ES256 tokens, {CLIENTS} client threads, {PHASE:?} per phase, loopback"
     );

@@ -120,15 +120,16 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Loads the validator from the policy (fetching remote key sets now: a key source that
-    /// cannot be read stops the gateway from starting).
+    /// Loads the validator from the policy (fetching remote key sets now, at the injected
+    /// clock's time: a key source that cannot be read stops the gateway from starting).
     pub fn new(
         policy: &TrustPolicy,
         config: GatewayConfig,
         log: Option<DecisionLog>,
         clock: Arc<dyn Clock>,
     ) -> Result<Gateway, GatewayError> {
-        let validator = Validator::from_policy(policy).map_err(GatewayError::Policy)?;
+        let now = clock.now().unix_seconds();
+        let validator = Validator::from_policy(policy, now).map_err(GatewayError::Policy)?;
         Self::with_validator(policy, Arc::new(validator), config, log, clock)
     }
 

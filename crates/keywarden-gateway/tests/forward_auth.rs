@@ -2,6 +2,8 @@
 //! held corpus of forged tokens is refused with its reason code, valid tokens pass with
 //! identity headers, missing or malformed credentials get 401 `Bearer` (never 400), routes
 //! give 403, and the decision log records each decision without the token.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod support;
 

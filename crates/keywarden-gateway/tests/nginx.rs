@@ -4,6 +4,8 @@
 //!
 //! Skips with a message when nginx is not installed, except under CI (`CI` set), where
 //! `scripts/test.sh` installs it and its absence is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod support;
 

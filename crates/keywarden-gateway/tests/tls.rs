@@ -1,5 +1,7 @@
 //! `--tls-cert/--tls-key`: checks over HTTPS with a self-signed certificate made by the
 //! `openssl` command (skipped with a message when it is absent, outside CI).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod support;
 

@@ -13,6 +13,8 @@
 //!   JSON lines into `serde_json::Value`. Figure: `ingest / parse`.
 //!
 //! Figures are throughput ratios (1.0 = as fast as the baseline; higher is faster).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::io::Cursor;
 use std::time::{Duration, Instant};

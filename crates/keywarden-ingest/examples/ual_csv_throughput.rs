@@ -13,6 +13,8 @@
 //! The figures that matter are `csv / jsonl` (the cost of the CSV container; target ≥ 0.5) and
 //! `csv / parse`. CSV inputs are read on one worker (they are not split into chunks), so the
 //! single-thread comparison is the fair one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::io::Write;
 use std::time::Instant;

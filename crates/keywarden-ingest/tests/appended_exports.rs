@@ -6,6 +6,8 @@
 //!
 //! Every record must be read, or rejected one by one with its line, offset and reason, whether
 //! the input is read whole or split into chunks for the workers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 

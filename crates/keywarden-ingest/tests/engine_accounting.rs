@@ -1,6 +1,8 @@
 //! The engine's promise: every record is an event or a rejection with its position, whatever
 //! the container, the chunking or the damage. These tests use generic JSON records so that
 //! they exercise containers and accounting, not shape extraction.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,8 @@
 //! Real samples come from `shared/datasets/` (elastic/integrations test fixtures, Elastic
 //! License 2.0; OTRF Security-Datasets GoldenSAMLADFSMailAccess, MIT); the small fixtures in
 //! `tests/fixtures/{signin,graph,audit,http}` are real-shaped and cover what the samples lack.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use keywarden_ingest::{BytesOutcome, IngestConfig, Processor, Rejection, ingest_bytes};
 use keywarden_model::Event;

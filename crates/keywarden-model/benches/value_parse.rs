@@ -7,6 +7,8 @@
 //! UAL export of issue 3, falling back to the UAL fixtures of keywarden-ingest repeated),
 //! `KW_BENCH_LINES` (default 100 000 lines), `KW_BENCH_ROUNDS` (default 5: the two parsers
 //! alternate and the best round of each is compared).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

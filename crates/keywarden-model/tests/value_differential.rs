@@ -3,6 +3,8 @@
 //! datasets, a sample of the simulated UAL file when present, generated edge cases, every
 //! truncation of valid texts and random byte mutations. Equal means: same variants, floats
 //! equal bit for bit, strings borrowed in both or owned in both, errors equal as text.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

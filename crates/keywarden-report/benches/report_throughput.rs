@@ -5,6 +5,8 @@
 //!
 //! Alerts are generated here (deterministic, real-shaped: Storm-0558 style ids, evidence
 //! objects, a few record ids each), spread over 1 incident per 25 alerts with exposure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::hint::black_box;
 use std::io::Write;

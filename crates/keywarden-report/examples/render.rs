@@ -6,6 +6,8 @@
 //!
 //! The ingest section is empty: `summary.json` belongs to `hunt`. Used to look at the report
 //! (e.g. with headless Chromium) without running a hunt.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter};

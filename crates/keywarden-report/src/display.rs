@@ -19,12 +19,12 @@ pub fn compact_time(t: Option<Timestamp>) -> String {
 }
 
 /// `""` for one, `"s"` otherwise.
-pub fn plural(n: usize) -> &'static str {
+pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
 /// `s` cut to at most `max` characters, the last one `…` when something was cut.
-pub fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }

@@ -1,5 +1,7 @@
 //! The terminal incident table: snapshot without colour, colour only on request, and no
 //! terminal control sequence from the logs ever reaches the screen.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod support;
 

@@ -13,6 +13,8 @@
 //!
 //! Prints the median time per write of each and the baseline/book ratio. Both commit with
 //! `synchronous=FULL`, so each includes one fsync.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::time::{Duration, Instant};
 

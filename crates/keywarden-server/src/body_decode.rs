@@ -110,6 +110,10 @@ pub struct DecodedBody {
 /// `cap` bytes. A plain body longer than `cap` is refused at once. A layer that is corrupt is
 /// not refused here: its reader fails where the damage is, and the ingest engine rejects the
 /// rest with a `decompression` reason.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "capped decoding: every layer's reader is wrapped in `Charged`, one budget of `cap` bytes over all layers"
+)]
 pub fn open_layers(body: Arc<Vec<u8>>, cap: usize) -> Result<DecodedBody, IngestFailure> {
     let budget = Arc::new(DecodeBudget::new(cap));
     let plain = !body.starts_with(GZIP) && !body.starts_with(ZSTD);

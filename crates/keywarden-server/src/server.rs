@@ -62,6 +62,10 @@ pub struct ServeConfig {
     pub tls: Option<crate::tls::TlsFiles>,
     /// `[auth]`: bearer JWTs accepted by this validator are let in like API keys.
     pub jwt: Option<Arc<keywarden_token::Validator>>,
+    /// `[auth]` as read by [`ServeConfig::apply_file`] (the configuration file, the policy):
+    /// [`ServeConfig::build`] loads it into [`ServeConfig::jwt`] at the injected clock's time
+    /// (remote key sets are fetched then), unless `jwt` is already set.
+    pub jwt_policy: Option<(PathBuf, keywarden_token::TrustPolicy)>,
     /// Sigma rule files or directories (`--rules`, `[sigma] rules`), run live.
     pub sigma_rules: Vec<PathBuf>,
     /// `--logsource`: narrows which Sigma rules run.
@@ -158,6 +162,7 @@ impl ServeConfig {
             session_hours: 8,
             tls: None,
             jwt: None,
+            jwt_policy: None,
             sigma_rules: Vec::new(),
             sigma_logsource: None,
             trusted_proxies: Vec::new(),
@@ -220,9 +225,8 @@ impl ServeConfig {
             let mut policy = keywarden_token::TrustPolicy::from_toml(&text)
                 .map_err(|e| bad(format!("[auth]: {e}")))?;
             policy.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let v = keywarden_token::Validator::from_policy(&policy)
-                .map_err(|e| bad(format!("[auth]: {e}")))?;
-            self.jwt = Some(Arc::new(v));
+            policy.check().map_err(|e| bad(format!("[auth]: {e}")))?;
+            self.jwt_policy = Some((path.to_path_buf(), policy));
         }
         let s = file.server;
         let positive = |name: &str, v: usize| {
@@ -328,7 +332,17 @@ impl ServeConfig {
     }
 
     /// Opens the store, restores detection state and binds the listener.
-    pub fn build(self, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
+    pub fn build(mut self, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
+        if let (None, Some((path, policy))) = (&self.jwt, &self.jwt_policy) {
+            let now = clock.now().unix_seconds();
+            let v = keywarden_token::Validator::from_policy(policy, now).map_err(|e| {
+                ServerError::Config {
+                    path: path.clone(),
+                    reason: format!("[auth]: {}", keywarden_model::error_chain(&e)),
+                }
+            })?;
+            self.jwt = Some(Arc::new(v));
+        }
         let settings = self.detect.build()?;
         let tls = self
             .tls

@@ -260,7 +260,8 @@ fn file_id(meta: &std::fs::Metadata) -> String {
     format!("created-{:?}", meta.created().ok())
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use crate::source::IngestAnswer;

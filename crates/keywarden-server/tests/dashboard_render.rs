@@ -1,5 +1,7 @@
 //! Snapshots of the dashboard's rendered pages for a hostile alert: the markup is fixed, and
 //! every value from the logs appears only escaped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use keywarden_model::{Alert, Severity, TimeWindow, Timestamp};
 use keywarden_server::dashboard::html::{self, Filters};

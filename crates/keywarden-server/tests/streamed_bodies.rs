@@ -2,6 +2,8 @@
 //! transaction, detected after the commit from the stored rows, answered once; a body refused
 //! part-way (decompression cap) leaves nothing behind, and the bodies queued around it are
 //! unaffected.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,8 @@
 //! `serve` over TLS on loopback, with a CA and a server certificate generated at test time by
 //! the `openssl` CLI: a client trusting the CA gets answers (and `Secure` session cookies), a
 //! client that does not trust it fails its handshake, and plain HTTP gets no HTTP answer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod common;
 

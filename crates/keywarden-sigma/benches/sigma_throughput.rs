@@ -8,6 +8,8 @@
 //! Corpora: the EVTX attack samples, and M365 audit records (a Purview export and Sentinel
 //! `OfficeActivity` rows) exported as JSON lines and repeated to a measurable size.
 //! Run: `cargo bench -p keywarden-sigma --bench sigma_throughput` (env `THREADS`, `ROUNDS`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! a Purview export, Sentinel `OfficeActivity` rows, Elastic's Azure fixtures), the stage with
 //! gates produces exactly the alerts and match counts of the stage without them, and the gates
 //! do skip events (so this test would notice them silently switching off).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod common;
 

@@ -7,6 +7,8 @@
 //!
 //! `cargo bench -p keywarden-sim --bench generate` (set `KW_SIM_USERS` / `KW_SIM_DAYS` to
 //! change the size; defaults 4200 × 30 ≈ 1 M records).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;

@@ -9,6 +9,8 @@
 //! - `incident_capped(id, 5 000)` and `incident(id)` (all 20 000 read back, the default cap).
 //!
 //! Prints the times and the ratios to the baseline.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::time::Instant;
 

@@ -1,6 +1,8 @@
 //! The store's files: owner-only modes, refusing an empty or foreign database, the shutdown
 //! checkpoint, online backups, idempotency keys per credential and body, and the migration of
 //! a store written before keys were scoped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use keywarden_store::{Batch, EventRow, RequestKey, StoreConfig, StoreError};
 

@@ -3,6 +3,8 @@
 //! signature pre-decoded) and against `jsonwebtoken` (aws_lc_rs backend, `DecodingKey` built
 //! once). Rates are per second of on-CPU time of the benchmark thread. `overhead µs` is the whole-token time minus the raw verification time. Run:
 //! `cargo bench -p keywarden-token --bench validate` (`KW_BENCH_MS` sets the time per method).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -76,7 +78,7 @@ fn main() {
         dir.path().join("k.json").display()
     ))
     .unwrap();
-    let v = Validator::from_policy(&policy).unwrap();
+    let v = Validator::from_policy(&policy, NOW).unwrap();
     let jwk = |k: &TestKey| serde_json::from_str::<serde_json::Value>(&k.jwk()).unwrap();
 
     println!(

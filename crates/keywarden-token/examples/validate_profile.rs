@@ -3,6 +3,8 @@
 //! Run under callgrind and compare `Validator::validate_at` inclusive cost with the cost of the
 //! aws-lc-rs verification beneath it:
 //! `valgrind --tool=callgrind target/debug/examples/validate_profile` (or the release build).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -32,7 +34,7 @@ fn main() {
         path.display()
     ))
     .expect("policy");
-    let v = Validator::from_policy(&policy).expect("validator");
+    let v = Validator::from_policy(&policy, NOW).expect("validator");
     let token = key.token(&alg, &claims());
     let mut ok = 0u32;
     for _ in 0..n {

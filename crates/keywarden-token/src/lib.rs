@@ -16,14 +16,15 @@
 //!   are refused one by one with a [`KeyWarning`].
 //! - [`fetch`]: `jwks_uri` / OIDC discovery over HTTPS with a TTL cache and a rate-limited
 //!   refresh on unknown `kid`.
-//! - [`Validator`] (`validator.rs`): `validate` / `validate_at(token, now)` →
+//! - [`Validator`] (`validator.rs`): `validate_at(token, now)` →
 //!   [`VerifiedToken`] or a [`Rejection`] whose [`Rejection::code`] is a stable kebab-case
 //!   reason documented in `docs/TOKEN.md`.
 //!
 //! What it must never do: accept a token on any path that did not check the signature *and*
 //! the key's binding to the claimed issuer and tenant; trust anything the token says about
 //! which key to use beyond an exact `kid`; normalise claims before comparing them; panic on any
-//! input; parse key material per token.
+//! input; parse key material per token; read the wall clock (the caller passes `now`, in unix
+//! seconds, to [`Validator::from_policy`] and [`Validator::validate_at`]).
 #![forbid(unsafe_code)]
 
 pub mod b64;
@@ -41,4 +42,4 @@ pub use fetch::{Fetch, HttpFetcher};
 pub use jwks::{KeySet, LoadedKey};
 pub use policy::{IssuerConfig, KeyConfig, TrustPolicy, parse_time};
 pub use reason::{KeyWarning, PolicyError, Rejection};
-pub use validator::{TokenSummary, Validator, VerifiedToken, summarize, unix_now};
+pub use validator::{TokenSummary, Validator, VerifiedToken, summarize};

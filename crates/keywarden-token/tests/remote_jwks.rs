@@ -2,6 +2,8 @@
 //! appears, the old one is evicted), TTL refresh, OIDC discovery, and the rate limit on
 //! refreshes caused by unknown `kid`s (driven by an injected clock via `validate_at`), and a
 //! slow key server not stalling the tokens whose keys are cached.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod common;
 

@@ -19,6 +19,8 @@
 //! `VmHWM` in `/proc/<pid>/status`. Without `../shared` beside the checkout: "skipped", exit 0.
 //! Run: `cargo bench -p keywarden --bench hunt_vs_rsigma` (env `THREADS`, `ROUNDS`, `USERS`,
 //! `RSIGMA`, `KW_BENCH_FILE`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};

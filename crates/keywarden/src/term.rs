@@ -5,18 +5,18 @@ use std::io::IsTerminal;
 
 /// ANSI styling that is a no-op when the stream is not a terminal (or `NO_COLOR` is set).
 #[derive(Debug, Clone, Copy)]
-pub struct Style {
+pub(crate) struct Style {
     pub enabled: bool,
 }
 
 impl Style {
-    pub fn stdout() -> Style {
+    pub(crate) fn stdout() -> Style {
         Style {
             enabled: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         }
     }
 
-    pub fn paint(&self, code: &str, text: &str) -> String {
+    pub(crate) fn paint(&self, code: &str, text: &str) -> String {
         if self.enabled {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -24,19 +24,19 @@ impl Style {
         }
     }
 
-    pub fn bold(&self, t: &str) -> String {
+    pub(crate) fn bold(&self, t: &str) -> String {
         self.paint("1", t)
     }
-    pub fn red(&self, t: &str) -> String {
+    pub(crate) fn red(&self, t: &str) -> String {
         self.paint("31;1", t)
     }
-    pub fn yellow(&self, t: &str) -> String {
+    pub(crate) fn yellow(&self, t: &str) -> String {
         self.paint("33", t)
     }
-    pub fn green(&self, t: &str) -> String {
+    pub(crate) fn green(&self, t: &str) -> String {
         self.paint("32", t)
     }
-    pub fn dim(&self, t: &str) -> String {
+    pub(crate) fn dim(&self, t: &str) -> String {
         self.paint("2", t)
     }
 }
@@ -45,7 +45,7 @@ impl Style {
 /// and bidi characters are shown as `\u{..}` escapes so that a hostile record cannot move the
 /// cursor, recolour the screen or hide text. Lives in `keywarden-report`, which the reports
 /// share.
-pub use keywarden_report::escape_terminal as escape;
+pub(crate) use keywarden_report::escape_terminal as escape;
 
 #[cfg(test)]
 mod tests {

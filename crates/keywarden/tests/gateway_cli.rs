@@ -1,6 +1,8 @@
 //! `keywarden gateway` from the command line: refuses to start on an unusable policy (exit 2),
 //! prints its address, answers checks and its health endpoint, writes the decision log into
 //! daily files of a DIR, and exits 0 on SIGTERM with the log flushed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

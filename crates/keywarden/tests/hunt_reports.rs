@@ -1,6 +1,8 @@
 //! `keywarden hunt` writes `alerts.csv` and `report.html` and prints the incident table, over
 //! the real OTRF Golden SAML sample and over that same record with hostile values planted in
 //! the fields an attacker controls.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,5 +1,7 @@
 //! `keywarden rules check|list` and `keywarden hunt --rules`, run as a user would, on the small
 //! rule and event fixtures of `crates/keywarden-sigma/tests/fixtures/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

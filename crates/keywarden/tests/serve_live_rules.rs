@@ -2,6 +2,8 @@
 //! `sigma:<rule>:<record>` for detections, `sigma:<rule>:<group>@<time>` for correlations) as
 //! `hunt --rules` on the same simulated tenant, and keeps them across a restart. The lead
 //! rules learn during their learning period and then judge, as `hunt` does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 mod serve_support;
 

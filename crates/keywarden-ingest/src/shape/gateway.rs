@@ -15,7 +15,7 @@ use crate::format::Format;
 use crate::reject::RejectReason;
 
 /// The `operation` of a decision record.
-pub const GATEWAY_DECISION: &str = "GatewayDecision";
+pub(crate) const GATEWAY_DECISION: &str = "GatewayDecision";
 
 /// A decision line has these members (the gateway always writes them).
 pub(crate) fn looks_like_decision(o: &Object<'_>) -> bool {

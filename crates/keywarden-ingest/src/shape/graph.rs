@@ -16,7 +16,7 @@ use crate::format::Format;
 use crate::reject::RejectReason;
 
 /// The `operation` of a Graph `GET` of messages or mail folders of a mailbox.
-pub const GRAPH_MAIL_READ: &str = "GraphMailRead";
+pub(crate) const GRAPH_MAIL_READ: &str = "GraphMailRead";
 
 /// Normalises one Graph activity record that is not wrapped in an envelope.
 pub(crate) fn normalise<'a>(

@@ -10,7 +10,7 @@ use crate::escape::{escape_terminal, push_html};
 use crate::incident::{IncidentView, start_of};
 
 /// Incidents beyond this are listed in the table but not charted.
-pub const MAX_LANES: usize = 40;
+pub(super) const MAX_LANES: usize = 40;
 
 const WIDTH: f64 = 1100.0;
 const LABEL_W: f64 = 200.0;
@@ -40,7 +40,7 @@ const TICKS: [i64; 16] = [
 ];
 
 /// The colour of a severity, shared with the stylesheet's badges.
-pub fn severity_colour(s: Severity) -> &'static str {
+pub(super) fn severity_colour(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "#a1122b",
         Severity::High => "#dc4b2f",
@@ -51,7 +51,7 @@ pub fn severity_colour(s: Severity) -> &'static str {
 }
 
 /// Appends the chart (or a sentence saying why there is none) to `out`.
-pub fn push_timeline(out: &mut String, views: &[IncidentView<'_>]) {
+pub(super) fn push_timeline(out: &mut String, views: &[IncidentView<'_>]) {
     let lanes: Vec<(usize, &IncidentView<'_>)> = views.iter().enumerate().take(MAX_LANES).collect();
     let times: Vec<Timestamp> = lanes
         .iter()

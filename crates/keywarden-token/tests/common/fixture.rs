@@ -70,7 +70,7 @@ jwks_file = "hs.json"
     let path = dir.path().join("trust.toml");
     std::fs::write(&path, policy).unwrap();
     let p = TrustPolicy::from_file(&path).unwrap();
-    let v = Validator::from_policy(&p).unwrap();
+    let v = Validator::from_policy(&p, NOW).unwrap();
     Fx {
         rsa,
         ec,

@@ -13,7 +13,7 @@ use keywarden_collect::{
 
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("credential").required(true).args(["client_secret_file", "certificate"])))]
-pub struct CollectArgs {
+pub(crate) struct CollectArgs {
     /// Tenant id (GUID) or its primary domain.
     #[arg(long)]
     pub tenant: String,
@@ -89,15 +89,12 @@ impl keywarden_collect::Clock for SystemClock {
     }
 }
 
+/// The wall clock (keywarden-server's `SystemClock`, the one place that reads it).
 fn wall_now() -> Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    Timestamp(micros)
+    keywarden_server::Clock::now(&keywarden_server::SystemClock)
 }
 
-pub fn run(args: &CollectArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &CollectArgs) -> anyhow::Result<i32> {
     match collect(args) {
         Ok(code) => Ok(code),
         Err(e) => {

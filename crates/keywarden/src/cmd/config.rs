@@ -8,13 +8,13 @@ use anyhow::Context;
 use keywarden_detect::{DEFAULT_CONFIG, DetectConfig};
 
 #[derive(clap::Args, Debug)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     #[command(subcommand)]
     pub command: ConfigCommand,
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Print the documented default configuration, or the effective one for `--config FILE`.
     Show {
         /// A configuration file to check and show with defaults filled in.
@@ -23,7 +23,7 @@ pub enum ConfigCommand {
     },
 }
 
-pub fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
     let ConfigCommand::Show { config } = &args.command;
     let text = match config {
         None => DEFAULT_CONFIG.to_string(),

@@ -6,7 +6,7 @@ use anyhow::Context;
 use keywarden_sim::{Truth, evaluate_dir};
 
 #[derive(clap::Args, Debug)]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     /// The `truth.json` written by `keywarden simulate`.
     #[arg(long)]
     pub truth: PathBuf,
@@ -21,7 +21,7 @@ pub struct EvalArgs {
     pub check: bool,
 }
 
-pub fn run(args: &EvalArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &EvalArgs) -> anyhow::Result<i32> {
     let truth = Truth::read(&args.truth)?;
     let evaluation = evaluate_dir(&truth, &args.outdir)
         .with_context(|| format!("evaluating {}", args.outdir.display()))?;

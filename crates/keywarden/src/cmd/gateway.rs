@@ -10,7 +10,7 @@ use keywarden_server::{SystemClock, TlsFiles};
 use keywarden_token::TrustPolicy;
 
 #[derive(clap::Args, Debug)]
-pub struct GatewayArgs {
+pub(crate) struct GatewayArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port; the bound address is printed).
     #[arg(long)]
     pub listen: String,
@@ -33,7 +33,7 @@ pub struct GatewayArgs {
     pub tls_key: Option<PathBuf>,
 }
 
-pub fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
     let policy = TrustPolicy::from_file(&args.trust)
         .with_context(|| format!("loading trust policy {}", args.trust.display()))?;
     let config = match &args.config {

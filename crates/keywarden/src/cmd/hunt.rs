@@ -15,7 +15,7 @@ use keywarden_server::{Clock, SystemClock};
 use crate::term::{Style, escape};
 
 #[derive(clap::Args, Debug)]
-pub struct HuntArgs {
+pub(crate) struct HuntArgs {
     /// Files or directories to read (directories recursively; `-` for stdin). `.gz` and `.zst`
     /// are decompressed transparently.
     #[arg(required = true)]
@@ -88,7 +88,7 @@ impl HuntArgs {
     }
 }
 
-pub fn run(args: &HuntArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &HuntArgs) -> anyhow::Result<i32> {
     let hunt = args.hunt_config().build()?;
     if let Some(r) = hunt.sigma_report()
         && !args.quiet

@@ -1,12 +1,12 @@
 //! One module per subcommand.
 
-pub mod collect;
-pub mod config;
-pub mod eval;
-pub mod gateway;
-pub mod hunt;
-pub mod rules;
-pub mod serve;
-pub mod simulate;
-pub mod store;
-pub mod verify;
+pub(crate) mod collect;
+pub(crate) mod config;
+pub(crate) mod eval;
+pub(crate) mod gateway;
+pub(crate) mod hunt;
+pub(crate) mod rules;
+pub(crate) mod serve;
+pub(crate) mod simulate;
+pub(crate) mod store;
+pub(crate) mod verify;

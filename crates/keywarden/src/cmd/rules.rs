@@ -10,13 +10,13 @@ use serde::Serialize;
 use crate::term::{Style, escape};
 
 #[derive(clap::Args, Debug)]
-pub struct RulesArgs {
+pub(crate) struct RulesArgs {
     #[command(subcommand)]
     pub command: RulesCommand,
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub enum RulesCommand {
+pub(crate) enum RulesCommand {
     /// Load rules and report each one that cannot run, with its reason. Exit status 1 when
     /// any rule is unsupported or in error.
     Check(CheckArgs),
@@ -25,7 +25,7 @@ pub enum RulesCommand {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Rule files or directories (recursively, `*.yml`/`*.yaml`).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -35,7 +35,7 @@ pub struct CheckArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Rule files or directories.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -54,7 +54,7 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-pub fn run(args: &RulesArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &RulesArgs) -> anyhow::Result<i32> {
     match &args.command {
         RulesCommand::Check(a) => check(a),
         RulesCommand::List(a) => list(a),

@@ -8,7 +8,7 @@ use anyhow::Context;
 use keywarden_server::{ServeConfig, SystemClock, TlsFiles, shutdown_signal};
 
 #[derive(clap::Args, Debug)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8440")]
     pub listen: String,
@@ -46,7 +46,7 @@ pub struct ServeArgs {
     pub logsource: Option<String>,
 }
 
-pub fn run(args: &ServeArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<i32> {
     let keys = ServeConfig::read_keys(&args.api_key_file)?;
     let key_warning = ServeConfig::key_file_warning(&args.api_key_file);
     let mut cfg = ServeConfig::new(&args.listen, &args.data_dir, keys);

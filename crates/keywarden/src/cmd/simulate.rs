@@ -7,7 +7,7 @@ use anyhow::Context;
 use keywarden_sim::{Attack, ExportGap, Shape, SimConfig, Simulation};
 
 #[derive(clap::Args, Debug)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// Directory to write the logs into (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -76,7 +76,7 @@ fn default_truth_path(out: &std::path::Path) -> PathBuf {
     trimmed.with_file_name(name)
 }
 
-pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
     let config = SimConfig {
         seed: args.seed,
         users: args.users,

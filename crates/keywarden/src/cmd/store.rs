@@ -8,19 +8,19 @@ use anyhow::Context;
 use keywarden_server::keywarden_store::StoreConfig;
 
 #[derive(clap::Args, Debug)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     #[command(subcommand)]
     pub command: StoreCommand,
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub enum StoreCommand {
+pub(crate) enum StoreCommand {
     /// Write a consistent copy of the store to a new file (safe while `serve` runs).
     Backup(BackupArgs),
 }
 
 #[derive(clap::Args, Debug)]
-pub struct BackupArgs {
+pub(crate) struct BackupArgs {
     /// The `serve --data-dir` whose store to copy.
     #[arg(long)]
     pub data_dir: PathBuf,
@@ -30,7 +30,7 @@ pub struct BackupArgs {
     pub out: PathBuf,
 }
 
-pub fn run(args: &StoreArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &StoreArgs) -> anyhow::Result<i32> {
     match &args.command {
         StoreCommand::Backup(b) => backup(b),
     }

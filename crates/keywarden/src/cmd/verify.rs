@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::term::{Style, escape};
 
 #[derive(clap::Args, Debug)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Trust policy file (TOML): issuers, tenants, audiences, algorithms and key sources.
     #[arg(long, value_name = "FILE")]
     pub trust: PathBuf,
@@ -67,9 +67,11 @@ fn read_stdin_tokens() -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
+    // The load time of remote key sets is the wall clock; verdicts are at `--now` when given.
+    let wall = keywarden_server::Clock::now(&keywarden_server::SystemClock).unix_seconds();
     let now = match &args.now {
-        None => keywarden_token::unix_now(),
+        None => wall,
         Some(s) => match parse_time(s) {
             Some(n) => n,
             None => return usage(&format!("--now {s:?} is neither unix seconds nor RFC 3339")),
@@ -77,11 +79,21 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
     };
     let policy = match TrustPolicy::from_file(&args.trust) {
         Ok(p) => p,
-        Err(e) => return usage(&format!("trust policy: {e}")),
+        Err(e) => {
+            return usage(&format!(
+                "trust policy: {}",
+                keywarden_model::error_chain(&e)
+            ));
+        }
     };
-    let validator = match Validator::from_policy(&policy) {
+    let validator = match Validator::from_policy(&policy, wall) {
         Ok(v) => v,
-        Err(e) => return usage(&format!("trust policy: {e}")),
+        Err(e) => {
+            return usage(&format!(
+                "trust policy: {}",
+                keywarden_model::error_chain(&e)
+            ));
+        }
     };
     for w in validator.warnings() {
         eprintln!("keywarden verify: warning: {}", escape(&w.to_string()));

@@ -3,6 +3,8 @@
 //! repeated, and `hunt` on the collected directory finds the same incidents as on the
 //! simulator's own export, plus the verdicts its `collect.json` (declared sign-in coverage)
 //! makes possible. Exit codes: 0 complete, 2 bad credentials.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 #[path = "../../keywarden-collect/tests/emulator/mod.rs"]
 mod emulator;

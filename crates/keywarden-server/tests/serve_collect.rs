@@ -4,6 +4,8 @@
 //! again, and when the Management API publishes backfilled blobs days later — the live
 //! detector raises the intrusion, and poll status and lag show in `/metrics` and
 //! `/api/v1/stats`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unreachable_pub)]
 
 #[path = "../../keywarden-collect/tests/emulator/mod.rs"]
 mod emulator;

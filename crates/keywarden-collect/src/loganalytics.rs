@@ -14,7 +14,7 @@ use crate::config::Service;
 use crate::error::CallError;
 use crate::store::{Cursor, FileKind};
 use crate::stream_json::for_each_row;
-use crate::window::{Ctx, DAY, SECOND, Scratch, StreamRun, iso, state_err, uncovered};
+use crate::window::{Ctx, DAY, SECOND, Scratch, StreamRun, halve, iso, state_err, uncovered};
 
 /// The tables collected, in `collect.json` order.
 pub const TABLES: [&str; 6] = [
@@ -80,21 +80,15 @@ pub(crate) fn collect(ctx: &Ctx<'_>, run: &StreamRun) -> Result<(), CallError> {
                 size = (size * 2).min(MAX_WINDOW);
                 (ctx.progress)(&format!("loganalytics {} {start}..{end}", run.stream));
             }
-            Ok(Outcome::Truncated) if end.0 - start.0 > SECOND => {
-                let mid = Timestamp(start.0 + (end.0 - start.0) / 2);
-                ctx.store
-                    .split_window(source, run.stream, start, mid, end)
-                    .map_err(state_err)?;
-                size = (mid.0 - start.0).max(SECOND);
-                work.push((mid, end));
-                work.push((start, mid));
-            }
-            Ok(Outcome::Truncated) => run.gap(
-                start,
-                end,
-                "result truncated even for a one-second window".into(),
-                None,
-            ),
+            Ok(Outcome::Truncated) => match halve(ctx, run, (start, end), SECOND, &mut work)? {
+                Some(mid) => size = (mid.0 - start.0).max(SECOND),
+                None => run.gap(
+                    start,
+                    end,
+                    "result truncated even for a one-second window".into(),
+                    None,
+                ),
+            },
             Err(e) => run.gap(start, end, format!("query: {e}"), None),
         }
     }

@@ -21,7 +21,7 @@ use crate::config::{Service, SourceKind};
 use crate::error::CallError;
 use crate::store::{Cursor, FileKind};
 use crate::stream_json::for_each_in_array;
-use crate::window::{Ctx, DAY, MINUTE, Scratch, StreamRun, state_err, uncovered};
+use crate::window::{Ctx, DAY, MINUTE, Scratch, StreamRun, halve, state_err, uncovered};
 
 /// The five content types, in `collect.json` order.
 pub const CONTENT_TYPES: [&str; 5] = [
@@ -163,13 +163,10 @@ pub(crate) fn collect(ctx: &Ctx<'_>, run: &StreamRun) -> Result<(), CallError> {
                     blobs.len()
                 ));
             }
-            Err(e) if matches!(e.code(), "AF20030" | "AF20055") && end.0 - start.0 > MINUTE => {
-                let mid = Timestamp(start.0 + (end.0 - start.0) / 2);
-                ctx.store
-                    .split_window(source, stream, start, mid, end)
-                    .map_err(state_err)?;
-                work.push((mid, end));
-                work.push((start, mid));
+            Err(e) if matches!(e.code(), "AF20030" | "AF20055") => {
+                if halve(ctx, run, (start, end), MINUTE, &mut work)?.is_none() {
+                    run.gap(start, end, format!("listing content: {e}"), None);
+                }
             }
             Err(e) => run.gap(start, end, format!("listing content: {e}"), None),
         }

@@ -19,7 +19,7 @@ use crate::config::Service;
 use crate::error::CallError;
 use crate::graph::{PagedQuery, run_window};
 use crate::store::FileKind;
-use crate::window::{Ctx, DAY, MINUTE, StreamRun, iso, state_err, uncovered};
+use crate::window::{Ctx, DAY, MINUTE, StreamRun, halve, iso, state_err, uncovered};
 
 const WINDOW: i64 = DAY;
 
@@ -55,22 +55,15 @@ pub(crate) fn collect(ctx: &Ctx<'_>, run: &StreamRun) -> Result<(), CallError> {
     while let Some((start, end)) = work.pop() {
         let query_id = match create_and_wait(ctx, run, &base, start, end) {
             Ok(Created::Ready(id)) => id,
-            Ok(Created::Truncated) if end.0 - start.0 > MINUTE => {
-                let mid = Timestamp(start.0 + (end.0 - start.0) / 2);
-                ctx.store
-                    .split_window(source, run.stream, start, mid, end)
-                    .map_err(state_err)?;
-                work.push((mid, end));
-                work.push((start, mid));
-                continue;
-            }
             Ok(Created::Truncated) => {
-                run.gap(
-                    start,
-                    end,
-                    "isRecordCountLimitExceeded even for a one-minute window".into(),
-                    None,
-                );
+                if halve(ctx, run, (start, end), MINUTE, &mut work)?.is_none() {
+                    run.gap(
+                        start,
+                        end,
+                        "isRecordCountLimitExceeded even for a one-minute window".into(),
+                        None,
+                    );
+                }
                 continue;
             }
             Err(e) => {

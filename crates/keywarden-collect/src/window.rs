@@ -160,6 +160,30 @@ impl Drop for Scratch {
     }
 }
 
+/// A window whose answer was truncated or refused is replaced by its two halves: the split is
+/// recorded and both are pushed on `work` so that the first half is taken next. Returns the
+/// midpoint, or `None` when the window is not longer than `min` and cannot be split (the
+/// caller names the gap). Shared by the Management API (AF20030/AF20055), Log Analytics
+/// (`PartialError`) and Purview (`isRecordCountLimitExceeded`).
+pub(crate) fn halve(
+    ctx: &Ctx<'_>,
+    run: &StreamRun,
+    (start, end): (Timestamp, Timestamp),
+    min: i64,
+    work: &mut Vec<(Timestamp, Timestamp)>,
+) -> Result<Option<Timestamp>, CallError> {
+    if end.0 - start.0 <= min {
+        return Ok(None);
+    }
+    let mid = Timestamp(start.0 + (end.0 - start.0) / 2);
+    ctx.store
+        .split_window(run.source, run.stream, start, mid, end)
+        .map_err(state_err)?;
+    work.push((mid, end));
+    work.push((start, mid));
+    Ok(Some(mid))
+}
+
 /// Converts a state failure inside a worker into a call error (it ends the stream as a gap).
 pub(crate) fn state_err(e: CollectError) -> CallError {
     CallError::Output {

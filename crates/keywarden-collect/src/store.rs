@@ -362,14 +362,15 @@ impl Store {
         start: Timestamp,
         complete: bool,
     ) -> Result<(), CollectError> {
-        self.conn()
-            .execute(
-                "UPDATE windows SET complete = ?5, next_link = NULL
-                 WHERE tenant = ?1 AND source = ?2 AND stream = ?3 AND start = ?4",
-                params![self.tenant, source.as_str(), stream, start.0, complete],
-            )
-            .map(|_| ())
-            .map_err(db(&self.db_path))
+        mark_window(
+            &self.conn(),
+            &self.tenant,
+            source.as_str(),
+            stream,
+            start,
+            complete,
+        )
+        .map_err(db(&self.db_path))
     }
 
     /// Whether a Management API blob was already fetched completely.
@@ -655,10 +656,13 @@ impl Unit<'_> {
                 .map_err(dbe)?;
             }
             Cursor::WindowDone { window_start } => {
-                tx.execute(
-                    "UPDATE windows SET complete = 1, next_link = NULL
-                     WHERE tenant = ?1 AND source = ?2 AND stream = ?3 AND start = ?4",
-                    params![store.tenant, source, self.stream, window_start.0],
+                mark_window(
+                    &tx,
+                    &store.tenant,
+                    source,
+                    &self.stream,
+                    *window_start,
+                    true,
                 )
                 .map_err(dbe)?;
             }
@@ -700,6 +704,24 @@ impl Unit<'_> {
             file,
         })
     }
+}
+
+/// Sets a window's completeness and forgets its paging link (inside the caller's transaction
+/// when it holds one).
+fn mark_window(
+    conn: &Connection,
+    tenant: &str,
+    source: &str,
+    stream: &str,
+    start: Timestamp,
+    complete: bool,
+) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(
+        "UPDATE windows SET complete = ?5, next_link = NULL
+         WHERE tenant = ?1 AND source = ?2 AND stream = ?3 AND start = ?4",
+    )?
+    .execute(params![tenant, source, stream, start.0, complete])
+    .map(|_| ())
 }
 
 fn output_error(path: &Path, e: &std::io::Error) -> CallError {

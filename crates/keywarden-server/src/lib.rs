@@ -77,6 +77,6 @@ pub use error::ServerError;
 pub use keywarden_store;
 pub use live::{LiveDetector, LiveLimits, LiveState, Revision};
 pub use metrics::Metrics;
-pub use server::{ServeConfig, Server, shutdown_signal, shutdown_signal_now};
+pub use server::{ServeConfig, Server, shutdown_signal_now};
 pub use source::{IngestAnswer, IngestFailure, Ingestor, Shed, Source, Submission};
 pub use tls::TlsFiles;

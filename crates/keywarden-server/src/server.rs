@@ -457,7 +457,18 @@ impl ServeConfig {
                 clock: state.clock.clone(),
             }));
         }
+        // Built here, not in `run`: the stop signal is listened for on it before the address is
+        // announced ([`Server::stop_signal`]).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|source| ServerError::Start {
+                what: "runtime",
+                source,
+            })?;
         Ok(Server {
+            rt,
             warnings,
             connections: self.connections.fitted_to(crate::conn::soft_fd_limit()),
             sources,
@@ -474,6 +485,7 @@ impl ServeConfig {
 
 /// A server ready to run.
 pub struct Server {
+    rt: tokio::runtime::Runtime,
     listener: std::net::TcpListener,
     pipeline: Pipeline,
     rx: std::sync::mpsc::Receiver<crate::source::Submission>,
@@ -530,12 +542,22 @@ impl Server {
         self.state.ingestor.clone()
     }
 
+    /// SIGTERM or Ctrl-C, listened for from this call on (on the server's own runtime): call it
+    /// *before* announcing the listening address and pass it to [`Server::run`], so that a stop
+    /// sent as soon as the address is read still stops the server gracefully (queue drained,
+    /// state saved, WAL checkpointed) instead of killing it.
+    pub fn stop_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let _entered = self.rt.enter();
+        shutdown_signal_now()
+    }
+
     /// Serves until `shutdown` resolves, then drains the queue and saves state.
     pub fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let Server {
+            rt,
             listener,
             pipeline,
             rx,
@@ -580,14 +602,6 @@ impl Server {
             None => None,
         };
         let writer = pipeline.start(rx)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|source| ServerError::Start {
-                what: "runtime",
-                source,
-            })?;
         let metrics = state.metrics.clone();
         let served = rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -613,16 +627,12 @@ impl Server {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM (the usual way to stop `keywarden serve`). It listens from
-/// its first poll; [`shutdown_signal_now`] listens from the call.
-pub async fn shutdown_signal() {
-    shutdown_signal_now().await
-}
-
 /// Ctrl-C or SIGTERM, listened for from this call on: call it inside the runtime *before*
 /// announcing the listening address, so that a signal sent as soon as the address is read is
-/// never lost (a signal that arrives between the handler's installation and a later listener's
-/// registration is dropped by tokio: `keywarden gateway` then never stopped).
+/// never lost (until a handler is installed SIGTERM kills the process: `keywarden serve` then
+/// stopped without its checkpoint; and a signal that arrives between the handler's
+/// installation and a later listener's registration is dropped by tokio: `keywarden gateway`
+/// then never stopped). Outside a runtime, see [`Server::stop_signal`].
 pub fn shutdown_signal_now() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {

@@ -2,6 +2,8 @@
 //!
 //! - `kill -9` while a client streams ingest requests; restart on the same data directory;
 //!   every record whose request was acknowledged is in the store, and none is duplicated.
+//! - SIGTERM sent the moment the address is printed is a graceful stop (exit 0, WAL
+//!   checkpointed into the database file), not a kill.
 //! - A bounded load generator pushes beyond capacity: the server sheds with 429/503 and
 //!   `Retry-After`, its peak memory stays bounded, and nothing acknowledged is lost.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -42,6 +44,38 @@ fn events(addr: &str) -> u64 {
     get(addr, "/api/v1/stats").json()["events"]
         .as_u64()
         .unwrap()
+}
+
+#[test]
+fn regression_sigterm_at_start_skips_checkpoint() {
+    // Before: the signal handler was installed at the first poll of the server's future, so a
+    // TERM sent as soon as the address line was read killed the process (default action):
+    // no state saved, the WAL left beside the database file.
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut srv = serve(dir.path(), None);
+        let pid = srv.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = wait_for(30, "serve to stop after SIGTERM", || {
+            srv.child.try_wait().unwrap()
+        });
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "round {round}: a TERM right after start must stop serve gracefully ({status})"
+        );
+        let db = srv.data_dir.join("keywarden.db");
+        assert!(std::fs::metadata(&db).unwrap().len() > 0);
+        assert_eq!(
+            std::fs::metadata(srv.data_dir.join("keywarden.db-wal")).map_or(0, |m| m.len()),
+            0,
+            "round {round}: the WAL was checkpointed into the database file and truncated"
+        );
+    }
 }
 
 #[test]

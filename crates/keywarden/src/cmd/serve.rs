@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use keywarden_server::{ServeConfig, SystemClock, TlsFiles, shutdown_signal};
+use keywarden_server::{ServeConfig, SystemClock, TlsFiles};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ServeArgs {
@@ -79,6 +79,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<i32> {
     let server = cfg
         .build(Arc::new(SystemClock))
         .context("starting keywarden serve")?;
+    // Listening for SIGTERM/SIGINT before the address is announced: a stop sent as soon as
+    // it is read is a graceful stop, not a kill (regression_sigterm_at_start_skips_checkpoint).
+    let stop = server.stop_signal();
     let addr = server
         .local_addr()
         .map_or_else(|| args.listen.clone(), |a| a.to_string());
@@ -110,7 +113,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<i32> {
             }
         );
     }
-    server.run(shutdown_signal())?;
+    server.run(stop)?;
     eprintln!("keywarden serve: stopped");
     Ok(0)
 }

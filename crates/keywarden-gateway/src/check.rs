@@ -115,6 +115,9 @@ pub struct Gateway {
     cache: VerdictCache,
     flood: FloodControl,
     metrics: Metrics,
+    /// The accept loop's limits and counters (`[connections]`).
+    connections: keywarden_server::conn::ConnLimits,
+    conn_metrics: Arc<keywarden_server::Metrics>,
     log: Option<DecisionLog>,
     clock: Arc<dyn Clock>,
 }
@@ -165,6 +168,8 @@ impl Gateway {
             cache: VerdictCache::new(config.cache.max_entries, config.cache.max_age_seconds),
             flood: FloodControl::new(&config.flood),
             metrics: Metrics::default(),
+            connections: config.connections.limits(),
+            conn_metrics: Arc::default(),
             log,
             clock,
         })
@@ -340,11 +345,23 @@ impl Gateway {
         self.metrics.render(
             self.cache.stats(),
             self.flood.stats(),
+            &self.conn_metrics,
             self.log
                 .as_ref()
                 .map(DecisionLog::stats)
                 .unwrap_or_default(),
         )
+    }
+
+    /// The connection cap and timeouts (`[connections]`, the cap not yet fitted to the
+    /// descriptor limit).
+    pub fn connection_limits(&self) -> keywarden_server::conn::ConnLimits {
+        self.connections
+    }
+
+    /// Where the accept loop counts connections (shown in the metrics page).
+    pub fn connection_metrics(&self) -> Arc<keywarden_server::Metrics> {
+        self.conn_metrics.clone()
     }
 
     /// `trusted_proxies`, parsed.

@@ -26,6 +26,7 @@ pub struct GatewayConfig {
     pub identity_headers: IdentityHeaders,
     pub cache: CacheConfig,
     pub flood: FloodConfig,
+    pub connections: ConnectionsConfig,
     #[serde(rename = "route")]
     pub routes: Vec<RouteConfig>,
 }
@@ -40,6 +41,7 @@ impl Default for GatewayConfig {
             identity_headers: IdentityHeaders::default(),
             cache: CacheConfig::default(),
             flood: FloodConfig::default(),
+            connections: ConnectionsConfig::default(),
             routes: Vec::new(),
         }
     }
@@ -116,6 +118,59 @@ impl Default for CacheConfig {
 pub struct Rate {
     pub rate: f64,
     pub burst: f64,
+}
+
+/// `[connections]`: what keeps clients that open sockets and never finish a request from
+/// holding them (the same accept loop, cap and timeouts as `keywarden serve`,
+/// `keywarden_server::conn`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsConfig {
+    /// Open connections at most (lowered at start to the soft open-file limit minus 64);
+    /// when full, the connection idle for longest is closed to make room.
+    pub max_connections: usize,
+    /// A request head (or, on HTTP/2, a first request) not complete within this many seconds
+    /// of being awaited closes the connection.
+    pub header_read_timeout_seconds: u64,
+    /// A connection with no request in progress for this long is closed.
+    pub keep_alive_idle_seconds: u64,
+    /// A TLS handshake not finished in this time is dropped.
+    pub tls_handshake_timeout_seconds: u64,
+    /// A request body that sends nothing for this long is abandoned.
+    pub body_read_timeout_seconds: u64,
+    /// After the first `body_read_timeout_seconds`, a body must average at least this rate.
+    pub min_body_bytes_per_second: u64,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        let d = keywarden_server::conn::ConnLimits::default();
+        ConnectionsConfig {
+            max_connections: d.max_connections,
+            header_read_timeout_seconds: d.header_read_timeout.as_secs(),
+            keep_alive_idle_seconds: d.keep_alive_idle.as_secs(),
+            tls_handshake_timeout_seconds: d.tls_handshake_timeout.as_secs(),
+            body_read_timeout_seconds: d.body_read_timeout.as_secs(),
+            min_body_bytes_per_second: d.min_body_bytes_per_second,
+        }
+    }
+}
+
+impl ConnectionsConfig {
+    /// The accept loop's limits (HTTP/1.1 and HTTP/2; the cap not yet fitted to the
+    /// descriptor limit).
+    pub fn limits(&self) -> keywarden_server::conn::ConnLimits {
+        let secs = std::time::Duration::from_secs;
+        keywarden_server::conn::ConnLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: secs(self.header_read_timeout_seconds),
+            keep_alive_idle: secs(self.keep_alive_idle_seconds),
+            tls_handshake_timeout: secs(self.tls_handshake_timeout_seconds),
+            body_read_timeout: secs(self.body_read_timeout_seconds),
+            min_body_bytes_per_second: self.min_body_bytes_per_second,
+            http2: true,
+        }
+    }
 }
 
 /// Flood control: token buckets per client address, per client network and per token subject.
@@ -234,6 +289,18 @@ impl GatewayConfig {
         }
         if f.max_tracked == 0 {
             return invalid("flood.max_tracked must be at least 1".into());
+        }
+        let c = &self.connections;
+        for (what, v) in [
+            ("max_connections", c.max_connections as u64),
+            ("header_read_timeout_seconds", c.header_read_timeout_seconds),
+            ("keep_alive_idle_seconds", c.keep_alive_idle_seconds),
+            ("tls_handshake_timeout_seconds", c.tls_handshake_timeout_seconds),
+            ("body_read_timeout_seconds", c.body_read_timeout_seconds),
+        ] {
+            if v == 0 {
+                return invalid(format!("connections.{what} must be at least 1"));
+            }
         }
         if !(self.http_path_prefix.is_empty() || self.http_path_prefix.starts_with('/')) {
             return invalid("http_path_prefix must be empty or start with '/'".into());

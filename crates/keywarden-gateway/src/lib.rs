@@ -12,7 +12,9 @@
 //!   verdict [`cache`], validation off the async workers under a timeout, route policy
 //!   ([`route`]), identity headers ([`identity`]). Every error path refuses (fail closed).
 //! - [`http`] and [`grpc`] (+ [`envoy`] messages): the proxy protocols on one listener
-//!   ([`server`], optional TLS).
+//!   ([`server`], optional TLS), on `keywarden serve`'s accept loop (`keywarden_server::conn`:
+//!   header-read, first-request, keep-alive idle, TLS-handshake and body timeouts, and a
+//!   connection cap that sheds the longest-idle socket; `[connections]`).
 //! - [`flood`] + [`client`]: token buckets per client address, network and subject, bounded
 //!   memory; the client address from trusted proxies' `X-Forwarded-For`.
 //! - [`decision_log`]: the JSON-lines decision log (file, or daily files in a directory).

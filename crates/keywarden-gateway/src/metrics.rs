@@ -10,6 +10,10 @@ use crate::cache::CacheStats;
 use crate::decision_log::LogStats;
 use crate::flood::FloodStats;
 
+fn get(v: &AtomicU64) -> u64 {
+    v.load(Relaxed)
+}
+
 #[derive(Default)]
 pub struct Metrics {
     by_reason: Mutex<BTreeMap<(u16, &'static str), u64>>,
@@ -40,7 +44,13 @@ impl Metrics {
             .sum()
     }
 
-    pub fn render(&self, cache: CacheStats, flood: FloodStats, log: LogStats) -> String {
+    pub fn render(
+        &self,
+        cache: CacheStats,
+        flood: FloodStats,
+        conns: &keywarden_server::Metrics,
+        log: LogStats,
+    ) -> String {
         let mut out = String::new();
         out.push_str("# TYPE keywarden_gateway_decisions_total counter\n");
         for ((status, reason), n) in self
@@ -70,6 +80,11 @@ impl Metrics {
             ("decision_log_written_total", log.written),
             ("decision_log_dropped_total", log.dropped),
             ("decision_log_errors_total", log.errors),
+            ("connections_open", get(&conns.connections_open)),
+            ("connections_shed_total", get(&conns.connections_shed)),
+            ("connections_refused_total", get(&conns.connections_refused)),
+            ("connections_timed_out_total", get(&conns.connections_timed_out)),
+            ("body_timeouts_total", get(&conns.body_timeouts)),
         ];
         for (name, v) in gauges {
             let _ = writeln!(out, "keywarden_gateway_{name} {v}");

@@ -1,14 +1,16 @@
 //! Listening: one listener (plain TCP, or TLS with `--tls-cert/--tls-key`) that speaks HTTP/1.1
 //! and HTTP/2 (cleartext prior knowledge, or ALPN `h2` over TLS, for Envoy's gRPC client),
 //! the peer address attached to every request, and a graceful shutdown that flushes the
-//! decision log.
+//! decision log. The accept loop is `keywarden serve`'s own ([`keywarden_server::conn`]):
+//! TLS-handshake, header-read, first-request, keep-alive idle and body timeouts, and a
+//! connection cap fitted to the descriptor limit that sheds the longest-idle connection
+//! (`[connections]` in `gateway.toml`).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use keywarden_server::TlsFiles;
-use keywarden_server::dashboard::throttle::Peer;
 use tokio::net::TcpListener;
 
 use crate::check::Gateway;
@@ -35,21 +37,15 @@ pub async fn serve(
         http_path_prefix: Arc::from(gateway.http_path_prefix()),
         gateway,
     };
-    let app = router(front).into_make_service_with_connect_info::<Peer>();
-    match tls {
-        Some(cfg) => {
-            let listener = keywarden_server::tls::TlsListener::spawn(listener, cfg)
-                .map_err(GatewayError::Serve)?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(GatewayError::Serve)
-        }
-        None => axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(GatewayError::Serve),
-    }
+    let limits = front
+        .gateway
+        .connection_limits()
+        .fitted_to(keywarden_server::conn::soft_fd_limit());
+    let metrics = front.gateway.connection_metrics();
+    // The accept loop attaches the peer address (`ConnectInfo<Peer>`) to every request.
+    keywarden_server::conn::serve(listener, router(front), tls, limits, metrics, shutdown)
+        .await
+        .map_err(GatewayError::Serve)
 }
 
 /// Binds `listen`, reports the bound address through `on_bound`, and serves on a runtime of

@@ -236,3 +236,65 @@ fn identity_values_that_are_not_printable_ascii_are_percent_encoded() {
     assert_eq!(r.header("x-user"), Some("Jos%C3%A9%0D%0AX-Evil: 1"));
     assert_eq!(r.header("x-evil"), None);
 }
+
+/// Whether the peer closed `s` (EOF or reset) within `within`; `false` if it stayed open.
+fn closed_within(s: &mut std::net::TcpStream, within: std::time::Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            // A 408 or similar before the close is still a close.
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn regression_gateway_no_header_read_timeout() {
+    // Before: the gateway ran on `axum::serve`, which has no header-read or idle timeout and
+    // no connection cap: these sockets stayed open for good.
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let k = keys();
+    let config = "[connections]\nheader_read_timeout_seconds = 1\nkeep_alive_idle_seconds = 1\n";
+    let gw = start(&k.policy, config, None);
+    let t0 = Instant::now();
+    let mut idle = std::net::TcpStream::connect(gw.addr).unwrap();
+    let mut partial = std::net::TcpStream::connect(gw.addr).unwrap();
+    partial
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bear")
+        .unwrap();
+    // An HTTP/2 client that sends the preface and never a request.
+    let mut h2 = std::net::TcpStream::connect(gw.addr).unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    // A good client is served meanwhile.
+    let ok = traefik(gw.addr, Some(&format!("Bearer {}", k.valid("uti-slow-1"))));
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
+    for (what, s) in [("idle", &mut idle), ("partial head", &mut partial), ("h2 preface only", &mut h2)] {
+        assert!(closed_within(s, Duration::from_secs(4)), "{what} still open");
+        let after = t0.elapsed();
+        assert!(
+            after >= Duration::from_millis(900) && after < Duration::from_secs(4),
+            "{what} closed after {after:?}"
+        );
+    }
+    let metrics = http(gw.addr, "GET", "/.keywarden/metrics", &[]).body;
+    let timed_out: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("keywarden_gateway_connections_timed_out_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("the connection series in /.keywarden/metrics");
+    assert!(timed_out >= 3, "{metrics}");
+}

@@ -1,7 +1,10 @@
-//! Connections: the accept loop of `keywarden serve` (plain and TLS), and what keeps a hostile
-//! or broken client from holding a file descriptor: a TLS handshake timeout, a header-read
-//! timeout (hyper's, from the moment a request is awaited until its head is complete, so also
-//! between keep-alive requests), a keep-alive idle limit, a request-body stall timeout and
+//! Connections: the accept loop of `keywarden serve` and `keywarden gateway` (plain and TLS;
+//! HTTP/1.1, and HTTP/2 when [`ConnLimits::http2`] is set: cleartext prior knowledge, or ALPN
+//! `h2` over TLS), and what keeps a hostile or broken client from holding a file descriptor: a
+//! TLS handshake timeout, a header-read timeout (hyper's for HTTP/1.1, from the moment a request
+//! is awaited until its head is complete, so also between keep-alive requests; and a first
+//! request that has not begun `header_read_timeout` after the connection is ready closes it,
+//! whatever the protocol), a keep-alive idle limit, a request-body stall timeout and
 //! minimum rate ([`TimedBody`]), and a cap on open connections with fair shedding: when the
 //! cap is reached (or `accept` fails for want of descriptors), the connection idle for longest
 //! (no request in progress: handshaking, sending headers or between requests) is closed to
@@ -28,7 +31,7 @@ use axum::extract::ConnectInfo;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
@@ -54,6 +57,9 @@ pub struct ConnLimits {
     pub body_read_timeout: Duration,
     /// After the first `body_read_timeout`, a body must average at least this rate.
     pub min_body_bytes_per_second: u64,
+    /// Also speak HTTP/2 (cleartext prior knowledge, or ALPN `h2` over TLS); `serve` speaks
+    /// HTTP/1.1 only, the gateway both (Envoy's gRPC `ext_authz` client uses HTTP/2).
+    pub http2: bool,
 }
 
 impl Default for ConnLimits {
@@ -65,6 +71,7 @@ impl Default for ConnLimits {
             tls_handshake_timeout: crate::tls::HANDSHAKE_TIMEOUT,
             body_read_timeout: Duration::from_secs(10),
             min_body_bytes_per_second: 1024,
+            http2: false,
         }
     }
 }
@@ -103,24 +110,45 @@ fn parse_fd_limit(limits: &str) -> Option<u64> {
         .ok()
 }
 
+/// What the registry knows of one connection's requests.
+#[derive(Debug, Clone, Copy)]
+struct SlotState {
+    /// Requests in progress.
+    busy: usize,
+    /// When the last one ended (or the connection was accepted).
+    since: Instant,
+    /// Requests begun so far.
+    requests: u64,
+}
+
 /// One open connection, as the registry sees it.
 #[derive(Debug)]
 struct Slot {
-    /// Requests in progress, and when the last one ended (or the connection was accepted).
-    state: Mutex<(usize, Instant)>,
+    state: Mutex<SlotState>,
     /// Told to close (shed to make room).
     shed: Notify,
 }
 
 impl Slot {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, Instant)> {
+    fn new() -> Slot {
+        Slot {
+            state: Mutex::new(SlotState {
+                busy: 0,
+                since: Instant::now(),
+                requests: 0,
+            }),
+            shed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Since when the connection has had no request in progress (`None`: busy).
     fn idle_since(&self) -> Option<Instant> {
         let s = self.lock();
-        (s.0 == 0).then_some(s.1)
+        (s.busy == 0).then_some(s.since)
     }
 }
 
@@ -129,7 +157,10 @@ struct Busy(Arc<Slot>);
 
 impl Busy {
     fn new(slot: &Arc<Slot>) -> Busy {
-        slot.lock().0 += 1;
+        let mut s = slot.lock();
+        s.busy += 1;
+        s.requests += 1;
+        drop(s);
         Busy(slot.clone())
     }
 }
@@ -137,8 +168,8 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         let mut s = self.0.lock();
-        s.0 = s.0.saturating_sub(1);
-        s.1 = Instant::now();
+        s.busy = s.busy.saturating_sub(1);
+        s.since = Instant::now();
     }
 }
 
@@ -181,10 +212,7 @@ impl Registry {
             Metrics::add(&metrics.connections_shed, 1);
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let slot = Arc::new(Slot {
-            state: Mutex::new((0, Instant::now())),
-            shed: Notify::new(),
-        });
+        let slot = Arc::new(Slot::new());
         map.insert(id, slot.clone());
         metrics
             .connections_open
@@ -275,18 +303,40 @@ enum Ended {
     Stopped,
 }
 
-/// Resolves when the connection must end: shed, idle past the keep-alive limit, or shutdown.
-async fn watchdog(slot: &Slot, idle: Duration, stop: &mut watch::Receiver<bool>) -> Ended {
-    let mut check = Instant::now() + idle;
+/// When a connection with no request in progress must end: `idle` after its last request
+/// ended (or it was accepted), and, before its first request has begun, `first` after it was
+/// ready (`ready`: the TLS handshake done). `None` while a request is in progress.
+fn idle_deadline(s: SlotState, ready: Instant, idle: Duration, first: Duration) -> Option<Instant> {
+    if s.busy > 0 {
+        return None;
+    }
+    let deadline = s.since + idle;
+    Some(if s.requests == 0 {
+        deadline.min(ready + first)
+    } else {
+        deadline
+    })
+}
+
+/// Resolves when the connection must end: shed, idle past the keep-alive limit, no first
+/// request within `first` of being ready, or shutdown.
+async fn watchdog(
+    slot: &Slot,
+    idle: Duration,
+    first: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
+    let ready = Instant::now();
+    let mut check = ready + idle.min(first);
     loop {
         tokio::select! {
             () = slot.shed.notified() => return Ended::Shed,
             _ = stop.changed() => return Ended::Stopped,
             () = tokio::time::sleep_until(check) => {
                 let now = Instant::now();
-                match slot.idle_since() {
-                    Some(since) if now.duration_since(since) >= idle => return Ended::TimedOut,
-                    Some(since) => check = since + idle,
+                match idle_deadline(*slot.lock(), ready, idle, first) {
+                    Some(deadline) if now >= deadline => return Ended::TimedOut,
+                    Some(deadline) => check = deadline,
                     None => check = now + idle,
                 }
             }
@@ -307,7 +357,7 @@ async fn connection(
         return;
     };
     let shake = tokio::time::timeout(shared.limits.tls_handshake_timeout, acceptor.accept(tcp));
-    let tls = tokio::select! {
+    let tls: tokio_rustls::server::TlsStream<TcpStream> = tokio::select! {
         r = shake => match r {
             Ok(Ok(tls)) => tls,
             Ok(Err(_)) => return,
@@ -319,16 +369,44 @@ async fn connection(
         () = slot.shed.notified() => return,
         _ = stop.changed() => return,
     };
-    http(shared, tls, peer, slot, stop).await;
+    let version = match tls.get_ref().1.alpn_protocol() {
+        Some(b"h2") if shared.limits.http2 => Version::H2,
+        Some(b"h2") | Some(b"http/1.1") => Version::H1,
+        _ => Version::Sniff,
+    };
+    serve_http(shared, tls, peer, slot, stop, version).await;
 }
 
-/// Serves HTTP/1.1 on one connection until it ends, times out, is shed or the server stops.
+/// Which HTTP a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    H1,
+    H2,
+    /// HTTP/2 if it opens with the HTTP/2 preface (and [`ConnLimits::http2`] is set), else 1.1.
+    Sniff,
+}
+
+/// Serves one plain connection (HTTP/1.1, or HTTP/2 by prior knowledge when allowed).
 async fn http<I>(
     shared: &Arc<Shared>,
     io: I,
     peer: SocketAddr,
     slot: &Arc<Slot>,
+    stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    serve_http(shared, io, peer, slot, stop, Version::Sniff).await;
+}
+
+/// Serves HTTP on one connection until it ends, times out, is shed or the server stops.
+async fn serve_http<I>(
+    shared: &Arc<Shared>,
+    io: I,
+    peer: SocketAddr,
+    slot: &Arc<Slot>,
     mut stop: watch::Receiver<bool>,
+    version: Version,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -353,21 +431,32 @@ async fn http<I>(
             })
         }
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let builder = match version {
+        Version::H2 => builder.http2_only(),
+        Version::Sniff if limits.http2 => builder,
+        Version::H1 | Version::Sniff => builder.http1_only(),
+    };
     let conn = builder.serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
+    let first = limits.header_read_timeout;
     let ended = tokio::select! {
         r = conn.as_mut() => {
-            if r.is_err_and(|e| e.is_timeout()) {
+            let timed_out = r.is_err_and(|e| {
+                e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
+            });
+            if timed_out {
                 Metrics::add(&shared.metrics.connections_timed_out, 1);
             }
             return;
         }
-        e = watchdog(slot, limits.keep_alive_idle, &mut stop) => e,
+        e = watchdog(slot, limits.keep_alive_idle, first, &mut stop) => e,
     };
     match ended {
         Ended::Shed => {}
@@ -514,6 +603,33 @@ mod tests {
         assert_eq!(l.fitted_to(Some(20)).max_connections, MIN_CONNECTIONS);
         assert_eq!(l.fitted_to(Some(1_000_000)).max_connections, 1024);
         assert_eq!(l.fitted_to(None), l);
+    }
+
+    #[test]
+    fn a_connection_without_a_first_request_ends_at_the_header_timeout() {
+        let t = Instant::now();
+        let (idle, first) = (Duration::from_secs(30), Duration::from_secs(10));
+        let fresh = SlotState {
+            busy: 0,
+            since: t,
+            requests: 0,
+        };
+        // Ready (handshake done) 2 s after accept: 10 s from then, before the idle limit.
+        let ready = t + Duration::from_secs(2);
+        assert_eq!(idle_deadline(fresh, ready, idle, first), Some(ready + first));
+        // After a request: the keep-alive idle limit from its end.
+        let served = SlotState {
+            requests: 1,
+            since: t + Duration::from_secs(5),
+            ..fresh
+        };
+        assert_eq!(
+            idle_deadline(served, ready, idle, first),
+            Some(t + Duration::from_secs(35))
+        );
+        // A request in progress never times out here.
+        let busy = SlotState { busy: 1, ..served };
+        assert_eq!(idle_deadline(busy, ready, idle, first), None);
     }
 
     #[tokio::test]

@@ -15,25 +15,10 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::connect_info::Connected;
-use axum::serve::IncomingStream;
-
-/// The TCP peer of a connection, given to handlers as `ConnectInfo<Peer>` by both the plain
-/// and the TLS listener (the router is served `into_make_service_with_connect_info::<Peer>`).
+/// The TCP peer of a connection, given to handlers as `ConnectInfo<Peer>` by the accept loop
+/// ([`crate::conn`]), plain or TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
 
 /// The throttle's policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -295,7 +295,10 @@ impl GatewayConfig {
             ("max_connections", c.max_connections as u64),
             ("header_read_timeout_seconds", c.header_read_timeout_seconds),
             ("keep_alive_idle_seconds", c.keep_alive_idle_seconds),
-            ("tls_handshake_timeout_seconds", c.tls_handshake_timeout_seconds),
+            (
+                "tls_handshake_timeout_seconds",
+                c.tls_handshake_timeout_seconds,
+            ),
             ("body_read_timeout_seconds", c.body_read_timeout_seconds),
         ] {
             if v == 0 {

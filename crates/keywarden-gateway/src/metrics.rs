@@ -83,7 +83,10 @@ impl Metrics {
             ("connections_open", get(&conns.connections_open)),
             ("connections_shed_total", get(&conns.connections_shed)),
             ("connections_refused_total", get(&conns.connections_refused)),
-            ("connections_timed_out_total", get(&conns.connections_timed_out)),
+            (
+                "connections_timed_out_total",
+                get(&conns.connections_timed_out),
+            ),
             ("body_timeouts_total", get(&conns.body_timeouts)),
         ];
         for (name, v) in gauges {

@@ -281,9 +281,20 @@ fn regression_gateway_no_header_read_timeout() {
     // A good client is served meanwhile.
     let ok = traefik(gw.addr, Some(&format!("Bearer {}", k.valid("uti-slow-1"))));
     assert_eq!(ok.status, 200, "{ok:?}");
-    assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
-    for (what, s) in [("idle", &mut idle), ("partial head", &mut partial), ("h2 preface only", &mut h2)] {
-        assert!(closed_within(s, Duration::from_secs(4)), "{what} still open");
+    assert!(
+        t0.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
+    for (what, s) in [
+        ("idle", &mut idle),
+        ("partial head", &mut partial),
+        ("h2 preface only", &mut h2),
+    ] {
+        assert!(
+            closed_within(s, Duration::from_secs(4)),
+            "{what} still open"
+        );
         let after = t0.elapsed();
         assert!(
             after >= Duration::from_millis(900) && after < Duration::from_secs(4),

@@ -616,7 +616,10 @@ mod tests {
         };
         // Ready (handshake done) 2 s after accept: 10 s from then, before the idle limit.
         let ready = t + Duration::from_secs(2);
-        assert_eq!(idle_deadline(fresh, ready, idle, first), Some(ready + first));
+        assert_eq!(
+            idle_deadline(fresh, ready, idle, first),
+            Some(ready + first)
+        );
         // After a request: the keep-alive idle limit from its end.
         let served = SlotState {
             requests: 1,

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Peak RSS of `keywarden serve` per ingest scenario, read from outside (VmHWM of
-# /proc/PID/status): docs/SERVE.md, "Memory budget".
+# Peak RSS and CPU seconds of `keywarden serve` per ingest scenario, read from outside (VmHWM of
+# /proc/PID/status, utime + stime of /proc/PID/stat, server start included): docs/SERVE.md, "Memory budget".
 # usage: scripts/serve-memory.sh BINARY plain31|six|zstd250 [extra [server] config lines]
 # The bodies are generated once in $KW_MEM_DIR (default /tmp/kw-serve-memory): JSON lines of
 # ~210-byte UAL records, 31 MiB plain and 250 MiB zstd-compressed (needs python3 and zstd).
@@ -50,7 +50,9 @@ case $SC in
 esac
 T1=$(date +%s.%N)
 HWM=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+# CPU of the whole server process (all threads): utime + stime, in clock ticks.
+TICKS=$(awk '{print $14 + $15}' "/proc/$PID/stat")
 kill -TERM "$PID"; wait "$PID" 2>/dev/null || true
-echo "$SC peak_rss_mib=$((HWM / 1024)) seconds=$(echo "$T1 - $T0" | bc)"
+echo "$SC peak_rss_mib=$((HWM / 1024)) seconds=$(echo "$T1 - $T0" | bc) cpu_seconds=$(echo "scale=2; $TICKS / $(getconf CLK_TCK)" | bc)"
 head -c 300 "$D"/resp.*; echo
 rm -rf "$D"

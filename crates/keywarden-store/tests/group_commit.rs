@@ -106,7 +106,9 @@ fn a_failing_batch_is_rolled_back_alone() {
     let good2 = batch(None, &["g2", "g3"], 0);
     let outcomes = store.commit_group(&[&good1, &bad, &good2]).unwrap();
     assert!(outcomes[0].as_ref().is_ok_and(|r| r.accepted == 1));
-    let err = outcomes[1].as_ref().unwrap_err().to_string();
+    // The message names the operation; the SQLite error is its source (printed once).
+    let err = keywarden_model::error_chain(outcomes[1].as_ref().unwrap_err());
+    assert!(err.contains("insert event failed: "), "{err}");
     assert!(err.contains("poisoned record"), "{err}");
     assert!(outcomes[2].as_ref().is_ok_and(|r| r.accepted == 2));
     let s = store.stats().unwrap();

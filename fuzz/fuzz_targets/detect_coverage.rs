@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = model.judge(&TokenWindow {
             tenant: &text,
             kind,
+            user: Some(&text),
             resource: Some(&text),
             issued: (Timestamp(i64::MIN), Timestamp(i64::MAX)),
         });

@@ -134,7 +134,8 @@ impl<'de> Visitor<'de> for Answer<'_> {
             match key.as_str() {
                 "tables" => {
                     saw_tables = true;
-                    out.rows = map.next_value_seed(Tables { each: self.each })?;
+                    // A repeated `tables` member adds its rows: the callback delivered both.
+                    out.rows += map.next_value_seed(Tables { each: self.each })?;
                 }
                 "error" => {
                     let e: Value = map.next_value()?;

@@ -463,7 +463,11 @@ impl CollectSource {
                 Ok(Some((g, seq))) if g == generation => i64::try_from(seq).unwrap_or(i64::MAX),
                 Ok(_) => 0,
                 Err(e) => {
-                    self.ingest_failed(source, stream, format!("reading the cursor: {e}"));
+                    self.ingest_failed(
+                        source,
+                        stream,
+                        format!("reading the cursor: {}", keywarden_model::error_chain(&e)),
+                    );
                     continue;
                 }
             };

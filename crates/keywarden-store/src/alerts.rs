@@ -93,7 +93,6 @@ pub struct IncidentView {
     pub timeline: Vec<(Timestamp, u64)>,
 }
 
-/// One analyst action.
 /// One revision keywarden made to a stored alert ([`Store::record_revisions`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertRevision<'a> {
@@ -105,6 +104,7 @@ pub struct AlertRevision<'a> {
     pub note: &'a str,
 }
 
+/// One analyst action.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
     pub at: Timestamp,

@@ -403,9 +403,15 @@ impl LiveDetector {
 
     pub(super) fn extend(&mut self, id: &str, row: &EventRow, changed: &mut BTreeMap<String, ()>) {
         let limit = self.limits.max_records_per_alert;
+        // `evidence.revision` marks the change that revised the alert (webhooks pass it to
+        // every subscriber who took the alert); a later extension is an ordinary change.
+        let revised_now = self.state.revisions.iter().any(|r| r.alert_id == id);
         let Some(a) = self.state.alerts.get_mut(id) else {
             return;
         };
+        if !revised_now && let Some(obj) = a.evidence.as_object_mut() {
+            obj.remove("revision");
+        }
         if let Some(t) = row.time.map(Timestamp) {
             a.time_first = Some(a.time_first.map_or(t, |f| f.min(t)));
             a.time_last = Some(a.time_last.map_or(t, |l| l.max(t)));

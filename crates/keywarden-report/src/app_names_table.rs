@@ -1,9 +1,10 @@
 //! Display names of Microsoft first-party applications, by app id (lower-case, sorted for
-//! binary search). Generated once from public lists, both MIT-licensed:
+//! binary search). Generated once from public lists (notices in `THIRD-PARTY-NOTICES.md`):
 //! - ROADtools `roadtx` 1.22.1 (PyPI), `roadtools/roadtx/firstpartyscopes.json` (`apps.*.name`),
 //!   506 entries;
-//! - merill/microsoft-info `_info/MicrosoftApps.csv` (`AppDisplayName`), for the resource and
-//!   service apps roadtx lacks: 13 entries.
+//! - for the resource and service apps roadtx lacks (13 entries): the display names Microsoft
+//!   Graph gives Microsoft's own service principals, as listed (source `Graph`) in
+//!   merill/microsoft-info `_info/MicrosoftApps.csv`.
 //!
 //! A name is a label for people, never evidence: a forged token can claim any app id.
 

@@ -3,14 +3,17 @@
 # corpus (fuzz/corpus/<target>) once: any panic, failed invariant, timeout (-timeout) or memory
 # blow-up (-rss_limit_mb, -malloc_limit_mb) fails the run. Called by .ci/run after the tests.
 # Usage: scripts/fuzz-replay.sh [TARGET...]   (default: every target `cargo fuzz list` names)
-# Needs the nightly toolchain and cargo-fuzz (installed here when missing).
+# Needs the nightly toolchain and cargo-fuzz (pinned; installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   rustup toolchain install nightly --profile minimal
 fi
-command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+# cargo-fuzz at its pinned version (scripts/cargo-tools.sh). The nightly is whichever the
+# machine image ships (rustup reaches no network here); CI prints it below.
+scripts/cargo-tools.sh fuzz
+rustup run nightly rustc --version
 # The campaign's build: cargo-fuzz's default (optimised, with debug assertions and overflow
 # checks) without a sanitizer (the crates forbid unsafe code; panics, overflow, timeouts and
 # allocations are what is caught).

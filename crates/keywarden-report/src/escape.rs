@@ -88,29 +88,25 @@ fn push_visible(out: &mut String, c: char) {
 /// Makes a log-derived string safe inside a Slack `text`: `&`, `<` and `>` as the entities
 /// Slack documents (no `<!channel>` mention, no `<url|label>` link), hidden characters visible.
 pub fn escape_slack(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => push_visible(&mut out, c),
-        }
-    }
-    out
+    escape_chat(s, false)
 }
 
 /// Makes a log-derived string safe inside a Microsoft Teams markdown `text`: as
 /// [`escape_slack`], plus a backslash before every markdown-significant character (no link,
 /// image or emphasis can be built from log text).
 pub fn escape_teams(s: &str) -> String {
+    escape_chat(s, true)
+}
+
+/// The chat escaper both flavours share; `markdown` adds the backslashes Teams needs.
+fn escape_chat(s: &str, markdown: bool) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 4);
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '*' | '_' | '~' | '`' | '[' | ']' | '(' | ')' | '#' | '|' | '!' => {
+            '\\' | '*' | '_' | '~' | '`' | '[' | ']' | '(' | ')' | '#' | '|' | '!' if markdown => {
                 out.push('\\');
                 out.push(c);
             }

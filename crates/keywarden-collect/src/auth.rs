@@ -210,6 +210,8 @@ pub struct TokenProvider {
     clock: Arc<dyn Clock>,
     renew_before: std::time::Duration,
     cache: Mutex<HashMap<String, Cached>>,
+    /// The `tid` claim of the last token that carried one (see [`tenant_id_claim`]).
+    tenant_id: Mutex<Option<String>>,
 }
 
 impl TokenProvider {
@@ -228,7 +230,17 @@ impl TokenProvider {
             clock,
             renew_before,
             cache: Mutex::new(HashMap::new()),
+            tenant_id: Mutex::new(None),
         }
+    }
+
+    /// The directory (tenant) id the identity platform issued the tokens for, read from a
+    /// token's `tid` claim; `None` until a token carrying one has been fetched.
+    pub fn tenant_id(&self) -> Option<String> {
+        self.tenant_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn token_url(&self) -> &str {
@@ -319,6 +331,12 @@ impl TokenProvider {
             })
             .filter(|s| *s > 0)
             .ok_or_else(|| fail("no positive expires_in in the answer".into()))?;
+        if let Some(tid) = tenant_id_claim(token) {
+            *self
+                .tenant_id
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tid);
+        }
         Ok((
             AccessToken(token.to_owned()),
             expires_in.saturating_mul(1_000_000),
@@ -326,8 +344,62 @@ impl TokenProvider {
     }
 }
 
+/// Largest token payload read for its `tid` claim.
+const MAX_CLAIMS: usize = 16 * 1024;
+
+/// The `tid` claim of an access token the identity platform just issued to us, if the token
+/// is a JWS (Graph's and the Management API's are) whose payload names a GUID `tid`. Read, not
+/// verified: it came over TLS from the token endpoint, and it only names the tenant that
+/// `--tenant` (a GUID or a domain) already designated. An opaque or encrypted token gives
+/// `None`; nothing of the token is kept or shown.
+pub(crate) fn tenant_id_claim(token: &str) -> Option<String> {
+    let mut parts = token.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    if payload.len() > MAX_CLAIMS {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let tid = claims.get("tid")?.as_str()?;
+    is_guid(tid).then(|| tid.to_ascii_lowercase())
+}
+
+/// `8-4-4-4-12` hexadecimal digits: the form of a directory (tenant) id.
+pub fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_tenant_id_is_read_from_a_jws_tokens_tid_claim() {
+        let b64 = |v: &str| URL_SAFE_NO_PAD.encode(v);
+        let jws = |claims: &str| format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(claims));
+        assert_eq!(
+            super::tenant_id_claim(&jws(
+                r#"{"aud":"https://manage.office.com","tid":"1FFE8190-7D5A-4F46-AC82-0AB724907C43"}"#
+            ))
+            .as_deref(),
+            Some("1ffe8190-7d5a-4f46-ac82-0ab724907c43")
+        );
+        // No tid, a tid that is not a GUID, an opaque token, damaged base64: none.
+        assert_eq!(super::tenant_id_claim(&jws(r#"{"aud":"x"}"#)), None);
+        assert_eq!(
+            super::tenant_id_claim(&jws(r#"{"tid":"contoso.com"}"#)),
+            None
+        );
+        assert_eq!(super::tenant_id_claim("tok-1-30"), None);
+        assert_eq!(super::tenant_id_claim("a.!!!.b"), None);
+        assert!(super::is_guid("00000000-0000-0000-0000-000000000000"));
+        assert!(!super::is_guid("00000000-0000-0000-0000-00000000000"));
+        assert!(!super::is_guid("contoso.onmicrosoft.com"));
+    }
+
     use super::*;
 
     #[test]

@@ -88,6 +88,11 @@ impl Client {
             .map(|_| ())
     }
 
+    /// The tenant id named by the tokens' `tid` claim ([`TokenProvider::tenant_id`]).
+    pub fn token_tenant_id(&self) -> Option<String> {
+        self.tokens.tenant_id()
+    }
+
     /// Sends a request to `service`, retrying as the module says. `url` must lie under the
     /// service's base URL. Returns a 2xx response; any other final status is an error that
     /// carries the service's error code.

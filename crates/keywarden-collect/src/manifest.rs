@@ -20,7 +20,12 @@ pub const MANIFEST_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Manifest {
     pub keywarden_collect: u32,
+    /// `--tenant` as given (a tenant id or a domain).
     pub tenant: String,
+    /// The directory (tenant) id the records carry: `--tenant` when it is a GUID, else the
+    /// `tid` of the tokens the identity platform issued; `null` when neither names one.
+    /// `hunt` matches the declared coverage to records by this id.
+    pub tenant_id: Option<String>,
     pub since: Timestamp,
     pub until: Timestamp,
     pub complete: bool,

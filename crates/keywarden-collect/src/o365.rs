@@ -41,7 +41,7 @@ fn feed(ctx: &Ctx<'_>) -> String {
     format!(
         "{}/api/v1.0/{}/activity/feed",
         ctx.client.endpoints.base(Service::Manage),
-        ctx.config.tenant
+        ctx.tenant_id
     )
 }
 
@@ -53,7 +53,7 @@ pub(crate) fn ensure_subscriptions(
     let base = feed(ctx);
     let url = format!(
         "{base}/subscriptions/list?PublisherIdentifier={}",
-        ctx.config.tenant
+        ctx.tenant_id
     );
     let resp = ctx
         .client
@@ -78,7 +78,7 @@ pub(crate) fn ensure_subscriptions(
         }
         let url = format!(
             "{base}/subscriptions/start?contentType={ct}&PublisherIdentifier={}",
-            ctx.config.tenant
+            ctx.tenant_id
         );
         ctx.client
             .send(Service::Manage, "POST", &url, None, &run.counters)?;
@@ -191,7 +191,7 @@ fn list(
         run.stream,
         fmt(start),
         fmt(end),
-        ctx.config.tenant
+        ctx.tenant_id
     );
     let mut pages = HashSet::new();
     let mut blobs = Vec::new();

@@ -61,10 +61,20 @@ pub fn collect(
             detail: e.to_string(),
         })?;
     }
+    let tenant_id = resolve_tenant_id(&config.tenant, client.token_tenant_id());
+    if tenant_id.is_none() {
+        progress(&format!(
+            "note: --tenant {} is not a tenant id and the tokens name none: the Management API \
+             is addressed by the domain, and hunt applies collect.json's coverage only to \
+             records whose tenant is written this way",
+            config.tenant
+        ));
+    }
     let ctx = Ctx {
         client: &client,
         store: &store,
         config,
+        tenant_id: tenant_id.as_deref().unwrap_or(&config.tenant),
         since,
         until,
         now,
@@ -152,6 +162,7 @@ pub fn collect(
     let manifest = Manifest {
         keywarden_collect: MANIFEST_VERSION,
         tenant: config.tenant.clone(),
+        tenant_id,
         since,
         until,
         complete: entries.iter().all(|e| e.complete),
@@ -159,4 +170,15 @@ pub fn collect(
     };
     write(&manifest, &config.out)?;
     Ok(manifest)
+}
+
+/// The directory (tenant) id of the collection: `--tenant` itself when it is one (lower
+/// case), else the `tid` the identity platform wrote into our tokens (`--tenant` was a
+/// domain), else unknown.
+fn resolve_tenant_id(tenant: &str, from_tokens: Option<String>) -> Option<String> {
+    if crate::auth::is_guid(tenant) {
+        Some(tenant.to_ascii_lowercase())
+    } else {
+        from_tokens
+    }
 }

@@ -62,6 +62,9 @@ pub(crate) struct Ctx<'a> {
     pub client: &'a Client,
     pub store: &'a Store,
     pub config: &'a CollectConfig,
+    /// The directory (tenant) id for the Management API's URLs: `--tenant` when it is a GUID,
+    /// else the tokens' `tid` claim, else `--tenant` as given.
+    pub tenant_id: &'a str,
     pub since: Timestamp,
     pub until: Timestamp,
     pub now: Timestamp,

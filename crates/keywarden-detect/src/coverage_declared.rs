@@ -128,11 +128,14 @@ pub fn parse_manifest_streams(
         Some(n) => return Err(bad(format!("manifest version {n} is not supported (1)"))),
         None => return Err(bad(format!("no \"{MANIFEST_MARKER}\": 1 marker"))),
     }
-    let tenant = v
-        .get("tenant")
-        .and_then(Json::as_str)
-        .filter(|t| !t.trim().is_empty())
-        .map(str::to_string);
+    // The tenant id the records carry (`tenant_id`, written since collect resolved domains)
+    // before `tenant` as the user gave it, which may be a domain no record names.
+    let tenant = ["tenant_id", "tenant"].iter().find_map(|k| {
+        v.get(*k)
+            .and_then(Json::as_str)
+            .filter(|t| !t.trim().is_empty())
+            .map(str::to_string)
+    });
     let sources = v
         .get("sources")
         .and_then(Json::as_array)
@@ -238,6 +241,23 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].tenant.as_deref(), Some("t1"));
         assert_eq!(d[1].category, SignInCategory::ServicePrincipal);
+        // A collection run with `--tenant` as a domain: the records' tenant id wins.
+        let by_domain = text.replace(
+            r#""tenant": "t1","#,
+            r#""tenant": "contoso.onmicrosoft.com", "tenant_id": "1ffe8190-7d5a-4f46-ac82-0ab724907c43","#,
+        );
+        let d = parse_manifest(&by_domain, "in/collect.json").unwrap();
+        assert_eq!(
+            d[0].tenant.as_deref(),
+            Some("1ffe8190-7d5a-4f46-ac82-0ab724907c43")
+        );
+        // `tenant_id: null` (unresolved) falls back to `tenant`.
+        let unresolved = text.replace(
+            r#""tenant": "t1","#,
+            r#""tenant": "t1", "tenant_id": null,"#,
+        );
+        let d = parse_manifest(&unresolved, "in/collect.json").unwrap();
+        assert_eq!(d[0].tenant.as_deref(), Some("t1"));
         assert!(parse_manifest("{}", "x").is_err());
         assert!(parse_manifest(r#"{"keywarden_collect": 2}"#, "x").is_err());
         assert!(parse_manifest("[", "x").is_err());

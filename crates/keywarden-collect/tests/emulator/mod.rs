@@ -113,6 +113,9 @@ pub struct TenantData {
 /// records name, so `collect.json`'s declared coverage applies to them (checked by
 /// `tenant::load`).
 pub const TENANT: &str = "1ffe8190-7d5a-4f46-ac82-0ab724907c43";
+/// The tenant's verified domain: the identity platform takes it in place of the id in the
+/// token endpoint's path (the APIs' URLs take the id only).
+pub const DOMAIN: &str = "contoso-sim.onmicrosoft.com";
 pub const CLIENT_ID: &str = "0b6f2f9a-1111-4c2b-9d3e-6a0c5b7e8f10";
 pub const SECRET: &str = "emulator-secret~value";
 pub const WORKSPACE: &str = "5a1b2c3d-0000-4000-8000-00000000feed";
@@ -489,7 +492,11 @@ fn handle(
 }
 
 fn token(req: &HttpRequest, st: &mut State) -> HttpResponse {
-    if req.method != "POST" || req.path != format!("/{TENANT}/oauth2/v2.0/token") {
+    let path_ok = [TENANT, DOMAIN].iter().any(|t| {
+        req.path
+            .eq_ignore_ascii_case(&format!("/{t}/oauth2/v2.0/token"))
+    });
+    if req.method != "POST" || !path_ok {
         return json_response(
             400,
             &json!({"error": "invalid_request", "error_description": "AADSTS900144: unknown tenant or path"}),
@@ -517,7 +524,20 @@ fn token(req: &HttpRequest, st: &mut State) -> HttpResponse {
     }
     let scope = get("scope").to_owned();
     st.log.tokens_issued += 1;
-    let tok = format!("tok-{}-{}", st.log.tokens_issued, scope.len());
+    // A JWS as the identity platform issues for Graph and the Management API: its payload
+    // names the tenant (`tid`) whatever the path named it by. Not signed: the APIs here only
+    // look the token up.
+    let tok = {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let claims = json!({"aud": scope, "tid": TENANT, "appid": CLIENT_ID,
+                            "jti": format!("tok-{}", st.log.tokens_issued)});
+        format!(
+            "{}.{}.emulator",
+            b64.encode(r#"{"typ":"JWT","alg":"RS256"}"#),
+            b64.encode(claims.to_string())
+        )
+    };
     let life = st.faults.token_lifetime_s;
     st.tokens.insert(
         tok.clone(),
@@ -552,9 +572,12 @@ fn assertion_ok(jwt: &str, thumbprint: Option<&str>) -> bool {
         && thumbprint.is_some_and(|t| header["x5t#S256"] == t)
         && claims["iss"] == CLIENT_ID
         && claims["sub"] == CLIENT_ID
-        && claims["aud"]
-            .as_str()
-            .is_some_and(|a| a.ends_with(&format!("/{TENANT}/oauth2/v2.0/token")))
+        && claims["aud"].as_str().is_some_and(|a| {
+            [TENANT, DOMAIN].iter().any(|t| {
+                a.to_ascii_lowercase()
+                    .ends_with(&format!("/{t}/oauth2/v2.0/token"))
+            })
+        })
         && claims["jti"].as_str().is_some_and(|j| j.len() == 36)
         && b64.decode(parts[2]).is_ok_and(|s| s.len() == 256)
 }

@@ -9,10 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keywarden_model::Severity;
 use serde_json::{Map, json};
 
-use super::{Candidate, Rule};
+use super::Candidate;
+use super::finding::Finding;
 use crate::config::Settings;
 use crate::directory::{KeyTheft, TheftSignal};
 use crate::scan::{Ctx, Scan};
@@ -52,16 +52,7 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
     groups
         .into_iter()
         .map(|((signal, host), records)| {
-            let title = match signal {
-                TheftSignal::DkmKeyRead => "AD FS DKM key read over LDAP",
-                TheftSignal::ReplicationFromNonDc => {
-                    "Directory replication requested by a host that is not a domain controller"
-                }
-                TheftSignal::AdfsConfigRead => {
-                    "AD FS configuration database read for its signing certificate"
-                }
-                TheftSignal::CertificateExport => "Certificate exported with its private key",
-            };
+            let finding = Finding::AdfsKeyTheft { signal };
             let actors: BTreeSet<&str> =
                 records.iter().filter_map(|r| r.actor.as_deref()).collect();
             let details: BTreeSet<&str> = records.iter().map(|r| r.detail.as_str()).collect();
@@ -86,10 +77,10 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
             }
             ev.insert("count".into(), json!(records.len()));
             Candidate {
-                rule: Rule::AdfsKeyTheft,
-                title: title.into(),
-                severity: Severity::Medium,
-                score: 0.5,
+                rule: finding.rule(),
+                title: finding.title(),
+                severity: finding.severity(),
+                score: finding.score(),
                 keys: Vec::new(),
                 ctx: Ctx::default(),
                 first: records.iter().filter_map(|r| r.time).min(),

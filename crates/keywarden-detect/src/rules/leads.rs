@@ -10,10 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use keywarden_model::{Severity, Timestamp, time::MICROS_PER_DAY};
-use serde_json::{Map, json};
-
-use super::{BaselineNote, Candidate, Known, Rule};
+use super::finding::{Finding, day_start, is_first_use};
+use super::{BaselineNote, Candidate, Known};
 use crate::config::Settings;
 use crate::intern::{NONE, Sym};
 use crate::keys::Key;
@@ -27,13 +25,9 @@ pub(crate) fn candidates(
 ) -> Vec<Candidate> {
     let r = &s.config.rules;
     let allowed = |u: &Use| {
-        let cfg = &s.config.allow;
-        let client = scan.text(u.ctx.client);
-        let user = scan.text(u.ctx.user);
-        cfg.client_apps
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(client))
-            || cfg.users.iter().any(|x| x.eq_ignore_ascii_case(user))
+        s.config
+            .allow
+            .allows(scan.text(u.ctx.client), scan.text(u.ctx.user))
     };
     // Only the kinds the leads judge (tokens and sign-ins, most of the keys, are not), in a
     // fixed order.
@@ -61,21 +55,11 @@ pub(crate) fn candidates(
         match **k {
             Key::Pair(t, a, c) if r.unexpected_mailbox_app.enabled && fresh && !allowed(u) => {
                 new_pairs.insert((t, a, c));
-                let mut ev = base_evidence(note);
-                ev.insert("app_id".into(), json!(scan.text(a)));
-                ev.insert("client_app_id".into(), json!(scan.text(c)));
-                ev.insert("scope".into(), json!("tenant"));
-                ev.insert(
-                    "first_party".into(),
-                    json!(s.intel.is_first_party(scan.text(c))),
-                );
-                out.push(lead(
-                    Rule::UnexpectedMailboxApp,
-                    "Mailbox read by an app pair never seen in this tenant",
-                    **k,
-                    u,
-                    ev,
-                ));
+                let finding = Finding::NewPair {
+                    app: scan.text(a),
+                    client: scan.text(c),
+                };
+                out.push(Candidate::of_key(&finding, s, Some(note), **k, u));
             }
             Key::UserApp(_, c)
                 if r.first_seen_client_app.enabled
@@ -89,26 +73,17 @@ pub(crate) fn candidates(
                 let Some(&mean) = known.daily_ops.get(&(t, c)) else {
                     continue;
                 };
-                let day_start = Timestamp(day.saturating_mul(MICROS_PER_DAY));
-                if known.end.is_some_and(|e| day_start < e.day_start()) {
+                if known.end.is_some_and(|e| day_start(day) < e.day_start()) {
                     continue;
                 }
-                let v = &r.mailbox_volume_anomaly;
-                let limit = (mean * v.factor).max(v.min_operations as f64);
-                if (u.ops as f64) > limit {
-                    let mut ev = base_evidence(note);
-                    ev.insert("client_app_id".into(), json!(scan.text(c)));
-                    ev.insert("day".into(), json!(day_start));
-                    ev.insert("operations".into(), json!(u.ops));
-                    ev.insert("baseline_daily_mean".into(), json!(mean));
-                    ev.insert("factor".into(), json!(v.factor));
-                    out.push(lead(
-                        Rule::MailboxVolumeAnomaly,
-                        "Daily mailbox operations of a client app far above its baseline",
-                        **k,
-                        u,
-                        ev,
-                    ));
+                if (u.ops as f64) > r.mailbox_volume_anomaly.limit(mean) {
+                    let finding = Finding::Volume {
+                        client: scan.text(c),
+                        day,
+                        operations: u.ops,
+                        mean,
+                    };
+                    out.push(Candidate::of_key(&finding, s, Some(note), **k, u));
                 }
             }
             Key::Reader(identity, _) if r.cross_mailbox_access.enabled && fresh && !allowed(u) => {
@@ -130,18 +105,12 @@ pub(crate) fn candidates(
             {
                 continue;
             }
-            let mut ev = base_evidence(note);
-            ev.insert("app_id".into(), json!(scan.text(a)));
-            ev.insert("client_app_id".into(), json!(scan.text(c)));
-            ev.insert("scope".into(), json!("mailbox"));
-            ev.insert("mailbox".into(), json!(scan.text(m)));
-            out.push(lead(
-                Rule::UnexpectedMailboxApp,
-                "Mailbox read by an app pair never seen on this mailbox",
-                **k,
-                u,
-                ev,
-            ));
+            let finding = Finding::NewMailboxPair {
+                app: scan.text(a),
+                client: scan.text(c),
+                mailbox: scan.text(m),
+            };
+            out.push(Candidate::of_key(&finding, s, Some(note), **k, u));
         }
     }
     for (client, uses) in first_uses {
@@ -151,8 +120,6 @@ pub(crate) fn candidates(
         if reads.len() < r.cross_mailbox_access.min_mailboxes {
             continue;
         }
-        let mut ev = base_evidence(note);
-        ev.insert("identity".into(), json!(scan.text(identity)));
         let mailboxes: Vec<&str> = reads
             .iter()
             .filter_map(|(k, _)| match k {
@@ -160,23 +127,23 @@ pub(crate) fn candidates(
                 _ => None,
             })
             .collect();
-        ev.insert("mailboxes_not_owned".into(), json!(mailboxes));
+        let finding = Finding::CrossMailbox {
+            identity: scan.text(identity),
+            mailboxes,
+        };
         let first = reads.iter().filter_map(|(_, u)| u.first).min();
         let last = reads.iter().filter_map(|(_, u)| u.last).max();
         let earliest = earliest_ctx(scan, &reads);
         out.push(Candidate {
-            rule: Rule::CrossMailboxAccess,
-            title: format!(
-                "One identity newly reading {} mailboxes it does not own",
-                reads.len()
-            ),
-            severity: Severity::Medium,
-            score: 0.5,
+            rule: finding.rule(),
+            title: finding.title(),
+            severity: finding.severity(),
+            score: finding.score(),
             keys: reads.iter().map(|(k, _)| *k).collect(),
             ctx: earliest,
             first,
             last,
-            evidence: ev,
+            evidence: finding.evidence(s, Some(note)),
             records: Vec::new(),
             user: None,
         });
@@ -195,33 +162,27 @@ fn first_seen_leads(
     out: &mut Vec<Candidate>,
 ) {
     let cfg = &s.config.rules.first_seen_client_app;
-    let evidence = || {
-        let mut ev = base_evidence(note);
-        ev.insert("client_app_id".into(), json!(scan.text(client)));
-        ev.insert("lookback_days".into(), json!(cfg.lookback_days));
-        ev
-    };
+    let client = scan.text(client);
     if cfg.rollup_min_users == 0 || uses.len() < cfg.rollup_min_users {
+        let finding = Finding::FirstSeen {
+            client,
+            rollup: None,
+        };
         for (k, u) in uses {
-            out.push(lead(
-                Rule::FirstSeenClientApp,
-                "First use of a client app by this user",
-                k,
-                u,
-                evidence(),
-            ));
+            out.push(Candidate::of_key(&finding, s, Some(note), k, u));
         }
         return;
     }
-    let mut ev = evidence();
-    ev.insert("scope".into(), json!("tenant"));
-    ev.insert("adopting_users".into(), json!(uses.len()));
+    let finding = Finding::FirstSeen {
+        client,
+        rollup: Some(uses.len()),
+    };
     let earliest = earliest_ctx(scan, &uses);
     out.push(Candidate {
-        rule: Rule::FirstSeenClientApp,
-        title: format!("First use of a client app by {} users", uses.len()),
-        severity: Severity::Low,
-        score: 0.3,
+        rule: finding.rule(),
+        title: finding.title(),
+        severity: finding.severity(),
+        score: finding.score(),
         keys: uses.iter().map(|(k, _)| *k).collect(),
         // A tenant-level lead names no single user or mailbox.
         ctx: Ctx {
@@ -231,7 +192,7 @@ fn first_seen_leads(
         },
         first: uses.iter().filter_map(|(_, u)| u.first).min(),
         last: uses.iter().filter_map(|(_, u)| u.last).max(),
-        evidence: ev,
+        evidence: finding.evidence(s, Some(note)),
         records: Vec::new(),
         user: None,
     });
@@ -262,42 +223,9 @@ fn first_seen(k: &Key, u: &Use, scan: &Scan, known: &Known, lookback_days: i64) 
     let Key::UserApp(user, client) = *k else {
         return false;
     };
-    match (known.user_apps.get(&(user, client)), u.first) {
-        (Some(last), Some(first)) => {
-            first.0.saturating_sub(last.0) > lookback_days.saturating_mul(MICROS_PER_DAY)
-        }
-        (Some(_), None) => false,
-        (None, _) => true,
-    }
-}
-
-fn base_evidence(note: &BaselineNote) -> Map<String, serde_json::Value> {
-    let mut ev = Map::new();
-    ev.insert(
-        "baseline".into(),
-        json!({"source": note.source, "end": note.end, "reason": note.reason}),
-    );
-    ev
-}
-
-fn lead(
-    rule: Rule,
-    title: &str,
-    key: Key,
-    u: &Use,
-    evidence: Map<String, serde_json::Value>,
-) -> Candidate {
-    Candidate {
-        rule,
-        title: title.into(),
-        severity: Severity::Low,
-        score: 0.3,
-        keys: vec![key],
-        ctx: u.ctx,
-        first: u.first,
-        last: u.last,
-        evidence,
-        records: Vec::new(),
-        user: None,
-    }
+    is_first_use(
+        known.user_apps.get(&(user, client)).copied(),
+        u.first,
+        lookback_days,
+    )
 }

@@ -6,6 +6,7 @@
 //! rules ([`leads`]) judge novelty against the baseline and are at most `medium`.
 
 pub mod adfs;
+pub mod finding;
 pub mod leads;
 pub mod strong;
 pub mod takeover;
@@ -141,6 +142,32 @@ pub struct Candidate {
     pub records: Vec<String>,
     /// The acting user when the context has none (the directory change's actor).
     pub user: Option<String>,
+}
+
+impl Candidate {
+    /// The candidate of a finding over one key's records (a lead's evidence starts with its
+    /// baseline `note`).
+    pub(crate) fn of_key(
+        finding: &finding::Finding<'_>,
+        s: &Settings,
+        note: Option<&BaselineNote>,
+        key: Key,
+        u: &crate::scan::Use,
+    ) -> Candidate {
+        Candidate {
+            rule: finding.rule(),
+            title: finding.title(),
+            severity: finding.severity(),
+            score: finding.score(),
+            keys: vec![key],
+            ctx: u.ctx,
+            first: u.first,
+            last: u.last,
+            evidence: finding.evidence(s, note),
+            records: Vec::new(),
+            user: None,
+        }
+    }
 }
 
 /// Where the baseline came from, for evidence and the summary.

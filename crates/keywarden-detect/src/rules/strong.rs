@@ -8,10 +8,10 @@
 //! - `consumer-tenant-token`, `known-bad-key`, `ioc-ip`: records that carry the evidence
 //!   themselves (aggregated per tenant and indicator).
 
-use keywarden_model::{Severity, Timestamp};
+use keywarden_model::Timestamp;
 use rustc_hash::FxHashMap;
-use serde_json::{Map, Value as Json, json};
 
+use super::finding::Finding;
 use super::{Candidate, Rule};
 use crate::config::Settings;
 use crate::coverage::{
@@ -212,57 +212,6 @@ pub(crate) fn first_evidence(
     flags.chain(tokens).min()
 }
 
-/// The severity and evidence of a `token-never-issued` finding (one definition for `hunt` and
-/// `serve`): high, or medium when an interactive sign-in of the token's session came from the
-/// same IP and client app (`session_linked`).
-pub fn never_issued_evidence(
-    token: &str,
-    kind: TokenKind,
-    window: Option<(Timestamp, Timestamp, &'static str)>,
-    session_linked: bool,
-    s: &Settings,
-) -> (Severity, Map<String, Json>) {
-    let tol = &s.config.tolerance;
-    let mut ev = Map::new();
-    ev.insert("token_id".into(), json!(token));
-    ev.insert("sign_in_match".into(), json!("none"));
-    ev.insert(
-        "sign_in_coverage".into(),
-        json!(format!(
-            "the tenant's {} sign-ins cover the token's possible issuance with no gap",
-            kind.needs()
-                .iter()
-                .map(|c| c.name())
-                .collect::<Vec<_>>()
-                .join(" and ")
-        )),
-    );
-    ev.insert("token_kind".into(), json!(kind));
-    if let Some((a, b, from)) = window {
-        ev.insert(
-            "issuance_window".into(),
-            json!({"start": a, "end": b, "from": from}),
-        );
-    }
-    ev.insert(
-        "tolerance_minutes".into(),
-        json!({
-            "clock_skew": tol.clock_skew_minutes,
-            "ingestion_lag": tol.ingestion_lag_minutes,
-            "max_token_lifetime": tol.max_token_lifetime_minutes,
-        }),
-    );
-    if session_linked {
-        ev.insert("session_link".into(), json!(SESSION_LINK_NOTE));
-        (Severity::Medium, ev)
-    } else {
-        (Severity::High, ev)
-    }
-}
-
-/// The evidence note of a session link (see [`never_issued_evidence`]).
-pub const SESSION_LINK_NOTE: &str = "an interactive sign-in of the token's session came from the same IP and client app: likely a refresh whose sign-in record is missing";
-
 /// Candidates of the strong rules.
 pub(crate) fn candidates(
     scan: &Scan,
@@ -271,12 +220,6 @@ pub(crate) fn candidates(
     beyond: &[Key],
 ) -> Vec<Candidate> {
     let mut out = Vec::new();
-    let tol = &s.config.tolerance;
-    let tolerance = json!({
-        "clock_skew": tol.clock_skew_minutes,
-        "ingestion_lag": tol.ingestion_lag_minutes,
-        "max_token_lifetime": tol.max_token_lifetime_minutes,
-    });
     for &(key, verdict) in never {
         if verdict.is_err() {
             continue;
@@ -286,7 +229,6 @@ pub(crate) fn candidates(
             continue;
         };
         let text = |x| (x != NONE).then(|| scan.text(x));
-        let kind = TokenKind::of(text(u.ctx.user), text(u.ctx.client));
         // A session link weighs, never exempts: a forger writes the session claim, but not the
         // victim's IP and client app as the interactive sign-in of that session logged them.
         let linked = u.ctx.session != NONE
@@ -298,51 +240,26 @@ pub(crate) fn candidates(
                     u.ctx.client,
                 ))
                 .is_some();
-        let (severity, ev) =
-            never_issued_evidence(scan.text(token), kind, issuance_window(u, s), linked, s);
-        out.push(candidate(
-            Rule::TokenNeverIssued,
-            "Access with a token no sign-in issued".into(),
-            severity,
-            key,
-            u,
-            ev,
-        ));
+        let finding = Finding::NeverIssued {
+            token: scan.text(token),
+            kind: TokenKind::of(text(u.ctx.user), text(u.ctx.client)),
+            window: issuance_window(u, s),
+            session_linked: linked,
+        };
+        out.push(Candidate::of_key(&finding, s, None, key, u));
     }
     for &key in beyond {
         let Some(u) = scan.get(&key) else { continue };
         let (Key::Token(_, token), Some((iat, _)), Some(last)) = (key, u.issued, u.last) else {
             continue;
         };
-        let mut ev = Map::new();
-        ev.insert("token_id".into(), json!(scan.text(token)));
-        ev.insert("issued_at".into(), json!(iat));
-        ev.insert("last_use".into(), json!(last));
-        ev.insert(
-            "hours_after_issue".into(),
-            json!((last.0 - iat.0) / 3_600_000_000),
-        );
-        ev.insert(
-            "sign_in_match".into(),
-            json!(if scan.is_issued(token) {
-                "found"
-            } else {
-                "none"
-            }),
-        );
-        ev.insert(
-            "why".into(),
-            json!("no access token lives longer than the configured maximum lifetime (CAE: 28 h) after its IssuedAtTime: the token was forged or replayed"),
-        );
-        ev.insert("tolerance_minutes".into(), tolerance.clone());
-        out.push(candidate(
-            Rule::TokenBeyondLifetime,
-            "Token used beyond any real lifetime after its IssuedAtTime".into(),
-            Severity::High,
-            key,
-            u,
-            ev,
-        ));
+        let finding = Finding::BeyondLifetime {
+            token: scan.text(token),
+            issued_at: iat,
+            last_use: last,
+            sign_in_found: scan.is_issued(token),
+        };
+        out.push(Candidate::of_key(&finding, s, None, key, u));
     }
     let mut flags: Vec<(&Key, &Use)> = scan
         .uses
@@ -354,77 +271,28 @@ pub(crate) fn candidates(
         let Key::Flag(flag, tenant, value, group) = *key else {
             continue;
         };
-        let rule = Rule::of_flag(flag);
         let v = scan.text(value);
-        let mut ev = Map::new();
-        let title = match flag {
-            Flag::ConsumerTenant => {
-                ev.insert("token_tenant".into(), json!(v));
-                ev.insert("resource_tenant".into(), json!(scan.text(tenant)));
-                ev.insert("client_app_id".into(), json!(scan.text(group)));
-                ev.insert(
-                    "why".into(),
-                    json!(s.config.rules.consumer_tenant_token.why(v)),
-                );
-                "Enterprise resource accessed with a consumer or foreign-tenant token"
-            }
-            Flag::BadKey => {
-                if let Some(k) = s.intel.key(v) {
-                    ev.insert("key".into(), json!(k));
-                }
-                ev.insert("key_id".into(), json!(v));
-                "Token signed with a known-bad key"
-            }
-            Flag::IocIp => {
-                let ind = u.first.and_then(|t| {
-                    s.intel
-                        .ip_at(v, t, s.config.rules.ioc_ip.margin_days)
-                        .cloned()
-                });
-                ev.insert("ip".into(), json!(v));
-                if let Some(i) = ind {
-                    ev.insert("indicator".into(), json!(i));
-                }
-                ev.insert(
-                    "margin_days".into(),
-                    json!(s.config.rules.ioc_ip.margin_days),
-                );
-                "Activity from a threat-actor IP inside its active window"
-            }
+        let finding = match flag {
+            Flag::ConsumerTenant => Finding::ConsumerTenant {
+                token_tenant: v,
+                resource_tenant: scan.text(tenant),
+                client: scan.text(group),
+            },
+            Flag::BadKey => Finding::BadKey { key_id: v },
+            Flag::IocIp => Finding::IocIp { ip: v, at: u.first },
         };
-        out.push(candidate(rule, title.into(), Severity::High, *key, u, ev));
+        debug_assert_eq!(finding.rule(), Rule::of_flag(flag));
+        out.push(Candidate::of_key(&finding, s, None, *key, u));
     }
     out
-}
-
-fn candidate(
-    rule: Rule,
-    title: String,
-    severity: Severity,
-    key: Key,
-    u: &Use,
-    evidence: Map<String, Json>,
-) -> Candidate {
-    Candidate {
-        rule,
-        title,
-        severity,
-        score: 0.8,
-        keys: vec![key],
-        ctx: u.ctx,
-        first: u.first,
-        last: u.last,
-        evidence,
-        records: Vec::new(),
-        user: None,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::DetectConfig;
-    use keywarden_model::{Event, Fields, Origin, SourceKind, Value};
+    use keywarden_model::{Event, Fields, Origin, Severity, SourceKind, Value};
+    use serde_json::json;
 
     const MAIL: Option<&str> = Some("MailItemsAccessed");
 

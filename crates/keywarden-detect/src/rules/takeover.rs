@@ -20,10 +20,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keywarden_model::{Severity, Timestamp};
+use keywarden_model::Timestamp;
 use serde_json::{Map, Value as Json, json};
 
-use super::{Candidate, Rule};
+use super::Candidate;
+use super::finding::Finding;
 use crate::config::Settings;
 use crate::directory::{Change, ChangeKind};
 use crate::keys::Key;
@@ -159,14 +160,13 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
                  had not read before within the window"
             ),
         );
+        let app = apps.display(root, changes, &members);
+        let finding = Finding::AppTakeover { app: &app };
         out.push(Candidate {
-            rule: Rule::AppTakeover,
-            title: format!(
-                "App takeover: {} changed, then read mail",
-                apps.display(root, changes, &members)
-            ),
-            severity: Severity::High,
-            score: 0.9,
+            rule: finding.rule(),
+            title: finding.title(),
+            severity: finding.severity(),
+            score: finding.score(),
             keys: keys.iter().map(|(k, _)| *k).collect(),
             ctx: Ctx {
                 mailbox: if keys.len() == 1 {
@@ -191,39 +191,20 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
         if in_chain[i] {
             continue;
         }
-        let (rule, severity, title) = match c.kind {
-            ChangeKind::CredentialAdded => (
-                Rule::AppCredentialAdded,
-                Severity::Low,
-                "Credential added to an application",
-            ),
-            ChangeKind::MailPermission => (
-                Rule::AppMailPermission,
-                Severity::Medium,
-                "Mail permissions granted to an application",
-            ),
-            ChangeKind::AdminConsent => (
-                Rule::AppAdminConsent,
-                Severity::Medium,
-                "Admin consent to an application",
-            ),
-            ChangeKind::FederationChanged => (
-                Rule::FederationChanged,
-                Severity::Medium,
-                "Domain federation settings changed",
-            ),
+        let finding = Finding::AppChange {
+            kind: c.kind,
+            routine: routine[i],
         };
-        let severity = if routine[i] { Severity::Low } else { severity };
         let mut ev = Map::new();
         ev.insert("change".into(), change_json(c));
         ev.insert("routine_rotation".into(), json!(routine[i]));
         let root = apps.find_ro(i);
         ev.insert("app_names".into(), json!(capped(apps.names(root))));
         out.push(Candidate {
-            rule,
-            title: title.into(),
-            severity,
-            score: if severity == Severity::Low { 0.3 } else { 0.5 },
+            rule: finding.rule(),
+            title: finding.title(),
+            severity: finding.severity(),
+            score: finding.score(),
             keys: Vec::new(),
             ctx: Ctx::default(),
             first: c.time,

@@ -22,12 +22,14 @@
 
 use std::collections::HashMap;
 
+use keywarden_detect::rules::BaselineNote;
+use keywarden_detect::rules::finding::{Finding, day_start, is_first_use};
 use keywarden_detect::{Rule, Settings};
 use keywarden_model::time::MICROS_PER_DAY;
 use keywarden_model::{Severity, Timestamp};
 use keywarden_store::EventRow;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::alert_id;
 use super::observe::{LeadKey, Observed};
@@ -161,17 +163,15 @@ impl LiveBaseline {
         let r = &s.config.rules;
         let client = row.client_app_id.as_deref().unwrap_or_default();
         let user = row.user.as_deref().unwrap_or_default();
-        let allow = &s.config.allow;
-        let allowed = allow
-            .client_apps
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(client))
-            || allow.users.iter().any(|x| x.eq_ignore_ascii_case(user));
-        let note = json!({
-            "source": "serve learning period",
-            "end": Timestamp(end),
-            "reason": format!("the first {} days of event time seen by serve", s.config.baseline.days),
-        });
+        let allowed = s.config.allow.allows(client, user);
+        let note = BaselineNote {
+            source: "serve learning period",
+            end: Some(Timestamp(end)),
+            reason: format!(
+                "the first {} days of event time seen by serve",
+                s.config.baseline.days
+            ),
+        };
         let mut hits = Vec::new();
         let mut new_pair = false;
         for k in &obs.leads {
@@ -186,20 +186,9 @@ impl LiveBaseline {
                     if allowed {
                         continue;
                     }
-                    let ev = json!({
-                        "baseline": note, "app_id": b, "client_app_id": c, "scope": "tenant",
-                        "first_party": s.intel.is_first_party(c),
-                    });
-                    let id = alert_id(Rule::UnexpectedMailboxApp, &[a, b, c]);
-                    let title = "Mailbox read by an app pair never seen in this tenant";
-                    hits.push(self.hit(
-                        Rule::UnexpectedMailboxApp,
-                        id,
-                        title,
-                        Severity::Low,
-                        ev,
-                        t,
-                    ));
+                    let finding = Finding::NewPair { app: b, client: c };
+                    let id = alert_id(finding.rule(), &[a, b, c]);
+                    hits.push(self.hit(&finding, id, s, &note, t));
                 }
                 LeadKey::UserApp(u, c)
                     if r.first_seen_client_app.enabled
@@ -207,36 +196,27 @@ impl LiveBaseline {
                         && !allowed =>
                 {
                     let k = key(&[u, c]);
-                    let lookback = r
-                        .first_seen_client_app
-                        .lookback_days
-                        .saturating_mul(MICROS_PER_DAY);
                     let last = self.user_apps.get(&k).copied();
                     touch(&mut self.user_apps, k, t);
-                    let id = alert_id(Rule::FirstSeenClientApp, &[u, c]);
-                    let first = last.is_none_or(|l| t.saturating_sub(l) > lookback);
+                    let finding = Finding::FirstSeen {
+                        client: c,
+                        rollup: None,
+                    };
+                    let id = alert_id(finding.rule(), &[u, c]);
+                    let first = is_first_use(
+                        last.map(Timestamp),
+                        Some(Timestamp(t)),
+                        r.first_seen_client_app.lookback_days,
+                    );
                     if first || self.fired.contains_key(&id) {
-                        let ev = json!({
-                            "baseline": note, "client_app_id": c,
-                            "lookback_days": r.first_seen_client_app.lookback_days,
-                        });
-                        let title = "First use of a client app by this user";
-                        hits.push(self.hit(
-                            Rule::FirstSeenClientApp,
-                            id,
-                            title,
-                            Severity::Low,
-                            ev,
-                            t,
-                        ));
+                        hits.push(self.hit(&finding, id, s, &note, t));
                     }
                 }
                 LeadKey::AppDay(a, c, day) if r.mailbox_volume_anomaly.enabled && !allowed => {
                     let Some(&mean) = self.daily_mean.get(&key(&[a, c])) else {
                         continue;
                     };
-                    let day_start = day.saturating_mul(MICROS_PER_DAY);
-                    if day_start < Timestamp(end).day_start().0 {
+                    if day_start(*day) < Timestamp(end).day_start() {
                         continue;
                     }
                     let e = self
@@ -245,24 +225,15 @@ impl LiveBaseline {
                         .or_insert((*day, 0));
                     e.1 = e.1.saturating_add(obs.ops);
                     let ops = e.1;
-                    let v = &r.mailbox_volume_anomaly;
-                    let limit = (mean * v.factor).max(v.min_operations as f64);
-                    if (ops as f64) > limit {
-                        let ev = json!({
-                            "baseline": note, "client_app_id": c, "day": Timestamp(day_start),
-                            "operations": ops, "baseline_daily_mean": mean, "factor": v.factor,
-                        });
-                        let id = alert_id(Rule::MailboxVolumeAnomaly, &[a, c, &day.to_string()]);
-                        let title =
-                            "Daily mailbox operations of a client app far above its baseline";
-                        hits.push(self.hit(
-                            Rule::MailboxVolumeAnomaly,
-                            id,
-                            title,
-                            Severity::Low,
-                            ev,
-                            t,
-                        ));
+                    if (ops as f64) > r.mailbox_volume_anomaly.limit(mean) {
+                        let finding = Finding::Volume {
+                            client: c,
+                            day: *day,
+                            operations: ops,
+                            mean,
+                        };
+                        let id = alert_id(finding.rule(), &[a, c, &day.to_string()]);
+                        hits.push(self.hit(&finding, id, s, &note, t));
                     }
                 }
                 LeadKey::Reader(i, m) if r.cross_mailbox_access.enabled && !allowed => {
@@ -282,23 +253,13 @@ impl LiveBaseline {
                         .filter(|(_, _, rec)| *rec != row.record_ref)
                         .map(|(_, _, rec)| rec.clone())
                         .collect();
-                    let mailboxes: Vec<&str> = list.iter().map(|(x, _, _)| x.as_str()).collect();
-                    let ev = json!({
-                        "baseline": note, "identity": i, "mailboxes_not_owned": mailboxes,
-                    });
-                    let title = format!(
-                        "One identity newly reading {} mailboxes it does not own",
-                        mailboxes.len()
-                    );
-                    let id = alert_id(Rule::CrossMailboxAccess, &[i]);
-                    let mut hit = self.hit(
-                        Rule::CrossMailboxAccess,
-                        id,
-                        &title,
-                        Severity::Medium,
-                        ev,
-                        t,
-                    );
+                    let mailboxes: Vec<String> = list.iter().map(|(x, _, _)| x.clone()).collect();
+                    let finding = Finding::CrossMailbox {
+                        identity: i,
+                        mailboxes: mailboxes.iter().map(String::as_str).collect(),
+                    };
+                    let id = alert_id(finding.rule(), &[i]);
+                    let mut hit = self.hit(&finding, id, s, &note, t);
                     if hit.new {
                         hit.earlier = earlier;
                     }
@@ -320,13 +281,13 @@ impl LiveBaseline {
                 if c.is_empty() || s.intel.is_first_party(c) || allowed {
                     continue;
                 }
-                let ev = json!({
-                    "baseline": note, "app_id": b, "client_app_id": c, "scope": "mailbox",
-                    "mailbox": m,
-                });
-                let id = alert_id(Rule::UnexpectedMailboxApp, &[a, m, b, c]);
-                let title = "Mailbox read by an app pair never seen on this mailbox";
-                hits.push(self.hit(Rule::UnexpectedMailboxApp, id, title, Severity::Low, ev, t));
+                let finding = Finding::NewMailboxPair {
+                    app: b,
+                    client: c,
+                    mailbox: m,
+                };
+                let id = alert_id(finding.rule(), &[a, m, b, c]);
+                hits.push(self.hit(&finding, id, s, &note, t));
             }
         }
         hits
@@ -334,26 +295,21 @@ impl LiveBaseline {
 
     fn hit(
         &mut self,
-        rule: Rule,
+        finding: &Finding<'_>,
         id: String,
-        title: &str,
-        severity: Severity,
-        evidence: Json,
+        s: &Settings,
+        note: &BaselineNote,
         t: i64,
     ) -> LeadHit {
         let new = !self.fired.contains_key(&id);
         touch(&mut self.fired, id.clone(), t);
         LeadHit {
-            rule,
+            rule: finding.rule(),
             id,
-            title: title.to_string(),
-            severity,
-            score: if severity == Severity::Medium {
-                0.5
-            } else {
-                0.3
-            },
-            evidence,
+            title: finding.title(),
+            severity: finding.severity(),
+            score: finding.score(),
+            evidence: Json::Object(finding.evidence(s, Some(note))),
             new,
             earlier: Vec::new(),
         }

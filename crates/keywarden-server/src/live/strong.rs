@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use keywarden_detect::rules::strong::{
-    SESSION_LINK_NOTE, issuance_window_at, never_issued_evidence,
-};
+use keywarden_detect::rules::finding::{Finding, SESSION_LINK_NOTE, WITHDRAWN_TITLE};
+use keywarden_detect::rules::strong::issuance_window_at;
 use keywarden_detect::{Rule, TokenKind, TokenWindow};
 use keywarden_model::{Alert, Severity, Timestamp};
 use keywarden_store::EventRow;
@@ -71,46 +70,25 @@ impl LiveDetector {
             }
         }
         let margin = cfg.rules.ioc_ip.margin_days;
-        let ioc = match (row.client_ip.as_deref(), time) {
-            (Some(ip), Some(t)) if cfg.rules.ioc_ip.enabled => self
+        if let (Some(ip), Some(t)) = (row.client_ip.as_deref(), time)
+            && cfg.rules.ioc_ip.enabled
+            && self
                 .settings
                 .intel
                 .ip_at(ip, Timestamp(t), margin)
-                .map(|ind| {
-                    (
-                        ip,
-                        json!({ "ip": ip, "indicator": ind, "margin_days": margin }),
-                    )
-                }),
-            _ => None,
-        };
-        if let Some((ip, ev)) = ioc {
-            self.raise(
-                Rule::IocIp,
-                "Activity from a threat-actor IP inside its active window",
-                &[&tenant, ip],
-                row,
-                ev,
-                changed,
-            );
+                .is_some()
+        {
+            let finding = Finding::IocIp {
+                ip,
+                at: Some(Timestamp(t)),
+            };
+            self.raise(&finding, &[&tenant, ip], row, changed);
         }
-        let bad_key = match row.signing_key_id.as_deref() {
-            Some(k) if self.settings.config.rules.known_bad_key.enabled => self
-                .settings
-                .intel
-                .key(k)
-                .map(|ind| (k, json!({ "key": ind, "key_id": k }))),
-            _ => None,
-        };
-        if let Some((k, ev)) = bad_key {
-            self.raise(
-                Rule::KnownBadKey,
-                "Token signed with a known-bad key",
-                &[&tenant, k],
-                row,
-                ev,
-                changed,
-            );
+        if let Some(k) = row.signing_key_id.as_deref()
+            && self.settings.config.rules.known_bad_key.enabled
+            && self.settings.intel.key(k).is_some()
+        {
+            self.raise(&Finding::BadKey { key_id: k }, &[&tenant, k], row, changed);
         }
         let access = row.role == "mail-access" || row.role == "activity";
         if !access {
@@ -123,22 +101,13 @@ impl LiveDetector {
                 .consumer_tenant_token
                 .flags(tt, row.tenant.as_deref())
         {
-            let why = cfg.rules.consumer_tenant_token.why(tt);
-            let client = row.client_app_id.clone().unwrap_or_default();
-            let ev = json!({
-                "token_tenant": tt,
-                "resource_tenant": tenant,
-                "client_app_id": client,
-                "why": why,
-            });
-            self.raise(
-                Rule::ConsumerTenantToken,
-                "Enterprise resource accessed with a consumer or foreign-tenant token",
-                &[&tenant, tt, &client],
-                row,
-                ev,
-                changed,
-            );
+            let client = row.client_app_id.as_deref().unwrap_or_default();
+            let finding = Finding::ConsumerTenant {
+                token_tenant: tt,
+                resource_tenant: &tenant,
+                client,
+            };
+            self.raise(&finding, &[&tenant, tt, client], row, changed);
         }
         let rule = &self.settings.config.rules.token_never_issued;
         let system = rule.exempts_logon_type(row.logon_type);
@@ -261,17 +230,19 @@ impl LiveDetector {
             let linked = session
                 .as_deref()
                 .is_some_and(|k| self.state.signins.session_linked(k));
-            let (severity, mut ev) =
-                never_issued_evidence(&tok, kind, Some(window), linked, &settings);
+            let finding = Finding::NeverIssued {
+                token: &tok,
+                kind,
+                window: Some(window),
+                session_linked: linked,
+            };
+            let mut ev = finding.evidence(&settings, None);
             ev.insert("judged".into(), json!("live"));
-            let mut a = Alert::new(
-                Rule::TokenNeverIssued.id(),
-                "Access with a token no sign-in issued",
-                severity,
-            );
-            a.id = alert_id(Rule::TokenNeverIssued, &[&p.tenant, &tok]);
-            a.score = 0.8;
-            a.attack = attack(Rule::TokenNeverIssued);
+            let rule = finding.rule();
+            let mut a = Alert::new(rule.id(), finding.title(), finding.severity());
+            a.id = alert_id(rule, &[&p.tenant, &tok]);
+            a.score = finding.score();
+            a.attack = attack(rule);
             a.time_first = Some(Timestamp(p.first));
             a.time_last = Some(Timestamp(p.last));
             a.tenant = non_empty(&p.tenant);
@@ -325,8 +296,7 @@ impl LiveDetector {
         );
         let from = a.severity;
         a.severity = Severity::Info;
-        a.title = "Access with a token no sign-in issued (withdrawn: its sign-in arrived late)"
-            .to_string();
+        a.title = WITHDRAWN_TITLE.to_string();
         if let Some(obj) = a.evidence.as_object_mut() {
             obj.insert(
                 "withdrawn".into(),
@@ -384,24 +354,24 @@ impl LiveDetector {
         }
     }
 
-    /// Raises the alert for (rule, key) or extends it with this record.
+    /// Raises the alert of a finding on one record, keyed by `key`, or extends it with this
+    /// record.
     fn raise(
         &mut self,
-        rule: Rule,
-        title: &str,
+        finding: &Finding<'_>,
         key: &[&str],
         row: &EventRow,
-        evidence: serde_json::Value,
         changed: &mut BTreeMap<String, ()>,
     ) {
+        let rule = finding.rule();
         let id = alert_id(rule, key);
         if !self.state.alerts.contains_key(&id) {
-            let mut a = Alert::new(rule.id(), title, Severity::High);
+            let mut a = Alert::new(rule.id(), finding.title(), finding.severity());
             a.id = id.clone();
-            a.score = 0.8;
+            a.score = finding.score();
             a.attack = attack(rule);
             fill(&mut a, row);
-            a.evidence = evidence;
+            a.evidence = serde_json::Value::Object(finding.evidence(&self.settings, None));
             self.state.alerts.insert(id.clone(), a);
         }
         self.extend(&id, row, changed);

@@ -4,6 +4,7 @@
 # limit the README states. Prints one line of figures per target (executions, exec/s, cov, ft,
 # corpus size, peak RSS) and keeps any crash input in WORK/artifacts.
 # Usage: fuzz/campaign.sh WORK SECONDS TARGET...   (built first: cargo +nightly fuzz build -s none)
+# RUNS=N in the environment also stops each target after N executions (whichever comes first).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 work=$1 secs=$2
@@ -30,7 +31,7 @@ for t in "$@"; do
   log=$work/logs/$t.log
   nice -n 19 "$bin/$t" "$work/corpus/$t" "$work/seeds/$t" \
     -rss_limit_mb=2048 -max_len="$(max_len "$t")" -max_total_time="$secs" -timeout=30 \
-    -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" ${RUNS:+-runs=$RUNS} >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$')

@@ -198,6 +198,8 @@ pub struct StreamStatus {
     /// Records the stream's files brought in (events and rejections).
     pub events: u64,
     pub rejected: u64,
+    /// Staged files over the whole-read limit, sent as JSON lines ([`as_json_lines`]).
+    pub files_as_json_lines: u64,
     /// Why the last poll, or the ingest of its files, failed.
     pub error: Option<String>,
 }
@@ -255,7 +257,7 @@ impl CollectStatus {
             return;
         }
         type Field = fn(&StreamStatus) -> Option<String>;
-        let series: [(&str, &str, &str, Field); 7] = [
+        let series: [(&str, &str, &str, Field); 8] = [
             (
                 "collect_up",
                 "1 when the stream's last poll was complete, 0 when partial or failed.",
@@ -303,6 +305,12 @@ impl CollectStatus {
                 "counter",
                 |s| Some(s.rejected.to_string()),
             ),
+            (
+                "collect_files_as_json_lines_total",
+                "Collected files over the whole-read limit (max_body_bytes), ingested as JSON lines.",
+                "counter",
+                |s| Some(s.files_as_json_lines.to_string()),
+            ),
         ];
         for (name, help, kind, value) in series {
             let _ = writeln!(out, "# HELP keywarden_{name} {help}");
@@ -343,6 +351,10 @@ pub struct CollectSource {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
+    /// The largest document the pipeline reads whole (the memory budget's
+    /// `whole_read_bytes`): a staged JSON array or Graph page past it is submitted as JSON
+    /// lines instead, which the pipeline streams ([`as_json_lines`]).
+    pub whole_read_bytes: u64,
 }
 
 impl Source for CollectSource {
@@ -490,6 +502,24 @@ impl CollectSource {
                         break;
                     }
                 };
+                // A blob or page too large to be read whole would be refused at every poll
+                // and hold back every later file of its stream: its records go as JSON lines.
+                let body = if body.len() as u64 > self.whole_read_bytes {
+                    match as_json_lines(&body) {
+                        Ok(lines) => {
+                            self.metrics
+                                .collect
+                                .update(source, stream, |s| s.files_as_json_lines += 1);
+                            lines
+                        }
+                        Err(why) => {
+                            self.ingest_failed(source, stream, format!("{}: {why}", f.path));
+                            break;
+                        }
+                    }
+                } else {
+                    body
+                };
                 let (tx, rx) = oneshot::channel();
                 let sub = Submission {
                     source: COLLECT_SOURCE.into(),
@@ -532,6 +562,27 @@ impl CollectSource {
     }
 }
 
+/// A staged JSON array (a Management API blob) or Graph page (`{"value": [...]}`) rewritten
+/// as one record per line, read one record at a time (`keywarden_collect::stream_json`). JSON
+/// lines hold the same records (each line is sniffed as the document's elements are), and the
+/// pipeline streams them in pieces instead of reading the document whole.
+fn as_json_lines(doc: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(doc.len());
+    let mut each = |v: serde_json::Value| {
+        serde_json::to_writer(&mut out, &v).map_err(|e| e.to_string())?;
+        out.push(b'\n');
+        Ok(())
+    };
+    match doc.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => keywarden_collect::stream_json::for_each_in_array(doc, &mut each)?,
+        Some(b'{') => {
+            keywarden_collect::stream_json::for_each_in_page(doc, &mut each)?;
+        }
+        _ => return Err("a staged file that is neither a JSON array nor a Graph page".into()),
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +590,19 @@ mod tests {
     fn section(text: &str) -> Result<CollectPlan, String> {
         let s: CollectSection = toml::from_str(text).map_err(|e| e.to_string())?;
         CollectPlan::new(s, Path::new("/etc/keywarden"))
+    }
+
+    #[test]
+    fn staged_arrays_and_pages_become_json_lines_with_the_same_records() {
+        let array = br#" [{"Id": "a", "n": 1}, {"Id": "b", "s": "x\ny"}] "#;
+        assert_eq!(
+            as_json_lines(array).unwrap(),
+            b"{\"Id\":\"a\",\"n\":1}\n{\"Id\":\"b\",\"s\":\"x\\ny\"}\n".to_vec()
+        );
+        let page = br#"{"@odata.context": "c", "value": [{"id": "s1"}], "@odata.nextLink": "n"}"#;
+        assert_eq!(as_json_lines(page).unwrap(), b"{\"id\":\"s1\"}\n".to_vec());
+        assert!(as_json_lines(b"[{\"Id\": 1},").is_err());
+        assert!(as_json_lines(b"x").is_err());
     }
 
     #[test]

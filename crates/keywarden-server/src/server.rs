@@ -455,6 +455,7 @@ impl ServeConfig {
                 store: store_cfg.reader()?,
                 metrics: state.metrics.clone(),
                 clock: state.clock.clone(),
+                whole_read_bytes: budget.whole_read_bytes,
             }));
         }
         // Built here, not in `run`: the stop signal is listened for on it before the address is

@@ -56,8 +56,18 @@ struct Running {
 
 impl Running {
     fn start(data: &Path, collect: &Path, clock: &SimClock) -> Running {
+        Running::start_with(data, collect, clock, |_| {})
+    }
+
+    fn start_with(
+        data: &Path,
+        collect: &Path,
+        clock: &SimClock,
+        adjust: impl FnOnce(&mut ServeConfig),
+    ) -> Running {
         let mut cfg = ServeConfig::new("127.0.0.1:0", data, ApiKeys::parse(KEY).unwrap());
         cfg.apply_collect_file(collect).unwrap();
+        adjust(&mut cfg);
         let server = cfg.build(Arc::new(ServeClock(clock.clone()))).unwrap();
         let addr = server.local_addr().unwrap().to_string();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -252,6 +262,89 @@ fn serve_collects_every_record_once_across_restarts_and_late_blobs_and_detects_t
         .flat_map(|s| walk(&staged.join(s)))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A staged blob or page larger than the largest document serve reads whole
+/// (`max_body_bytes`) was refused (413 "read whole") at every poll, and every later file of
+/// its stream waited behind it for ever. Now its records go in as JSON lines.
+#[test]
+fn regression_staged_page_over_the_whole_read_limit_held_its_stream_back_for_ever() {
+    let export = tempfile::tempdir().unwrap();
+    let data = tenant::simulate(export.path(), 6);
+    let since = tenant::end().plus_seconds(-6 * 86_400);
+    let now = tenant::end().plus_seconds(2 * 3600);
+    let ual = data
+        .blobs
+        .iter()
+        .filter(|b| b.created >= since && b.created < now)
+        .flat_map(|b| {
+            b.records
+                .iter()
+                .map(|r| r["Id"].as_str().unwrap().to_owned())
+        })
+        .collect::<BTreeSet<String>>()
+        .len();
+    let sign_ins = data
+        .sign_ins
+        .iter()
+        .filter(|s| Timestamp::parse(s["createdDateTime"].as_str().unwrap()).unwrap() >= since)
+        .count();
+    let clock = SimClock::new(now);
+    let emu = Emulator::start(
+        data,
+        Faults {
+            graph_page: 400,
+            ..Faults::default()
+        },
+        clock.clone(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret.txt"), emulator::SECRET).unwrap();
+    let endpoints: Vec<String> = emu.endpoints().iter().map(|e| format!("{e:?}")).collect();
+    let collect = dir.path().join("collect.toml");
+    std::fs::write(
+        &collect,
+        format!(
+            "[collect]\ntenant = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
+             client_secret_file = \"secret.txt\"\nsources = [\"o365\", \"graph-signins\"]\n\
+             since = \"{}\"\ninterval_seconds = 1\nmax_requests_per_minute = 60000\n\
+             endpoints = [{}]\n",
+            since.to_rfc3339(),
+            endpoints.join(", ")
+        ),
+    )
+    .unwrap();
+    let data_dir = dir.path().join("data");
+    const LIMIT: usize = 4 * 1024;
+    let serve = Running::start_with(&data_dir, &collect, &clock, |cfg| {
+        cfg.max_body_bytes = LIMIT;
+    });
+    let want = (ual + sign_ins) as u64;
+    let stats = serve.wait(&format!("{ual} UAL records and {sign_ins} sign-ins"), |s| {
+        s["events"].as_u64() == Some(want)
+    });
+    assert_eq!(stats["rejected"].as_u64(), Some(0), "{stats:#}");
+    // The test is only one if staged files were over the limit, pages and blobs both.
+    let as_lines = |stream: &str| {
+        stats["collect"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["stream"] == stream)
+            .unwrap()["files_as_json_lines"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(as_lines("interactiveUser") > 0, "{stats:#}");
+    assert!(as_lines("Audit.Exchange") > 0, "{stats:#}");
+    assert!(
+        get(&serve.addr, "/metrics").contains(
+            "keywarden_collect_files_as_json_lines_total{source=\"graph-signins\",stream=\"interactiveUser\"} "
+        )
+    );
+    serve.stop();
+    let store = StoreConfig::new(&data_dir).open_existing().unwrap();
+    assert_eq!(store.stats().unwrap().events, want);
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

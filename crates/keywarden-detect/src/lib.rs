@@ -51,6 +51,7 @@ pub mod facts;
 pub mod finalize;
 pub mod identity;
 pub mod incident;
+pub mod incremental;
 pub mod intel;
 pub mod intern;
 pub mod keys;

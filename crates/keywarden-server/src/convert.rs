@@ -3,6 +3,7 @@
 //! record as JSON.
 
 use keywarden_detect::facts::{Access, Facts, Role};
+use keywarden_detect::incremental::role_name;
 use keywarden_ingest::{Processor, Rejection};
 use keywarden_model::Event;
 use keywarden_store::{EventRow, RejectionRow};
@@ -13,18 +14,14 @@ pub const MAX_REJECTED_RAW: usize = 64 * 1024;
 /// The stored form of one event.
 pub fn event_row(ev: &Event<'_>) -> EventRow {
     let f = Facts::of(ev);
-    let (role, access) = match f.role {
-        Role::SignIn => ("sign-in", None),
-        Role::MailAccess(a) => (
-            "mail-access",
-            Some(match a {
-                Access::Bind => "Bind",
-                Access::Sync => "Sync",
-                Access::Other => "Other",
-            }),
-        ),
-        Role::Activity => ("activity", None),
-        Role::Other => ("other", None),
+    let role = role_name(f.role);
+    let access = match f.role {
+        Role::MailAccess(a) => Some(match a {
+            Access::Bind => "Bind",
+            Access::Sync => "Sync",
+            Access::Other => "Other",
+        }),
+        _ => None,
     };
     let own = |v: Option<std::borrow::Cow<'_, str>>| v.map(|c| c.into_owned());
     EventRow {

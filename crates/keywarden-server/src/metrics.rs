@@ -101,8 +101,8 @@ impl Metrics {
         set(&l.evicted_alerts, s.evicted_alerts);
         set(&l.evicted_baseline, s.baseline.evicted);
         set(&l.lead_hits_dropped, s.lead_hits_dropped);
-        set(&l.unreadable_replay, s.unreadable_replay);
-        set(&l.correlation_lost, s.correlation_lost);
+        set(&l.unreadable_replay, d.unreadable_replay());
+        set(&l.correlation_lost, d.correlation_lost());
         let groups = d.sigma().map_or(0, |g| g.groups() as u64);
         set(&l.correlation_groups, groups);
     }
@@ -437,12 +437,12 @@ mod tests {
     #[test]
     fn live_counters_are_copied_from_the_detector_state() {
         let mut state = crate::live::LiveState::default();
-        state.evicted_pending = 11;
-        state.expired_pending = 12;
-        state.evicted_issued = 13;
-        state.evicted_alerts = 14;
-        state.baseline.evicted = 15;
-        state.lead_hits_dropped = 16;
+        state.engine.evicted_pending = 11;
+        state.engine.expired_pending = 12;
+        state.engine.evicted_issued = 13;
+        state.engine.evicted_alerts = 14;
+        state.engine.baseline.evicted = 15;
+        state.engine.lead_hits_dropped = 16;
         state.correlation_lost = 17;
         let settings = keywarden_detect::DetectConfig::default().build().unwrap();
         let d = LiveDetector::new(settings, crate::live::LiveLimits::default(), state);

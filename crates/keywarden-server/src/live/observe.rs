@@ -1,107 +1,56 @@
 //! What the live rules need from an event beyond its stored row, taken while the event is in
-//! hand: the lead-rule keys (through the detection pack's own [`keys_of`], so `serve` and
-//! `hunt` key records identically), the record's `OperationCount`, and the Sigma matches.
+//! hand: the detection pack's observation ([`RuleObserver`]: lead-rule keys, `OperationCount`,
+//! a sign-in's user names) and the Sigma matches.
 //!
 //! During ingest a [`LiveCollector`] (the pipeline's ingest [`Processor`]) builds the store rows
 //! and one [`Observed`] per row. On a restart the events stored after the saved state are read
-//! back as rows only, so [`observe_row`] re-reads each row's raw record with the ingest
-//! engine's own shape reader and observes it the same way.
+//! back as rows only, so [`Observer::observe_row`] re-reads each row's raw record with the
+//! ingest engine's own shape reader and observes it the same way.
 
 use std::sync::Arc;
 
 use keywarden_detect::Settings;
-use keywarden_detect::facts::{Facts, Role};
-use keywarden_detect::intern::{Interner, NONE, Sym};
-use keywarden_detect::keys::{Key, keys_of};
+use keywarden_detect::incremental::{self, RuleObserver};
 use keywarden_ingest::{Format, Processor};
 use keywarden_model::{Alert, Event, Origin, Value};
 use keywarden_sigma::{Contribution, SigmaStage};
 use keywarden_store::EventRow;
 
-use crate::convert::event_row;
+pub use keywarden_detect::incremental::LeadKey;
 
-/// One lead-rule aggregation key of an event, in text (`""` where a value is absent).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LeadKey {
-    /// Mail access by (tenant, AppId, ClientAppId).
-    Pair(String, String, String),
-    /// Mail access to one mailbox: (tenant, mailbox, AppId, ClientAppId).
-    MailboxPair(String, String, String, String),
-    /// (user, ClientAppId).
-    UserApp(String, String),
-    /// Daily operations of (tenant, ClientAppId) on a day number.
-    AppDay(String, String, i64),
-    /// (identity, mailbox it does not own).
-    Reader(String, String),
-}
+use crate::convert::event_row;
 
 /// What the live rules take from one event besides its row.
 #[derive(Debug, Default)]
 pub struct Observed {
-    pub leads: Vec<LeadKey>,
-    /// `OperationCount` (1 when absent).
-    pub ops: i64,
+    /// What the detection pack's rules take.
+    pub rules: incremental::Observed,
     /// Sigma detection alerts (`sigma:<rule>:<record>`, as `hunt` names them).
     pub sigma: Vec<Alert>,
     /// The event's share in Sigma correlations.
     pub contribution: Option<Contribution>,
-    /// A sign-in's user names (UPN, object id), for the coverage model's user filter.
-    pub sign_in_users: [Option<String>; 2],
 }
 
 /// Turns events into [`Observed`]s (one interner per batch, reused across events).
 pub struct Observer {
-    settings: Arc<Settings>,
+    rules: RuleObserver,
     sigma: Option<Arc<SigmaStage>>,
-    leads: bool,
-    syms: Interner,
-    keys: Vec<Key>,
 }
 
 impl Observer {
     pub fn new(settings: Arc<Settings>, sigma: Option<Arc<SigmaStage>>) -> Observer {
-        let r = &settings.config.rules;
-        let leads = r.unexpected_mailbox_app.enabled
-            || r.first_seen_client_app.enabled
-            || r.mailbox_volume_anomaly.enabled
-            || r.cross_mailbox_access.enabled;
         Observer {
-            settings,
+            rules: RuleObserver::new(settings),
             sigma,
-            leads,
-            syms: Interner::default(),
-            keys: Vec::new(),
         }
     }
 
     /// Observes one event.
     pub fn observe(&mut self, ev: &Event<'_>) -> Observed {
         let mut out = Observed {
-            ops: 1,
+            rules: self.rules.observe(ev),
             ..Observed::default()
         };
-        if ev.source == keywarden_model::SourceKind::EntraSignIn {
-            out.sign_in_users = keywarden_detect::identity::sign_in_user_names(&ev.raw);
-        }
-        let f = self.leads.then(|| Facts::of(ev));
-        // Only mail reads carry lead keys (`keys_of` gives other records none of them).
-        if let Some(f) = f.filter(|f| matches!(f.role, Role::MailAccess(_))) {
-            out.ops = f.operations;
-            self.keys.clear();
-            keys_of(&f, &self.settings, &mut self.syms, &mut self.keys);
-            let t = |s: Sym| self.syms.text(s).to_string();
-            for k in &self.keys {
-                let lead = match *k {
-                    Key::Pair(a, b, c) => LeadKey::Pair(t(a), t(b), t(c)),
-                    Key::MailboxPair(a, b, c, d) => LeadKey::MailboxPair(t(a), t(b), t(c), t(d)),
-                    Key::UserApp(a, b) => LeadKey::UserApp(t(a), t(b)),
-                    Key::AppDay(a, b, d) => LeadKey::AppDay(t(a), t(b), d),
-                    Key::Reader(a, b) if a != NONE && b != NONE => LeadKey::Reader(t(a), t(b)),
-                    _ => continue,
-                };
-                out.leads.push(lead);
-            }
-        }
         if let Some(stage) = &self.sigma {
             let (alerts, contribution) = stage.evaluate_one(ev);
             out.sigma = alerts;
@@ -196,7 +145,7 @@ mod tests {
         let cfg = keywarden_ingest::IngestConfig::default();
         let out = keywarden_ingest::ingest_bytes("in.json", line.to_vec(), &cfg, &mut c);
         assert_eq!(out.counts.events, 1, "{:?}", out.rejections);
-        let live = &c.observed[0];
+        let live = &c.observed[0].rules;
         assert_eq!(live.ops, 7);
         assert!(
             live.leads
@@ -205,7 +154,6 @@ mod tests {
         let again = Observer::new(settings, None)
             .observe_row(&c.rows[0])
             .expect("re-read");
-        assert_eq!(again.leads, live.leads);
-        assert_eq!(again.ops, 7);
+        assert_eq!(again.rules, *live);
     }
 }

@@ -1,6 +1,6 @@
 //! Unit tests of the live detector (injected clock, caps, state round trips).
 
-use super::observe::LeadKey;
+use super::observe::{LeadKey, Observed};
 use super::*;
 use keywarden_detect::DetectConfig;
 use keywarden_model::Severity;
@@ -49,7 +49,7 @@ fn row(role: &str, token: &str, minute: i64) -> EventRow {
 }
 
 fn feed(d: &mut LiveDetector, rows: Vec<EventRow>, now_min: i64) -> Vec<Alert> {
-    let start = d.state.last_event;
+    let start = d.state().last_event;
     let batch: Vec<(i64, EventRow)> = rows
         .into_iter()
         .enumerate()
@@ -175,8 +175,11 @@ fn a_late_sign_in_clears_the_pending_token() {
 
 #[test]
 fn pending_tokens_expire_by_the_injected_clock_and_are_capped() {
-    let mut d = detector();
-    d.limits.max_pending = 2;
+    let limits = LiveLimits {
+        max_pending: 2,
+        ..LiveLimits::default()
+    };
+    let mut d = LiveDetector::new(settings(), limits, LiveState::default());
     feed(
         &mut d,
         vec![
@@ -187,10 +190,10 @@ fn pending_tokens_expire_by_the_injected_clock_and_are_capped() {
         0,
     );
     assert_eq!(d.pending(), 2);
-    assert_eq!(d.state.evicted_pending, 1);
+    assert_eq!(d.state().evicted_pending, 1);
     feed(&mut d, vec![], 25 * 60);
     assert_eq!(d.pending(), 0);
-    assert_eq!(d.state.expired_pending, 2);
+    assert_eq!(d.state().expired_pending, 2);
 }
 
 #[test]
@@ -248,15 +251,18 @@ fn read(user: &str, client: &str, mailbox: &str, at: i64, ops: i64) -> (EventRow
         leads.push(LeadKey::Reader(s(user), s(mailbox)));
     }
     let obs = Observed {
-        leads,
-        ops,
+        rules: keywarden_detect::incremental::Observed {
+            leads,
+            ops,
+            ..Default::default()
+        },
         ..Observed::default()
     };
     (row, obs)
 }
 
 fn feed_observed(d: &mut LiveDetector, batch: Vec<(EventRow, Observed)>) -> Vec<Alert> {
-    let start = d.state.last_event;
+    let start = d.state().last_event;
     let (rows, obs): (Vec<EventRow>, Vec<Observed>) = batch.into_iter().unzip();
     let rows: Vec<(i64, EventRow)> = rows
         .into_iter()
@@ -275,7 +281,7 @@ fn learned(d: &mut LiveDetector) {
         );
         assert!(a.is_empty(), "the learning period only learns: {a:?}");
     }
-    assert!(!d.state.baseline.judging());
+    assert!(!d.state().baseline.judging());
 }
 
 const NEW_CLIENT: &str = "11111111-2222-3333-4444-555555555555";
@@ -290,7 +296,7 @@ fn leads_learn_first_then_fire_once_and_extend() {
         vec![read("u1@x.com", "usual", "u1@x.com", T0 + 7 * DAY, 10)],
     );
     assert!(a.is_empty(), "{a:?}");
-    assert!(d.state.baseline.judging());
+    assert!(d.state().baseline.judging());
     // A new, non-first-party client: a new pair for the tenant and a first use by the user.
     let at = T0 + 7 * DAY + 3600 * 1_000_000;
     let a = feed_observed(
@@ -364,8 +370,11 @@ fn cross_mailbox_access_fires_at_the_threshold_with_the_earlier_reads() {
 
 #[test]
 fn baseline_maps_are_capped_and_evictions_counted() {
-    let mut d = detector();
-    d.limits.max_baseline_keys = 10;
+    let limits = LiveLimits {
+        max_baseline_keys: 10,
+        ..LiveLimits::default()
+    };
+    let mut d = LiveDetector::new(settings(), limits, LiveState::default());
     for i in 0..50 {
         let client = format!("client-{i}");
         feed_observed(
@@ -375,11 +384,11 @@ fn baseline_maps_are_capped_and_evictions_counted() {
     }
     // Five maps of ≤ 10 entries (pairs, mailbox pairs, user apps, learned ops, ...).
     assert!(
-        d.state.baseline.entries() <= 9 * 10,
+        d.state().baseline.entries() <= 9 * 10,
         "{}",
-        d.state.baseline.entries()
+        d.state().baseline.entries()
     );
-    assert!(d.state.baseline.evicted >= 3 * 40);
+    assert!(d.state().baseline.evicted >= 3 * 40);
 }
 
 #[test]
@@ -395,7 +404,7 @@ fn learned_baseline_and_fired_findings_survive_a_json_round_trip() {
     let json = d.save_json().unwrap();
     let mut d2 = detector();
     d2.set_state(serde_json::from_str(&json).unwrap());
-    assert!(d2.state.baseline.judging());
+    assert!(d2.state().baseline.judging());
     // Known behaviour stays quiet, the fired finding is extended rather than raised anew, and
     // the learned pair is still known.
     let a = feed_observed(
@@ -403,7 +412,7 @@ fn learned_baseline_and_fired_findings_survive_a_json_round_trip() {
         vec![read("u1@x.com", "usual", "u1@x.com", at + 1, 1)],
     );
     assert!(a.is_empty(), "{a:?}");
-    d2.adopt(d.state.alerts.values().cloned().collect());
+    d2.adopt(d.state().alerts().cloned().collect());
     let a = feed_observed(
         &mut d2,
         vec![read("u1@x.com", NEW_CLIENT, "u1@x.com", at + 2, 1)],
@@ -470,7 +479,7 @@ fn ingest_reads(d: &mut LiveDetector, minutes: &[i64]) -> Vec<Alert> {
     let mut c = d.collector();
     let cfg = keywarden_ingest::IngestConfig::default();
     keywarden_ingest::ingest_bytes("in.json", body.into_bytes(), &cfg, &mut c);
-    let start = d.state.last_event;
+    let start = d.state().last_event;
     let rows: Vec<(i64, EventRow)> = std::mem::take(&mut c.rows)
         .into_iter()
         .enumerate()
@@ -494,7 +503,7 @@ fn sigma_detections_match_per_event_and_correlations_span_batches_and_restarts()
     let mut c = d.collector();
     let cfg = keywarden_ingest::IngestConfig::default();
     keywarden_ingest::ingest_bytes("in.json", future.to_vec(), &cfg, &mut c);
-    let rows = vec![(d.state.last_event + 1, c.rows.remove(0))];
+    let rows = vec![(d.state().last_event + 1, c.rows.remove(0))];
     d.process_observed(&rows, std::mem::take(&mut c.observed), Timestamp(0));
     let json = d.save_json().unwrap();
     assert!(
@@ -526,5 +535,145 @@ fn replayed_rows_are_re_read_for_sigma() {
     let a = d.process(&rows, Timestamp(0));
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].id, "sigma:00000000-0000-4000-8000-000000000001:rec-9");
-    assert_eq!(d.state.unreadable_replay, 0);
+    assert_eq!(d.unreadable_replay(), 0);
+}
+
+/// Linking values in live alerts (`keywarden_detect::incremental::links`) through the adapter.
+mod links {
+    use super::*;
+    use keywarden_detect::assign_incidents;
+    use serde_json::json;
+
+    const CONSUMER: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+    fn detector(limits: LiveLimits, state: LiveState) -> LiveDetector {
+        LiveDetector::new(super::settings(), limits, state)
+    }
+
+    fn access(token: &str, session: &str, ip: &str, minute: i64) -> EventRow {
+        EventRow {
+            role: "mail-access".into(),
+            tenant: Some("t1".into()),
+            user: Some("alice".into()),
+            time: Some(1_689_000_000_000_000 + minute * MIN),
+            record_ref: format!("r-{token}-{minute}"),
+            client_app_id: Some("d3590ed6-52b3-4102-aeff-aad2292ab01c".into()),
+            token_id: Some(token.into()),
+            session_id: Some(session.into()),
+            client_ip: Some(ip.into()),
+            ..EventRow::default()
+        }
+    }
+
+    fn sign_in(token: &str, minute: i64) -> EventRow {
+        EventRow {
+            role: "sign-in".into(),
+            format: "signin-graph".into(),
+            record_ref: format!("s-{token}-{minute}"),
+            ..access(token, "", "", minute)
+        }
+    }
+
+    fn feed(d: &mut LiveDetector, rows: Vec<EventRow>, now_min: i64) -> Vec<Alert> {
+        let start = d.state().last_event;
+        let batch: Vec<(i64, EventRow)> = (start + 1..).zip(rows).collect();
+        d.process(&batch, Timestamp(1_700_000_000_000_000 + now_min * MIN))
+    }
+
+    #[test]
+    fn an_alert_links_every_records_values_past_the_record_cap() {
+        let limits = LiveLimits {
+            max_records_per_alert: 1,
+            ..LiveLimits::default()
+        };
+        let mut d = detector(limits, LiveState::default());
+        let mut rows = vec![
+            access("T2", "S2", "2.2.2.2", 1),
+            access("T1", "S1", "1.1.1.1", 0),
+        ];
+        for r in &mut rows {
+            r.token_tenant = Some(CONSUMER.into());
+        }
+        let a = feed(&mut d, rows, 0);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].rule_id, "consumer-tenant-token");
+        assert_eq!(a[0].record_ids.len(), 1);
+        assert_eq!(
+            a[0].token_id.as_deref(),
+            Some("T2"),
+            "entities: first record"
+        );
+        assert_eq!(a[0].evidence["token_ids"], json!(["T1", "T2"]));
+        assert_eq!(a[0].evidence["session_ids"], json!(["S1", "S2"]));
+        assert_eq!(a[0].evidence["client_ips"], json!(["1.1.1.1", "2.2.2.2"]));
+        assert_eq!(a[0].evidence["users"], json!(["alice"]));
+        assert_eq!(a[0].evidence["record_ids_truncated_at"], 1);
+    }
+
+    #[test]
+    fn a_pending_tokens_links_survive_a_restart_and_chain_its_alert() {
+        let mut d = detector(LiveLimits::default(), LiveState::default());
+        feed(&mut d, vec![sign_in("good", 0)], 0);
+        // Token F is used from two sessions and IPs, then the server restarts.
+        let uses = vec![
+            access("F", "S1", "1.1.1.1", 200),
+            access("F", "S2", "2.2.2.2", 201),
+        ];
+        assert!(feed(&mut d, uses, 1).is_empty());
+        let saved = d.save_json().unwrap();
+        let state: LiveState = serde_json::from_str(&saved).unwrap();
+        let mut d = detector(LiveLimits::default(), state);
+        assert_eq!(d.pending(), 1);
+        // Coverage reaches past the lag tolerance: F is judged forged.
+        let forged = feed(&mut d, vec![sign_in("other", 240)], 2);
+        assert_eq!(forged.len(), 1);
+        assert_eq!(forged[0].rule_id, "token-never-issued");
+        assert_eq!(forged[0].session_id.as_deref(), Some("S1"));
+        assert_eq!(forged[0].evidence["session_ids"], json!(["S1", "S2"]));
+        assert_eq!(
+            forged[0].evidence["client_ips"],
+            json!(["1.1.1.1", "2.2.2.2"])
+        );
+        // An alert reaching only the second session joins its incident through the list.
+        let mut other = Alert::new("consumer-tenant-token", "t", forged[0].severity);
+        other.id = "other".into();
+        other.session_id = Some("S2".into());
+        let mut all = vec![forged[0].clone(), other];
+        assert_eq!(assign_incidents(&mut all).len(), 1);
+    }
+}
+
+/// The saved state keeps the format `serve` wrote before the rules moved into
+/// `keywarden_detect::incremental`: one flat JSON object, the driver's fields with the Sigma
+/// windows and replay counters beside them, so a data directory written before loads as it was.
+#[test]
+fn regression_saved_state_keeps_its_format_across_the_engine_move() {
+    let old = r#"{"last_event":42,"issued":{"tok":5},"coverage":{},"signins":{},"session_alerts":{},"token_alerts":{},"revisions":[],"expired_unjudged":{"no-time":2},"pending":{},"alerts":{},"evicted_pending":1,"expired_pending":2,"evicted_issued":3,"evicted_alerts":4,"baseline":{"start":7,"learned":null,"evicted":5},"correlation":null,"unreadable_replay":6,"correlation_lost":7,"lead_hits_dropped":8}"#;
+    let state: LiveState = serde_json::from_str(old).unwrap();
+    assert_eq!(state.engine.last_event, 42);
+    assert_eq!(state.engine.expired_unjudged.get("no-time"), Some(&2));
+    assert_eq!(state.engine.evicted_alerts, 4);
+    assert_eq!(state.engine.baseline.start, Some(7));
+    assert_eq!(state.engine.baseline.evicted, 5);
+    assert_eq!(state.engine.lead_hits_dropped, 8);
+    let mut d = LiveDetector::new(settings(), LiveLimits::default(), state);
+    assert_eq!(d.unreadable_replay(), 6);
+    assert_eq!(d.correlation_lost(), 7);
+    let saved: serde_json::Value = serde_json::from_str(&d.save_json().unwrap()).unwrap();
+    let old: serde_json::Value = serde_json::from_str(old).unwrap();
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&saved), keys(&old));
+    for k in [
+        "last_event",
+        "issued",
+        "expired_unjudged",
+        "unreadable_replay",
+    ] {
+        assert_eq!(saved[k], old[k], "{k}");
+    }
+    assert_eq!(saved["baseline"]["start"], 7);
 }

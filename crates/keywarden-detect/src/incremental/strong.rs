@@ -4,30 +4,30 @@
 
 use std::collections::BTreeMap;
 
-use keywarden_detect::rules::finding::{Finding, SESSION_LINK_NOTE, WITHDRAWN_TITLE};
-use keywarden_detect::rules::strong::issuance_window_at;
-use keywarden_detect::{Rule, TokenKind, TokenWindow};
+use super::record::Record;
+use crate::rules::finding::{Finding, SESSION_LINK_NOTE, WITHDRAWN_TITLE};
+use crate::rules::strong::issuance_window_at;
+use crate::{Rule, TokenKind, TokenWindow};
 use keywarden_model::{Alert, Severity, Timestamp};
-use keywarden_store::EventRow;
 use serde_json::json;
 
 use super::signins::session_key;
 use super::{
-    LiveDetector, NO_TENANT, Pending, Revision, RevisionAction, Span, alert_id, attack, fill,
-    links, non_empty,
+    Engine, NO_TENANT, Pending, Revision, RevisionAction, Span, alert_id, attack, fill, links,
+    non_empty,
 };
 
-impl LiveDetector {
+impl Engine {
     pub(super) fn fold(
         &mut self,
-        row: &EventRow,
-        obs: &super::observe::Observed,
+        row: &Record<'_>,
+        obs: &super::record::Observed,
         now: Timestamp,
         changed: &mut BTreeMap<String, ()>,
     ) {
         let settings = self.settings.clone();
         let cfg = &settings.config;
-        let tenant = row.tenant.as_deref().unwrap_or(NO_TENANT).to_string();
+        let tenant = row.tenant.unwrap_or(NO_TENANT).to_string();
         let time = row.time;
         if let Some(t) = time {
             self.state.signins.note_time(t);
@@ -40,11 +40,7 @@ impl LiveDetector {
                 self.session_signed_in(&session, row, changed);
             }
             if let Some(t) = time {
-                let stream = format!(
-                    "{}/{}",
-                    row.format,
-                    row.category.as_deref().unwrap_or_default()
-                );
+                let stream = format!("{}/{}", row.format, row.category.unwrap_or_default());
                 let c = self
                     .state
                     .coverage
@@ -62,15 +58,15 @@ impl LiveDetector {
             }
             if let Some(tok) = &row.token_id {
                 let at = time.unwrap_or(now.0);
-                let e = self.state.issued.entry(tok.clone()).or_insert(at);
+                let e = self.state.issued.entry(tok.to_string()).or_insert(at);
                 *e = (*e).max(at);
                 // A late sign-in clears a pending token: the lag tolerance at work.
-                self.state.pending.remove(tok);
+                self.state.pending.remove(*tok);
                 self.token_issued(&tenant, tok, row, changed);
             }
         }
         let margin = cfg.rules.ioc_ip.margin_days;
-        if let (Some(ip), Some(t)) = (row.client_ip.as_deref(), time)
+        if let (Some(ip), Some(t)) = (row.client_ip, time)
             && cfg.rules.ioc_ip.enabled
             && self
                 .settings
@@ -84,7 +80,7 @@ impl LiveDetector {
             };
             self.raise(&finding, &[&tenant, ip], row, changed);
         }
-        if let Some(k) = row.signing_key_id.as_deref()
+        if let Some(k) = row.signing_key_id
             && self.settings.config.rules.known_bad_key.enabled
             && self.settings.intel.key(k).is_some()
         {
@@ -95,13 +91,10 @@ impl LiveDetector {
             return;
         }
         let cfg = &self.settings.config;
-        if let Some(tt) = row.token_tenant.as_deref()
-            && cfg
-                .rules
-                .consumer_tenant_token
-                .flags(tt, row.tenant.as_deref())
+        if let Some(tt) = row.token_tenant
+            && cfg.rules.consumer_tenant_token.flags(tt, row.tenant)
         {
-            let client = row.client_app_id.as_deref().unwrap_or_default();
+            let client = row.client_app_id.unwrap_or_default();
             let finding = Finding::ConsumerTenant {
                 token_tenant: tt,
                 resource_tenant: &tenant,
@@ -111,15 +104,15 @@ impl LiveDetector {
         }
         let rule = &self.settings.config.rules.token_never_issued;
         let system = rule.exempts_logon_type(row.logon_type);
-        let exempt = rule.exempts_client(row.client_app_id.as_deref());
+        let exempt = rule.exempts_client(row.client_app_id);
         if !rule.enabled || system || exempt {
             return;
         }
-        let Some(tok) = row.token_id.as_deref() else {
+        let Some(tok) = row.token_id else {
             return;
         };
-        if let Some(u) = row.user.as_deref()
-            && TokenKind::of(Some(u), row.client_app_id.as_deref()) == TokenKind::Delegated
+        if let Some(u) = row.user
+            && TokenKind::of(Some(u), row.client_app_id) == TokenKind::Delegated
         {
             self.state.signins.add_token_user(u, time.unwrap_or(now.0));
         }
@@ -143,12 +136,12 @@ impl LiveDetector {
                 first: t,
                 last: t,
                 since: now.0,
-                user: row.user.clone(),
-                ip: row.client_ip.clone(),
-                app_id: row.app_id.clone(),
-                client_app_id: row.client_app_id.clone(),
-                session_id: row.session_id.clone(),
-                mailbox: row.mailbox.clone(),
+                user: row.user.map(str::to_string),
+                ip: row.client_ip.map(str::to_string),
+                app_id: row.app_id.map(str::to_string),
+                client_app_id: row.client_app_id.map(str::to_string),
+                session_id: row.session_id.map(str::to_string),
+                mailbox: row.mailbox.map(str::to_string),
                 records: Vec::new(),
                 links: serde_json::Value::Null,
                 issued_at: None,
@@ -160,7 +153,7 @@ impl LiveDetector {
             p.issued_at = Some(p.issued_at.map_or(iat, |x| x.min(iat)));
         }
         if p.records.len() < limit {
-            p.records.push(row.record_ref.clone());
+            p.records.push(row.record_ref.to_string());
         }
         links::add_row(&mut p.links, row);
     }
@@ -275,7 +268,7 @@ impl LiveDetector {
         &mut self,
         tenant: &str,
         tok: &str,
-        row: &EventRow,
+        row: &Record<'_>,
         changed: &mut BTreeMap<String, ()>,
     ) {
         let id = self
@@ -321,7 +314,7 @@ impl LiveDetector {
     fn session_signed_in(
         &mut self,
         session: &str,
-        row: &EventRow,
+        row: &Record<'_>,
         changed: &mut BTreeMap<String, ()>,
     ) {
         let Some(ids) = self.state.session_alerts.remove(session) else {
@@ -360,7 +353,7 @@ impl LiveDetector {
         &mut self,
         finding: &Finding<'_>,
         key: &[&str],
-        row: &EventRow,
+        row: &Record<'_>,
         changed: &mut BTreeMap<String, ()>,
     ) {
         let rule = finding.rule();

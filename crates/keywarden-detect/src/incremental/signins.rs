@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use keywarden_detect::{CoverageModel, Settings, SignInCategory};
+use super::record::Record;
+use crate::{CoverageModel, Settings, SignInCategory};
 use keywarden_model::Timestamp;
-use keywarden_store::EventRow;
 use serde::{Deserialize, Serialize};
 
 use super::NO_TENANT;
@@ -64,10 +64,10 @@ impl SignInsSeen {
     }
 
     /// Folds in one sign-in record; returns its interactive session key, if it has one.
-    pub(super) fn add(&mut self, row: &EventRow) -> Option<String> {
+    pub(super) fn add(&mut self, row: &Record<'_>) -> Option<String> {
         self.stale = true;
-        let tenant = row.tenant.as_deref().unwrap_or(NO_TENANT);
-        let category = SignInCategory::of_record(row.category.as_deref());
+        let tenant = row.tenant.unwrap_or(NO_TENANT);
+        let category = SignInCategory::of_record(row.category);
         if let (Some(c), Some(t)) = (category, row.time) {
             let hour = t.div_euclid(HOUR_MICROS);
             let h = self
@@ -84,7 +84,7 @@ impl SignInsSeen {
             h.first = h.first.min(t);
             h.last = h.last.max(t);
         }
-        if let Some(r) = row.app_id.as_deref() {
+        if let Some(r) = row.app_id {
             *self
                 .resources
                 .entry(tenant.to_string())
@@ -95,11 +95,8 @@ impl SignInsSeen {
         if category != Some(SignInCategory::Interactive) {
             return None;
         }
-        let (Some(se), Some(ip), Some(c)) = (
-            row.session_id.as_deref(),
-            row.client_ip.as_deref(),
-            row.client_app_id.as_deref(),
-        ) else {
+        let (Some(se), Some(ip), Some(c)) = (row.session_id, row.client_ip, row.client_app_id)
+        else {
             return None;
         };
         let key = session_key(tenant, se, ip, c);
@@ -109,7 +106,7 @@ impl SignInsSeen {
         Some(key)
     }
 
-    /// Notes the user names of a sign-in (see `keywarden_detect::identity::sign_in_user_names`).
+    /// Notes the user names of a sign-in (see `crate::identity::sign_in_user_names`).
     pub(super) fn add_users(&mut self, names: &[Option<String>; 2], at: i64) {
         for n in names.iter().flatten() {
             match self.users.get_mut(n) {
@@ -239,28 +236,28 @@ impl SignInsSeen {
             }
             self.resources.retain(|_, m| !m.is_empty());
         }
-        self.evicted += super::baseline::cap(&mut self.sessions, max, max, |t| *t);
-        self.evicted += super::baseline::cap(&mut self.users, max, max, |t| *t);
-        self.evicted += super::baseline::cap(&mut self.token_users, max, max, |t| *t);
+        self.evicted += super::leads::cap(&mut self.sessions, max, max, |t| *t);
+        self.evicted += super::leads::cap(&mut self.users, max, max, |t| *t);
+        self.evicted += super::leads::cap(&mut self.token_users, max, max, |t| *t);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keywarden_detect::{DetectConfig, TokenKind, TokenWindow, Unjudged};
+    use crate::{DetectConfig, TokenKind, TokenWindow, Unjudged};
 
-    fn sign_in(category: &str, minute: i64) -> EventRow {
-        EventRow {
-            role: "sign-in".into(),
-            tenant: Some("t1".into()),
-            category: Some(category.into()),
-            app_id: Some("00000002-0000-0ff1-ce00-000000000000".into()),
-            session_id: Some("s1".into()),
-            client_ip: Some("192.0.2.1".into()),
-            client_app_id: Some("c1".into()),
+    fn sign_in(category: &str, minute: i64) -> Record<'_> {
+        Record {
+            role: "sign-in",
+            tenant: Some("t1"),
+            category: Some(category),
+            app_id: Some("00000002-0000-0ff1-ce00-000000000000"),
+            session_id: Some("s1"),
+            client_ip: Some("192.0.2.1"),
+            client_app_id: Some("c1"),
             time: Some(1_700_000_000_000_000 + minute * 60_000_000),
-            ..EventRow::default()
+            ..Record::default()
         }
     }
 

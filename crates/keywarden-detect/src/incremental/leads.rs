@@ -1,11 +1,11 @@
 //! [`LiveBaseline`]: the detection pack's lead rules, incrementally, against a baseline learned
-//! live and kept in the detector state (a row of the store's baselines table).
+//! live and kept in the driver state (which `serve` saves as a row of its store's baselines table).
 //!
 //! The first `[detect] baseline.days` days of event time (7 by default, as in `hunt`) after
 //! the first mail access only *learn*: app pairs per tenant and per mailbox, each user's client
 //! apps with their last use, readers of mailboxes they do not own, and the mail operations per
 //! (tenant, client app). After that each mail access is judged with `hunt`'s conditions and
-//! thresholds (same keys, from `keywarden_detect::keys::keys_of`):
+//! thresholds (same keys, from `crate::keys::keys_of`):
 //!
 //! - `unexpected-mailbox-app`: an (AppId, ClientAppId) pair not learned for the tenant, else
 //!   (per mailbox, non-first-party client) not learned for that mailbox;
@@ -22,17 +22,17 @@
 
 use std::collections::HashMap;
 
-use keywarden_detect::rules::BaselineNote;
-use keywarden_detect::rules::finding::{Finding, day_start, is_first_use};
-use keywarden_detect::{Rule, Settings};
+use super::record::Record;
+use crate::rules::BaselineNote;
+use crate::rules::finding::{Finding, day_start, is_first_use};
+use crate::{Rule, Settings};
 use keywarden_model::time::MICROS_PER_DAY;
 use keywarden_model::{Severity, Timestamp};
-use keywarden_store::EventRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::alert_id;
-use super::observe::{LeadKey, Observed};
+use super::record::{LeadKey, Observed};
 
 /// One finding of a lead rule on one record.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ impl LiveBaseline {
     }
 
     /// Folds one event in; returns the lead findings it raises or extends.
-    pub fn fold(&mut self, row: &EventRow, obs: &Observed, s: &Settings) -> Vec<LeadHit> {
+    pub fn fold(&mut self, row: &Record<'_>, obs: &Observed, s: &Settings) -> Vec<LeadHit> {
         let Some(t) = row.time else {
             return Vec::new();
         };
@@ -154,15 +154,15 @@ impl LiveBaseline {
 
     fn judge(
         &mut self,
-        row: &EventRow,
+        row: &Record<'_>,
         obs: &Observed,
         t: i64,
         end: i64,
         s: &Settings,
     ) -> Vec<LeadHit> {
         let r = &s.config.rules;
-        let client = row.client_app_id.as_deref().unwrap_or_default();
-        let user = row.user.as_deref().unwrap_or_default();
+        let client = row.client_app_id.unwrap_or_default();
+        let user = row.user.unwrap_or_default();
         let allowed = s.config.allow.allows(client, user);
         let note = BaselineNote {
             source: "serve learning period",
@@ -243,7 +243,7 @@ impl LiveBaseline {
                     }
                     let list = self.fresh_readers.entry(i.clone()).or_default();
                     if !list.iter().any(|(x, _, _)| x == m) {
-                        list.push((m.clone(), t, row.record_ref.clone()));
+                        list.push((m.clone(), t, row.record_ref.to_string()));
                     }
                     if list.len() < r.cross_mailbox_access.min_mailboxes {
                         continue;

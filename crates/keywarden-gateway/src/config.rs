@@ -140,6 +140,9 @@ pub struct ConnectionsConfig {
     pub body_read_timeout_seconds: u64,
     /// After the first `body_read_timeout_seconds`, a body must average at least this rate.
     pub min_body_bytes_per_second: u64,
+    /// HTTP/2: a request (stream) not answered in full this many seconds after its head
+    /// arrived closes the connection.
+    pub http2_request_timeout_seconds: u64,
 }
 
 impl Default for ConnectionsConfig {
@@ -152,6 +155,7 @@ impl Default for ConnectionsConfig {
             tls_handshake_timeout_seconds: d.tls_handshake_timeout.as_secs(),
             body_read_timeout_seconds: d.body_read_timeout.as_secs(),
             min_body_bytes_per_second: d.min_body_bytes_per_second,
+            http2_request_timeout_seconds: d.http2_request_timeout.as_secs(),
         }
     }
 }
@@ -169,6 +173,7 @@ impl ConnectionsConfig {
             body_read_timeout: secs(self.body_read_timeout_seconds),
             min_body_bytes_per_second: self.min_body_bytes_per_second,
             http2: true,
+            http2_request_timeout: secs(self.http2_request_timeout_seconds),
         }
     }
 }
@@ -300,10 +305,20 @@ impl GatewayConfig {
                 c.tls_handshake_timeout_seconds,
             ),
             ("body_read_timeout_seconds", c.body_read_timeout_seconds),
+            (
+                "http2_request_timeout_seconds",
+                c.http2_request_timeout_seconds,
+            ),
         ] {
             if v == 0 {
                 return invalid(format!("connections.{what} must be at least 1"));
             }
+        }
+        if c.http2_request_timeout_seconds.saturating_mul(1000) <= self.decision_timeout_ms {
+            return invalid(format!(
+                "connections.http2_request_timeout_seconds ({}) must be longer than decision_timeout_ms ({} ms)",
+                c.http2_request_timeout_seconds, self.decision_timeout_ms
+            ));
         }
         if !(self.http_path_prefix.is_empty() || self.http_path_prefix.starts_with('/')) {
             return invalid("http_path_prefix must be empty or start with '/'".into());
@@ -338,6 +353,10 @@ mod tests {
         assert_eq!(c.identity_headers.sub, "X-Keywarden-Sub");
         assert_eq!(c.trusted_networks().unwrap().len(), 2);
         assert_eq!(c.unmatched, Unmatched::Allow);
+        assert_eq!(
+            c.connections.limits().http2_request_timeout,
+            std::time::Duration::from_secs(30)
+        );
     }
 
     #[test]
@@ -353,5 +372,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.routes[0].scopes, ["Mail.Read"]);
         assert_eq!(c.unmatched, Unmatched::Deny);
+        // An HTTP/2 request must be allowed longer than a decision may take.
+        let h2 = |t: &str| GatewayConfig::from_toml(t);
+        assert!(h2("[connections]\nhttp2_request_timeout_seconds = 0").is_err());
+        assert!(h2("[connections]\nhttp2_request_timeout_seconds = 2").is_err());
+        assert!(
+            h2("decision_timeout_ms = 1999\n[connections]\nhttp2_request_timeout_seconds = 2")
+                .is_ok()
+        );
     }
 }

@@ -309,3 +309,121 @@ fn regression_gateway_no_header_read_timeout() {
         .expect("the connection series in /.keywarden/metrics");
     assert!(timed_out >= 3, "{metrics}");
 }
+
+/// One raw HTTP/2 frame: length, type, flags, stream id, payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn regression_h2_drip_holds_a_stream_open() {
+    // Before: an HTTP/2 request counted as in progress until its response was sent, and nothing
+    // bounded how long that took. A client that never grants connection-level flow-control
+    // window gets 65 535 bytes of response bodies (about 3 300 401s), then every further
+    // response is stuck; dripping PINGs, it kept the connection busy for good: never idle, so
+    // neither the keep-alive idle limit nor shedding ever closed it (seen open after 10 s with
+    // 1 s timeouts). Now an HTTP/2 request not answered in full within
+    // `http2_request_timeout_seconds` of its head closes the connection.
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let k = keys();
+    let config = "decision_timeout_ms = 1000\n[connections]\nheader_read_timeout_seconds = 1\n\
+                  keep_alive_idle_seconds = 1\nbody_read_timeout_seconds = 1\n\
+                  http2_request_timeout_seconds = 3\n";
+    let gw = start(&k.policy, config, None);
+    let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend(h2_frame(0x4, 0, 0, &[]));
+    s.write_all(&out).unwrap();
+    // Responses completed so far: DATA frames carrying END_STREAM (a 401 always has a body).
+    let (mut buf, mut done, mut eof) = (Vec::new(), 0usize, false);
+    let mut pump = |s: &mut std::net::TcpStream, done: &mut usize| {
+        let mut chunk = [0u8; 65536];
+        match s.read(&mut chunk) {
+            Ok(0) => eof = true,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+        while buf.len() >= 9 {
+            let len = usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
+            if buf.len() < 9 + len {
+                break;
+            }
+            if buf[3] == 0x0 && buf[4] & 0x1 != 0 {
+                *done += 1;
+            }
+            buf.drain(..9 + len);
+        }
+        eof
+    };
+    // GET / with no credentials, 50 at a time (under the 200 concurrent streams allowed),
+    // until responses stop completing. HPACK: :method GET, :path /, :scheme http (static
+    // 2, 4, 6), :authority "x" (literal, name 1).
+    let (mut sent, mut stream) = (0usize, 1u32);
+    let stalled = loop {
+        assert!(
+            sent < 6000,
+            "responses never stalled ({done} of {sent} done)"
+        );
+        let mut batch = Vec::new();
+        for _ in 0..50 {
+            batch.extend(h2_frame(
+                0x1,
+                0x5,
+                stream,
+                &[0x82, 0x84, 0x86, 0x01, 0x01, b'x'],
+            ));
+            stream += 2;
+            sent += 1;
+        }
+        s.write_all(&batch).unwrap();
+        let t = Instant::now();
+        while done < sent && t.elapsed() < Duration::from_millis(500) {
+            assert!(
+                !pump(&mut s, &mut done),
+                "closed while requests were answered"
+            );
+        }
+        if done < sent {
+            break Instant::now();
+        }
+    };
+    assert!(
+        done > 3000,
+        "{done} of {sent} answered before the window ran out"
+    );
+    // Drip: a PING every 200 ms for 8 s, or until the gateway closes the connection.
+    let mut closed_after = None;
+    let mut n = 0u64;
+    while stalled.elapsed() < Duration::from_secs(8) {
+        let ping = h2_frame(0x6, 0, 0, &n.to_be_bytes());
+        n += 1;
+        if s.write_all(&ping).is_err() || closed_within(&mut s, Duration::from_millis(200)) {
+            closed_after = Some(stalled.elapsed());
+            break;
+        }
+    }
+    let closed_after = closed_after.expect("stuck HTTP/2 streams kept their connection open");
+    // The oldest stuck request began at most ~0.6 s before the stall was seen: 3 s from then.
+    assert!(
+        closed_after >= Duration::from_millis(2300) && closed_after < Duration::from_secs(5),
+        "closed {closed_after:?} after the stall"
+    );
+    // A good client is still served, and the close is counted.
+    let ok = traefik(
+        gw.addr,
+        Some(&format!("Bearer {}", k.valid("uti-after-drip"))),
+    );
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let metrics = http(gw.addr, "GET", "/.keywarden/metrics", &[]).body;
+    assert!(
+        metrics.contains("keywarden_gateway_connections_timed_out_total 1\n"),
+        "{metrics}"
+    );
+}

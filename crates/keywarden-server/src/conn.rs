@@ -5,7 +5,10 @@
 //! is awaited until its head is complete, so also between keep-alive requests; and a first
 //! request that has not begun `header_read_timeout` after the connection is ready closes it,
 //! whatever the protocol), a keep-alive idle limit, a request-body stall timeout and
-//! minimum rate ([`TimedBody`]), and a cap on open connections with fair shedding: when the
+//! minimum rate ([`TimedBody`]), on HTTP/2 a deadline for each request in progress (a stream
+//! not answered in full within [`ConnLimits::http2_request_timeout`] of its head closes the
+//! connection: a request in progress otherwise exempts it from every other deadline), and a
+//! cap on open connections with fair shedding: when the
 //! cap is reached (or `accept` fails for want of descriptors), the connection idle for longest
 //! (no request in progress: handshaking, sending headers or between requests) is closed to
 //! make room; only when every connection is busy serving a request is the new one refused.
@@ -60,6 +63,10 @@ pub struct ConnLimits {
     /// Also speak HTTP/2 (cleartext prior knowledge, or ALPN `h2` over TLS); `serve` speaks
     /// HTTP/1.1 only, the gateway both (Envoy's gRPC `ext_authz` client uses HTTP/2).
     pub http2: bool,
+    /// HTTP/2: a request (stream) not answered in full this long after its head arrived closes
+    /// the connection (a stream held open by a shut flow-control window or a dripped body
+    /// would otherwise keep the connection busy, never idle, for good).
+    pub http2_request_timeout: Duration,
 }
 
 impl Default for ConnLimits {
@@ -72,6 +79,7 @@ impl Default for ConnLimits {
             body_read_timeout: Duration::from_secs(10),
             min_body_bytes_per_second: 1024,
             http2: false,
+            http2_request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -111,14 +119,16 @@ fn parse_fd_limit(limits: &str) -> Option<u64> {
 }
 
 /// What the registry knows of one connection's requests.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct SlotState {
-    /// Requests in progress.
-    busy: usize,
+    /// The requests in progress: (request number, when it began), oldest first.
+    started: Vec<(u64, Instant)>,
     /// When the last one ended (or the connection was accepted).
     since: Instant,
     /// Requests begun so far.
     requests: u64,
+    /// The connection speaks HTTP/2 (seen on its first request): its requests have a deadline.
+    http2: bool,
 }
 
 /// One open connection, as the registry sees it.
@@ -133,9 +143,10 @@ impl Slot {
     fn new() -> Slot {
         Slot {
             state: Mutex::new(SlotState {
-                busy: 0,
+                started: Vec::new(),
                 since: Instant::now(),
                 requests: 0,
+                http2: false,
             }),
             shed: Notify::new(),
         }
@@ -148,27 +159,38 @@ impl Slot {
     /// Since when the connection has had no request in progress (`None`: busy).
     fn idle_since(&self) -> Option<Instant> {
         let s = self.lock();
-        (s.busy == 0).then_some(s.since)
+        s.started.is_empty().then_some(s.since)
     }
 }
 
 /// Marks its connection busy while alive (a request being served, until its body is sent).
-struct Busy(Arc<Slot>);
+struct Busy {
+    slot: Arc<Slot>,
+    /// The request's number on its connection.
+    n: u64,
+}
 
 impl Busy {
-    fn new(slot: &Arc<Slot>) -> Busy {
+    fn new(slot: &Arc<Slot>, http2: bool) -> Busy {
         let mut s = slot.lock();
-        s.busy += 1;
         s.requests += 1;
+        let n = s.requests;
+        s.started.push((n, Instant::now()));
+        s.http2 |= http2;
         drop(s);
-        Busy(slot.clone())
+        Busy {
+            slot: slot.clone(),
+            n,
+        }
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        let mut s = self.0.lock();
-        s.busy = s.busy.saturating_sub(1);
+        let mut s = self.slot.lock();
+        if let Some(i) = s.started.iter().position(|(n, _)| *n == self.n) {
+            s.started.remove(i);
+        }
         s.since = Instant::now();
     }
 }
@@ -303,12 +325,21 @@ enum Ended {
     Stopped,
 }
 
-/// When a connection with no request in progress must end: `idle` after its last request
+/// When a connection must end. With no request in progress: `idle` after its last request
 /// ended (or it was accepted), and, before its first request has begun, `first` after it was
-/// ready (`ready`: the TLS handshake done). `None` while a request is in progress.
-fn idle_deadline(s: SlotState, ready: Instant, idle: Duration, first: Duration) -> Option<Instant> {
-    if s.busy > 0 {
-        return None;
+/// ready (`ready`: the TLS handshake done). With requests in progress: on HTTP/2, `request`
+/// after the oldest of them began (a stream not answered in full by then, e.g. a client that
+/// keeps its flow-control window shut and drips frames, closes the connection); on HTTP/1.1,
+/// `None` (hyper's header-read timeout and [`TimedBody`] bound the request there).
+fn deadline(
+    s: &SlotState,
+    ready: Instant,
+    idle: Duration,
+    first: Duration,
+    request: Duration,
+) -> Option<Instant> {
+    if let Some((_, oldest)) = s.started.first() {
+        return s.http2.then(|| *oldest + request);
     }
     let deadline = s.since + idle;
     Some(if s.requests == 0 {
@@ -319,25 +350,27 @@ fn idle_deadline(s: SlotState, ready: Instant, idle: Duration, first: Duration) 
 }
 
 /// Resolves when the connection must end: shed, idle past the keep-alive limit, no first
-/// request within `first` of being ready, or shutdown.
-async fn watchdog(
-    slot: &Slot,
-    idle: Duration,
-    first: Duration,
-    stop: &mut watch::Receiver<bool>,
-) -> Ended {
+/// request within `first` of being ready, an HTTP/2 request not answered within `request`, or
+/// shutdown.
+async fn watchdog(slot: &Slot, limits: &ConnLimits, stop: &mut watch::Receiver<bool>) -> Ended {
+    let (idle, first) = (limits.keep_alive_idle, limits.header_read_timeout);
+    let request = limits.http2_request_timeout;
+    // A request may begin at any moment: look again at least every `request` (on a connection
+    // that may speak HTTP/2), so that its deadline is kept to the tick.
+    let horizon = if limits.http2 { request } else { idle };
     let ready = Instant::now();
-    let mut check = ready + idle.min(first);
+    let mut check = ready + idle.min(first).min(horizon);
     loop {
         tokio::select! {
             () = slot.shed.notified() => return Ended::Shed,
             _ = stop.changed() => return Ended::Stopped,
             () = tokio::time::sleep_until(check) => {
                 let now = Instant::now();
-                match idle_deadline(*slot.lock(), ready, idle, first) {
+                let due = deadline(&slot.lock(), ready, idle, first, request);
+                match due {
                     Some(deadline) if now >= deadline => return Ended::TimedOut,
-                    Some(deadline) => check = deadline,
-                    None => check = now + idle,
+                    Some(deadline) => check = deadline.min(now + horizon),
+                    None => check = now + horizon,
                 }
             }
         }
@@ -414,7 +447,7 @@ async fn serve_http<I>(
     let (router, metrics, busy_slot) =
         (shared.router.clone(), shared.metrics.clone(), slot.clone());
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let busy = Busy::new(&busy_slot);
+        let busy = Busy::new(&busy_slot, req.version() == hyper::Version::HTTP_2);
         let mut req = req.map(|b| Body::new(TimedBody::new(b, limits, metrics.clone())));
         req.extensions_mut().insert(ConnectInfo(Peer(peer)));
         let mut router = router.clone();
@@ -445,7 +478,6 @@ async fn serve_http<I>(
     };
     let conn = builder.serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
-    let first = limits.header_read_timeout;
     let ended = tokio::select! {
         r = conn.as_mut() => {
             let timed_out = r.is_err_and(|e| {
@@ -456,7 +488,7 @@ async fn serve_http<I>(
             }
             return;
         }
-        e = watchdog(slot, limits.keep_alive_idle, first, &mut stop) => e,
+        e = watchdog(slot, &limits, &mut stop) => e,
     };
     match ended {
         Ended::Shed => {}
@@ -608,31 +640,78 @@ mod tests {
     #[test]
     fn a_connection_without_a_first_request_ends_at_the_header_timeout() {
         let t = Instant::now();
-        let (idle, first) = (Duration::from_secs(30), Duration::from_secs(10));
+        let (idle, first, request) = (
+            Duration::from_secs(30),
+            Duration::from_secs(10),
+            Duration::from_secs(20),
+        );
         let fresh = SlotState {
-            busy: 0,
+            started: Vec::new(),
             since: t,
             requests: 0,
+            http2: false,
         };
         // Ready (handshake done) 2 s after accept: 10 s from then, before the idle limit.
         let ready = t + Duration::from_secs(2);
         assert_eq!(
-            idle_deadline(fresh, ready, idle, first),
+            deadline(&fresh, ready, idle, first, request),
             Some(ready + first)
         );
         // After a request: the keep-alive idle limit from its end.
         let served = SlotState {
             requests: 1,
             since: t + Duration::from_secs(5),
-            ..fresh
+            ..fresh.clone()
         };
         assert_eq!(
-            idle_deadline(served, ready, idle, first),
+            deadline(&served, ready, idle, first, request),
             Some(t + Duration::from_secs(35))
         );
-        // A request in progress never times out here.
-        let busy = SlotState { busy: 1, ..served };
-        assert_eq!(idle_deadline(busy, ready, idle, first), None);
+        // An HTTP/1.1 request in progress never times out here.
+        let busy = SlotState {
+            started: vec![(2, t + Duration::from_secs(6))],
+            ..served.clone()
+        };
+        assert_eq!(deadline(&busy, ready, idle, first, request), None);
+    }
+
+    #[test]
+    fn regression_http2_requests_in_progress_have_a_deadline() {
+        // Before: any request in progress exempted its connection from every deadline, so an
+        // HTTP/2 stream held open (shut flow-control window, dripped frames) kept it for good.
+        let t = Instant::now();
+        let (idle, first, request) = (
+            Duration::from_secs(30),
+            Duration::from_secs(10),
+            Duration::from_secs(20),
+        );
+        let busy = SlotState {
+            started: vec![
+                (3, t + Duration::from_secs(4)),
+                (5, t + Duration::from_secs(9)),
+            ],
+            since: t,
+            requests: 5,
+            http2: true,
+        };
+        // The oldest request in progress sets the deadline.
+        assert_eq!(
+            deadline(&busy, t, idle, first, request),
+            Some(t + Duration::from_secs(24))
+        );
+        // Its end moves the deadline to the next one's.
+        let slot = Arc::new(Slot::new());
+        let a = Busy::new(&slot, true);
+        let b = Busy::new(&slot, true);
+        let b_start = slot.lock().started[1].1;
+        drop(a);
+        assert_eq!(
+            deadline(&slot.lock(), t, idle, first, request),
+            Some(b_start + request)
+        );
+        drop(b);
+        assert!(slot.lock().started.is_empty());
+        assert!(slot.idle_since().is_some());
     }
 
     #[tokio::test]
@@ -642,7 +721,7 @@ mod tests {
         let (a, sa) = r.admit(2, &m).unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
         let (_b, sb) = r.admit(2, &m).unwrap();
-        let busy_b = Busy::new(&sb);
+        let busy_b = Busy::new(&sb, false);
         // Full: the idle one (a) is shed, not the busy one.
         let (_c, sc) = r.admit(2, &m).unwrap();
         assert!(!r.lock().contains_key(&a));
@@ -652,7 +731,7 @@ mod tests {
                 .is_ok(),
             "a was told to close"
         );
-        let _busy_c = Busy::new(&sc);
+        let _busy_c = Busy::new(&sc, false);
         assert!(r.admit(2, &m).is_none(), "all busy: refused");
         drop(busy_b);
         assert!(r.admit(2, &m).is_some(), "b idle again: shed for room");

@@ -3,7 +3,7 @@
 //! (`serve`'s, the events arriving in event-time order in batches) raise the same strong
 //! alerts: rule ids, severities and record ids, over tenants of several seeds and shapes.
 //! Alert ids differ by design (`hunt`'s name the run's keys, live ones are `live-` hashes) and
-//! leads are judged against different baselines (`docs/DETECTIONS.md`, *Live and batch*).
+//! leads are judged against different baselines (`docs/SERVE.md`, *Live detection*).
 
 use std::sync::Arc;
 
@@ -92,7 +92,8 @@ type Judged = Vec<(String, Severity, Vec<String>)>;
 
 /// The strong rules the incremental driver runs (`token-beyond-lifetime` and `app-takeover`
 /// need the whole input: a token's `IssuedAtTime` against its last use, directory changes
-/// against later mail reads; `serve` does not run them, as `docs/DETECTIONS.md` says).
+/// against later mail reads; `serve` does not run them, as `docs/SERVE.md`, *Live detection*,
+/// says).
 fn live_strong(rule: &str) -> bool {
     [
         Rule::TokenNeverIssued,

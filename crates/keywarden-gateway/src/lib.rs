@@ -9,7 +9,8 @@
 //!
 //! What this crate owns:
 //! - [`check`]: one check → [`check::Decision`]: flood buckets, `Bearer` credentials, the
-//!   verdict [`cache`], validation off the async workers under a timeout, route policy
+//!   verdict [`cache`], validation (on the async worker when the key is at hand, else on the
+//!   blocking pool under a timeout), route policy
 //!   ([`route`]), identity headers ([`identity`]). Every error path refuses (fail closed).
 //! - [`http`] and [`grpc`] (+ [`envoy`] messages): the proxy protocols on one listener
 //!   ([`server`], optional TLS), on `keywarden serve`'s accept loop (`keywarden_server::conn`:

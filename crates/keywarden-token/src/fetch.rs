@@ -22,6 +22,11 @@ use crate::reason::{KeyWarning, PolicyError};
 /// Largest key document accepted, in bytes.
 pub const MAX_DOCUMENT: u64 = 1 << 20;
 
+/// A key lookup that would have to refresh a remote key set first (see
+/// [`RemoteKeys::get_cached`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WouldRefresh;
+
 /// Fetches a URL's body. Injected so that tests and embedders can substitute transport.
 pub trait Fetch: Send + Sync {
     fn get(&self, url: &str) -> Result<Vec<u8>, String>;
@@ -308,6 +313,21 @@ impl RemoteKeys {
         };
         drop(claim);
         key
+    }
+
+    /// As [`RemoteKeys::get`] but never fetching: `Err(WouldRefresh)` when `get` would start a
+    /// refresh (the set is past its TTL, or `kid` is unknown, and the minimum interval since the
+    /// last attempt has passed, and no refresh is in flight). An async caller answers from here
+    /// on its own thread and hands only those lookups to a thread that may wait on the network.
+    pub fn get_cached(&self, kid: &str, now: i64) -> Result<Option<Arc<LoadedKey>>, WouldRefresh> {
+        let st = self.lock();
+        let stale = now.saturating_sub(st.fetched_at) >= self.ttl;
+        let unknown = !st.set.keys.contains_key(kid);
+        let may_refresh = now.saturating_sub(st.last_attempt) >= self.min_interval;
+        if (stale || unknown) && may_refresh && !st.fetching {
+            return Err(WouldRefresh);
+        }
+        Ok(st.set.keys.get(kid).cloned())
     }
 
     /// The current keys, without refreshing.

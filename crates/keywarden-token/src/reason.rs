@@ -13,6 +13,10 @@ pub const EVIDENCE_MAX: usize = 96;
 /// Copies at most [`EVIDENCE_MAX`] characters of `s`, replacing control characters, so that
 /// evidence can be printed safely.
 pub fn evidence(s: &str) -> String {
+    // Short printable ASCII (nearly every value) is kept as is.
+    if s.len() <= EVIDENCE_MAX && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return s.to_owned();
+    }
     let mut out: String = s
         .chars()
         .take(EVIDENCE_MAX)
@@ -293,5 +297,12 @@ mod tests {
         let long = "a".repeat(500);
         assert_eq!(evidence(&long).chars().count(), EVIDENCE_MAX + 1);
         assert_eq!(evidence("a\0b"), "a\u{fffd}b");
+        // The printable-ASCII fast path keeps exactly the slow path's results at its edges.
+        let max = "b".repeat(EVIDENCE_MAX);
+        assert_eq!(evidence(&max), max);
+        assert_eq!(evidence(&format!("{max}c")), format!("{max}…"));
+        assert_eq!(evidence("a\u{7f}b"), "a\u{fffd}b");
+        assert_eq!(evidence("a\u{85}b"), "a\u{fffd}b");
+        assert_eq!(evidence("José"), "José");
     }
 }

@@ -13,7 +13,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::crypto::Alg;
-use crate::fetch::{CachePolicy, Fetch, HttpFetcher, OwnedKeyContext, RemoteKeys, RemoteSource};
+use crate::fetch::{
+    CachePolicy, Fetch, HttpFetcher, OwnedKeyContext, RemoteKeys, RemoteSource, WouldRefresh,
+};
 use crate::jose::{
     Header, b64_decode, b64_decode_buf, media_type_is, numeric_date, parse_claims, split,
 };
@@ -138,10 +140,17 @@ impl Block {
             }
         }
     }
-    fn lookup(&self, kid: &str, now: i64) -> Option<Arc<LoadedKey>> {
+    /// The key `kid` at `now`; with `fetch` false, `Err` instead of refreshing a remote set.
+    fn lookup(
+        &self,
+        kid: &str,
+        now: i64,
+        fetch: bool,
+    ) -> Result<Option<Arc<LoadedKey>>, WouldRefresh> {
         match &self.keys {
-            Keys::Static(s) => s.keys.get(kid).cloned(),
-            Keys::Remote(r) => r.get(kid, now),
+            Keys::Static(s) => Ok(s.keys.get(kid).cloned()),
+            Keys::Remote(r) if fetch => Ok(r.get(kid, now)),
+            Keys::Remote(r) => r.get_cached(kid, now),
         }
     }
     /// Lookup that never touches the network (used only to explain a rejection).
@@ -150,6 +159,19 @@ impl Block {
             Keys::Static(s) => s.keys.contains_key(kid),
             Keys::Remote(r) => r.current().keys.contains_key(kid),
         }
+    }
+}
+
+/// Why [`Validator::validate_inner`] stopped short of a verdict: a rejection, or (lookups that
+/// may not fetch) a key set that would have to be refreshed first.
+enum Halt {
+    Rejected(Rejection),
+    WouldRefresh,
+}
+
+impl From<Rejection> for Halt {
+    fn from(r: Rejection) -> Halt {
+        Halt::Rejected(r)
     }
 }
 
@@ -298,6 +320,35 @@ impl Validator {
     /// Validates at time `now` (unix seconds): the caller's clock, never the wall clock read
     /// here, so that a verdict is reproducible (`keywarden verify --now`) and tests drive time.
     pub fn validate_at(&self, token: &str, now: i64) -> Result<VerifiedToken, Rejection> {
+        self.validate_inner(token, now, true)
+            .map_err(|halt| match halt {
+                Halt::Rejected(r) => r,
+                // Unreachable with `fetch` true; refuse rather than trust, if it ever were not.
+                Halt::WouldRefresh => Rejection::UnknownKid {
+                    kid: String::new(),
+                    issuer_id: String::new(),
+                },
+            })
+    }
+
+    /// As [`Validator::validate_at`], but never waiting on the network: `None` when the token's
+    /// key lookup would first have to refresh a remote key set (past its TTL, or an unknown
+    /// `kid`, see [`RemoteKeys::get_cached`]); call `validate_at` where blocking is allowed then.
+    /// Otherwise the same verdict `validate_at` gives. For async callers (`keywarden gateway`):
+    /// a validation is tens of microseconds of CPU, cheaper than a hop to a blocking pool.
+    pub fn validate_cached_at(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Option<Result<VerifiedToken, Rejection>> {
+        match self.validate_inner(token, now, false) {
+            Ok(v) => Some(Ok(v)),
+            Err(Halt::Rejected(r)) => Some(Err(r)),
+            Err(Halt::WouldRefresh) => None,
+        }
+    }
+
+    fn validate_inner(&self, token: &str, now: i64, fetch: bool) -> Result<VerifiedToken, Halt> {
         let c = split(token, self.max_token_bytes)?;
         let header = Header::parse(c.header_b64)?;
         let alg = Alg::parse(&header.alg).ok_or_else(|| Rejection::UnsupportedAlg {
@@ -305,55 +356,59 @@ impl Validator {
         })?;
         let kid = header.kid.as_str();
         if self.deny.contains(kid) {
-            return Err(Rejection::DeniedKey { kid: evidence(kid) });
+            return Err(Halt::Rejected(Rejection::DeniedKey { kid: evidence(kid) }));
         }
         let (mut claims, payload) = parse_claims(c.payload_b64)?;
         let iss = match claims.take("iss") {
             Some(Value::String(s)) => s,
-            _ => return Err(Rejection::MissingIssuer),
+            _ => return Err(Halt::Rejected(Rejection::MissingIssuer)),
         };
         let mut candidates = self
             .blocks
             .iter()
             .filter_map(|b| b.match_issuer(&iss).map(|t| (b, t)));
         let Some(first) = candidates.next() else {
-            return Err(Rejection::UntrustedIssuer {
+            return Err(Halt::Rejected(Rejection::UntrustedIssuer {
                 iss: evidence(&iss),
-            });
+            }));
         };
-        let found = std::iter::once(first)
-            .chain(candidates)
-            .find_map(|(b, t)| b.lookup(kid, now).map(|k| (b, t, k)));
+        let mut found = None;
+        for (b, t) in std::iter::once(first).chain(candidates) {
+            if let Some(k) = b.lookup(kid, now, fetch).map_err(|_| Halt::WouldRefresh)? {
+                found = Some((b, t, k));
+                break;
+            }
+        }
         let Some((block, iss_tenant, key)) = found else {
             let issuer_id = first.0.id.clone();
             if let Some(owner) = self.blocks.iter().find(|b| b.holds(kid)) {
-                return Err(Rejection::KeyNotBoundToIssuer {
+                return Err(Halt::Rejected(Rejection::KeyNotBoundToIssuer {
                     kid: evidence(kid),
                     owner: owner.id.clone(),
                     issuer_id,
-                });
+                }));
             }
-            return Err(Rejection::UnknownKid {
+            return Err(Halt::Rejected(Rejection::UnknownKid {
                 kid: evidence(kid),
                 issuer_id,
-            });
+            }));
         };
         if let Some(typ) = &header.typ
             && !block.token_types.iter().any(|t| media_type_is(typ, t))
         {
-            return Err(Rejection::BadTyp { typ: evidence(typ) });
+            return Err(Halt::Rejected(Rejection::BadTyp { typ: evidence(typ) }));
         }
         if !key.key.allows(alg) {
-            return Err(Rejection::AlgNotAllowed {
+            return Err(Halt::Rejected(Rejection::AlgNotAllowed {
                 alg: alg.name().into(),
                 kid: evidence(kid),
                 issuer_id: block.id.clone(),
-            });
+            }));
         }
         let tid = match claims.take("tid") {
             None => None,
             Some(Value::String(s)) => Some(s),
-            Some(_) => return Err(Rejection::BadClaimType { claim: "tid" }),
+            Some(_) => return Err(Halt::Rejected(Rejection::BadClaimType { claim: "tid" })),
         };
         if let Some(ki) = &key.issuer {
             let agrees = match ki.split_once(TENANT_PLACEHOLDER) {
@@ -366,28 +421,28 @@ impl Validator {
                 }),
             };
             if !agrees {
-                return Err(Rejection::KeyIssuerMismatch {
+                return Err(Halt::Rejected(Rejection::KeyIssuerMismatch {
                     kid: evidence(kid),
                     key_issuer: evidence(ki),
                     iss: evidence(&iss),
-                });
+                }));
             }
         }
         if let Some(nb) = key.not_before
             && now < nb
         {
-            return Err(Rejection::KeyNotYetValid {
+            return Err(Halt::Rejected(Rejection::KeyNotYetValid {
                 kid: evidence(kid),
                 not_before: nb,
-            });
+            }));
         }
         if let Some(na) = key.not_after
             && now > na
         {
-            return Err(Rejection::KeyExpired {
+            return Err(Halt::Rejected(Rejection::KeyExpired {
                 kid: evidence(kid),
                 not_after: na,
-            });
+            }));
         }
         let (mut buf, mut spill) = ([0u8; SIGNATURE_INLINE], Vec::new());
         let signature = b64_decode_buf(c.signature_b64, "signature", &mut buf, &mut spill)?;
@@ -400,21 +455,21 @@ impl Validator {
                 issuer_id: block.id.clone(),
             })?;
             if !is_lower_guid(t) {
-                return Err(Rejection::BadTenant { tid: evidence(t) });
+                return Err(Halt::Rejected(Rejection::BadTenant { tid: evidence(t) }));
             }
             if !block.tenants.iter().any(|x| x == t) {
-                return Err(Rejection::TenantNotAllowed {
+                return Err(Halt::Rejected(Rejection::TenantNotAllowed {
                     tid: evidence(t),
                     issuer_id: block.id.clone(),
-                });
+                }));
             }
             if let Some(it) = iss_tenant
                 && it != t
             {
-                return Err(Rejection::TenantIssuerMismatch {
+                return Err(Halt::Rejected(Rejection::TenantIssuerMismatch {
                     tid: evidence(t),
                     iss_tenant: evidence(it),
-                });
+                }));
             }
         }
         let aud_raw = claims.take("aud").ok_or(Rejection::MissingAudience)?;
@@ -425,35 +480,39 @@ impl Validator {
                 .map(|v| v.as_str().map(str::to_owned))
                 .collect::<Option<Vec<_>>>()
                 .ok_or(Rejection::BadAudience)?,
-            _ => return Err(Rejection::BadAudience),
+            _ => return Err(Halt::Rejected(Rejection::BadAudience)),
         };
         if !aud.iter().any(|a| block.audiences.contains(a)) {
-            return Err(Rejection::AudienceMismatch {
+            return Err(Halt::Rejected(Rejection::AudienceMismatch {
                 aud: aud.iter().take(8).map(|a| evidence(a)).collect(),
-            });
+            }));
         }
         let leeway = self.leeway;
         let exp = numeric_date(claims.get("exp"), "exp")?
             .ok_or(Rejection::MissingClaim { claim: "exp" })?;
         if now.saturating_sub(leeway) >= exp {
-            return Err(Rejection::Expired { exp, now, leeway });
+            return Err(Halt::Rejected(Rejection::Expired { exp, now, leeway }));
         }
         let nbf = numeric_date(claims.get("nbf"), "nbf")?;
         if let Some(nbf) = nbf
             && nbf > now.saturating_add(leeway)
         {
-            return Err(Rejection::NotYetValid { nbf, now, leeway });
+            return Err(Halt::Rejected(Rejection::NotYetValid { nbf, now, leeway }));
         }
         let iat = numeric_date(claims.get("iat"), "iat")?;
         if let Some(iat) = iat
             && iat > now.saturating_add(leeway)
         {
-            return Err(Rejection::IssuedInFuture { iat, now, leeway });
+            return Err(Halt::Rejected(Rejection::IssuedInFuture {
+                iat,
+                now,
+                leeway,
+            }));
         }
         let sub = match claims.take("sub") {
             None => None,
             Some(Value::String(s)) => Some(s),
-            Some(_) => return Err(Rejection::BadClaimType { claim: "sub" }),
+            Some(_) => return Err(Halt::Rejected(Rejection::BadClaimType { claim: "sub" })),
         };
         let issuer_id = block.id.clone();
         Ok(VerifiedToken {

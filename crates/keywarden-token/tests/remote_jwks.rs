@@ -332,3 +332,46 @@ fn regression_jwks_refetch_blocks_other_requests() {
     assert_eq!(check(&v, &third, NOW + 30), "unknown-kid");
     assert_eq!(v.remote_fetch_count("idp"), Some(3));
 }
+
+/// `validate_cached_at` (the gateway's path on its async workers) never fetches: it answers from
+/// the cached set, and hands back (`None`) exactly the lookups `validate_at` would refresh for:
+/// a set past its TTL, or an unknown kid once the minimum interval has passed.
+#[test]
+fn cached_validation_never_fetches_and_defers_refreshes() {
+    let srv = Server::start();
+    let (a, b) = (TestKey::p256("key-a"), TestKey::p256("key-b"));
+    srv.set("/jwks", jwks(&[&a]));
+    let v = load(&policy(
+        &format!("jwks_uri='{}'", srv.url("/jwks")),
+        "jwks_cache_ttl_seconds = 600\nrefresh_interval_seconds = 60",
+    ));
+    let hits = srv.hits();
+    let (ta, tb) = (
+        a.token("ES256", &claims_idp()),
+        b.token("ES256", &claims_idp()),
+    );
+    let cached = |t: &str, now: i64| {
+        v.validate_cached_at(t, now)
+            .map(|r| r.map_or_else(|e| e.code().to_owned(), |_| "ok".to_owned()))
+    };
+    // Fresh set, known kid: the same verdict as validate_at.
+    assert_eq!(cached(&ta, NOW + 1).as_deref(), Some("ok"));
+    // Unknown kid within the minimum interval: answered from the cache, as validate_at would.
+    assert_eq!(cached(&tb, NOW + 30).as_deref(), Some("unknown-kid"));
+    // Unknown kid after the interval: validate_at would refresh, so cached defers.
+    assert_eq!(cached(&tb, NOW + 61), None);
+    // Past the TTL even a known kid defers.
+    assert_eq!(cached(&ta, NOW + 600), None);
+    // A refused token is refused whatever the key set says (no lookup needed).
+    assert_eq!(
+        cached("e30.e30.", NOW + 600).as_deref(),
+        Some(check(&v, "e30.e30.", NOW).as_str())
+    );
+    assert_eq!(srv.hits(), hits, "validate_cached_at fetched");
+    assert_eq!(v.remote_fetch_count("idp"), Some(1));
+    // validate_at does the refresh; afterwards the cached path answers again.
+    srv.set("/jwks", jwks(&[&a, &b]));
+    assert_eq!(check(&v, &tb, NOW + 61), "ok");
+    assert_eq!(cached(&tb, NOW + 62).as_deref(), Some("ok"));
+    assert_eq!(cached(&ta, NOW + 62).as_deref(), Some("ok"));
+}

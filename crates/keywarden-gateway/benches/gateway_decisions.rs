@@ -16,12 +16,18 @@
 //! process, clients, the gateway's runtime workers); each phase a fixed number of requests per
 //! thread, phases interleaved in `ROUNDS` rounds and the best round of each reported (the
 //! machine is shared). Besides wall-clock rates, each phase reports the process's CPU time per
-//! decision (gateway and clients together, from `/proc/self/stat`; nginx is another process),
-//! which the machine's other load does not change much. Flood control off (it would refuse a
+//! decision (gateway and clients together, from `/proc/self/stat`; nginx is another process)
+//! and the gateway's own (that less the client threads', measured per thread), which the
+//! machine's other load does not change much. Flood control off (it would refuse a
 //! benchmark), decision log on (to a temporary file), as deployed.
 //!
-//! Run: `cargo bench -p keywarden-gateway --bench gateway_decisions` (about a minute, most of it
-//! signing tokens). `KEYWARDEN_BENCH_PHASES=inproc,miss,warm,nginx` (any subset) and
+//! 4. the gateway called as Envoy calls it: gRPC `envoy.service.auth.v3.Authorization/Check` from
+//!    a tonic client keeping `GRPC_IN_FLIGHT` calls in flight over `GRPC_CONNS` HTTP/2
+//!    connections (Envoy multiplexes `ext_authz` calls on h2), on cache misses and warm.
+//!
+//! Run: `cargo bench -p keywarden-gateway --bench gateway_decisions` (a minute or two, most of it
+//! signing tokens). `KEYWARDEN_BENCH_PHASES=inproc,miss,warm,grpc-miss,grpc-warm,nginx` (any
+//! subset) and
 //! `KEYWARDEN_BENCH_ROUNDS=N` select what runs, e.g. to profile one phase with `perf record`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(unreachable_pub)]
@@ -36,8 +42,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keywarden_gateway::envoy::{
+    Address, AttributeContext, CheckRequest, CheckResponse, HttpRequest, Peer, Request,
+    SocketAddress,
+};
+use keywarden_gateway::grpc::CHECK_PATH;
 use keywarden_token::{TrustPolicy, Validator};
 use support::*;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::Channel;
 
 const CLIENTS: usize = 2;
 /// Requests per client thread in a cache-miss (and in-process) phase: distinct tokens.
@@ -45,6 +58,10 @@ const MISS_PER_CLIENT: usize = 12_000;
 /// Requests per client thread in a warm (and nginx) phase.
 const WARM_PER_CLIENT: usize = 40_000;
 const NGINX_PER_CLIENT: usize = 12_000;
+/// HTTP/2 connections of the gRPC client (as an Envoy with a few workers keeps).
+const GRPC_CONNS: usize = 2;
+/// gRPC calls kept in flight, spread over the connections.
+const GRPC_IN_FLIGHT: usize = 128;
 /// Phases run interleaved this many times; the best round of each is reported.
 const ROUNDS: usize = 3;
 
@@ -54,6 +71,10 @@ struct Figures {
     p99_us: f64,
     /// CPU time of this process per operation (all its threads), in µs.
     cpu_us: f64,
+    /// The same less the client threads' (the bench's HTTP client threads or gRPC client
+    /// runtime), in µs: the gateway's own CPU per decision (its workers, blocking pool and
+    /// decision-log writer). For the in-process baseline all of it is the client's.
+    gw_cpu_us: f64,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -66,7 +87,12 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 
 /// CPU time of this process so far (user + system, all threads), from `/proc/self/stat`.
 fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat_cpu("/proc/self/stat")
+}
+
+/// User + system CPU time from a `/proc/.../stat` file (a process's or a thread's).
+fn stat_cpu(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -75,27 +101,51 @@ fn process_cpu() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// Thread name prefix of the gRPC client runtime's workers.
+const GRPC_CLIENT_THREADS: &str = "bench-grpc";
+
+/// CPU time so far of this process's live threads whose name starts with `prefix`.
+fn threads_cpu(prefix: &str) -> Duration {
+    let mut sum = Duration::ZERO;
+    for t in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.starts_with(prefix) {
+            let stat = t.path().join("stat");
+            sum += stat_cpu(&stat.to_string_lossy()).unwrap_or_default();
+        }
+    }
+    sum
+}
+
 /// Runs `CLIENTS` threads, thread `t` calling `f(t, i)` for `i` in `0..n`, each call timed.
 fn drive(n: usize, f: impl Fn(usize, usize) + Sync) -> Figures {
     let cpu0 = process_cpu();
     let start = Instant::now();
-    let lat: Vec<Vec<u64>> = std::thread::scope(|s| {
+    let lat: Vec<(Vec<u64>, Duration)> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..CLIENTS)
             .map(|t| {
                 let f = &f;
                 s.spawn(move || {
+                    let c0 = stat_cpu("/proc/thread-self/stat").unwrap_or_default();
                     let mut v = Vec::with_capacity(n);
                     for i in 0..n {
                         let t0 = Instant::now();
                         f(t, i);
                         v.push(t0.elapsed().as_micros() as u64);
                     }
-                    v
+                    let c1 = stat_cpu("/proc/thread-self/stat").unwrap_or_default();
+                    (v, c1.saturating_sub(c0))
                 })
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    let client_cpu: f64 = lat.iter().map(|(_, c)| c.as_secs_f64()).sum();
+    let lat: Vec<Vec<u64>> = lat.into_iter().map(|(v, _)| v).collect();
     let secs = start.elapsed().as_secs_f64();
     let cpu = match (cpu0, process_cpu()) {
         (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
@@ -108,6 +158,106 @@ fn drive(n: usize, f: impl Fn(usize, usize) + Sync) -> Figures {
         p50_us: percentile(&all, 0.50),
         p99_us: percentile(&all, 0.99),
         cpu_us: cpu * 1e6 / all.len() as f64,
+        gw_cpu_us: (cpu - client_cpu).max(0.0) * 1e6 / all.len() as f64,
+    }
+}
+
+/// An Envoy-shaped `CheckRequest` for `GET /owa/` with `Authorization: Bearer token`.
+fn check_request(token: &str) -> CheckRequest {
+    let mut headers = std::collections::HashMap::with_capacity(4);
+    headers.insert(":authority".to_string(), "mail.contoso.example".to_string());
+    headers.insert(":path".to_string(), "/owa/".to_string());
+    headers.insert("authorization".to_string(), format!("Bearer {token}"));
+    CheckRequest {
+        attributes: Some(AttributeContext {
+            source: Some(Peer {
+                address: Some(Address {
+                    socket_address: Some(SocketAddress {
+                        address: "203.0.113.77".into(),
+                        port_value: 51_000,
+                    }),
+                }),
+                ..Default::default()
+            }),
+            destination: None,
+            request: Some(Request {
+                http: Some(HttpRequest {
+                    id: "req".into(),
+                    method: "GET".into(),
+                    headers,
+                    path: "/owa/".into(),
+                    host: "mail.contoso.example".into(),
+                    scheme: "https".into(),
+                    protocol: "HTTP/1.1".into(),
+                    header_map: None,
+                }),
+            }),
+            context_extensions: Default::default(),
+        }),
+    }
+}
+
+/// `n` gRPC checks, `GRPC_IN_FLIGHT` at a time over `chans` (task `j` on connection
+/// `j % chans.len()`), call `i` sending `tokens[i % tokens.len()]`; each call timed from the
+/// request's construction to its decoded response, and must be allowed.
+fn grpc_drive(
+    rt: &tokio::runtime::Runtime,
+    chans: &[Channel],
+    tokens: &Arc<Vec<String>>,
+    n: usize,
+) -> Figures {
+    let cpu0 = process_cpu();
+    let client0 = threads_cpu(GRPC_CLIENT_THREADS);
+    let start = Instant::now();
+    let lat: Vec<Vec<u64>> = rt.block_on(async {
+        let tasks: Vec<_> = (0..GRPC_IN_FLIGHT)
+            .map(|j| {
+                let mut grpc = tonic::client::Grpc::new(chans[j % chans.len()].clone());
+                let tokens = Arc::clone(tokens);
+                tokio::spawn(async move {
+                    let mut v = Vec::with_capacity(n / GRPC_IN_FLIGHT + 1);
+                    for i in (j..n).step_by(GRPC_IN_FLIGHT) {
+                        let t0 = Instant::now();
+                        grpc.ready().await.unwrap();
+                        let r = grpc
+                            .unary(
+                                tonic::Request::new(check_request(&tokens[i % tokens.len()])),
+                                PathAndQuery::from_static(CHECK_PATH),
+                                tonic_prost::ProstCodec::<CheckRequest, CheckResponse>::default(),
+                            )
+                            .await
+                            .unwrap()
+                            .into_inner();
+                        assert_eq!(r.status.map(|s| s.code), Some(0), "a check was refused");
+                        v.push(t0.elapsed().as_micros() as u64);
+                    }
+                    v
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = match (cpu0, process_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    let client_cpu = threads_cpu(GRPC_CLIENT_THREADS)
+        .saturating_sub(client0)
+        .as_secs_f64();
+    let mut all: Vec<u64> = lat.into_iter().flatten().collect();
+    assert_eq!(all.len(), n);
+    all.sort_unstable();
+    Figures {
+        per_sec: all.len() as f64 / secs,
+        p50_us: percentile(&all, 0.50),
+        p99_us: percentile(&all, 0.99),
+        cpu_us: cpu * 1e6 / all.len() as f64,
+        gw_cpu_us: (cpu - client_cpu).max(0.0) * 1e6 / all.len() as f64,
     }
 }
 
@@ -122,8 +272,8 @@ fn print(name: &str, f: &Figures, base: Option<&Figures>) {
         format!("{:>7.2}×", f.per_sec / b.per_sec)
     });
     println!(
-        "{name:<44} {:>10.0}/s  p50 {:>6.0} µs  p99 {:>6.0} µs  cpu {:>5.1} µs/op {ratio}",
-        f.per_sec, f.p50_us, f.p99_us, f.cpu_us
+        "{name:<44} {:>10.0}/s  p50 {:>6.0} µs  p99 {:>6.0} µs  cpu {:>5.1} µs/op (gateway {:>5.1}) {ratio}",
+        f.per_sec, f.p50_us, f.p99_us, f.cpu_us, f.gw_cpu_us
     );
 }
 
@@ -279,7 +429,7 @@ fn nginx(bin: &PathBuf, dir: &std::path::Path, server: &str) -> (Child, SocketAd
 
 fn env_phases() -> Vec<String> {
     std::env::var("KEYWARDEN_BENCH_PHASES")
-        .unwrap_or_else(|_| "inproc,miss,warm,nginx".into())
+        .unwrap_or_else(|_| "inproc,miss,warm,grpc-miss,grpc-warm,nginx".into())
         .split(',')
         .map(|s| s.trim().to_owned())
         .collect()
@@ -302,7 +452,7 @@ fn main() {
     // Every token of every round signed now, outside the timed phases: per round and client
     // thread, MISS_PER_CLIENT distinct tokens (validated in process, then sent to the gateway).
     let signed = Instant::now();
-    let round_tokens: Vec<Vec<Vec<String>>> = if on("inproc") || on("miss") {
+    let round_tokens: Vec<Vec<Vec<String>>> = if on("inproc") || on("miss") || on("grpc-miss") {
         std::thread::scope(|s| {
             let hs: Vec<_> = (0..rounds)
                 .map(|r| {
@@ -319,12 +469,38 @@ fn main() {
     } else {
         Vec::new()
     };
+    // The gRPC miss phase needs tokens the gateway has not cached yet: the HTTP miss phase's
+    // when that phase does not run, else as many more, signed the same way (only `uti` differs).
+    let grpc_tokens: Vec<Arc<Vec<String>>> = if on("grpc-miss") {
+        if on("miss") {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = (0..rounds)
+                    .map(|r| {
+                        let k = &k;
+                        s.spawn(move || {
+                            Arc::new(tokens(k, CLIENTS * MISS_PER_CLIENT, &format!("g{r}")))
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            })
+        } else {
+            round_tokens.iter().map(|r| Arc::new(r.concat())).collect()
+        }
+    } else {
+        Vec::new()
+    };
     let validator = Arc::new(
         Validator::from_policy(&TrustPolicy::from_file(&k.policy).unwrap(), token::NOW).unwrap(),
     );
     println!(
         "keywarden gateway: ES256 tokens ({} signed in {:.1?} before timing), {CLIENTS} client threads, {CLIENTS} gateway workers, loopback",
-        rounds * CLIENTS * MISS_PER_CLIENT,
+        round_tokens.len() * CLIENTS * MISS_PER_CLIENT
+            + if on("miss") {
+                grpc_tokens.len() * CLIENTS * MISS_PER_CLIENT
+            } else {
+                0
+            },
         signed.elapsed()
     );
 
@@ -332,12 +508,38 @@ fn main() {
         .map(|_| std::sync::Mutex::new(Lean::connect(gw.addr)))
         .collect();
     let warm_token = k.valid("warm");
+    let grpc_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(CLIENTS)
+        .thread_name(GRPC_CLIENT_THREADS)
+        .enable_all()
+        .build()
+        .unwrap();
+    let chans: Vec<Channel> = if on("grpc-miss") || on("grpc-warm") {
+        grpc_rt.block_on(async {
+            let mut v = Vec::new();
+            for _ in 0..GRPC_CONNS {
+                v.push(
+                    Channel::from_shared(format!("http://{}", gw.addr))
+                        .unwrap()
+                        .connect()
+                        .await
+                        .unwrap(),
+                );
+            }
+            v
+        })
+    } else {
+        Vec::new()
+    };
+    let warm_tokens = Arc::new(vec![warm_token.clone()]);
     let (mut inproc, mut miss, mut warm) = (None::<Figures>, None::<Figures>, None::<Figures>);
-    for toks in round_tokens
+    let (mut gmiss, mut gwarm) = (None::<Figures>, None::<Figures>);
+    for (r, toks) in round_tokens
         .iter()
         .map(Some)
         .chain(std::iter::repeat(None))
         .take(rounds)
+        .enumerate()
     {
         if let (true, Some(toks)) = (on("inproc"), toks) {
             let f = drive(MISS_PER_CLIENT, |t, i| {
@@ -366,6 +568,18 @@ fn main() {
             });
             keep_best(&mut warm, f);
         }
+        if let (true, Some(gt)) = (on("grpc-miss"), grpc_tokens.get(r)) {
+            let before = gw.gateway.cache_stats();
+            let f = grpc_drive(&grpc_rt, &chans, gt, gt.len());
+            let after = gw.gateway.cache_stats();
+            assert_eq!(after.hits, before.hits, "a gRPC miss phase hit the cache");
+            assert_eq!(after.misses - before.misses, gt.len() as u64);
+            keep_best(&mut gmiss, f);
+        }
+        if on("grpc-warm") {
+            let f = grpc_drive(&grpc_rt, &chans, &warm_tokens, CLIENTS * WARM_PER_CLIENT);
+            keep_best(&mut gwarm, f);
+        }
     }
     if let Some(inproc) = &inproc {
         print("keywarden-token in process (baseline)", inproc, None);
@@ -375,6 +589,20 @@ fn main() {
     }
     if let Some(warm) = &warm {
         print("gateway, cache warm (one token)", warm, inproc.as_ref());
+    }
+    if let Some(f) = &gmiss {
+        print(
+            &format!("gRPC Check, misses ({GRPC_IN_FLIGHT} in flight, {GRPC_CONNS} h2)"),
+            f,
+            inproc.as_ref(),
+        );
+    }
+    if let Some(f) = &gwarm {
+        print(
+            &format!("gRPC Check, warm ({GRPC_IN_FLIGHT} in flight, {GRPC_CONNS} h2)"),
+            f,
+            inproc.as_ref(),
+        );
     }
     let cs = gw.gateway.cache_stats();
     println!(

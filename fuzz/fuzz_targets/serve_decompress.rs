@@ -1,4 +1,4 @@
-//! Fuzzes `keywarden serve`'s decompression stack (`pipeline::decompress_capped`) with nested
+//! Fuzzes `keywarden serve`'s decompression stack (`body_decode::decompress_capped`) with nested
 //! layers. The first input byte picks a cap; the second the layers to wrap the rest in (up to
 //! three, each plain gzip, two-member gzip or zstd, innermost first), so that valid nested
 //! streams are reached without the fuzzer having to forge CRCs; with the top bit set the rest
@@ -10,7 +10,7 @@
 
 use std::io::Write;
 
-use keywarden_server::pipeline::decompress_capped;
+use keywarden_server::body_decode::decompress_capped;
 use libfuzzer_sys::fuzz_target;
 
 const CAPS: [usize; 8] = [0, 1, 16, 512, 4096, 65_536, 1 << 20, 8 << 20];

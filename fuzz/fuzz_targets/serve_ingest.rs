@@ -9,7 +9,7 @@ use keywarden_detect::{DetectConfig, Settings};
 use keywarden_ingest::{IngestConfig, ingest_bytes};
 use keywarden_model::Timestamp;
 use keywarden_server::convert::RowCollector;
-use keywarden_server::pipeline::decompress_capped;
+use keywarden_server::body_decode::decompress_capped;
 use keywarden_server::{ApiKeys, LiveDetector, LiveLimits, LiveState};
 use libfuzzer_sys::fuzz_target;
 

@@ -22,7 +22,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::auth::ApiKeys;
 use crate::metrics::Metrics;
-use crate::source::{IngestFailure, Ingestor, Shed, Submission};
+use crate::queue::{IngestFailure, Ingestor, Shed, Submission};
 
 /// The most characters of an `Idempotency-Key` header.
 const MAX_KEY_LEN: usize = 200;
@@ -345,7 +345,7 @@ async fn ingest(
     // Keys are per credential (the guard let only authenticated requests in; the fallback
     // never matches a real credential's id) and bound to the body as received.
     let credential = actor.map_or_else(|| "unidentified".to_string(), |a| a.0.0);
-    let request_key = request_key.map(|k| crate::source::request_key(&credential, k, &bytes));
+    let request_key = request_key.map(|k| crate::queue::request_key(&credential, k, &bytes));
     let (tx, rx) = oneshot::channel();
     let sub = Submission {
         source: "http".into(),

@@ -15,7 +15,7 @@ use std::io::{Cursor, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::source::IngestFailure;
+use crate::queue::IngestFailure;
 
 /// The most compression layers unwrapped.
 pub const MAX_LAYERS: usize = 3;

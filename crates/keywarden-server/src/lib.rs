@@ -2,7 +2,7 @@
 //!
 //! `keywarden serve`: continuous monitoring. Logs arrive over HTTP (`POST /api/v1/ingest`, any
 //! shape `hunt` reads, gzip/zstd bodies) or from other [`Source`]s; parse threads ([`parse`])
-//! read them with the ingest engine, in queue order, and a single writer thread ([`pipeline`])
+//! read them with the ingest engine, in queue order, and a single writer thread ([`writer`])
 //! commits every body already read as one group, events and rejections durably in the
 //! [`keywarden_store`] (SQLite, WAL, `synchronous=FULL`), then runs `hunt`'s detections
 //! incrementally ([`LiveDetector`]: the pack's strong rules with the lag tolerance of
@@ -63,12 +63,13 @@ pub mod live;
 pub mod memory_budget;
 pub mod metrics;
 pub mod parse;
-pub mod pipeline;
+pub mod queue;
 pub mod server;
 pub mod source;
 pub mod tls;
 pub mod watch;
 pub mod webhook;
+pub mod writer;
 
 pub use auth::ApiKeys;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -77,6 +78,7 @@ pub use error::ServerError;
 pub use keywarden_store;
 pub use live::{LiveDetector, LiveLimits, LiveState, Revision};
 pub use metrics::Metrics;
+pub use queue::{IngestAnswer, IngestFailure, Ingestor, Shed, Submission};
 pub use server::{ServeConfig, Server, shutdown_signal_now};
-pub use source::{IngestAnswer, IngestFailure, Ingestor, Shed, Source, Submission};
+pub use source::Source;
 pub use tls::TlsFiles;

@@ -40,7 +40,7 @@ use crate::body_decode::open_layers;
 use crate::convert::{event_row, rejection_row};
 use crate::live::observe::{Observed, Observer};
 use crate::metrics::Metrics;
-use crate::source::{IngestAnswer, IngestFailure, Submission};
+use crate::queue::{IngestAnswer, IngestFailure, Submission};
 
 /// What a worker needs to read a body: the same collector the live rules use.
 #[derive(Clone)]

@@ -22,8 +22,9 @@ use crate::clock::Clock;
 use crate::error::ServerError;
 use crate::live::{LiveDetector, LiveLimits, LiveState};
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
-use crate::source::Ingestor;
+use crate::queue::Ingestor;
+use crate::source::Source;
+use crate::writer::Writer;
 
 /// Everything `keywarden serve` can be told.
 #[derive(Debug, Clone)]
@@ -385,7 +386,7 @@ impl ServeConfig {
             .build()?;
             detector = detector.with_sigma(stage);
         }
-        let mut pipeline = Pipeline {
+        let mut pipeline = Writer {
             store,
             detector,
             clock: clock.clone(),
@@ -438,7 +439,7 @@ impl ServeConfig {
                 tls.is_some(),
             )),
         };
-        let mut sources: Vec<Box<dyn crate::source::Source>> = Vec::new();
+        let mut sources: Vec<Box<dyn Source>> = Vec::new();
         if let Some(dir) = &self.watch {
             sources.push(Box::new(crate::watch::FileTail {
                 dir: dir.clone(),
@@ -488,12 +489,12 @@ impl ServeConfig {
 pub struct Server {
     rt: tokio::runtime::Runtime,
     listener: std::net::TcpListener,
-    pipeline: Pipeline,
-    rx: std::sync::mpsc::Receiver<crate::source::Submission>,
+    pipeline: Writer,
+    rx: std::sync::mpsc::Receiver<crate::queue::Submission>,
     state: AppState,
     replayed: u64,
     webhook: Option<WebhookParts>,
-    sources: Vec<Box<dyn crate::source::Source>>,
+    sources: Vec<Box<dyn Source>>,
     tls: Option<Arc<rustls::ServerConfig>>,
     warnings: Vec<String>,
     connections: crate::conn::ConnLimits,

@@ -31,7 +31,8 @@ use keywarden_store::Store;
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
-use crate::source::{Ingestor, Source, Submission};
+use crate::queue::{Ingestor, Submission};
+use crate::source::Source;
 
 /// The source name offsets are stored under.
 pub const WATCH_SOURCE: &str = "watch";
@@ -264,7 +265,7 @@ fn file_id(meta: &std::fs::Metadata) -> String {
 #[cfg(unix)]
 mod tests {
     use super::*;
-    use crate::source::IngestAnswer;
+    use crate::queue::IngestAnswer;
     use std::sync::Mutex;
 
     const SECRET: &str = "SECRET-TOKEN-SIGNING-KEY-DO-NOT-READ\n";

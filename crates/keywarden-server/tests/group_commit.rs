@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use keywarden_ingest::IngestConfig;
 use keywarden_model::Timestamp;
 use keywarden_server::parse::{ParseStage, Parsed};
-use keywarden_server::pipeline::Pipeline;
-use keywarden_server::source::request_key;
+use keywarden_server::queue::request_key;
+use keywarden_server::writer::Writer;
 use keywarden_server::{
     IngestAnswer, IngestFailure, LiveDetector, LiveLimits, LiveState, ManualClock, Submission,
 };
@@ -29,9 +29,9 @@ fn record(id: &str, ip: &str) -> String {
     )
 }
 
-fn pipeline(dir: &std::path::Path) -> Pipeline {
+fn pipeline(dir: &std::path::Path) -> Writer {
     let settings = keywarden_detect::DetectConfig::default().build().unwrap();
-    Pipeline {
+    Writer {
         store: keywarden_store::StoreConfig::new(dir).build().unwrap(),
         detector: LiveDetector::new(settings, LiveLimits::default(), LiveState::default()),
         clock: Arc::new(ManualClock::at(Timestamp(1_700_000_000_000_000))),

@@ -20,14 +20,13 @@ use keywarden_model::{Alert, Timestamp, error_chain};
 use keywarden_store::{Batch, BatchReceipt, Store, StoreError};
 
 use crate::alert_book::AlertBook;
-pub use crate::body_decode::decompress_capped;
 use crate::clock::Clock;
 use crate::error::ServerError;
 use crate::live::observe::Observed;
 use crate::live::{LiveDetector, LiveState};
 use crate::metrics::Metrics;
 use crate::parse::{BodyPart, ParseStage, Parsed, ParsedQueue};
-use crate::source::{IngestAnswer, IngestFailure, MAX_LISTED_REJECTIONS, Submission};
+use crate::queue::{IngestAnswer, IngestFailure, MAX_LISTED_REJECTIONS, Submission};
 
 /// The baseline key of the saved detector state.
 pub const STATE_KEY: &str = "live-state";
@@ -51,7 +50,7 @@ pub const PARSE_WINDOW_PER_THREAD: usize = 2;
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// What the writer needs.
-pub struct Pipeline {
+pub struct Writer {
     pub store: Store,
     pub detector: LiveDetector,
     pub clock: Arc<dyn Clock>,
@@ -70,12 +69,12 @@ pub struct Pipeline {
     /// A second connection that checkpoints the WAL on its own thread after commits (at most
     /// every [`CHECKPOINT_EVERY`]); `None` leaves all checkpointing to the writer.
     pub checkpointer: Option<Store>,
-    /// The stored alerts and incidents as last written (loaded by [`Pipeline::restore`] or on
+    /// The stored alerts and incidents as last written (loaded by [`Writer::restore`] or on
     /// first use); `AlertBook::default()` to start.
     pub alert_book: AlertBook,
 }
 
-impl Pipeline {
+impl Writer {
     /// Restores saved state and replays the events stored after it.
     pub fn restore(&mut self) -> Result<u64, ServerError> {
         if let Some(text) = self.store.baseline(STATE_KEY)? {
@@ -345,7 +344,7 @@ impl Pipeline {
     /// changed are stored after the commit, and only then is the body answered. A body that
     /// fails part-way (a failing store, a reader that stopped) is rolled back whole: nothing
     /// of it is stored, the answer says why, and the detector is rewound to the store
-    /// ([`Pipeline::rewind`]). Bodies over the decompression cap or the whole-read limit are
+    /// ([`Writer::rewind`]). Bodies over the decompression cap or the whole-read limit are
     /// refused by the parse stage before their first piece.
     pub fn commit_streamed(&mut self, p: Parsed) {
         let Parsed {

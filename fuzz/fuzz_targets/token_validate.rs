@@ -1,6 +1,7 @@
 //! Fuzz the token validator end to end: size cap, compact split, strict base64url, the
 //! duplicate-checking JSON walk, header rules, issuer/key binding and signature checks must
-//! never panic, whatever the bytes. Also fuzzes the policy TOML parser and the JWK Set loader.
+//! never panic, whatever the bytes; `validate_cached_at` (the gateway's path) gives the same
+//! verdict as `validate_at` whenever it gives one. Also fuzzes the policy TOML parser and the JWK Set loader.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -45,7 +46,18 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         // Several clock values exercise the key-refresh path too (unknown kids).
         for now in [NOW, NOW + 301, i64::MAX, i64::MIN] {
-            if let Ok(t) = v.validate_at(s, now) {
+            // The gateway's path (never fetches) gives `validate_at`'s verdict, or none when a
+            // key set refresh is due first.
+            let cached = v.validate_cached_at(s, now);
+            let full = v.validate_at(s, now);
+            if let Some(c) = cached {
+                assert_eq!(
+                    format!("{c:?}"),
+                    format!("{full:?}"),
+                    "validate_cached_at differs from validate_at"
+                );
+            }
+            if let Ok(t) = full {
                 assert!(!t.kid.is_empty());
             }
         }

@@ -506,7 +506,9 @@ impl CollectSource {
                 // A blob or page too large to be read whole would be refused at every poll
                 // and hold back every later file of its stream: its records go as JSON lines.
                 let body = if body.len() as u64 > self.whole_read_bytes {
-                    match as_json_lines(&body) {
+                    let lines = as_json_lines(&body);
+                    drop(body); // not held beside its copy while the copy is ingested
+                    match lines {
                         Ok(lines) => {
                             self.metrics
                                 .collect
@@ -566,7 +568,9 @@ impl CollectSource {
 /// A staged JSON array (a Management API blob) or Graph page (`{"value": [...]}`) rewritten
 /// as one record per line, read one record at a time (`keywarden_collect::stream_json`). JSON
 /// lines hold the same records (each line is sniffed as the document's elements are), and the
-/// pipeline streams them in pieces instead of reading the document whole.
+/// pipeline streams them in pieces instead of reading the document whole. Key order is kept;
+/// an integer beyond 64 bits or a float is re-printed by serde_json (same value, possibly
+/// other digits).
 fn as_json_lines(doc: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(doc.len());
     let mut each = |v: serde_json::Value| {

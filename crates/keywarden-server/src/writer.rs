@@ -78,8 +78,8 @@ impl Writer {
     /// Restores saved state and replays the events stored after it.
     pub fn restore(&mut self) -> Result<u64, ServerError> {
         if let Some(text) = self.store.baseline(STATE_KEY)? {
-            let state: LiveState =
-                serde_json::from_str(&text).map_err(|e| ServerError::State(e.to_string()))?;
+            let state =
+                LiveState::from_json(&text).map_err(|e| ServerError::State(e.to_string()))?;
             self.detector.set_state(state);
         }
         self.alert_book.load(&self.store)?;

@@ -212,7 +212,7 @@ fn state_round_trips_and_replay_skips_folded_events() {
     let mut d = detector();
     feed(&mut d, vec![row("mail-access", "p", 0)], 0);
     let json = serde_json::to_string(d.state()).unwrap();
-    let state: LiveState = serde_json::from_str(&json).unwrap();
+    let state = LiveState::from_json(&json).unwrap();
     let settings = DetectConfig::default().build().unwrap();
     let mut d2 = LiveDetector::new(settings, LiveLimits::default(), state);
     assert_eq!(d2.pending(), 1);
@@ -403,7 +403,7 @@ fn learned_baseline_and_fired_findings_survive_a_json_round_trip() {
     assert_eq!(a.len(), 2);
     let json = d.save_json().unwrap();
     let mut d2 = detector();
-    d2.set_state(serde_json::from_str(&json).unwrap());
+    d2.set_state(LiveState::from_json(&json).unwrap());
     assert!(d2.state().baseline.judging());
     // Known behaviour stays quiet, the fired finding is extended rather than raised anew, and
     // the learned pair is still known.
@@ -511,7 +511,7 @@ fn sigma_detections_match_per_event_and_correlations_span_batches_and_restarts()
         "windows are saved: {json}"
     );
     let mut d2 = sigma_detector(dir.path());
-    d2.set_state(serde_json::from_str(&json).unwrap());
+    d2.set_state(LiveState::from_json(&json).unwrap());
     assert_eq!(d2.sigma().unwrap().groups(), 2);
     let a = ingest_reads(&mut d2, &[3]);
     let corr: Vec<&Alert> = a
@@ -621,7 +621,7 @@ mod links {
         ];
         assert!(feed(&mut d, uses, 1).is_empty());
         let saved = d.save_json().unwrap();
-        let state: LiveState = serde_json::from_str(&saved).unwrap();
+        let state = LiveState::from_json(&saved).unwrap();
         let mut d = detector(LiveLimits::default(), state);
         assert_eq!(d.pending(), 1);
         // Coverage reaches past the lag tolerance: F is judged forged.
@@ -649,7 +649,7 @@ mod links {
 #[test]
 fn regression_saved_state_keeps_its_format_across_the_engine_move() {
     let old = r#"{"last_event":42,"issued":{"tok":5},"coverage":{},"signins":{},"session_alerts":{},"token_alerts":{},"revisions":[],"expired_unjudged":{"no-time":2},"pending":{},"alerts":{},"evicted_pending":1,"expired_pending":2,"evicted_issued":3,"evicted_alerts":4,"baseline":{"start":7,"learned":null,"evicted":5},"correlation":null,"unreadable_replay":6,"correlation_lost":7,"lead_hits_dropped":8}"#;
-    let state: LiveState = serde_json::from_str(old).unwrap();
+    let state = LiveState::from_json(old).unwrap();
     assert_eq!(state.engine.last_event, 42);
     assert_eq!(state.engine.expired_unjudged.get("no-time"), Some(&2));
     assert_eq!(state.engine.evicted_alerts, 4);

@@ -14,13 +14,13 @@ use super::record::Record;
 use serde_json::{Map, Value as Json};
 
 /// Values kept per list per alert (`hunt`'s evidence list cap).
-pub const LINK_LIST_CAP: usize = 100;
+pub(crate) const LINK_LIST_CAP: usize = 100;
 
 /// The evidence keys of the linking lists, in the order `hunt` writes them.
-pub const LINK_KEYS: [&str; 4] = ["token_ids", "session_ids", "client_ips", "users"];
+pub(crate) const LINK_KEYS: [&str; 4] = ["token_ids", "session_ids", "client_ips", "users"];
 
 /// Adds the linking values of `row` to the lists in `evidence` (made an object if it is not).
-pub fn add_row(evidence: &mut Json, row: &Record<'_>) {
+pub(crate) fn add_row(evidence: &mut Json, row: &Record<'_>) {
     let values = [&row.token_id, &row.session_id, &row.client_ip, &row.user];
     let Some(obj) = object(evidence) else {
         return;
@@ -34,7 +34,7 @@ pub fn add_row(evidence: &mut Json, row: &Record<'_>) {
 
 /// Merges the linking lists of `from` into `into` (both evidence objects); used when a finding
 /// rewrites its alert's evidence, and when a pending token becomes an alert.
-pub fn carry(from: &Json, into: &mut Json) {
+pub(crate) fn carry(from: &Json, into: &mut Json) {
     let Some(obj) = object(into) else {
         return;
     };

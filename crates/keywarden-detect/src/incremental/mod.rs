@@ -40,8 +40,8 @@ use crate::config::Settings;
 use crate::intern::stable_hash;
 use crate::rules::Rule;
 
-pub mod leads;
-pub mod links;
+mod leads;
+mod links;
 mod record;
 mod signins;
 mod strong;

@@ -391,7 +391,8 @@ fn regression_h2_drip_holds_a_stream_open() {
             );
         }
         if done < sent {
-            break Instant::now();
+            // When the stuck batch was sent: its requests' heads reached the gateway after it.
+            break t;
         }
     };
     assert!(
@@ -410,10 +411,13 @@ fn regression_h2_drip_holds_a_stream_open() {
         }
     }
     let closed_after = closed_after.expect("stuck HTTP/2 streams kept their connection open");
-    // The oldest stuck request began at most ~0.6 s before the stall was seen: 3 s from then.
+    // The oldest unanswered request is in the stuck batch, whose heads arrived after it was
+    // sent: the 3 s deadline cannot close the connection earlier than 3 s after the send (the
+    // 1 s idle and header timeouts would have), and the watchdog closes it soon after (the
+    // upper bound leaves room for a loaded machine).
     assert!(
-        closed_after >= Duration::from_millis(2300) && closed_after < Duration::from_secs(5),
-        "closed {closed_after:?} after the stall"
+        closed_after >= Duration::from_millis(2950) && closed_after < Duration::from_secs(7),
+        "closed {closed_after:?} after the stuck batch was sent"
     );
     // A good client is still served, and the close is counted.
     let ok = traefik(

@@ -20,7 +20,7 @@
 //! `low` (`cross-mailbox-access` `medium`), never `high`. Every map is capped; the entries
 //! seen longest ago are evicted first and counted.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::record::Record;
 use crate::rules::BaselineNote;
@@ -362,4 +362,30 @@ pub(super) fn cap<V>(
         map.remove(&k);
     }
     excess as u64
+}
+
+/// As [`cap`] for maps of maps (tenant -> key -> value), counted over their inner entries:
+/// above `max` the entries with the least `order` (ties by tenant, then key) are removed until
+/// `max` remain, and emptied tenants dropped. Returns how many entries were removed.
+pub(super) fn cap_nested<V, O: Ord>(
+    maps: &mut HashMap<String, BTreeMap<String, V>>,
+    max: usize,
+    order: impl Fn(&V) -> O,
+) -> u64 {
+    let total: usize = maps.values().map(BTreeMap::len).sum();
+    if total <= max {
+        return 0;
+    }
+    let mut all: Vec<(O, String, String)> = maps
+        .iter()
+        .flat_map(|(t, m)| m.iter().map(|(k, v)| (order(v), t.clone(), k.clone())))
+        .collect();
+    all.sort_unstable();
+    for (_, t, k) in all.into_iter().take(total - max) {
+        if let Some(m) = maps.get_mut(&t) {
+            m.remove(&k);
+        }
+    }
+    maps.retain(|_, m| !m.is_empty());
+    (total - max) as u64
 }

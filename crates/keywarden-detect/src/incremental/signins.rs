@@ -204,38 +204,8 @@ impl SignInsSeen {
     }
 
     fn bound_maps(&mut self, max: usize) {
-        let hours: usize = self.hours.values().map(BTreeMap::len).sum();
-        if hours > max {
-            let mut all: Vec<(i64, String, String)> = self
-                .hours
-                .iter()
-                .flat_map(|(t, m)| m.iter().map(move |(k, h)| (h.last, t.clone(), k.clone())))
-                .collect();
-            all.sort_unstable();
-            for (_, t, k) in all.into_iter().take(hours - max) {
-                if let Some(m) = self.hours.get_mut(&t) {
-                    m.remove(&k);
-                }
-                self.evicted += 1;
-            }
-            self.hours.retain(|_, m| !m.is_empty());
-        }
-        let resources: usize = self.resources.values().map(BTreeMap::len).sum();
-        if resources > max {
-            let mut all: Vec<(u64, String, String)> = self
-                .resources
-                .iter()
-                .flat_map(|(t, m)| m.iter().map(move |(r, n)| (*n, t.clone(), r.clone())))
-                .collect();
-            all.sort_unstable();
-            for (_, t, r) in all.into_iter().take(resources - max) {
-                if let Some(m) = self.resources.get_mut(&t) {
-                    m.remove(&r);
-                }
-                self.evicted += 1;
-            }
-            self.resources.retain(|_, m| !m.is_empty());
-        }
+        self.evicted += super::leads::cap_nested(&mut self.hours, max, |h| h.last);
+        self.evicted += super::leads::cap_nested(&mut self.resources, max, |n| *n);
         self.evicted += super::leads::cap(&mut self.sessions, max, max, |t| *t);
         self.evicted += super::leads::cap(&mut self.users, max, max, |t| *t);
         self.evicted += super::leads::cap(&mut self.token_users, max, max, |t| *t);

@@ -157,21 +157,7 @@ fn serve_collects_every_record_once_across_restarts_and_late_blobs_and_detects_t
         clock.clone(),
     );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("secret.txt"), emulator::SECRET).unwrap();
-    let endpoints: Vec<String> = emu.endpoints().iter().map(|e| format!("{e:?}")).collect();
-    let collect = dir.path().join("collect.toml");
-    std::fs::write(
-        &collect,
-        format!(
-            "[collect]\ntenant = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
-             client_secret_file = \"secret.txt\"\nsources = [\"o365\", \"graph-signins\"]\n\
-             since = \"{}\"\ninterval_seconds = 1\nmax_requests_per_minute = 60000\n\
-             endpoints = [{}]\n",
-            since.to_rfc3339(),
-            endpoints.join(", ")
-        ),
-    )
-    .unwrap();
+    let collect = write_collect_config(dir.path(), &emu, since);
     let data_dir = dir.path().join("data");
     let expected = |ual: &BTreeSet<String>| (ual.len() + sign_ins.len()) as u64;
 
@@ -299,21 +285,7 @@ fn regression_staged_page_over_the_whole_read_limit_held_its_stream_back_for_eve
         clock.clone(),
     );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("secret.txt"), emulator::SECRET).unwrap();
-    let endpoints: Vec<String> = emu.endpoints().iter().map(|e| format!("{e:?}")).collect();
-    let collect = dir.path().join("collect.toml");
-    std::fs::write(
-        &collect,
-        format!(
-            "[collect]\ntenant = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
-             client_secret_file = \"secret.txt\"\nsources = [\"o365\", \"graph-signins\"]\n\
-             since = \"{}\"\ninterval_seconds = 1\nmax_requests_per_minute = 60000\n\
-             endpoints = [{}]\n",
-            since.to_rfc3339(),
-            endpoints.join(", ")
-        ),
-    )
-    .unwrap();
+    let collect = write_collect_config(dir.path(), &emu, since);
     let data_dir = dir.path().join("data");
     const LIMIT: usize = 4 * 1024;
     let serve = Running::start_with(&data_dir, &collect, &clock, |cfg| {
@@ -345,6 +317,27 @@ fn regression_staged_page_over_the_whole_read_limit_held_its_stream_back_for_eve
     serve.stop();
     let store = StoreConfig::new(&data_dir).open_existing().unwrap();
     assert_eq!(store.stats().unwrap().events, want);
+}
+
+/// Writes `DIR/collect.toml` (with its secret file) collecting `o365` and `graph-signins` from
+/// the emulator since `since`, polling every second; returns its path.
+fn write_collect_config(dir: &Path, emu: &Emulator, since: Timestamp) -> std::path::PathBuf {
+    std::fs::write(dir.join("secret.txt"), emulator::SECRET).unwrap();
+    let endpoints: Vec<String> = emu.endpoints().iter().map(|e| format!("{e:?}")).collect();
+    let collect = dir.join("collect.toml");
+    std::fs::write(
+        &collect,
+        format!(
+            "[collect]\ntenant = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
+             client_secret_file = \"secret.txt\"\nsources = [\"o365\", \"graph-signins\"]\n\
+             since = \"{}\"\ninterval_seconds = 1\nmax_requests_per_minute = 60000\n\
+             endpoints = [{}]\n",
+            since.to_rfc3339(),
+            endpoints.join(", ")
+        ),
+    )
+    .unwrap();
+    collect
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

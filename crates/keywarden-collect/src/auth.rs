@@ -360,18 +360,8 @@ pub(crate) fn tenant_id_claim(token: &str) -> Option<String> {
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let tid = claims.get("tid")?.as_str()?;
-    is_guid(tid).then(|| tid.to_ascii_lowercase())
-}
-
-/// `8-4-4-4-12` hexadecimal digits: the form of a directory (tenant) id.
-pub fn is_guid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    let tid = claims.get("tid")?.as_str()?.to_ascii_lowercase();
+    keywarden_token::policy::is_lower_guid(&tid).then_some(tid)
 }
 
 #[cfg(test)]
@@ -395,9 +385,10 @@ mod tests {
         );
         assert_eq!(super::tenant_id_claim("tok-1-30"), None);
         assert_eq!(super::tenant_id_claim("a.!!!.b"), None);
-        assert!(super::is_guid("00000000-0000-0000-0000-000000000000"));
-        assert!(!super::is_guid("00000000-0000-0000-0000-00000000000"));
-        assert!(!super::is_guid("contoso.onmicrosoft.com"));
+        use keywarden_token::policy::is_lower_guid;
+        assert!(is_lower_guid("00000000-0000-0000-0000-000000000000"));
+        assert!(!is_lower_guid("00000000-0000-0000-0000-00000000000"));
+        assert!(!is_lower_guid("contoso.onmicrosoft.com"));
     }
 
     use super::*;

@@ -176,8 +176,9 @@ pub fn collect(
 /// case), else the `tid` the identity platform wrote into our tokens (`--tenant` was a
 /// domain), else unknown.
 fn resolve_tenant_id(tenant: &str, from_tokens: Option<String>) -> Option<String> {
-    if crate::auth::is_guid(tenant) {
-        Some(tenant.to_ascii_lowercase())
+    let id = tenant.to_ascii_lowercase();
+    if keywarden_token::policy::is_lower_guid(&id) {
+        Some(id)
     } else {
         from_tokens
     }

@@ -77,6 +77,21 @@ struct Figures {
     gw_cpu_us: f64,
 }
 
+impl Figures {
+    /// A phase's figures from its latencies (µs, one per operation), wall seconds, process CPU
+    /// seconds and the client threads' CPU seconds.
+    fn of(mut all: Vec<u64>, secs: f64, cpu: f64, client_cpu: f64) -> Figures {
+        all.sort_unstable();
+        Figures {
+            per_sec: all.len() as f64 / secs,
+            p50_us: percentile(&all, 0.50),
+            p99_us: percentile(&all, 0.99),
+            cpu_us: cpu * 1e6 / all.len() as f64,
+            gw_cpu_us: (cpu - client_cpu).max(0.0) * 1e6 / all.len() as f64,
+        }
+    }
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -151,15 +166,7 @@ fn drive(n: usize, f: impl Fn(usize, usize) + Sync) -> Figures {
         (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
         _ => f64::NAN,
     };
-    let mut all: Vec<u64> = lat.into_iter().flatten().collect();
-    all.sort_unstable();
-    Figures {
-        per_sec: all.len() as f64 / secs,
-        p50_us: percentile(&all, 0.50),
-        p99_us: percentile(&all, 0.99),
-        cpu_us: cpu * 1e6 / all.len() as f64,
-        gw_cpu_us: (cpu - client_cpu).max(0.0) * 1e6 / all.len() as f64,
-    }
+    Figures::of(lat.into_iter().flatten().collect(), secs, cpu, client_cpu)
 }
 
 /// An Envoy-shaped `CheckRequest` for `GET /owa/` with `Authorization: Bearer token`.
@@ -249,16 +256,9 @@ fn grpc_drive(
     let client_cpu = threads_cpu(GRPC_CLIENT_THREADS)
         .saturating_sub(client0)
         .as_secs_f64();
-    let mut all: Vec<u64> = lat.into_iter().flatten().collect();
+    let all: Vec<u64> = lat.into_iter().flatten().collect();
     assert_eq!(all.len(), n);
-    all.sort_unstable();
-    Figures {
-        per_sec: all.len() as f64 / secs,
-        p50_us: percentile(&all, 0.50),
-        p99_us: percentile(&all, 0.99),
-        cpu_us: cpu * 1e6 / all.len() as f64,
-        gw_cpu_us: (cpu - client_cpu).max(0.0) * 1e6 / all.len() as f64,
-    }
+    Figures::of(all, secs, cpu, client_cpu)
 }
 
 fn keep_best(best: &mut Option<Figures>, f: Figures) {

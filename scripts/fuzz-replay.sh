@@ -37,7 +37,7 @@ for t in "${targets[@]}"; do
   work=$(mktemp -d)
   cp -r "$corpus"/. "$work"/
   if ! cargo +nightly fuzz run "${flags[@]}" "$t" "$work" -- \
-    -runs=0 -rss_limit_mb=2048 -timeout=60 -artifact_prefix="$work/" 2>"$work.log"; then
+    -runs=0 -rss_limit_mb=512 -timeout=60 -artifact_prefix="$work/" 2>"$work.log"; then
     tail -n 40 "$work.log" >&2
     echo "== $t: FAILED replaying $(ls "$corpus" | wc -l) inputs (crash input in $work/)" >&2
     failed+=("$t")

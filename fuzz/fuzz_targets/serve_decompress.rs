@@ -10,7 +10,7 @@
 
 use std::io::Write;
 
-use keywarden_server::body_decode::decompress_capped;
+use keywarden_server::runtime::body_decode::decompress_capped;
 use libfuzzer_sys::fuzz_target;
 
 const CAPS: [usize; 8] = [0, 1, 16, 512, 4096, 65_536, 1 << 20, 8 << 20];

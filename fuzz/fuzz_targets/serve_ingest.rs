@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use keywarden_detect::{DetectConfig, Settings};
 use keywarden_ingest::{IngestConfig, ingest_bytes};
 use keywarden_model::Timestamp;
-use keywarden_server::convert::RowCollector;
-use keywarden_server::body_decode::decompress_capped;
+use keywarden_server::runtime::convert::RowCollector;
+use keywarden_server::runtime::body_decode::decompress_capped;
 use keywarden_server::{ApiKeys, LiveDetector, LiveLimits, LiveState};
 use libfuzzer_sys::fuzz_target;
 

@@ -117,7 +117,7 @@ pub struct Gateway {
     flood: FloodControl,
     metrics: Metrics,
     /// The accept loop's limits and counters (`[connections]`).
-    connections: keywarden_server::conn::ConnLimits,
+    connections: keywarden_server::http::conn::ConnLimits,
     conn_metrics: Arc<keywarden_server::Metrics>,
     log: Option<DecisionLog>,
     clock: Arc<dyn Clock>,
@@ -368,7 +368,7 @@ impl Gateway {
 
     /// The connection cap and timeouts (`[connections]`, the cap not yet fitted to the
     /// descriptor limit).
-    pub fn connection_limits(&self) -> keywarden_server::conn::ConnLimits {
+    pub fn connection_limits(&self) -> keywarden_server::http::conn::ConnLimits {
         self.connections
     }
 

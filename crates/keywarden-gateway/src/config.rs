@@ -122,7 +122,7 @@ pub struct Rate {
 
 /// `[connections]`: what keeps clients that open sockets and never finish a request from
 /// holding them (the same accept loop, cap and timeouts as `keywarden serve`,
-/// `keywarden_server::conn`).
+/// `keywarden_server::http::conn`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectionsConfig {
@@ -147,7 +147,7 @@ pub struct ConnectionsConfig {
 
 impl Default for ConnectionsConfig {
     fn default() -> Self {
-        let d = keywarden_server::conn::ConnLimits::default();
+        let d = keywarden_server::http::conn::ConnLimits::default();
         ConnectionsConfig {
             max_connections: d.max_connections,
             header_read_timeout_seconds: d.header_read_timeout.as_secs(),
@@ -163,9 +163,9 @@ impl Default for ConnectionsConfig {
 impl ConnectionsConfig {
     /// The accept loop's limits (HTTP/1.1 and HTTP/2; the cap not yet fitted to the
     /// descriptor limit).
-    pub fn limits(&self) -> keywarden_server::conn::ConnLimits {
+    pub fn limits(&self) -> keywarden_server::http::conn::ConnLimits {
         let secs = std::time::Duration::from_secs;
-        keywarden_server::conn::ConnLimits {
+        keywarden_server::http::conn::ConnLimits {
             max_connections: self.max_connections,
             header_read_timeout: secs(self.header_read_timeout_seconds),
             keep_alive_idle: secs(self.keep_alive_idle_seconds),

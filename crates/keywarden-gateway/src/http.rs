@@ -16,7 +16,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use keywarden_server::dashboard::throttle::Peer;
+use keywarden_server::http::throttle::Peer;
 
 use crate::check::{CheckRequest, Decision, Gateway, Outcome};
 use crate::client::ProxyNet;

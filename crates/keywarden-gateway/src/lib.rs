@@ -13,7 +13,7 @@
 //!   blocking pool under a timeout), route policy
 //!   ([`route`]), identity headers ([`identity`]). Every error path refuses (fail closed).
 //! - [`http`] and [`grpc`] (+ [`envoy`] messages): the proxy protocols on one listener
-//!   ([`server`], optional TLS), on `keywarden serve`'s accept loop (`keywarden_server::conn`:
+//!   ([`server`], optional TLS), on `keywarden serve`'s accept loop (`keywarden_server::http::conn`:
 //!   header-read, first-request, keep-alive idle, TLS-handshake and body timeouts, and a
 //!   connection cap that sheds the longest-idle socket; `[connections]`).
 //! - [`flood`] + [`client`]: token buckets per client address, network and subject, bounded
@@ -30,7 +30,7 @@
 pub mod cache;
 pub mod check;
 /// Who the client is (trusted proxies, `X-Forwarded-For`): shared with `serve`.
-pub use keywarden_server::client;
+pub use keywarden_server::http::client;
 pub mod config;
 pub mod decision_log;
 pub mod envoy;

@@ -1,7 +1,7 @@
 //! Listening: one listener (plain TCP, or TLS with `--tls-cert/--tls-key`) that speaks HTTP/1.1
 //! and HTTP/2 (cleartext prior knowledge, or ALPN `h2` over TLS, for Envoy's gRPC client),
 //! the peer address attached to every request, and a graceful shutdown that flushes the
-//! decision log. The accept loop is `keywarden serve`'s own ([`keywarden_server::conn`]):
+//! decision log. The accept loop is `keywarden serve`'s own ([`keywarden_server::http::conn`]):
 //! TLS-handshake, header-read, first-request, keep-alive idle and body timeouts, and a
 //! connection cap fitted to the descriptor limit that sheds the longest-idle connection
 //! (`[connections]` in `gateway.toml`).
@@ -40,10 +40,10 @@ pub async fn serve(
     let limits = front
         .gateway
         .connection_limits()
-        .fitted_to(keywarden_server::conn::soft_fd_limit());
+        .fitted_to(keywarden_server::http::conn::soft_fd_limit());
     let metrics = front.gateway.connection_metrics();
     // The accept loop attaches the peer address (`ConnectInfo<Peer>`) to every request.
-    keywarden_server::conn::serve(listener, router(front), tls, limits, metrics, shutdown)
+    keywarden_server::http::conn::serve(listener, router(front), tls, limits, metrics, shutdown)
         .await
         .map_err(GatewayError::Serve)
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use keywarden_detect::assign_incidents;
 use keywarden_model::{Alert, Severity, Timestamp};
-use keywarden_server::alert_book::AlertBook;
+use keywarden_server::runtime::alert_book::AlertBook;
 use keywarden_store::{IncidentRow, Store, StoreConfig};
 
 const ROUNDS: usize = 15;

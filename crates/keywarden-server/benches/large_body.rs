@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keywarden_ingest::IngestConfig;
-use keywarden_server::memory_budget::PIECE_BYTES;
-use keywarden_server::parse::ParseStage;
+use keywarden_server::runtime::memory_budget::PIECE_BYTES;
+use keywarden_server::runtime::parse::ParseStage;
 use keywarden_server::{ApiKeys, ServeConfig, SystemClock};
 
 const KEY: &str = "bench-key-0123456789abcdef";

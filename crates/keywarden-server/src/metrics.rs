@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use keywarden_store::Stats;
 
-use crate::live::LiveDetector;
+use crate::runtime::live::LiveDetector;
 
 /// Process-wide counters, shared by the API and the pipeline (passed in, never global).
 #[derive(Debug, Default)]
@@ -59,7 +59,7 @@ pub struct Metrics {
     /// The live detector's counters ([`LiveCounters`]), as of its last batch or tick.
     pub live: LiveCounters,
     /// `[collect]`: poll status and lag per (source, stream).
-    pub collect: crate::collect_source::CollectStatus,
+    pub collect: crate::runtime::collect_source::CollectStatus,
 }
 
 /// Copies of the live detector's state counters (totals since the state was first created:
@@ -436,7 +436,7 @@ mod tests {
 
     #[test]
     fn live_counters_are_copied_from_the_detector_state() {
-        let mut state = crate::live::LiveState::default();
+        let mut state = crate::runtime::live::LiveState::default();
         state.engine.evicted_pending = 11;
         state.engine.expired_pending = 12;
         state.engine.evicted_issued = 13;
@@ -445,7 +445,7 @@ mod tests {
         state.engine.lead_hits_dropped = 16;
         state.correlation_lost = 17;
         let settings = keywarden_detect::DetectConfig::default().build().unwrap();
-        let d = LiveDetector::new(settings, crate::live::LiveLimits::default(), state);
+        let d = LiveDetector::new(settings, crate::runtime::live::LiveLimits::default(), state);
         let m = Metrics::default();
         m.record_live(&d);
         let text = m.render(None);

@@ -16,15 +16,15 @@ use keywarden_store::StoreConfig;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use crate::api::{AppState, Readers, router};
-use crate::auth::ApiKeys;
 use crate::clock::Clock;
 use crate::error::ServerError;
-use crate::live::{LiveDetector, LiveLimits, LiveState};
+use crate::http::api::{AppState, Readers, router};
+use crate::http::auth::ApiKeys;
 use crate::metrics::Metrics;
-use crate::queue::Ingestor;
-use crate::source::Source;
-use crate::writer::Writer;
+use crate::runtime::live::{LiveDetector, LiveLimits, LiveState};
+use crate::runtime::queue::Ingestor;
+use crate::runtime::source::Source;
+use crate::runtime::writer::Writer;
 
 /// Everything `keywarden serve` can be told.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     pub max_decompressed_bytes: usize,
     /// Peak RSS stays under this many MiB (`[server] memory_budget_mb`, default 512); the
-    /// ingest limits are derived from it ([`crate::memory_budget`]).
+    /// ingest limits are derived from it ([`crate::runtime::memory_budget`]).
     pub memory_budget_mb: u64,
     pub max_record_bytes: usize,
     pub request_timeout: Duration,
@@ -60,7 +60,7 @@ pub struct ServeConfig {
     /// Lifetime of a dashboard login.
     pub session_hours: i64,
     /// Serve HTTPS with this certificate and key (session cookies are then `Secure`).
-    pub tls: Option<crate::tls::TlsFiles>,
+    pub tls: Option<crate::http::tls::TlsFiles>,
     /// `[auth]`: bearer JWTs accepted by this validator are let in like API keys.
     pub jwt: Option<Arc<keywarden_token::Validator>>,
     /// `[auth]` as read by [`ServeConfig::apply_file`] (the configuration file, the policy):
@@ -73,11 +73,11 @@ pub struct ServeConfig {
     pub sigma_logsource: Option<String>,
     /// Peers whose `X-Forwarded-For` names the client (for the failed-key throttle); empty:
     /// the TCP peer is the client and `X-Forwarded-For` is ignored.
-    pub trusted_proxies: Vec<crate::client::ProxyNet>,
+    pub trusted_proxies: Vec<crate::http::client::ProxyNet>,
     /// Connection cap and timeouts against clients that hold sockets open.
-    pub connections: crate::conn::ConnLimits,
+    pub connections: crate::http::conn::ConnLimits,
     /// `[collect]` / `--collect`: poll Microsoft's APIs continuously.
-    pub collect: Option<crate::collect_source::CollectPlan>,
+    pub collect: Option<crate::runtime::collect_source::CollectPlan>,
 }
 
 /// The `[sigma]` table: rule paths (relative to the configuration file) and a logsource filter.
@@ -127,15 +127,15 @@ struct ConfigFile {
     /// A `keywarden-token` trust policy: API calls may present a JWT it accepts.
     auth: Option<toml::Value>,
     sigma: SigmaSection,
-    /// Continuous collection from Microsoft's APIs (`crate::collect_source`).
-    collect: Option<crate::collect_source::CollectSection>,
+    /// Continuous collection from Microsoft's APIs (`crate::runtime::collect_source`).
+    collect: Option<crate::runtime::collect_source::CollectSection>,
 }
 
 /// A `serve --collect FILE`: a `[collect]` table alone.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CollectFile {
-    collect: crate::collect_source::CollectSection,
+    collect: crate::runtime::collect_source::CollectSection,
 }
 
 impl ServeConfig {
@@ -150,7 +150,7 @@ impl ServeConfig {
             max_inflight: 32,
             max_body_bytes: 32 << 20,
             max_decompressed_bytes: 256 << 20,
-            memory_budget_mb: crate::memory_budget::DEFAULT_BUDGET_MB,
+            memory_budget_mb: crate::runtime::memory_budget::DEFAULT_BUDGET_MB,
             max_record_bytes: 16 << 20,
             request_timeout: Duration::from_secs(60),
             retention: None,
@@ -167,7 +167,7 @@ impl ServeConfig {
             sigma_rules: Vec::new(),
             sigma_logsource: None,
             trusted_proxies: Vec::new(),
-            connections: crate::conn::ConnLimits::default(),
+            connections: crate::http::conn::ConnLimits::default(),
             collect: None,
         }
     }
@@ -212,7 +212,7 @@ impl ServeConfig {
         self.webhooks = file.webhook;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if let Some(c) = file.collect {
-            let plan = crate::collect_source::CollectPlan::new(c, &base)
+            let plan = crate::runtime::collect_source::CollectPlan::new(c, &base)
                 .map_err(|e| bad(format!("[collect]: {e}")))?;
             self.collect = Some(plan);
         }
@@ -307,7 +307,7 @@ impl ServeConfig {
         }
         if let Some(v) = &s.trusted_proxies {
             self.trusted_proxies =
-                crate::client::parse_networks(v).map_err(|e| bad(format!("server.{e}")))?;
+                crate::http::client::parse_networks(v).map_err(|e| bad(format!("server.{e}")))?;
         }
         Ok(())
     }
@@ -326,7 +326,7 @@ impl ServeConfig {
         };
         let file: CollectFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let plan = crate::collect_source::CollectPlan::new(file.collect, &base)
+        let plan = crate::runtime::collect_source::CollectPlan::new(file.collect, &base)
             .map_err(|e| bad(format!("[collect]: {e}")))?;
         self.collect = Some(plan);
         Ok(())
@@ -348,11 +348,11 @@ impl ServeConfig {
         let tls = self
             .tls
             .as_ref()
-            .map(crate::tls::TlsFiles::build)
+            .map(crate::http::tls::TlsFiles::build)
             .transpose()?;
         let store_cfg = StoreConfig {
             synchronous_full: self.synchronous_full,
-            cache_kib: (crate::memory_budget::CACHE_PER_CONNECTION / 1024) as u32,
+            cache_kib: (crate::runtime::memory_budget::CACHE_PER_CONNECTION / 1024) as u32,
             ..StoreConfig::new(&self.data_dir)
         };
         let store = store_cfg.build()?;
@@ -363,7 +363,7 @@ impl ServeConfig {
         let metrics = Arc::new(Metrics::default());
         // Store connections: the writer, the readers, the checkpointer, the webhook reader.
         let connections = self.read_connections.max(1) + 2 + usize::from(!self.webhooks.is_empty());
-        let budget = crate::memory_budget::MemoryBudget::derive(
+        let budget = crate::runtime::memory_budget::MemoryBudget::derive(
             self.memory_budget_mb,
             self.parse_threads,
             self.max_body_bytes,
@@ -372,7 +372,7 @@ impl ServeConfig {
         let ingest = IngestConfig {
             max_record_bytes: self.max_record_bytes,
             threads: 1,
-            chunk_bytes: crate::memory_budget::PIECE_BYTES,
+            chunk_bytes: crate::runtime::memory_budget::PIECE_BYTES,
             max_input_bytes: budget.whole_read_bytes,
             ..IngestConfig::default()
         };
@@ -441,7 +441,7 @@ impl ServeConfig {
         };
         let mut sources: Vec<Box<dyn Source>> = Vec::new();
         if let Some(dir) = &self.watch {
-            sources.push(Box::new(crate::watch::FileTail {
+            sources.push(Box::new(crate::runtime::watch::FileTail {
                 dir: dir.clone(),
                 store: store_cfg.reader()?,
                 metrics: state.metrics.clone(),
@@ -450,7 +450,7 @@ impl ServeConfig {
             }));
         }
         if let Some(plan) = &self.collect {
-            sources.push(Box::new(crate::collect_source::CollectSource {
+            sources.push(Box::new(crate::runtime::collect_source::CollectSource {
                 staging: plan.staging(&self.data_dir),
                 plan: plan.clone(),
                 store: store_cfg.reader()?,
@@ -472,7 +472,9 @@ impl ServeConfig {
         Ok(Server {
             rt,
             warnings,
-            connections: self.connections.fitted_to(crate::conn::soft_fd_limit()),
+            connections: self
+                .connections
+                .fitted_to(crate::http::conn::soft_fd_limit()),
             sources,
             listener,
             pipeline,
@@ -490,14 +492,14 @@ pub struct Server {
     rt: tokio::runtime::Runtime,
     listener: std::net::TcpListener,
     pipeline: Writer,
-    rx: std::sync::mpsc::Receiver<crate::queue::Submission>,
+    rx: std::sync::mpsc::Receiver<crate::runtime::queue::Submission>,
     state: AppState,
     replayed: u64,
     webhook: Option<WebhookParts>,
     sources: Vec<Box<dyn Source>>,
     tls: Option<Arc<rustls::ServerConfig>>,
     warnings: Vec<String>,
-    connections: crate::conn::ConnLimits,
+    connections: crate::http::conn::ConnLimits,
 }
 
 type WebhookParts = (
@@ -520,7 +522,7 @@ impl Server {
     }
 
     /// The live Sigma rules (`--rules`), with their load report.
-    pub fn sigma(&self) -> Option<&crate::live::sigma::LiveSigma> {
+    pub fn sigma(&self) -> Option<&crate::runtime::live::sigma::LiveSigma> {
         self.pipeline.detector.sigma()
     }
 
@@ -530,7 +532,7 @@ impl Server {
     }
 
     /// The connection limits in force (the cap lowered to fit the descriptor limit).
-    pub fn connections(&self) -> crate::conn::ConnLimits {
+    pub fn connections(&self) -> crate::http::conn::ConnLimits {
         self.connections
     }
 
@@ -609,7 +611,7 @@ impl Server {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             // The peer address reaches handlers (the failed-key throttle counts by client).
             let app = router(state);
-            crate::conn::serve(listener, app, tls, connections, metrics, shutdown).await
+            crate::http::conn::serve(listener, app, tls, connections, metrics, shutdown).await
         });
         // Sources stop, then the router (and with it every queue sender) is gone: the writer
         // drains and stops.

@@ -8,7 +8,7 @@
 #![allow(unreachable_pub)]
 use keywarden_detect::assign_incidents;
 use keywarden_model::{Alert, Severity, Timestamp};
-use keywarden_server::alert_book::{AlertBook, WriteCounts};
+use keywarden_server::runtime::alert_book::{AlertBook, WriteCounts};
 use keywarden_store::{IncidentRow, Store, StoreConfig};
 
 fn alert(id: &str, sev: Severity, token: Option<&str>, ip: Option<&str>, t: i64) -> Alert {

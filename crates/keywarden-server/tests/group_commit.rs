@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use keywarden_ingest::IngestConfig;
 use keywarden_model::Timestamp;
-use keywarden_server::parse::{ParseStage, Parsed};
-use keywarden_server::queue::request_key;
-use keywarden_server::writer::Writer;
+use keywarden_server::runtime::parse::{ParseStage, Parsed};
+use keywarden_server::runtime::queue::request_key;
+use keywarden_server::runtime::writer::Writer;
 use keywarden_server::{
     IngestAnswer, IngestFailure, LiveDetector, LiveLimits, LiveState, ManualClock, Submission,
 };

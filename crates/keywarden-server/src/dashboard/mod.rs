@@ -2,13 +2,12 @@
 //! incidents and alerts with filters, an incident page with its timeline chart, evidence and
 //! exposure per mailbox, and acknowledge/close with a note (a POST form carrying the
 //! session's CSRF token, recorded in the store's audit trail under the session's actor, the
-//! key's non-secret id). Failed logins are throttled per client address ([`throttle`]: 429 with
+//! key's non-secret id). Failed logins are throttled per client address ([`throttle`], shared with the API: 429 with
 //! `Retry-After`). Pages are rendered on the server ([`html`]), use no JavaScript, and are
 //! served under a strict Content-Security-Policy (set for every response by the API guard).
 
 pub mod html;
 pub mod session;
-pub mod throttle;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -20,7 +19,8 @@ use keywarden_model::Severity;
 use keywarden_store::{AlertQuery, AlertStatus};
 use serde::Deserialize;
 
-use crate::api::{AppState, read};
+use crate::http::api::{AppState, read};
+use crate::http::throttle;
 use crate::metrics::Metrics;
 pub use session::{Session, Sessions};
 
@@ -328,7 +328,7 @@ async fn set_status(
             ),
         );
     };
-    let note = crate::convert::cut(&f.note, 4000).to_string();
+    let note = crate::runtime::convert::cut(&f.note, 4000).to_string();
     let now = st.clock.now().0;
     let back = safe_back(&f.back).to_string();
     let actor = l.session.actor.clone();

@@ -1,9 +1,9 @@
 //! Browser sessions for the dashboard: a login with an API key creates a session with a random
 //! 256-bit id (the `kw_session` cookie: HttpOnly, SameSite=Strict, Secure under TLS) and its
 //! own random CSRF token, and carries who logged in (the key's audit id, see
-//! [`crate::auth::key_id`]) for the audit trail. Sessions live in memory only, expire after a
+//! [`crate::http::auth::key_id`]) for the audit trail. Sessions live in memory only, expire after a
 //! fixed lifetime, are bounded in number, and are removed on logout. Failed logins are
-//! throttled per client ([`super::throttle`]).
+//! throttled per client ([`crate::http::throttle`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,7 +37,7 @@ pub struct Sessions {
     /// Add `Secure` to the cookie (the server speaks TLS).
     pub secure_cookie: bool,
     /// Failed logins per client.
-    pub throttle: super::throttle::LoginThrottle,
+    pub throttle: crate::http::throttle::LoginThrottle,
 }
 
 impl Sessions {
@@ -46,7 +46,7 @@ impl Sessions {
             map: Mutex::new(HashMap::new()),
             lifetime: lifetime_seconds.max(60).saturating_mul(1_000_000),
             secure_cookie,
-            throttle: super::throttle::LoginThrottle::new(Default::default()),
+            throttle: crate::http::throttle::LoginThrottle::new(Default::default()),
         }
     }
 

@@ -38,8 +38,8 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::queue::{Ingestor, Submission};
-use crate::source::Source;
+use crate::runtime::queue::{Ingestor, Submission};
+use crate::runtime::source::Source;
 
 /// The source name cursors are stored under (`source_offsets.source`).
 pub const COLLECT_SOURCE: &str = "collect";

@@ -1,10 +1,10 @@
 //! The parse stage between the ingest queue and the writer: a few worker threads take queued
 //! [`Submission`]s, decompress them (capped) and read every record with the ingest engine into
 //! store rows, rejections and what the live rules observe. The writer thread then only commits
-//! and detects ([`crate::pipeline`]), while the parsing of the next bodies runs on the other
+//! and detects ([`crate::runtime::writer`]), while the parsing of the next bodies runs on the other
 //! cores.
 //!
-//! A body is read as a stream ([`crate::body_decode`] unwraps its compression layers under one
+//! A body is read as a stream ([`crate::runtime::body_decode`] unwraps its compression layers under one
 //! cap; [`keywarden_ingest::ingest_reader`] streams JSON lines and access-log text in blocks)
 //! and its rows are handed on in pieces of about `ingest.chunk_bytes` (their estimated size in
 //! memory): a body that fits one piece reaches the writer whole, as [`Parsed::body`]; a larger
@@ -36,11 +36,11 @@ use keywarden_sigma::SigmaStage;
 use keywarden_store::{EventRow, RejectionRow};
 use tokio::sync::oneshot;
 
-use crate::body_decode::open_layers;
-use crate::convert::{event_row, rejection_row};
-use crate::live::observe::{Observed, Observer};
 use crate::metrics::Metrics;
-use crate::queue::{IngestAnswer, IngestFailure, Submission};
+use crate::runtime::body_decode::open_layers;
+use crate::runtime::convert::{event_row, rejection_row};
+use crate::runtime::live::observe::{Observed, Observer};
+use crate::runtime::queue::{IngestAnswer, IngestFailure, Submission};
 
 /// What a worker needs to read a body: the same collector the live rules use.
 #[derive(Clone)]
@@ -368,7 +368,7 @@ struct Pieces<'e> {
     stopped: bool,
     /// A document read whole went past `max_input_bytes`.
     whole_too_large: bool,
-    budget: Arc<crate::body_decode::DecodeBudget>,
+    budget: Arc<crate::runtime::body_decode::DecodeBudget>,
 }
 
 impl Pieces<'_> {

@@ -1,5 +1,5 @@
 //! TLS for `keywarden serve` (rustls with the aws-lc-rs provider): the certificate chain and
-//! private key are read from PEM files. The accept loop ([`crate::conn`], `serve`'s and the
+//! private key are read from PEM files. The accept loop ([`crate::http::conn`], `serve`'s and the
 //! gateway's) handshakes on each connection's own task, under its connection cap and
 //! handshake timeout, so a client that stalls its handshake holds neither the accept loop nor
 //! unbounded memory.

@@ -1,9 +1,9 @@
 //! The bounded ingest queue: every source puts log bodies in through one interface, an
 //! [`Ingestor`] handle. The HTTP endpoint uses [`Ingestor::try_submit`] (a full queue is
-//! answered 429, never buffered); a [`crate::source::Source`] running on its own (the file
+//! answered 429, never buffered); a [`crate::runtime::source::Source`] running on its own (the file
 //! tail, the collector, later Kafka) uses [`Ingestor::submit`], which waits for room:
 //! back-pressure instead of memory. A [`Submission`] is answered with an [`IngestAnswer`] or
-//! an [`IngestFailure`] once the writer ([`crate::writer`]) has committed it.
+//! an [`IngestFailure`] once the writer ([`crate::runtime::writer`]) has committed it.
 
 use std::sync::Arc;
 use std::time::Instant;

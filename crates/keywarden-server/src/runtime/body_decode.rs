@@ -15,7 +15,7 @@ use std::io::{Cursor, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::queue::IngestFailure;
+use crate::runtime::queue::IngestFailure;
 
 /// The most compression layers unwrapped.
 pub const MAX_LAYERS: usize = 3;

@@ -1,10 +1,10 @@
 //! The writer: one thread that owns the store's write connection and the live detector, fed
-//! by the parse stage ([`crate::parse`]: worker threads that decompress and read each queued
+//! by the parse stage ([`crate::runtime::parse`]: worker threads that decompress and read each queued
 //! [`Submission`] into rows, in queue order). The writer takes the next parsed submission and
 //! every one already parsed behind it, commits them as one group (one transaction, one WAL
 //! fsync under `synchronous=FULL`, each batch under its own savepoint), runs live detection on
 //! the committed rows batch by batch, regroups incidents when alerts changed (writing only the
-//! rows that changed, see [`crate::alert_book`]), hands changed
+//! rows that changed, see [`crate::runtime::alert_book`]), hands changed
 //! alerts to the webhook sender, and only then answers each request.
 //!
 //! On start it restores the detector state saved in the store and replays the events committed
@@ -19,14 +19,14 @@ use keywarden_ingest::IngestConfig;
 use keywarden_model::{Alert, Timestamp, error_chain};
 use keywarden_store::{Batch, BatchReceipt, Store, StoreError};
 
-use crate::alert_book::AlertBook;
 use crate::clock::Clock;
 use crate::error::ServerError;
-use crate::live::observe::Observed;
-use crate::live::{LiveDetector, LiveState};
 use crate::metrics::Metrics;
-use crate::parse::{BodyPart, ParseStage, Parsed, ParsedQueue};
-use crate::queue::{IngestAnswer, IngestFailure, MAX_LISTED_REJECTIONS, Submission};
+use crate::runtime::alert_book::AlertBook;
+use crate::runtime::live::observe::Observed;
+use crate::runtime::live::{LiveDetector, LiveState};
+use crate::runtime::parse::{BodyPart, ParseStage, Parsed, ParsedQueue};
+use crate::runtime::queue::{IngestAnswer, IngestFailure, MAX_LISTED_REJECTIONS, Submission};
 
 /// The baseline key of the saved detector state.
 pub const STATE_KEY: &str = "live-state";

@@ -20,7 +20,7 @@
 //! answered 503 with `Retry-After` at once (never queued in memory). `max_inflight` still
 //! caps their number. A body's rows never exceed a few pieces in memory: the parse stage hands
 //! them to the writer in pieces of `C` and the writer commits a large body piece by piece in
-//! one transaction ([`crate::parse`], [`crate::pipeline`]).
+//! one transaction ([`crate::runtime::parse`], [`crate::runtime::writer`]).
 
 use crate::error::ServerError;
 

@@ -31,8 +31,8 @@ use keywarden_store::Store;
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
-use crate::queue::{Ingestor, Submission};
-use crate::source::Source;
+use crate::runtime::queue::{Ingestor, Submission};
+use crate::runtime::source::Source;
 
 /// The source name offsets are stored under.
 pub const WATCH_SOURCE: &str = "watch";
@@ -265,7 +265,7 @@ fn file_id(meta: &std::fs::Metadata) -> String {
 #[cfg(unix)]
 mod tests {
     use super::*;
-    use crate::queue::IngestAnswer;
+    use crate::runtime::queue::IngestAnswer;
     use std::sync::Mutex;
 
     const SECRET: &str = "SECRET-TOKEN-SIGNING-KEY-DO-NOT-READ\n";

@@ -42,7 +42,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
-use crate::dashboard::throttle::Peer;
+use crate::http::throttle::Peer;
 use crate::metrics::Metrics;
 
 /// How long and how many connections may be held (`[server]` keys, see `docs/SERVE.md`).
@@ -75,7 +75,7 @@ impl Default for ConnLimits {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             keep_alive_idle: Duration::from_secs(30),
-            tls_handshake_timeout: crate::tls::HANDSHAKE_TIMEOUT,
+            tls_handshake_timeout: crate::http::tls::HANDSHAKE_TIMEOUT,
             body_read_timeout: Duration::from_secs(10),
             min_body_bytes_per_second: 1024,
             http2: false,

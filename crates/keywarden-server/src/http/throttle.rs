@@ -1,7 +1,7 @@
 //! Failed-key throttling, one table for both doors an API key can be guessed at: the dashboard's
-//! `POST /login` and `Authorization: Bearer` on the API (the guard in [`crate::api`]). Failures
+//! `POST /login` and `Authorization: Bearer` on the API (the guard in [`crate::http::api`]). Failures
 //! are counted per client (the TCP peer address, or the `X-Forwarded-For` hop a trusted proxy
-//! names, [`crate::client`]; an IPv6 client by its /64, which one host usually owns whole), and
+//! names, [`crate::http::client`]; an IPv6 client by its /64, which one host usually owns whole), and
 //! after [`ThrottleLimits::max_failures`] failures within [`ThrottleLimits::window_seconds`]
 //! that client is refused with 429 and `Retry-After` for a backoff that doubles with each
 //! lockout (up to [`ThrottleLimits::max_backoff_seconds`]). While locked out even a correct key
@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The TCP peer of a connection, given to handlers as `ConnectInfo<Peer>` by the accept loop
-/// ([`crate::conn`]), plain or TLS.
+/// ([`crate::http::conn`]), plain or TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
 

@@ -18,7 +18,7 @@ use keywarden_store::EventRow;
 
 pub use keywarden_detect::incremental::LeadKey;
 
-use crate::convert::event_row;
+use crate::runtime::convert::event_row;
 
 /// What the live rules take from one event besides its row.
 #[derive(Debug, Default)]

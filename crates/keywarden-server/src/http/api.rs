@@ -20,9 +20,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::auth::ApiKeys;
+use crate::http::auth::ApiKeys;
 use crate::metrics::Metrics;
-use crate::queue::{IngestFailure, Ingestor, Shed, Submission};
+use crate::runtime::queue::{IngestFailure, Ingestor, Shed, Submission};
 
 /// The most characters of an `Idempotency-Key` header.
 const MAX_KEY_LEN: usize = 200;
@@ -64,7 +64,7 @@ pub struct AppState {
     pub inflight: Arc<Semaphore>,
     /// The memory budget's body pool, in KiB: each body holds its declared length (or
     /// `max_body_bytes`) from before it is read until it is answered
-    /// ([`crate::memory_budget`]).
+    /// ([`crate::runtime::memory_budget`]).
     pub body_pool: Arc<Semaphore>,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
@@ -74,7 +74,7 @@ pub struct AppState {
     /// `[auth]`: JWTs this validator accepts are let in like API keys.
     pub jwt: Option<Arc<keywarden_token::Validator>>,
     /// Peers whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
-    pub trusted_proxies: Arc<[crate::client::ProxyNet]>,
+    pub trusted_proxies: Arc<[crate::http::client::ProxyNet]>,
 }
 
 impl AppState {
@@ -85,7 +85,7 @@ impl AppState {
         req_peer: Option<std::net::SocketAddr>,
         headers: &HeaderMap,
     ) -> std::net::IpAddr {
-        crate::client::request_client(req_peer, headers, &self.trusted_proxies)
+        crate::http::client::request_client(req_peer, headers, &self.trusted_proxies)
     }
 }
 
@@ -124,13 +124,13 @@ async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
         let bearer = value.as_deref().is_some_and(|v| v.starts_with("Bearer "));
         let peer = req
             .extensions()
-            .get::<axum::extract::ConnectInfo<crate::dashboard::throttle::Peer>>()
+            .get::<axum::extract::ConnectInfo<crate::http::throttle::Peer>>()
             .map(|c| c.0.0);
         let client = st.client_ip(peer, req.headers());
         let limiter = &st.sessions.throttle;
         let now = st.clock.now().0;
         if bearer
-            && let crate::dashboard::throttle::Verdict::Throttled { retry_after } =
+            && let crate::http::throttle::Verdict::Throttled { retry_after } =
                 limiter.check(client, now)
         {
             Metrics::add(&st.metrics.bearer_throttled, 1);
@@ -164,7 +164,7 @@ async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
             }
         }
         if let Some(a) = actor {
-            req.extensions_mut().insert(crate::auth::Actor(a));
+            req.extensions_mut().insert(crate::http::auth::Actor(a));
         }
         if let Some(l) = logged_in {
             req.extensions_mut().insert(l);
@@ -203,7 +203,7 @@ async fn jwt_actor(st: &AppState, header_value: Option<&str>) -> Option<String> 
     let now = st.clock.now().0.div_euclid(1_000_000);
     tokio::task::spawn_blocking(move || {
         let t = v.validate_at(&token, now).ok()?;
-        Some(crate::auth::jwt_actor(t.sub.as_deref(), &t.issuer_id))
+        Some(crate::http::auth::jwt_actor(t.sub.as_deref(), &t.issuer_id))
     })
     .await
     .ok()
@@ -271,7 +271,7 @@ struct IngestParams {
 
 async fn ingest(
     State(st): State<AppState>,
-    actor: Option<axum::Extension<crate::auth::Actor>>,
+    actor: Option<axum::Extension<crate::http::auth::Actor>>,
     Query(q): Query<IngestParams>,
     headers: HeaderMap,
     body: Body,
@@ -317,7 +317,7 @@ async fn ingest(
         );
     };
     let limit = declared.map_or(st.max_body_bytes, |n| n as usize);
-    let share = crate::memory_budget::body_kib(limit as u64);
+    let share = crate::runtime::memory_budget::body_kib(limit as u64);
     let Ok(memory) = st.body_pool.clone().try_acquire_many_owned(share) else {
         Metrics::add(&st.metrics.shed_busy, 1);
         return retry_later(
@@ -328,7 +328,7 @@ async fn ingest(
     };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(e) if crate::conn::is_body_timeout(&e) => {
+        Err(e) if crate::http::conn::is_body_timeout(&e) => {
             return error(StatusCode::REQUEST_TIMEOUT, &e.to_string());
         }
         Err(_) => {
@@ -339,13 +339,14 @@ async fn ingest(
         }
     };
     let name = match q.name {
-        Some(n) => format!("http:{}", crate::convert::cut(&n, 200)),
+        Some(n) => format!("http:{}", crate::runtime::convert::cut(&n, 200)),
         None => format!("http:{}", st.clock.now()),
     };
     // Keys are per credential (the guard let only authenticated requests in; the fallback
     // never matches a real credential's id) and bound to the body as received.
     let credential = actor.map_or_else(|| "unidentified".to_string(), |a| a.0.0);
-    let request_key = request_key.map(|k| crate::queue::request_key(&credential, k, &bytes));
+    let request_key =
+        request_key.map(|k| crate::runtime::queue::request_key(&credential, k, &bytes));
     let (tx, rx) = oneshot::channel();
     let sub = Submission {
         source: "http".into(),
@@ -499,7 +500,7 @@ struct StatusBody {
 
 async fn set_status(
     State(st): State<AppState>,
-    actor: Option<axum::Extension<crate::auth::Actor>>,
+    actor: Option<axum::Extension<crate::http::auth::Actor>>,
     Path(id): Path<String>,
     axum::Json(b): axum::Json<StatusBody>,
 ) -> Response {
@@ -510,7 +511,7 @@ async fn set_status(
             "status must be open, acknowledged or closed",
         );
     };
-    let note = crate::convert::cut(&b.note, 4000).to_string();
+    let note = crate::runtime::convert::cut(&b.note, 4000).to_string();
     let now = st.clock.now().0;
     let target = id.clone();
     match read(&st, move |s| {

@@ -3,8 +3,9 @@
 //! panics.
 #![no_main]
 
-use keywarden_detect::coverage::{CoverageModel, TokenKind, TokenWindow};
-use keywarden_detect::coverage_declared::{parse_manifest, parse_spec};
+use keywarden_detect::{
+    CoverageModel, TokenKind, TokenWindow, parse_coverage_manifest, parse_coverage_spec,
+};
 use keywarden_model::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
@@ -12,12 +13,12 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let mut model = CoverageModel::new(24);
     for line in text.lines().take(16) {
-        if let Ok(d) = parse_spec(line, "fuzz") {
+        if let Ok(d) = parse_coverage_spec(line, "fuzz") {
             d.into_iter().for_each(|d| model.declare(d));
         }
     }
     let _ = keywarden_ingest::is_collect_manifest("collect.json", data);
-    if let Ok(d) = parse_manifest(&text, "collect.json") {
+    if let Ok(d) = parse_coverage_manifest(&text, "collect.json") {
         d.into_iter().for_each(|d| model.declare(d));
     }
     model.finish(Some((Timestamp(i64::MIN), Timestamp(i64::MAX))));

@@ -189,8 +189,7 @@ fn measure(
     let plan = detector.plan(scan, None);
     let rules_s = t2.elapsed().as_secs_f64() - merge_s;
     let needles =
-        keywarden_detect::prefilter::Prefilter::for_keys(plan.wanted.keys(), &plan.scan.syms)
-            .needles();
+        keywarden_detect::Prefilter::for_keys(plan.wanted.keys(), &plan.scan.syms).needles();
     let c3 = cpu_seconds();
     let t3 = Instant::now();
     let gathered = detector.collect_files(&plan, inputs, cfg);

@@ -20,7 +20,7 @@ use crate::keys::Key;
 use crate::scan::Scan;
 
 /// The state file version this build reads and writes.
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 
 /// Known-normal behaviour.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

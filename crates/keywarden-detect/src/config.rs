@@ -15,7 +15,7 @@ use crate::error::ConfigError;
 use crate::intel::Intel;
 
 /// The Microsoft consumer (MSA) tenant.
-pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+pub(crate) const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// The default configuration file, with its documentation.
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");

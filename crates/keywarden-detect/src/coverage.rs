@@ -264,7 +264,7 @@ pub struct Gap {
 
 /// What the model found for one tenant.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct TenantCoverage {
+pub(crate) struct TenantCoverage {
     pub categories: BTreeMap<SignInCategory, CategoryCoverage>,
     /// Sign-in records per resource id.
     pub resources: BTreeMap<String, u64>,

@@ -86,7 +86,7 @@ pub fn parse_spec(spec: &str, source: &str) -> Result<Vec<Declared>, CoverageErr
 }
 
 /// The category a manifest stream declares, if it is a sign-in stream.
-pub fn stream_category(source: &str, stream: &str) -> Option<SignInCategory> {
+pub(crate) fn stream_category(source: &str, stream: &str) -> Option<SignInCategory> {
     match source {
         "graph-signins" | "loganalytics" => SignInCategory::from_marker(stream),
         _ => None,

@@ -34,7 +34,7 @@ use crate::incident::Incident;
 
 /// Evidence list naming client apps whose app-only mail access belongs to an alert's incident
 /// (app-takeover rules set it; `exposure` then links by `app`).
-pub const LINKED_APPS_EVIDENCE: &str = "linked_app_ids";
+pub(crate) const LINKED_APPS_EVIDENCE: &str = "linked_app_ids";
 
 /// What ties a record to an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -67,9 +67,9 @@ pub struct Facts<'e> {
 static NULL: Value<'static> = Value::Null;
 
 /// `MailItemsAccessed` as logged by Exchange.
-pub const MAIL_ITEMS_ACCESSED: &str = "MailItemsAccessed";
+pub(crate) const MAIL_ITEMS_ACCESSED: &str = "MailItemsAccessed";
 /// The operation the Graph reader gives a `GET` of messages.
-pub const GRAPH_MAIL_READ: &str = "GraphMailRead";
+pub(crate) const GRAPH_MAIL_READ: &str = "GraphMailRead";
 
 impl<'e> Facts<'e> {
     /// Extracts the facts of one event. Never panics, whatever the record holds.
@@ -198,7 +198,7 @@ impl<'e> Facts<'e> {
 
 /// The folders of a mail access: `(path, message ids)`. Reader fields first, then the raw
 /// `Folders` value (an array, or a JSON string holding one, as in Sentinel rows).
-pub fn folders(ev: &Event<'_>) -> Vec<(Option<String>, Vec<String>)> {
+pub(crate) fn folders(ev: &Event<'_>) -> Vec<(Option<String>, Vec<String>)> {
     if !ev.fields.folders.is_empty() {
         return ev
             .fields

@@ -27,7 +27,7 @@ pub struct Detections {
 }
 
 /// Builds the alerts. `gathered` is indexed like `plan.candidates`.
-pub fn finalize(plan: &Plan, gathered: Vec<Gather>, s: &Settings) -> Detections {
+pub(crate) fn finalize(plan: &Plan, gathered: Vec<Gather>, s: &Settings) -> Detections {
     let mut out = Detections {
         coverage: plan.coverage.clone(),
         ..Detections::default()

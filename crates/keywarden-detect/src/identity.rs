@@ -56,7 +56,7 @@ const MAX_NAME_CHARS: usize = 120;
 /// The user names a sign-in record gives (its UPN and its user object id, ASCII-lower-cased),
 /// in any sign-in shape: what `hunt`'s [`Directory`] and `serve`'s live state both note for
 /// the coverage model's user filter.
-pub fn sign_in_user_names(raw: &Value<'_>) -> [Option<String>; 2] {
+pub(crate) fn sign_in_user_names(raw: &Value<'_>) -> [Option<String>; 2] {
     [UPN_KEYS, OID_KEYS].map(|keys| {
         text(raw, keys)
             .map(|t| ascii_fold(Cow::Borrowed(t.trim())).into_owned())

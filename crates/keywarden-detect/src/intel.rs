@@ -15,9 +15,9 @@ use serde::Serialize;
 use crate::error::IntelError;
 
 /// Microsoft's Storm-0558 indicators (shipped).
-pub const SHIPPED_IOCS: &str = include_str!("../data/storm-0558-iocs.csv");
+pub(crate) const SHIPPED_IOCS: &str = include_str!("../data/storm-0558-iocs.csv");
 /// Microsoft first-party client app ids (shipped).
-pub const SHIPPED_FIRST_PARTY: &str =
+pub(crate) const SHIPPED_FIRST_PARTY: &str =
     include_str!("../data/microsoft-first-party-client-app-ids.txt");
 
 /// One IP indicator: matched only between `first` and `last` (widened by the margin).

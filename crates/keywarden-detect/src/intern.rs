@@ -13,10 +13,10 @@ use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 /// An interned string (an index into an [`Interner`]).
-pub type Sym = u32;
+pub(crate) type Sym = u32;
 
 /// The symbol of "absent": interned strings are never empty, so index 0 is reserved.
-pub const NONE: Sym = 0;
+pub(crate) const NONE: Sym = 0;
 
 /// A string table: each distinct string is stored once and named by a [`Sym`]. The index
 /// holds only symbols (hashed by their text), so a new string costs one allocation.
@@ -131,7 +131,7 @@ impl Interner {
 /// Both only return a symbol after comparing its text with the value, so a cache can never
 /// give a wrong symbol.
 #[derive(Debug, Clone)]
-pub struct SymCache {
+pub(crate) struct SymCache {
     /// (address, length, symbol) of texts resolved for the current event.
     event: Vec<(usize, usize, Sym)>,
     /// (fingerprint, symbol) slots.
@@ -151,26 +151,26 @@ impl Default for SymCache {
 
 impl SymCache {
     /// Forgets the per-event addresses (call before each event: its slices are new).
-    pub fn next_event(&mut self) {
+    pub(crate) fn next_event(&mut self) {
         self.event.clear();
     }
 
     /// The interner as seen through this cache.
-    pub fn over<'a>(&'a mut self, syms: &'a mut Interner) -> CachedInterner<'a> {
+    pub(crate) fn over<'a>(&'a mut self, syms: &'a mut Interner) -> CachedInterner<'a> {
         CachedInterner { syms, cache: self }
     }
 }
 
 /// An [`Interner`] seen through a [`SymCache`].
 #[derive(Debug)]
-pub struct CachedInterner<'a> {
+pub(crate) struct CachedInterner<'a> {
     pub syms: &'a mut Interner,
     cache: &'a mut SymCache,
 }
 
 impl CachedInterner<'_> {
     /// The symbol of `s` (interning it when new); empty text is [`NONE`].
-    pub fn intern(&mut self, s: &str) -> Sym {
+    pub(crate) fn intern(&mut self, s: &str) -> Sym {
         if s.is_empty() {
             return NONE;
         }
@@ -202,7 +202,7 @@ impl CachedInterner<'_> {
     }
 
     /// Interns an optional value (`None` → [`NONE`]).
-    pub fn opt(&mut self, s: Option<&str>) -> Sym {
+    pub(crate) fn opt(&mut self, s: Option<&str>) -> Sym {
         s.map_or(NONE, |s| self.intern(s))
     }
 }
@@ -224,12 +224,12 @@ fn fingerprint(s: &str) -> u64 {
 }
 
 /// Maps a symbol through a translation table from [`Interner::absorb`].
-pub fn remap(table: &[Sym], sym: Sym) -> Sym {
+pub(crate) fn remap(table: &[Sym], sym: Sym) -> Sym {
     table.get(sym as usize).copied().unwrap_or(NONE)
 }
 
 /// FNV-1a over the parts, separated so that `("ab","c")` and `("a","bc")` differ.
-pub fn stable_hash(parts: &[&str]) -> u64 {
+pub(crate) fn stable_hash(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
         for b in p.bytes().chain(std::iter::once(0xff)) {

@@ -49,7 +49,7 @@ pub enum Key {
 }
 
 /// How a pass turns text into symbols.
-pub trait Symbols {
+pub(crate) trait Symbols {
     /// `Some(NONE)` for absent text; `None` when the text can match nothing.
     fn sym(&mut self, s: Option<&str>) -> Option<Sym>;
 }
@@ -79,7 +79,7 @@ impl Symbols for Lookup<'_> {
 }
 
 /// Appends the keys of one event to `out`.
-pub fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out: &mut Vec<Key>) {
+pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out: &mut Vec<Key>) {
     let cfg = &s.config;
     let Some(tenant) = syms.sym(f.tenant.as_deref()) else {
         return;

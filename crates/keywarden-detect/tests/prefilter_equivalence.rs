@@ -10,8 +10,8 @@ mod common;
 use std::path::PathBuf;
 
 use common::{detector, fixture, run};
-use keywarden_detect::collect::{CollectStage, Gather};
-use keywarden_detect::prefilter::Prefilter;
+use keywarden_detect::Prefilter;
+use keywarden_detect::{CollectStage, Gather};
 use keywarden_ingest::{IngestConfig, Quiet, expand_inputs, ingest};
 
 fn example() -> PathBuf {

@@ -36,9 +36,8 @@ impl DetectPass {
             .build()
             .map_err(|source| HuntError::DetectSettings { source })?;
         for spec in &cfg.signin_coverage {
-            let declared =
-                keywarden_detect::coverage_declared::parse_spec(spec, "--signin-coverage")
-                    .map_err(|source| HuntError::SigninCoverage { source })?;
+            let declared = keywarden_detect::parse_coverage_spec(spec, "--signin-coverage")
+                .map_err(|source| HuntError::SigninCoverage { source })?;
             settings.declared.extend(declared);
         }
         let detector = Detector::new(settings);
@@ -99,12 +98,11 @@ impl DetectPass {
             }
             let bytes = std::fs::read(path).map_err(io)?;
             let text = String::from_utf8_lossy(&bytes);
-            let streams =
-                keywarden_detect::coverage_declared::parse_manifest_streams(&text, &input.name)
-                    .map_err(|source| HuntError::CollectManifest {
-                        path: input.name.clone(),
-                        source,
-                    })?;
+            let streams = keywarden_detect::parse_coverage_manifest_streams(&text, &input.name)
+                .map_err(|source| HuntError::CollectManifest {
+                    path: input.name.clone(),
+                    source,
+                })?;
             let dir = path.parent().unwrap_or(Path::new("."));
             for s in streams {
                 let missing = s.files.as_ref().map_or(0, |files| {
@@ -167,7 +165,7 @@ impl DetectPass {
         inputs: &[InputSource],
         ingest: &IngestConfig,
     ) -> Result<Exposure, HuntError> {
-        keywarden_detect::finalize::sort_alerts(alerts);
+        keywarden_detect::sort_alerts(alerts);
         let incidents = assign_incidents(alerts);
         let exposure = self
             .detector

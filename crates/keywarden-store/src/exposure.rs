@@ -1,6 +1,6 @@
 //! An incident's mailbox exposure when it is viewed: the store only reads, the detection pack
-//! computes ([`keywarden_detect::exposure`], the same module `hunt`'s `exposure.json` comes
-//! from).
+//! computes ([`keywarden_detect::ExposureBuilder`], the same module `hunt`'s `exposure.json`
+//! comes from).
 //!
 //! The incident's alerts give its [`IncidentLinks`] (token and session ids, client IP + app
 //! pairs, app-only clients of its decisive alerts). The store selects the mail-access events

@@ -1,6 +1,6 @@
 //! The incremental driver: the detection pack's rules run on each batch of events as it
 //! arrives, with bounded state that can be saved and restored and an injected clock (`serve`'s
-//! live detection; `hunt` runs the same rule definitions in batch, [`crate::rules`]). The
+//! live detection; `hunt` runs the same rule definitions in batch, `rules/`). The
 //! caller hands each event as a [`Record`] with what was [`Observed`] of it while it was read.
 //!
 //! - `ioc-ip`, `known-bad-key`, `consumer-tenant-token`: the record carries the evidence, so
@@ -8,7 +8,7 @@
 //!   [`Settings`] (configuration and intelligence) with the same conditions as `hunt`.
 //! - `token-never-issued` with lag tolerance: a token used by an access record and not issued
 //!   by any sign-in seen is *pending*. It is judged with `hunt`'s coverage model over the
-//!   sign-ins seen so far ([`signins`]: categories, hours, resources, declared coverage; the
+//!   sign-ins seen so far (`signins.rs`: categories, hours, resources, declared coverage; the
 //!   issuance window from the token's `IssuedAtTime` or first use), and only once every sign-in
 //!   stream still delivering has reached past the window's end; an interactive sign-in of the
 //!   token's session from the same IP and client app makes it medium, as in `hunt`. A sign-in
@@ -18,10 +18,10 @@
 //!   judged forged withdraws the alert (severity info, `evidence.withdrawn`), an interactive
 //!   sign-in of its session downgrades it to medium (`evidence.session_link`); each revision
 //!   is handed to the caller ([`Engine::take_revisions`]) for the audit trail.
-//! - The lead rules run against a baseline learned live ([`leads`]).
+//! - The lead rules run against a baseline learned live (`leads.rs`, [`LiveBaseline`]).
 //!
 //! Every alert (and pending token) keeps the token ids, session ids, client IPs and users of
-//! all its records in its evidence ([`links`], capped per alert as `hunt` caps them), so
+//! all its records in its evidence (`links.rs`, capped per alert as `hunt` caps them), so
 //! regrouping with the pack's `assign_incidents` gives `hunt`'s incidents.
 //!
 //! State is bounded: issued tokens expire by event time and are capped, pending tokens,

@@ -17,12 +17,12 @@ use crate::coverage::TokenKind;
 use crate::directory::{ChangeKind, TheftSignal};
 
 /// The issuance window of a token and what bounded it (`IssuedAtTime` or `first use`).
-pub type IssuanceWindow = (Timestamp, Timestamp, &'static str);
+pub(crate) type IssuanceWindow = (Timestamp, Timestamp, &'static str);
 
 /// One finding of a rule, with the values its title and evidence name.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum Finding<'a> {
+pub(crate) enum Finding<'a> {
     /// `token-never-issued`: no sign-in issued `token`, and the sign-in logs cover its
     /// issuance. `session_linked`: an interactive sign-in of the token's session came from the
     /// same IP and client app (medium instead of high).
@@ -86,14 +86,14 @@ pub enum Finding<'a> {
 }
 
 /// The title of a live `token-never-issued` alert withdrawn because its sign-in arrived late.
-pub const WITHDRAWN_TITLE: &str =
+pub(crate) const WITHDRAWN_TITLE: &str =
     "Access with a token no sign-in issued (withdrawn: its sign-in arrived late)";
 
 /// The evidence note of a session link (see [`Finding::NeverIssued`]).
-pub const SESSION_LINK_NOTE: &str = "an interactive sign-in of the token's session came from the same IP and client app: likely a refresh whose sign-in record is missing";
+pub(crate) const SESSION_LINK_NOTE: &str = "an interactive sign-in of the token's session came from the same IP and client app: likely a refresh whose sign-in record is missing";
 
 impl Finding<'_> {
-    pub fn rule(&self) -> Rule {
+    pub(crate) fn rule(&self) -> Rule {
         match self {
             Finding::NeverIssued { .. } => Rule::TokenNeverIssued,
             Finding::BeyondLifetime { .. } => Rule::TokenBeyondLifetime,
@@ -115,7 +115,7 @@ impl Finding<'_> {
         }
     }
 
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         let t = match self {
             Finding::NeverIssued { .. } => "Access with a token no sign-in issued",
             Finding::BeyondLifetime { .. } => {
@@ -171,7 +171,7 @@ impl Finding<'_> {
     /// `medium`); leads `low`, except `cross-mailbox-access`, the takeover chain's permission,
     /// consent and federation changes (`low` when routine) and `adfs-key-theft`, `medium`.
     /// Weak signals may raise a lead's severity later (the batch driver's finalize).
-    pub fn severity(&self) -> Severity {
+    pub(crate) fn severity(&self) -> Severity {
         match self {
             Finding::NeverIssued {
                 session_linked: true,
@@ -191,7 +191,7 @@ impl Finding<'_> {
     }
 
     /// The score before weak signals.
-    pub fn score(&self) -> f64 {
+    pub(crate) fn score(&self) -> f64 {
         match self {
             Finding::AppTakeover { .. } => 0.9,
             _ if self.rule().is_strong() => 0.8,
@@ -203,7 +203,11 @@ impl Finding<'_> {
     }
 
     /// The finding's evidence: leads start with the baseline they were judged against.
-    pub fn evidence(&self, s: &Settings, baseline: Option<&BaselineNote>) -> Map<String, Json> {
+    pub(crate) fn evidence(
+        &self,
+        s: &Settings,
+        baseline: Option<&BaselineNote>,
+    ) -> Map<String, Json> {
         let mut ev = Map::new();
         if let Some(note) = baseline {
             ev.insert(
@@ -357,7 +361,7 @@ impl Finding<'_> {
 }
 
 /// The start of day `day` (days since the epoch).
-pub fn day_start(day: i64) -> Timestamp {
+pub(crate) fn day_start(day: i64) -> Timestamp {
     Timestamp(day.saturating_mul(MICROS_PER_DAY))
 }
 
@@ -380,7 +384,11 @@ impl VolumeConfig {
 
 /// Whether a (user, client app) use at `at` is a first use given the user's last use of the
 /// client before it (`last`, from a baseline): never used, or not within `lookback_days`.
-pub fn is_first_use(last: Option<Timestamp>, at: Option<Timestamp>, lookback_days: i64) -> bool {
+pub(crate) fn is_first_use(
+    last: Option<Timestamp>,
+    at: Option<Timestamp>,
+    lookback_days: i64,
+) -> bool {
     match (last, at) {
         (Some(last), Some(at)) => {
             at.0.saturating_sub(last.0) > lookback_days.saturating_mul(MICROS_PER_DAY)

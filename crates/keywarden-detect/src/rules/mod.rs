@@ -5,11 +5,11 @@
 //! pass. Strong rules ([`strong`]) judge tokens and single records and may be `high`; lead
 //! rules ([`leads`]) judge novelty against the baseline and are at most `medium`.
 
-pub mod adfs;
-pub mod finding;
-pub mod leads;
-pub mod strong;
-pub mod takeover;
+pub(crate) mod adfs;
+pub(crate) mod finding;
+pub(crate) mod leads;
+pub(crate) mod strong;
+pub(crate) mod takeover;
 
 use std::collections::BTreeSet;
 
@@ -224,7 +224,7 @@ impl Known {
 }
 
 /// Applies every enabled rule to a scan. `external` replaces the look-back baseline.
-pub fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Plan {
+pub(crate) fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>) -> Plan {
     let model = strong::coverage_model(&scan, settings);
     let (never, coverage) = strong::never_issued(&scan, settings, &model);
     let beyond = strong::beyond_lifetime(&scan, settings);
@@ -400,7 +400,7 @@ impl Plan {
 
 /// Whether an input called `name` (or the archive it is a member of, `outer!inner`) is in
 /// a set of input names.
-pub fn input_listed(names: &BTreeSet<String>, name: &str) -> bool {
+pub(crate) fn input_listed(names: &BTreeSet<String>, name: &str) -> bool {
     names.contains(name)
         || name
             .split_once('!')
@@ -408,7 +408,7 @@ pub fn input_listed(names: &BTreeSet<String>, name: &str) -> bool {
 }
 
 /// Keys of every candidate (to keep alerted behaviour out of a saved state).
-pub fn alerted_keys(plan: &Plan) -> BTreeSet<Key> {
+pub(crate) fn alerted_keys(plan: &Plan) -> BTreeSet<Key> {
     plan.candidates
         .iter()
         .flat_map(|c| c.keys.iter().copied())

@@ -22,10 +22,10 @@ use crate::keys::{Flag, Key};
 use crate::scan::{Scan, Use};
 
 /// A token's judgement: `Ok` when the sign-in evidence covers its issuance.
-pub type Verdict = Result<(), Unjudged>;
+pub(crate) type Verdict = Result<(), Unjudged>;
 
 /// The coverage model of a scan: its sign-in aggregates plus the declared coverage.
-pub fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
+pub(crate) fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
     let mut m = CoverageModel::from_config(&s.config.coverage);
     for name in scan.identities.signed_in_names() {
         m.add_signin_user(name);
@@ -71,7 +71,10 @@ pub fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
 
 /// When the token of `u` may have been issued, and from what (`IssuedAtTime` or `first use`):
 /// see [`issuance_window_at`].
-pub fn issuance_window(u: &Use, s: &Settings) -> Option<(Timestamp, Timestamp, &'static str)> {
+pub(crate) fn issuance_window(
+    u: &Use,
+    s: &Settings,
+) -> Option<(Timestamp, Timestamp, &'static str)> {
     Some(issuance_window_at(
         u.first?,
         u.issued.map(|(iat, _)| iat),
@@ -83,7 +86,7 @@ pub fn issuance_window(u: &Use, s: &Settings) -> Option<(Timestamp, Timestamp, &
 /// (`iat`) when that is consistent with its first use (not after it, not longer than a token
 /// lives before it), else from its first use back one token lifetime. Tolerances widen both
 /// ends. `hunt` and `serve` both bound issuance with it.
-pub fn issuance_window_at(
+pub(crate) fn issuance_window_at(
     first: Timestamp,
     iat: Option<Timestamp>,
     s: &Settings,
@@ -110,7 +113,13 @@ pub fn issuance_window_at(
 }
 
 /// Judges one token key against the model.
-pub fn judge(scan: &Scan, s: &Settings, model: &CoverageModel, key: &Key, u: &Use) -> Verdict {
+pub(crate) fn judge(
+    scan: &Scan,
+    s: &Settings,
+    model: &CoverageModel,
+    key: &Key,
+    u: &Use,
+) -> Verdict {
     let Key::Token(tenant, _) = *key else {
         return Err(Unjudged::NoTime);
     };

@@ -2,8 +2,8 @@
 //! detection pack's own [`Facts`], so `serve` and `hunt` read records the same way) and the raw
 //! record as JSON.
 
-use keywarden_detect::facts::{Access, Facts, Role};
 use keywarden_detect::incremental::role_name;
+use keywarden_detect::{Access, Facts, Role};
 use keywarden_ingest::{Processor, Rejection};
 use keywarden_model::Event;
 use keywarden_store::{EventRow, RejectionRow};

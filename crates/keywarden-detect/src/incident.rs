@@ -1,11 +1,15 @@
 //! Incidents.
 //!
-//! [`assign_incidents`] groups alerts (built-in and Sigma alike) that share a token id, a
-//! session id or, between alerts of at least `high` severity, a client IP, and sets each
+//! [`assign_incidents`] groups alerts (built-in and Sigma alike) that share a record, a token
+//! id, a session id or, between alerts of at least `high` severity, a client IP, and sets each
 //! alert's `incident_id` (a stable hash of its members' ids). What each incident read is
 //! [`crate::exposure`]'s job.
+//!
+//! A shared record is the strongest link there is: two alerts on the same event are about the
+//! same activity, whatever their severities (the Golden SAML sample's one `MailItemsAccessed`
+//! record was in a high `app-takeover` incident and in two low incidents of its own before).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use keywarden_model::{Alert, Severity, Timestamp};
 
@@ -32,11 +36,23 @@ pub fn assign_incidents(alerts: &mut [Alert]) -> Vec<Incident> {
     let mut parent: Vec<usize> = (0..n).collect();
     let mut owner: BTreeMap<(u8, String), usize> = BTreeMap::new();
     for (i, a) in alerts.iter().enumerate() {
-        for link in links(a) {
+        for link in value_links(a) {
             match owner.get(&link) {
                 Some(&j) => union(&mut parent, i, j),
                 None => {
                     owner.insert(link, i);
+                }
+            }
+        }
+    }
+    // Records are borrowed, not copied: an alert of `hunt` names every record it covers.
+    let mut record_owner: HashMap<&str, usize> = HashMap::new();
+    for (i, a) in alerts.iter().enumerate() {
+        for r in record_links(a) {
+            match record_owner.get(r) {
+                Some(&j) => union(&mut parent, i, j),
+                None => {
+                    record_owner.insert(r, i);
                 }
             }
         }
@@ -87,9 +103,29 @@ pub fn assign_incidents(alerts: &mut [Alert]) -> Vec<Incident> {
     incidents
 }
 
-/// The values through which an alert joins others: tokens and sessions always, client IPs
-/// only at `high` or above (leads behind one office NAT must not chain into one incident).
+/// The values through which an alert joins others: its records, tokens and sessions always,
+/// client IPs only at `high` or above (leads behind one office NAT must not chain into one
+/// incident). Kinds: 0 token, 1 session, 2 client IP, 3 record.
 pub fn links(a: &Alert) -> Vec<(u8, String)> {
+    let mut out = value_links(a);
+    out.extend(record_links(a).map(|r| (RECORD, r.to_string())));
+    out
+}
+
+/// The link kind of a shared record.
+const RECORD: u8 = 3;
+
+/// The records through which an alert joins others (none for aggregate rules).
+fn record_links(a: &Alert) -> impl Iterator<Item = &str> {
+    let linking = !NON_LINKING.contains(&a.rule_id.as_str());
+    a.record_ids
+        .iter()
+        .filter(move |r| linking && !r.trim().is_empty())
+        .map(String::as_str)
+}
+
+/// [`links`] but records: tokens, sessions and (at `high` or above) client IPs.
+fn value_links(a: &Alert) -> Vec<(u8, String)> {
     if NON_LINKING.contains(&a.rule_id.as_str()) {
         return Vec::new();
     }
@@ -158,6 +194,36 @@ mod tests {
         let mut rev: Vec<Alert> = alerts.iter().rev().cloned().collect();
         assign_incidents(&mut rev);
         assert_eq!(rev[4].incident_id, alerts[0].incident_id);
+    }
+
+    #[test]
+    fn regression_alerts_on_one_record_split_into_three_incidents() {
+        // The OTRF Golden SAML sample: one MailItemsAccessed record behind a high
+        // app-takeover and two low leads, with no token or session id to link them.
+        let mut alerts = vec![
+            alert("takeover", Severity::High, None, Some("1.2.3.4")),
+            alert("first-seen", Severity::Low, None, Some("1.2.3.4")),
+            alert("unexpected-app", Severity::Low, None, Some("1.2.3.4")),
+            alert("other", Severity::Low, None, Some("1.2.3.4")),
+            alert("volume", Severity::Medium, None, None),
+        ];
+        alerts[0].record_ids = vec!["audit-1".into(), "mail-1".into()];
+        alerts[1].record_ids = vec!["mail-1".into()];
+        alerts[2].record_ids = vec!["mail-1".into()];
+        alerts[3].record_ids = vec!["mail-2".into()];
+        alerts[4].rule_id = "mailbox-volume-anomaly".into();
+        alerts[4].record_ids = vec!["mail-1".into(), "mail-2".into()];
+        let inc = assign_incidents(&mut alerts);
+        assert_eq!(inc.len(), 3, "{inc:?}");
+        assert_eq!(alerts[0].incident_id, alerts[1].incident_id);
+        assert_eq!(alerts[0].incident_id, alerts[2].incident_id);
+        // A low lead on another record stays apart (the IP links only high alerts), and an
+        // aggregate rule's records chain nothing.
+        assert_ne!(alerts[0].incident_id, alerts[3].incident_id);
+        assert_ne!(alerts[0].incident_id, alerts[4].incident_id);
+        assert_ne!(alerts[3].incident_id, alerts[4].incident_id);
+        assert!(links(&alerts[1]).contains(&(RECORD, "mail-1".into())));
+        assert!(links(&alerts[4]).is_empty());
     }
 
     #[test]

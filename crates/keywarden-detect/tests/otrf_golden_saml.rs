@@ -149,6 +149,23 @@ fn otrf_golden_saml_takeover_chain_is_one_high_incident_with_the_mailbox_exposed
     assert_eq!(mine.mailboxes.len(), 1);
     assert_eq!(mine.mailboxes[0].mailbox, "pgustavo@simulandlabs.com");
     assert_eq!(mine.mailboxes[0].messages.len(), 6);
+    // regression_alerts_on_one_record_split_into_three_incidents: every alert on the Bind
+    // (the takeover and the two leads) is in that one incident, so its messages are counted
+    // once (three incidents of six messages each before).
+    let on_bind: Vec<_> = d
+        .alerts
+        .iter()
+        .filter(|a| a.record_ids.iter().any(|r| r == BIND_RECORD))
+        .collect();
+    assert_eq!(on_bind.len(), 3, "{on_bind:#?}");
+    assert!(on_bind.iter().all(|a| a.incident_id.as_ref() == Some(&id)));
+    let exposed: usize = exp
+        .incidents
+        .iter()
+        .flat_map(|i| &i.mailboxes)
+        .map(|m| m.messages.len())
+        .sum();
+    assert_eq!(exposed, 6);
 }
 
 #[test]

@@ -33,7 +33,7 @@ for t in "$@"; do
   [ -d "fuzz/corpus/$t" ] && cp -rn "fuzz/corpus/$t"/. "$work/corpus/$t"/
   log=$work/logs/$t.log
   nice -n 19 "$bin/$t" "$work/corpus/$t" "$work/seeds/$t" \
-    -rss_limit_mb=512 -max_len="$(max_len "$t")" -max_total_time="$secs" -timeout=30 \
+    -rss_limit_mb=512 -max_len="$(max_len "$t")" -max_total_time="$secs" -timeout=600 \
     -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" ${RUNS:+-runs=$RUNS} >"$log" 2>&1 &
   pid=$!
   ticks=$(getconf CLK_TCK)

@@ -115,12 +115,9 @@ pub fn links(a: &Alert) -> Vec<(u8, String)> {
 /// The link kind of a shared record.
 const RECORD: u8 = 3;
 
-/// The records through which an alert joins others: none for aggregate rules, nor for a
-/// tenant-level `first-seen-client-app` roll-up (many users adopting an app: every adopter's
-/// own leads would chain through it into one incident).
+/// The records through which an alert joins others (none for aggregate rules).
 fn record_links(a: &Alert) -> impl Iterator<Item = &str> {
-    let rollup = a.evidence.get("adopting_users").is_some();
-    let linking = !rollup && !NON_LINKING.contains(&a.rule_id.as_str());
+    let linking = !NON_LINKING.contains(&a.rule_id.as_str());
     a.record_ids
         .iter()
         .filter(move |r| linking && !r.trim().is_empty())
@@ -216,13 +213,8 @@ mod tests {
         alerts[3].record_ids = vec!["mail-2".into()];
         alerts[4].rule_id = "mailbox-volume-anomaly".into();
         alerts[4].record_ids = vec!["mail-1".into(), "mail-2".into()];
-        let mut rollup = alert("rollup", Severity::Low, None, None);
-        rollup.rule_id = "first-seen-client-app".into();
-        rollup.evidence = serde_json::json!({"scope": "tenant", "adopting_users": 40});
-        rollup.record_ids = vec!["mail-1".into(), "mail-2".into()];
-        alerts.push(rollup);
         let inc = assign_incidents(&mut alerts);
-        assert_eq!(inc.len(), 4, "{inc:?}");
+        assert_eq!(inc.len(), 3, "{inc:?}");
         assert_eq!(alerts[0].incident_id, alerts[1].incident_id);
         assert_eq!(alerts[0].incident_id, alerts[2].incident_id);
         // A low lead on another record stays apart (the IP links only high alerts), and an
@@ -230,11 +222,8 @@ mod tests {
         assert_ne!(alerts[0].incident_id, alerts[3].incident_id);
         assert_ne!(alerts[0].incident_id, alerts[4].incident_id);
         assert_ne!(alerts[3].incident_id, alerts[4].incident_id);
-        assert_ne!(alerts[0].incident_id, alerts[5].incident_id);
-        assert_ne!(alerts[3].incident_id, alerts[5].incident_id);
         assert!(links(&alerts[1]).contains(&(RECORD, "mail-1".into())));
         assert!(links(&alerts[4]).is_empty());
-        assert!(links(&alerts[5]).is_empty());
     }
 
     #[test]

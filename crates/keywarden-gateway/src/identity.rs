@@ -32,8 +32,10 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The identity of a verified token, from the holder claims the validator kept in its one
+    /// parse of the payload (not a second parse).
     pub fn from_verified(t: &VerifiedToken) -> Arc<Identity> {
-        let claims = t.claims();
+        let claims = &t.holder;
         Arc::new(Identity {
             issuer_id: t.issuer_id.clone(),
             kid: t.kid.clone(),
@@ -42,12 +44,13 @@ impl Identity {
             tid: t.tid.clone(),
             aud: t.aud.clone(),
             sub: t.sub.clone(),
-            oid: text(&claims, "oid"),
-            appid: text(&claims, "appid").or_else(|| text(&claims, "azp")),
-            uti: text(&claims, "uti").or_else(|| text(&claims, "jti")),
-            upn: text(&claims, "upn").or_else(|| text(&claims, "preferred_username")),
-            scp: words(&claims, "scp"),
-            roles: words(&claims, "roles"),
+            oid: claim_text(claims.get("oid")),
+            appid: claim_text(claims.get("appid")).or_else(|| claim_text(claims.get("azp"))),
+            uti: claim_text(claims.get("uti")).or_else(|| claim_text(claims.get("jti"))),
+            upn: claim_text(claims.get("upn"))
+                .or_else(|| claim_text(claims.get("preferred_username"))),
+            scp: words(claims.get("scp")),
+            roles: words(claims.get("roles")),
             exp: t.exp,
         })
     }
@@ -77,12 +80,16 @@ impl Identity {
 }
 
 fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
-    m.get(k).and_then(Value::as_str).map(str::to_owned)
+    claim_text(m.get(k))
+}
+
+fn claim_text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_owned)
 }
 
 /// `scp` is a space-separated string (Entra); `roles` an array. Either shape is read.
-fn words(m: &Map<String, Value>, k: &str) -> Vec<String> {
-    match m.get(k) {
+fn words(v: Option<&Value>) -> Vec<String> {
+    match v {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
         Some(Value::Array(a)) => a
             .iter()

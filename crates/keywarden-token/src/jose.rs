@@ -124,6 +124,41 @@ const HEADER_MEMBERS: &[&str] = &[
 /// Claims the validator reads; the rest are only checked for duplicates.
 pub const CLAIM_MEMBERS: &[&str] = &["iss", "tid", "aud", "sub", "exp", "nbf", "iat"];
 
+/// Claims about the token's holder that the validator does not check but keeps for relying
+/// parties (`keywarden gateway`'s identity headers and decision log), so that they need not
+/// parse the payload a second time: [`crate::VerifiedToken::holder`].
+pub const HOLDER_CLAIMS: &[&str] = &[
+    "oid",
+    "appid",
+    "azp",
+    "uti",
+    "jti",
+    "upn",
+    "preferred_username",
+    "scp",
+    "roles",
+];
+
+/// What [`parse_claims`] reads in its one pass: [`CLAIM_MEMBERS`], then [`HOLDER_CLAIMS`].
+const PAYLOAD_MEMBERS: &[&str] = &[
+    "iss",
+    "tid",
+    "aud",
+    "sub",
+    "exp",
+    "nbf",
+    "iat",
+    "oid",
+    "appid",
+    "azp",
+    "uti",
+    "jti",
+    "upn",
+    "preferred_username",
+    "scp",
+    "roles",
+];
+
 fn opt_str(m: &mut Members, name: &'static str) -> Result<Option<String>, Rejection> {
     match m.take(name) {
         None => Ok(None),
@@ -188,15 +223,16 @@ pub fn media_type_is(value: &str, want: &str) -> bool {
     v.eq_ignore_ascii_case(w)
 }
 
-/// Decodes the payload and reads the claims the validator needs, checking the whole object for
-/// duplicate members. Returns the decoded payload too. A payload that is not a JSON object
+/// Decodes the payload and reads the claims the validator needs ([`CLAIM_MEMBERS`]) and the
+/// holder claims ([`HOLDER_CLAIMS`]), checking the whole object for duplicate members. Returns
+/// the decoded payload too. A payload that is not a JSON object
 /// (including a nested compact JWT) is refused.
 pub fn parse_claims(payload_b64: &str) -> Result<(Members, Vec<u8>), Rejection> {
     let bytes = b64_decode(payload_b64, "payload")?;
     if bytes.first() == Some(&b'e') && bytes.split(|b| *b == b'.').count() == 3 {
         return Err(Rejection::NestedJwt);
     }
-    let m = parse_members(&bytes, "payload", CLAIM_MEMBERS)?;
+    let m = parse_members(&bytes, "payload", PAYLOAD_MEMBERS)?;
     Ok((m, bytes))
 }
 
@@ -271,6 +307,12 @@ mod tests {
 
     fn enc(s: &str) -> String {
         B64.encode(s.as_bytes())
+    }
+
+    #[test]
+    fn the_payload_pass_reads_the_checked_then_the_holder_claims() {
+        let both: Vec<&str> = CLAIM_MEMBERS.iter().chain(HOLDER_CLAIMS).copied().collect();
+        assert_eq!(PAYLOAD_MEMBERS, both.as_slice());
     }
 
     #[test]

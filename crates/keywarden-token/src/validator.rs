@@ -17,7 +17,7 @@ use crate::fetch::{
     CachePolicy, Fetch, HttpFetcher, OwnedKeyContext, RemoteKeys, RemoteSource, WouldRefresh,
 };
 use crate::jose::{
-    Header, b64_decode, b64_decode_buf, media_type_is, numeric_date, parse_claims, split,
+    Header, Members, b64_decode, b64_decode_buf, media_type_is, numeric_date, parse_claims, split,
 };
 use crate::jwks::{KeyContext, KeySet, LoadedKey, load_jwks};
 #[cfg(doc)]
@@ -45,6 +45,10 @@ pub struct VerifiedToken {
     pub aud_raw: Value,
     /// The decoded payload (a JSON object without duplicate members); see [`VerifiedToken::claims`].
     pub payload: Vec<u8>,
+    /// The holder claims ([`crate::jose::HOLDER_CLAIMS`]: `oid`, `upn`, `scp`, `roles`, ...) the
+    /// payload carries, read in the validator's one parse of it (the same values
+    /// [`VerifiedToken::claims`] gives for those names, without a second parse).
+    pub holder: Members,
 }
 
 /// Whatever could be read from a token, valid or not (for reports; never for decisions).
@@ -488,18 +492,18 @@ impl Validator {
             }));
         }
         let leeway = self.leeway;
-        let exp = numeric_date(claims.get("exp"), "exp")?
+        let exp = numeric_date(claims.take("exp").as_ref(), "exp")?
             .ok_or(Rejection::MissingClaim { claim: "exp" })?;
         if now.saturating_sub(leeway) >= exp {
             return Err(Halt::Rejected(Rejection::Expired { exp, now, leeway }));
         }
-        let nbf = numeric_date(claims.get("nbf"), "nbf")?;
+        let nbf = numeric_date(claims.take("nbf").as_ref(), "nbf")?;
         if let Some(nbf) = nbf
             && nbf > now.saturating_add(leeway)
         {
             return Err(Halt::Rejected(Rejection::NotYetValid { nbf, now, leeway }));
         }
-        let iat = numeric_date(claims.get("iat"), "iat")?;
+        let iat = numeric_date(claims.take("iat").as_ref(), "iat")?;
         if let Some(iat) = iat
             && iat > now.saturating_add(leeway)
         {
@@ -528,6 +532,8 @@ impl Validator {
             iat,
             aud_raw,
             payload,
+            // Every checked claim was taken out above: what is left are the holder claims.
+            holder: claims,
         })
     }
 }

@@ -298,3 +298,31 @@ fn typ_confusion() {
         assert_eq!(f.check(&f.ec.sign(&h, &claims())), want, "{typ}");
     }
 }
+
+/// The holder claims the validator keeps from its one parse of the payload are exactly what a
+/// second, full parse (`claims()`) reads for those names; the checked claims are not among them.
+#[test]
+fn holder_claims_are_kept_from_the_one_parse() {
+    let f = fx();
+    let t = f.ec.token(
+        "ES256",
+        &with_claims(&[
+            ("oid", "\"00000000-0000-0000-0000-00000000000a\""),
+            ("upn", "\"alice@contoso.com\""),
+            ("scp", "\"Mail.Read  Mail.Send\""),
+            ("roles", "[\"Admin\", 7, {\"x\": [1]}]"),
+            ("azp", "\"app\""),
+            ("jti", "\"j\\u0000\""),
+            ("other", "{\"nested\": true}"),
+        ]),
+    );
+    let v = f.v.validate_at(&t, NOW).unwrap();
+    let all = v.claims();
+    for name in keywarden_token::jose::HOLDER_CLAIMS {
+        assert_eq!(v.holder.get(name), all.get(*name), "{name}");
+    }
+    assert!(v.holder.get("roles").is_some() && v.holder.get("uti").is_none());
+    for checked in ["iss", "tid", "aud", "sub", "exp", "nbf", "iat", "other"] {
+        assert_eq!(v.holder.get(checked), None, "{checked}");
+    }
+}

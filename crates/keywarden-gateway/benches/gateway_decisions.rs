@@ -21,12 +21,14 @@
 //! machine's other load does not change much. Flood control off (it would refuse a
 //! benchmark), decision log on (to a temporary file), as deployed.
 //!
-//! 4. the gateway called as Envoy calls it: gRPC `envoy.service.auth.v3.Authorization/Check` from
+//! 4. `Gateway::check` alone, in process, on the warm token (what the HTTP front hands it for the
+//!    warm phase's request, without the transport: HTTP parsing, the response, loopback TCP);
+//! 5. the gateway called as Envoy calls it: gRPC `envoy.service.auth.v3.Authorization/Check` from
 //!    a tonic client keeping `GRPC_IN_FLIGHT` calls in flight over `GRPC_CONNS` HTTP/2
 //!    connections (Envoy multiplexes `ext_authz` calls on h2), on cache misses and warm.
 //!
 //! Run: `cargo bench -p keywarden-gateway --bench gateway_decisions` (a minute or two, most of it
-//! signing tokens). `KEYWARDEN_BENCH_PHASES=inproc,miss,warm,grpc-miss,grpc-warm,nginx` (any
+//! signing tokens). `KEYWARDEN_BENCH_PHASES=inproc,miss,warm,check,grpc-miss,grpc-warm,nginx` (any
 //! subset) and
 //! `KEYWARDEN_BENCH_ROUNDS=N` select what runs, e.g. to profile one phase with `perf record`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -429,7 +431,7 @@ fn nginx(bin: &PathBuf, dir: &std::path::Path, server: &str) -> (Child, SocketAd
 
 fn env_phases() -> Vec<String> {
     std::env::var("KEYWARDEN_BENCH_PHASES")
-        .unwrap_or_else(|_| "inproc,miss,warm,grpc-miss,grpc-warm,nginx".into())
+        .unwrap_or_else(|_| "inproc,miss,warm,check,grpc-miss,grpc-warm,nginx".into())
         .split(',')
         .map(|s| s.trim().to_owned())
         .collect()
@@ -534,6 +536,7 @@ fn main() {
     let warm_tokens = Arc::new(vec![warm_token.clone()]);
     let (mut inproc, mut miss, mut warm) = (None::<Figures>, None::<Figures>, None::<Figures>);
     let (mut gmiss, mut gwarm) = (None::<Figures>, None::<Figures>);
+    let mut check = None::<Figures>;
     for (r, toks) in round_tokens
         .iter()
         .map(Some)
@@ -568,6 +571,28 @@ fn main() {
             });
             keep_best(&mut warm, f);
         }
+        if on("check") {
+            // The check alone, in process, on the warm token: what the HTTP front hands the
+            // gateway for the warm phase's request (a cache hit never waits, so one poll).
+            let req = keywarden_gateway::CheckRequest {
+                mode: "http",
+                peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+                forwarded_for: Vec::new(),
+                method: "GET".into(),
+                host: "gw".into(),
+                uri: "/".into(),
+                authorization: vec![format!("Bearer {warm_token}")],
+            };
+            let f = drive(WARM_PER_CLIENT, |_, _| {
+                let fut = std::pin::pin!(gw.gateway.check(req.clone()));
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                match fut.poll(&mut cx) {
+                    std::task::Poll::Ready(d) => assert_eq!(d.status(), 200),
+                    std::task::Poll::Pending => panic!("a warm check waited"),
+                }
+            });
+            keep_best(&mut check, f);
+        }
         if let (true, Some(gt)) = (on("grpc-miss"), grpc_tokens.get(r)) {
             let before = gw.gateway.cache_stats();
             let f = grpc_drive(&grpc_rt, &chans, gt, gt.len());
@@ -589,6 +614,13 @@ fn main() {
     }
     if let Some(warm) = &warm {
         print("gateway, cache warm (one token)", warm, inproc.as_ref());
+    }
+    if let Some(f) = &check {
+        print(
+            "Gateway::check in process, warm (no transport)",
+            f,
+            inproc.as_ref(),
+        );
     }
     if let Some(f) = &gmiss {
         print(

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::digest;
 
-use crate::identity::Identity;
+use crate::identity::Verified;
 
 /// SHA-256 of a token.
 pub type TokenHash = [u8; 32];
@@ -25,7 +25,7 @@ pub fn token_hash(token: &str) -> TokenHash {
 }
 
 struct Entry {
-    identity: Arc<Identity>,
+    verified: Arc<Verified>,
     /// Unix seconds from which the verdict is no longer used.
     until: i64,
 }
@@ -65,15 +65,15 @@ impl VerdictCache {
         }
     }
 
-    /// The cached identity for `hash` if its verdict still holds at `now` (unix seconds).
-    pub fn get(&self, hash: &TokenHash, now: i64) -> Option<Arc<Identity>> {
+    /// The cached verified token for `hash` if its verdict still holds at `now` (unix seconds).
+    pub fn get(&self, hash: &TokenHash, now: i64) -> Option<Arc<Verified>> {
         use std::sync::atomic::Ordering::Relaxed;
         if self.max_entries == 0 {
             return None;
         }
         let mut g = lock(&self.inner);
         let hit = match g.map.get(hash) {
-            Some(e) if now < e.until => Some(e.identity.clone()),
+            Some(e) if now < e.until => Some(e.verified.clone()),
             Some(_) => {
                 g.map.remove(hash);
                 None
@@ -90,7 +90,7 @@ impl VerdictCache {
 
     /// Remembers an accepted token. `valid_until` is when the validator would refuse it
     /// (`exp + leeway`, capped by the key's `not_after`); the entry also ends `max_age` after `now`.
-    pub fn put(&self, hash: TokenHash, identity: Arc<Identity>, valid_until: i64, now: i64) {
+    pub fn put(&self, hash: TokenHash, verified: Arc<Verified>, valid_until: i64, now: i64) {
         if self.max_entries == 0 {
             return;
         }
@@ -108,7 +108,7 @@ impl VerdictCache {
                 g.map.remove(&old);
             }
         }
-        if g.map.insert(hash, Entry { identity, until }).is_none() {
+        if g.map.insert(hash, Entry { verified, until }).is_none() {
             g.order.push_back(hash);
         }
         // `order` may hold hashes whose entries expired and were removed by `get`; keep it
@@ -137,8 +137,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
-    fn id(sub: &str) -> Arc<Identity> {
-        Arc::new(Identity {
+    use crate::identity::Identity;
+
+    fn id(sub: &str) -> Arc<Verified> {
+        let identity = Identity {
             issuer_id: "i".into(),
             kid: "k".into(),
             alg: "ES256",
@@ -153,7 +155,8 @@ mod tests {
             scp: vec![],
             roles: vec![],
             exp: 0,
-        })
+        };
+        Verified::new(identity)
     }
 
     #[test]

@@ -19,11 +19,11 @@ use keywarden_token::{TrustPolicy, Validator};
 
 use crate::cache::{VerdictCache, token_hash};
 use crate::client::{ProxyNet, client_address};
-use crate::config::{GatewayConfig, IdentityHeaders};
-use crate::decision_log::{DecisionLog, DecisionRecord};
+use crate::config::GatewayConfig;
+use crate::decision_log::{DecisionLog, FactsJson, Line};
 use crate::error::GatewayError;
 use crate::flood::FloodControl;
-use crate::identity::{Identity, TokenFacts};
+use crate::identity::{Allowed, HeaderNames, Identity, TokenFacts, Verified};
 use crate::metrics::Metrics;
 use crate::route::Routes;
 
@@ -52,10 +52,7 @@ pub struct CheckRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// 200: headers to pass upstream, and identity header names to strip (claims absent).
-    Allow {
-        headers: Vec<(String, String)>,
-        absent: Vec<String>,
-    },
+    Allow(Allowed),
     /// 401; `invalid_token` false for missing or malformed credentials (bare `Bearer`).
     Unauthorized { invalid_token: bool },
     /// 403: a valid token the route does not admit.
@@ -76,7 +73,7 @@ pub struct Decision {
 impl Decision {
     pub fn status(&self) -> u16 {
         match self.outcome {
-            Outcome::Allow { .. } => 200,
+            Outcome::Allow(_) => 200,
             Outcome::Unauthorized { .. } => 401,
             Outcome::Forbidden => 403,
             Outcome::TooManyRequests { .. } => 429,
@@ -111,7 +108,8 @@ pub struct Gateway {
     trusted: Vec<ProxyNet>,
     http_path_prefix: String,
     timeout: Duration,
-    headers: IdentityHeaders,
+    /// `[identity_headers]`, parsed once.
+    names: HeaderNames,
     routes: Routes,
     cache: VerdictCache,
     flood: FloodControl,
@@ -164,7 +162,7 @@ impl Gateway {
             trusted: config.trusted_networks()?,
             http_path_prefix: config.http_path_prefix.clone(),
             timeout: Duration::from_millis(config.decision_timeout_ms),
-            headers: config.identity_headers.clone(),
+            names: HeaderNames::new(&config.identity_headers)?,
             routes: Routes::new(config.routes.clone(), config.unmatched),
             cache: VerdictCache::new(config.cache.max_entries, config.cache.max_age_seconds),
             flood: FloodControl::new(&config.flood),
@@ -180,19 +178,16 @@ impl Gateway {
     pub async fn check(&self, req: CheckRequest) -> Decision {
         let started = Instant::now();
         let now = self.clock.now();
-        let client = req
-            .peer
-            .map(|p| {
-                let xff: Vec<&str> = req.forwarded_for.iter().map(String::as_str).collect();
-                client_address(p, &xff, &self.trusted)
-            })
-            .map_or_else(String::new, |c| c.to_string());
-        let (decision, facts) = self.decide(&req, &client, now.0).await;
+        let client = req.peer.map(|p| {
+            let xff: Vec<&str> = req.forwarded_for.iter().map(String::as_str).collect();
+            client_address(p, &xff, &self.trusted)
+        });
+        let (decision, facts) = self.decide(&req, client, now.0).await;
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.metrics
             .record(decision.status(), decision.reason, latency_us);
         if let Some(log) = &self.log {
-            log.log(&self.record(&req, client, &decision, facts, now, latency_us));
+            self.log_decision(log, &req, client, &decision, &facts, now, latency_us);
         }
         decision
     }
@@ -200,11 +195,11 @@ impl Gateway {
     async fn decide(
         &self,
         req: &CheckRequest,
-        client: &str,
+        client: Option<IpAddr>,
         now_us: i64,
-    ) -> (Decision, TokenFacts) {
+    ) -> (Decision, Facts) {
         let deny = |outcome, reason| Decision { outcome, reason };
-        if let Ok(ip) = client.parse::<IpAddr>()
+        if let Some(ip) = client
             && let Err(r) = self.flood.admit_client(ip, now_us)
         {
             let d = deny(
@@ -213,7 +208,7 @@ impl Gateway {
                 },
                 r.by.code(),
             );
-            return (d, TokenFacts::default());
+            return (d, Facts::None);
         }
         let token = match bearer(&req.authorization) {
             Ok(t) => t,
@@ -224,13 +219,13 @@ impl Gateway {
                     },
                     reason,
                 );
-                return (d, TokenFacts::default());
+                return (d, Facts::None);
             }
         };
         let now = now_us.div_euclid(1_000_000);
         let hash = token_hash(token);
-        let identity = match self.cache.get(&hash, now) {
-            Some(id) => id,
+        let verified = match self.cache.get(&hash, now) {
+            Some(v) => v,
             None => match self.validate(token, now).await {
                 Ok(id) => {
                     let mut until = id.exp.saturating_add(self.leeway);
@@ -240,50 +235,46 @@ impl Gateway {
                     {
                         until = until.min(na.saturating_add(1));
                     }
-                    self.cache.put(hash, id.clone(), until, now);
-                    id
+                    let v = Verified::new(id);
+                    self.cache.put(hash, v.clone(), until, now);
+                    v
                 }
-                Err(d) => return (d, TokenFacts::read(token, self.max_token_bytes)),
+                Err(d) => {
+                    let facts = TokenFacts::read(token, self.max_token_bytes);
+                    return (d, Facts::Read(Box::new(facts)));
+                }
             },
         };
-        let facts = TokenFacts::of(&identity);
-        if let Err(r) = self.flood.admit_subject(&identity.subject_key(), now_us) {
+        if let Err(r) = self.flood.admit_subject(&verified.subject_key, now_us) {
             let d = deny(
                 Outcome::TooManyRequests {
                     retry_after: r.retry_after,
                 },
                 r.by.code(),
             );
-            return (d, facts);
+            return (d, Facts::Verified(verified));
         }
-        if let Err(r) = self.routes.authorize(&req.host, &req.uri, &identity) {
-            return (deny(Outcome::Forbidden, r.code()), facts);
+        if let Err(r) = self
+            .routes
+            .authorize(&req.host, &req.uri, &verified.identity)
+        {
+            return (
+                deny(Outcome::Forbidden, r.code()),
+                Facts::Verified(verified),
+            );
         }
-        let headers = identity.headers(&self.headers);
-        let absent = [
-            &self.headers.sub,
-            &self.headers.oid,
-            &self.headers.tid,
-            &self.headers.aud,
-            &self.headers.scp,
-            &self.headers.roles,
-        ]
-        .into_iter()
-        .filter(|n| !headers.iter().any(|(h, _)| h == *n))
-        .cloned()
-        .collect();
         let d = Decision {
-            outcome: Outcome::Allow { headers, absent },
+            outcome: Outcome::Allow(verified.identity.allowed(&self.names)),
             reason: "ok",
         };
-        (d, facts)
+        (d, Facts::Verified(verified))
     }
 
     /// Validates here, on the async worker, when the keys are at hand (static keys, or a remote
     /// set that needs no refresh): tens of microseconds of CPU, less than a hop to the blocking
     /// pool costs. Only a validation that would first refresh a remote key set (and so may wait
     /// on the network) goes to the blocking pool, bounded by the decision timeout.
-    async fn validate(&self, token: &str, now: i64) -> Result<Arc<Identity>, Decision> {
+    async fn validate(&self, token: &str, now: i64) -> Result<Identity, Decision> {
         if let Some(verdict) = self.validator.validate_cached_at(token, now) {
             return verdict
                 .map(|ok| Identity::from_verified(&ok))
@@ -319,38 +310,44 @@ impl Gateway {
         }
     }
 
-    fn record(
+    /// Queues the decision's line (the layout of [`crate::DecisionRecord`], written without
+    /// building one).
+    #[allow(clippy::too_many_arguments)]
+    fn log_decision(
         &self,
+        log: &DecisionLog,
         req: &CheckRequest,
-        client: String,
+        client: Option<IpAddr>,
         d: &Decision,
-        f: TokenFacts,
+        facts: &Facts,
         now: keywarden_model::Timestamp,
         latency_us: u64,
-    ) -> DecisionRecord {
+    ) {
+        let facts = match facts {
+            Facts::Verified(v) => FactsJson::of(&TokenFacts::of(&v.identity)),
+            Facts::Read(f) => FactsJson::of(f),
+            Facts::None => FactsJson::of(&TokenFacts::default()),
+        };
+        let Ok(facts) = facts else {
+            log.count_error();
+            return;
+        };
         let path = req.uri.split(['?', '#']).next().unwrap_or("");
-        DecisionRecord {
+        let client = client.map_or_else(String::new, |c| c.to_string());
+        let status = d.status();
+        log.log_line(&Line {
             time: now,
             mode: req.mode,
-            client,
-            method: keywarden_token::reason::evidence(&req.method),
-            host: keywarden_token::reason::evidence(&req.host),
-            path: cap(path, PATH_LOG_MAX).to_owned(),
-            kid: f.kid,
-            alg: f.alg,
-            iss: f.iss,
-            tid: f.tid,
-            aud: f.aud,
-            sub: f.sub,
-            oid: f.oid,
-            upn: f.upn,
-            appid: f.appid,
-            uti: f.uti,
-            decision: if d.status() == 200 { "allow" } else { "deny" },
-            status: d.status(),
+            client: &client,
+            method: &keywarden_token::reason::evidence(&req.method),
+            host: &keywarden_token::reason::evidence(&req.host),
+            path: cap(path, PATH_LOG_MAX),
+            facts: &facts,
+            decision: if status == 200 { "allow" } else { "deny" },
+            status,
             reason: d.reason,
             latency_us,
-        }
+        });
     }
 
     /// The metrics page.
@@ -405,6 +402,14 @@ impl Gateway {
             l.close();
         }
     }
+}
+
+/// What the decision line says about the token: nothing (no credentials read), what a refused
+/// token claims, or the verified token's facts (written when it was verified).
+enum Facts {
+    None,
+    Read(Box<TokenFacts>),
+    Verified(Arc<Verified>),
 }
 
 /// RFC 6750 b64token bytes: ASCII letters, digits and `-._~+/=`.

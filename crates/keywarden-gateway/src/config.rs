@@ -80,7 +80,7 @@ impl Default for IdentityHeaders {
 }
 
 impl IdentityHeaders {
-    fn all(&self) -> [&str; 6] {
+    pub(crate) fn all(&self) -> [&str; 6] {
         [
             &self.sub,
             &self.oid,

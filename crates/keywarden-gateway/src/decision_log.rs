@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::GatewayError;
+use crate::identity::TokenFacts;
 
 /// Lines waiting for the writer; beyond it lines are dropped and counted.
 const QUEUE: usize = 65_536;
@@ -55,6 +56,136 @@ pub struct DecisionRecord {
     pub status: u16,
     pub reason: &'static str,
     pub latency_us: u64,
+}
+
+/// The token facts of a line, `"kid":…,"alg":…,…,"uti":…` (the record's fields `kid` to `uti`,
+/// as [`DecisionRecord`] serializes them), written once per verified token and kept in the
+/// verdict cache, so that a cached decision does not rebuild and re-escape them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactsJson(Vec<u8>);
+
+impl FactsJson {
+    pub fn of(f: &TokenFacts) -> Result<FactsJson, serde_json::Error> {
+        let mut out = Vec::with_capacity(256);
+        let fields: [(&str, &dyn Json); 10] = [
+            ("kid", &f.kid),
+            ("alg", &f.alg),
+            ("iss", &f.iss),
+            ("tid", &f.tid),
+            ("aud", &f.aud),
+            ("sub", &f.sub),
+            ("oid", &f.oid),
+            ("upn", &f.upn),
+            ("appid", &f.appid),
+            ("uti", &f.uti),
+        ];
+        for (i, (name, v)) in fields.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            member(&mut out, name, v)?;
+        }
+        Ok(FactsJson(out))
+    }
+}
+
+/// One decision's line, borrowing what a [`DecisionRecord`] owns: the same bytes `serde_json`
+/// writes for the record (test `lines_are_the_records_json`), without building the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    pub time: Timestamp,
+    pub mode: &'static str,
+    pub client: &'a str,
+    pub method: &'a str,
+    pub host: &'a str,
+    pub path: &'a str,
+    pub facts: &'a FactsJson,
+    pub decision: &'static str,
+    pub status: u16,
+    pub reason: &'static str,
+    pub latency_us: u64,
+}
+
+impl Line<'_> {
+    /// The JSON line, newline-terminated.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(192 + self.facts.0.len() + self.path.len());
+        out.push(b'{');
+        member(&mut out, "time", &self.time)?;
+        for (name, v) in [
+            ("mode", self.mode),
+            ("client", self.client),
+            ("method", self.method),
+            ("host", self.host),
+            ("path", self.path),
+        ] {
+            out.push(b',');
+            member(&mut out, name, &v)?;
+        }
+        out.push(b',');
+        out.extend_from_slice(&self.facts.0);
+        out.push(b',');
+        member(&mut out, "decision", &self.decision)?;
+        out.push(b',');
+        member(&mut out, "status", &self.status)?;
+        out.push(b',');
+        member(&mut out, "reason", &self.reason)?;
+        out.push(b',');
+        member(&mut out, "latency_us", &self.latency_us)?;
+        out.extend_from_slice(b"}\n");
+        Ok(out)
+    }
+}
+
+impl DecisionRecord {
+    /// The record's line: `serde_json` of the record, newline-terminated.
+    pub fn to_line(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let facts = FactsJson::of(&TokenFacts {
+            kid: self.kid.clone(),
+            alg: self.alg.clone(),
+            iss: self.iss.clone(),
+            tid: self.tid.clone(),
+            aud: self.aud.clone(),
+            sub: self.sub.clone(),
+            oid: self.oid.clone(),
+            appid: self.appid.clone(),
+            uti: self.uti.clone(),
+            upn: self.upn.clone(),
+        })?;
+        Line {
+            time: self.time,
+            mode: self.mode,
+            client: &self.client,
+            method: &self.method,
+            host: &self.host,
+            path: &self.path,
+            facts: &facts,
+            decision: self.decision,
+            status: self.status,
+            reason: self.reason,
+            latency_us: self.latency_us,
+        }
+        .to_bytes()
+    }
+}
+
+/// A value `serde_json` writes (compactly) into a line.
+trait Json {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+}
+
+impl<T: Serialize> Json for T {
+    fn write(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(out, self)
+    }
+}
+
+/// `"name":value` (member names here are plain ASCII words: no escaping needed).
+fn member(out: &mut Vec<u8>, name: &str, v: &dyn Json) -> Result<(), serde_json::Error> {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    v.write(out)
 }
 
 /// Where decisions go.
@@ -127,22 +258,36 @@ impl DecisionLog {
 
     /// Queues one decision; never blocks (a full queue drops the line and counts it).
     pub fn log(&self, record: &DecisionRecord) {
+        if self.tx.is_some() {
+            self.queue(record.time, record.to_line());
+        }
+    }
+
+    /// Queues one decision's line (as [`DecisionLog::log`]).
+    pub fn log_line(&self, line: &Line<'_>) {
+        if self.tx.is_some() {
+            self.queue(line.time, line.to_bytes());
+        }
+    }
+
+    fn queue(&self, time: Timestamp, line: Result<Vec<u8>, serde_json::Error>) {
         let Some(tx) = &self.tx else { return };
-        let mut line = match serde_json::to_vec(record) {
-            Ok(l) => l,
-            Err(_) => {
-                self.counters.errors.fetch_add(1, Relaxed);
-                return;
-            }
+        let Ok(line) = line else {
+            self.counters.errors.fetch_add(1, Relaxed);
+            return;
         };
-        line.push(b'\n');
-        let day = record.time.day_number();
+        let day = time.day_number();
         match tx.try_send((day, line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Relaxed);
             }
         }
+    }
+
+    /// Counts a line that could not be written (serialized).
+    pub fn count_error(&self) {
+        self.counters.errors.fetch_add(1, Relaxed);
     }
 
     pub fn stats(&self) -> LogStats {
@@ -305,6 +450,39 @@ mod tests {
         assert_eq!(v["time"], "2026-12-05T00:00:01Z");
         assert_eq!(log.stats().written, 2);
         assert_eq!(day_file_name(0), "decisions-1970-01-01.jsonl");
+    }
+
+    #[test]
+    fn lines_are_the_records_json() {
+        let t = Timestamp::parse("2026-12-05T07:08:09.123456Z").unwrap();
+        let mut full = rec(t, "ok");
+        full.client = "2001:db8::1".into();
+        full.method = "P\"O\\ST\u{7f}".into();
+        full.host = "h\u{e9}\u{2028}\u{1f600}".into();
+        full.path = "/a b/\"c\"/\u{0}\t".into();
+        full.kid = Some("k\"1".into());
+        full.alg = Some("ES256".into());
+        full.iss = Some("https://login.example/\u{202e}/v2.0".into());
+        full.tid = Some(String::new());
+        full.aud = Some(serde_json::json!(["a", "b\n", 7, {"x": null}]));
+        full.sub = Some("\\".into());
+        full.oid = Some("o".into());
+        full.upn = Some("alice@contoso.com".into());
+        full.appid = Some("app".into());
+        full.uti = Some("u".into());
+        full.decision = "allow";
+        full.status = 200;
+        full.latency_us = u64::MAX;
+        let mut one_aud = full.clone();
+        one_aud.aud = Some(Value::String("api://x".into()));
+        for r in [rec(t, "missing-credentials"), full, one_aud] {
+            let mut want = serde_json::to_vec(&r).unwrap();
+            want.push(b'\n');
+            assert_eq!(
+                String::from_utf8(r.to_line().unwrap()).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
     }
 
     #[test]

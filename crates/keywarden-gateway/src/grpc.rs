@@ -110,15 +110,20 @@ pub fn answer(d: &Decision) -> envoy::CheckResponse {
             message: d.reason.to_owned(),
         })
     };
-    if let Outcome::Allow { headers, absent } = &d.outcome {
+    if let Outcome::Allow(allowed) = &d.outcome {
         return envoy::CheckResponse {
             status: status(OK),
             http_response: Some(envoy::HttpResponse::OkResponse(envoy::OkHttpResponse {
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| header(&k.to_ascii_lowercase(), v.clone()))
+                // Names already lower-case (parsed header names).
+                headers: allowed
+                    .header_text()
+                    .map(|(k, v)| header(k, v.into_owned()))
                     .collect(),
-                headers_to_remove: absent.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                headers_to_remove: allowed
+                    .absent
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
             })),
         };
     }

@@ -140,7 +140,7 @@ fn to_check(front: &Front, peer: SocketAddr, req: &Request) -> CheckRequest {
 pub fn respond(d: &Decision) -> Response {
     let status = StatusCode::from_u16(d.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let mut resp = match &d.outcome {
-        Outcome::Allow { .. } => status.into_response(),
+        Outcome::Allow(_) => status.into_response(),
         _ => (status, format!("{}\n", d.reason)).into_response(),
     };
     let h = resp.headers_mut();
@@ -149,17 +149,12 @@ pub fn respond(d: &Decision) -> Response {
         HeaderValue::from_static(d.reason),
     );
     match &d.outcome {
-        Outcome::Allow { headers, absent } => {
-            for (k, v) in headers {
-                if let (Ok(k), Ok(v)) = (
-                    HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(v),
-                ) {
-                    h.insert(k, v);
-                }
+        Outcome::Allow(allowed) => {
+            for (k, v) in &allowed.headers {
+                h.insert(k.clone(), v.clone());
             }
-            if !absent.is_empty()
-                && let Ok(v) = HeaderValue::from_str(&absent.join(", "))
+            if !allowed.absent.is_empty()
+                && let Ok(v) = HeaderValue::from_str(&allowed.absent.join(", "))
             {
                 // Envoy's HTTP service: strip client-sent copies of identity headers we did not set.
                 h.insert(HeaderName::from_static("x-envoy-auth-headers-to-remove"), v);

@@ -10,7 +10,76 @@ use keywarden_token::reason::evidence;
 use keywarden_token::{TokenSummary, VerifiedToken, summarize};
 use serde_json::{Map, Value};
 
+use axum::body::Bytes;
+use axum::http::{HeaderName, HeaderValue};
+
 use crate::config::IdentityHeaders;
+use crate::error::ConfigError;
+
+/// A verified token as the verdict cache keeps it: the identity and its flood-control subject
+/// key (built once, not per decision).
+#[derive(Debug)]
+pub struct Verified {
+    pub identity: Identity,
+    /// [`Identity::subject_key`].
+    pub subject_key: Box<str>,
+}
+
+impl Verified {
+    pub fn new(identity: Identity) -> Arc<Verified> {
+        Arc::new(Verified {
+            subject_key: identity.subject_key().into_boxed_str(),
+            identity,
+        })
+    }
+}
+
+/// The identity header names of `gateway.toml` (sub, oid, tid, aud, scp, roles), as configured
+/// and parsed once (names that do not parse are refused when the configuration is checked).
+#[derive(Debug, Clone)]
+pub struct HeaderNames {
+    configured: [String; 6],
+    parsed: [HeaderName; 6],
+}
+
+impl HeaderNames {
+    pub fn new(names: &IdentityHeaders) -> Result<HeaderNames, ConfigError> {
+        let configured = names.all().map(str::to_owned);
+        let mut parsed = Vec::with_capacity(6);
+        for name in &configured {
+            parsed.push(HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "identity header name {name:?} is not a header name"
+                ))
+            })?);
+        }
+        let parsed = parsed
+            .try_into()
+            .map_err(|_| ConfigError::Invalid("identity header names: six expected".into()))?;
+        Ok(HeaderNames { configured, parsed })
+    }
+}
+
+/// What an allowed request is answered with: the identity headers to pass upstream (in a fixed
+/// order: sub, oid, tid, aud, scp, roles; absent claims left out), and the configured names of
+/// the identity headers whose claims are absent (to strip).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    /// Names lower-case (as HTTP/2 and Envoy's gRPC answer carry them); values printable ASCII
+    /// ([`header_value`]).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// As configured (case kept).
+    pub absent: Vec<String>,
+}
+
+impl Allowed {
+    /// `(name, value)` pairs as text (for the gRPC answer).
+    pub fn header_text(&self) -> impl Iterator<Item = (&str, std::borrow::Cow<'_, str>)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes())))
+    }
+}
 
 /// The verified identity of a token (what the cache holds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,9 +103,9 @@ pub struct Identity {
 impl Identity {
     /// The identity of a verified token, from the holder claims the validator kept in its one
     /// parse of the payload (not a second parse).
-    pub fn from_verified(t: &VerifiedToken) -> Arc<Identity> {
+    pub fn from_verified(t: &VerifiedToken) -> Identity {
         let claims = &t.holder;
-        Arc::new(Identity {
+        Identity {
             issuer_id: t.issuer_id.clone(),
             kid: t.kid.clone(),
             alg: t.alg.name(),
@@ -52,13 +121,46 @@ impl Identity {
             scp: words(claims.get("scp")),
             roles: words(claims.get("roles")),
             exp: t.exp,
-        })
+        }
     }
 
     /// The key of the per-subject flood bucket: issuer block and `oid`, else `sub`.
     pub fn subject_key(&self) -> String {
         let who = self.oid.as_deref().or(self.sub.as_deref()).unwrap_or("");
         format!("{}\u{1f}{who}", self.issuer_id)
+    }
+
+    /// The answer to an allowed request: the identity headers (as [`Identity::headers`], names
+    /// and values parsed without copying the names) and the absent names.
+    pub fn allowed(&self, names: &HeaderNames) -> Allowed {
+        let values = [
+            self.sub.clone(),
+            self.oid.clone(),
+            self.tid.clone(),
+            Some(self.aud.join(" ")),
+            Some(self.scp.join(" ")),
+            Some(self.roles.join(" ")),
+        ];
+        let mut headers = Vec::with_capacity(6);
+        let mut set: Vec<&str> = Vec::with_capacity(6);
+        for (i, v) in values.into_iter().enumerate() {
+            let Some(v) = v.filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            set.push(&names.configured[i]);
+            let v = Bytes::from(header_value_owned(v));
+            // Printable ASCII always parses; a value that did not would be left out (as before).
+            if let Ok(v) = HeaderValue::from_maybe_shared(v) {
+                headers.push((names.parsed[i].clone(), v));
+            }
+        }
+        let absent = names
+            .configured
+            .iter()
+            .filter(|n| !set.contains(&n.as_str()))
+            .cloned()
+            .collect();
+        Allowed { headers, absent }
     }
 
     /// The identity headers for the upstream, in a fixed order; absent claims are left out.
@@ -103,9 +205,22 @@ fn words(v: Option<&Value>) -> Vec<String> {
 /// A header value: printable ASCII (and space) as is, `%` and every other byte of the UTF-8
 /// encoding as `%XX`, so any claim text becomes a valid header value.
 pub fn header_value(v: &str) -> String {
-    if v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%') {
+    if is_plain(v) {
         return v.to_owned();
     }
+    encode(v)
+}
+
+/// [`header_value`] of an owned string (returned as is when it needs no encoding).
+fn header_value_owned(v: String) -> String {
+    if is_plain(&v) { v } else { encode(&v) }
+}
+
+fn is_plain(v: &str) -> bool {
+    v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%')
+}
+
+fn encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len() + 8);
     for b in v.bytes() {
         if (0x20..0x7f).contains(&b) && b != b'%' {

@@ -183,8 +183,53 @@ fn a_stale_incident_table_is_corrected_on_the_first_write() {
     assert_eq!(ids, want);
 }
 
+/// Alerts that share a record are one incident whatever their severity (link kind 3 in
+/// `incident_links`): the book merges and splits through records exactly as the full rewrite
+/// does, and an aggregate rule's records link nothing.
+#[test]
+fn shared_records_merge_and_split_as_in_the_full_rewrite() {
+    let (d_new, d_old) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut new = StoreConfig::new(d_new.path()).build().unwrap();
+    let mut old = StoreConfig::new(d_old.path()).build().unwrap();
+    let mut book = AlertBook::default();
+    let low = |id: &str, records: &[&str], t: i64| {
+        let mut a = alert(id, Severity::Low, None, None, t);
+        a.record_ids = records.iter().map(|r| r.to_string()).collect();
+        a
+    };
+    let mut volume = low("v", &["r1", "r2"], 50);
+    volume.rule_id = "mailbox-volume-anomaly".into();
+    let batches: Vec<Vec<Alert>> = vec![
+        // Two leads on different records: two incidents.
+        vec![low("p", &["r1"], 10), low("q", &["r2"], 20)],
+        // A lead on both records: one incident of three.
+        vec![low("s", &["r1", "r2"], 30)],
+        // `s` now names another record only: the incident splits into three.
+        vec![low("s", &["r3"], 40)],
+        // An aggregate over both records joins nothing.
+        vec![volume],
+    ];
+    let mut counts = Vec::new();
+    for (n, batch) in batches.iter().enumerate() {
+        let now = n as i64 + 1;
+        let (_, c) = book.write(&mut new, batch, now).unwrap();
+        full_rewrite(&mut old, batch, now);
+        same_tables(&new, &old);
+        counts.push(c);
+        if n == 1 {
+            assert_eq!(incident_of(&new, "p"), incident_of(&new, "q"));
+            assert_eq!(incident_of(&new, "p"), incident_of(&new, "s"));
+        }
+    }
+    assert_eq!(counts[1].removed, 2, "{counts:?}");
+    for (x, y) in [("p", "q"), ("p", "s"), ("q", "s"), ("p", "v"), ("q", "v")] {
+        assert_ne!(incident_of(&new, x), incident_of(&new, y), "{x} {y}");
+    }
+    assert_eq!(new.all_incidents().unwrap().len(), 4);
+}
+
 /// Pseudo-random batches (a fixed LCG seed): alerts created and changed at random over small
-/// pools of tokens, sessions and IPs, with severities that turn IP links on and off, so
+/// pools of tokens, sessions, IPs and record ids, with severities that turn IP links on and off, so
 /// incidents merge and split in every way; after every batch the store must equal the full
 /// rewrite's, with a restart every 25 batches.
 #[test]
@@ -225,6 +270,9 @@ fn random_batches_equal_the_full_rewrite() {
             );
             if next(4) == 0 {
                 a.session_id = Some(format!("s{}", next(20)));
+            }
+            if next(3) == 0 {
+                a.record_ids = (0..1 + next(3)).map(|_| format!("r{}", next(60))).collect();
             }
             if next(10) == 0 {
                 a.rule_id = "mailbox-volume-anomaly".into();

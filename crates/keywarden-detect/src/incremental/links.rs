@@ -8,7 +8,9 @@
 //! applies: a value beyond it is kept only if it sorts before the largest kept one, so after
 //! the same records the list is the same as `hunt`'s (the smallest values), whatever their
 //! arrival order. The lists grow with every record folded into an alert, also past the cap of
-//! record ids kept per alert, so linking does not depend on `max_records_per_alert`.
+//! record ids kept per alert, so linking by token, session and IP does not depend on
+//! `max_records_per_alert` (linking by a shared record does: it goes through the record ids
+//! the alert keeps).
 
 use super::record::Record;
 use serde_json::{Map, Value as Json};

@@ -405,7 +405,7 @@ impl Gateway {
 }
 
 /// What the decision line says about the token: nothing (no credentials read), what a refused
-/// token claims, or the verified token's facts (written when it was verified).
+/// token claims, or the verified token (its facts written when the line is).
 enum Facts {
     None,
     Read(Box<TokenFacts>),

@@ -59,8 +59,8 @@ pub struct DecisionRecord {
 }
 
 /// The token facts of a line, `"kid":…,"alg":…,…,"uti":…` (the record's fields `kid` to `uti`,
-/// as [`DecisionRecord`] serializes them), written once per verified token and kept in the
-/// verdict cache, so that a cached decision does not rebuild and re-escape them.
+/// as [`DecisionRecord`] serializes them), written per decision (the verdict cache does not
+/// keep them: docs/GATEWAY.md, *Speed*).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactsJson(Vec<u8>);
 

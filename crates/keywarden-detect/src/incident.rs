@@ -8,12 +8,16 @@
 //! A shared record is the strongest link there is: two alerts on the same event are about the
 //! same activity, whatever their severities (the Golden SAML sample's one `MailItemsAccessed`
 //! record was in a high `app-takeover` incident and in two low incidents of its own before).
+//! Only a record id shaped like a GUID links (audit `Id`s, sign-in ids): other record ids are
+//! not unique across sources (a Windows event's `EventRecordID` counts per log and host, two
+//! hosts' files reuse the same numbers; a `path:line` origin names a file, not an event).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use keywarden_model::{Alert, Severity, Timestamp};
 
 use crate::intern::stable_hash;
+use crate::prefilter::guid_shaped;
 
 /// Rules whose alerts aggregate many identities and so must not chain incidents together.
 const NON_LINKING: &[&str] = &["mailbox-volume-anomaly"];
@@ -115,12 +119,13 @@ pub fn links(a: &Alert) -> Vec<(u8, String)> {
 /// The link kind of a shared record.
 const RECORD: u8 = 3;
 
-/// The records through which an alert joins others (none for aggregate rules).
+/// The records through which an alert joins others: those with a globally unique (GUID) id;
+/// none for aggregate rules.
 fn record_links(a: &Alert) -> impl Iterator<Item = &str> {
     let linking = !NON_LINKING.contains(&a.rule_id.as_str());
     a.record_ids
         .iter()
-        .filter(move |r| linking && !r.trim().is_empty())
+        .filter(move |r| linking && guid_shaped(r))
         .map(String::as_str)
 }
 
@@ -207,12 +212,12 @@ mod tests {
             alert("other", Severity::Low, None, Some("1.2.3.4")),
             alert("volume", Severity::Medium, None, None),
         ];
-        alerts[0].record_ids = vec!["audit-1".into(), "mail-1".into()];
-        alerts[1].record_ids = vec!["mail-1".into()];
-        alerts[2].record_ids = vec!["mail-1".into()];
-        alerts[3].record_ids = vec!["mail-2".into()];
+        alerts[0].record_ids = vec![AUDIT_1.into(), MAIL_1.into()];
+        alerts[1].record_ids = vec![MAIL_1.into()];
+        alerts[2].record_ids = vec![MAIL_1.into()];
+        alerts[3].record_ids = vec![MAIL_2.into()];
         alerts[4].rule_id = "mailbox-volume-anomaly".into();
-        alerts[4].record_ids = vec!["mail-1".into(), "mail-2".into()];
+        alerts[4].record_ids = vec![MAIL_1.into(), MAIL_2.into()];
         let inc = assign_incidents(&mut alerts);
         assert_eq!(inc.len(), 3, "{inc:?}");
         assert_eq!(alerts[0].incident_id, alerts[1].incident_id);
@@ -222,8 +227,33 @@ mod tests {
         assert_ne!(alerts[0].incident_id, alerts[3].incident_id);
         assert_ne!(alerts[0].incident_id, alerts[4].incident_id);
         assert_ne!(alerts[3].incident_id, alerts[4].incident_id);
-        assert!(links(&alerts[1]).contains(&(RECORD, "mail-1".into())));
+        assert!(links(&alerts[1]).contains(&(RECORD, MAIL_1.into())));
         assert!(links(&alerts[4]).is_empty());
+    }
+
+    const AUDIT_1: &str = "0f3c2a10-1c53-403e-976f-ce0847a92b44";
+    const MAIL_1: &str = "699e0b10-1c53-403e-976f-ce0847a92b44";
+    const MAIL_2: &str = "7a1d0c22-1c53-403e-976f-ce0847a92b44";
+
+    #[test]
+    fn regression_windows_record_numbers_joined_two_hosts_incidents() {
+        // EventRecordID 4126 in two hosts' EVTX files (the EVTX attack samples) is two events;
+        // neither it nor a `path:line` origin links. A GUID record id does.
+        let mut alerts = vec![
+            alert("host-a", Severity::High, None, None),
+            alert("host-b", Severity::High, None, None),
+            alert("file-a", Severity::Low, None, None),
+            alert("file-b", Severity::Low, None, None),
+        ];
+        alerts[0].record_ids = vec!["4126".into()];
+        alerts[1].record_ids = vec!["4126".into()];
+        alerts[2].record_ids = vec!["export.csv:12".into()];
+        alerts[3].record_ids = vec!["export.csv:12".into()];
+        assert_eq!(assign_incidents(&mut alerts).len(), 4);
+        assert!(links(&alerts[0]).is_empty());
+        alerts[0].record_ids.push(MAIL_1.into());
+        alerts[1].record_ids.push(MAIL_1.into());
+        assert_eq!(assign_incidents(&mut alerts).len(), 3);
     }
 
     #[test]

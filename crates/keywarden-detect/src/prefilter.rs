@@ -206,7 +206,7 @@ impl Guids {
     /// Adds `v` if it is shaped like a GUID; false (not added) otherwise.
     fn insert(&mut self, v: &str) -> bool {
         match guid_at(v.as_bytes(), 0) {
-            Some(g) if v.len() == GUID_LEN => {
+            Some(g) if guid_shaped(v) => {
                 self.0.insert(g);
                 true
             }
@@ -221,6 +221,12 @@ impl Guids {
                 .is_some_and(|g| self.0.contains(&g))
         })
     }
+}
+
+/// Whether `text` is shaped like a GUID (`8-4-4-4-12`): the one test of that shape, used by
+/// the search above and by incident linking (a record id of that shape is globally unique).
+pub(crate) fn guid_shaped(text: &str) -> bool {
+    text.len() == GUID_LEN && guid_at(text.as_bytes(), 0).is_some()
 }
 
 /// The 36 bytes at `start` if they have a GUID's dashes.

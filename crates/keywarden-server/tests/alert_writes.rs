@@ -192,20 +192,20 @@ fn shared_records_merge_and_split_as_in_the_full_rewrite() {
     let mut new = StoreConfig::new(d_new.path()).build().unwrap();
     let mut old = StoreConfig::new(d_old.path()).build().unwrap();
     let mut book = AlertBook::default();
-    let low = |id: &str, records: &[&str], t: i64| {
+    let low = |id: &str, records: &[u64], t: i64| {
         let mut a = alert(id, Severity::Low, None, None, t);
-        a.record_ids = records.iter().map(|r| r.to_string()).collect();
+        a.record_ids = records.iter().map(|&r| record(r)).collect();
         a
     };
-    let mut volume = low("v", &["r1", "r2"], 50);
+    let mut volume = low("v", &[1, 2], 50);
     volume.rule_id = "mailbox-volume-anomaly".into();
     let batches: Vec<Vec<Alert>> = vec![
         // Two leads on different records: two incidents.
-        vec![low("p", &["r1"], 10), low("q", &["r2"], 20)],
+        vec![low("p", &[1], 10), low("q", &[2], 20)],
         // A lead on both records: one incident of three.
-        vec![low("s", &["r1", "r2"], 30)],
+        vec![low("s", &[1, 2], 30)],
         // `s` now names another record only: the incident splits into three.
-        vec![low("s", &["r3"], 40)],
+        vec![low("s", &[3], 40)],
         // An aggregate over both records joins nothing.
         vec![volume],
     ];
@@ -272,7 +272,7 @@ fn random_batches_equal_the_full_rewrite() {
                 a.session_id = Some(format!("s{}", next(20)));
             }
             if next(3) == 0 {
-                a.record_ids = (0..1 + next(3)).map(|_| format!("r{}", next(60))).collect();
+                a.record_ids = (0..1 + next(3)).map(|_| record(next(60))).collect();
             }
             if next(10) == 0 {
                 a.rule_id = "mailbox-volume-anomaly".into();
@@ -287,4 +287,9 @@ fn random_batches_equal_the_full_rewrite() {
         same_tables(&new, &old);
     }
     assert!(merges > 0, "no batch merged incidents");
+}
+
+/// A record id that links (shaped like a GUID, as audit and sign-in ids are): number `n`.
+fn record(n: u64) -> String {
+    format!("{n:08x}-1c53-403e-976f-ce0847a92b44")
 }

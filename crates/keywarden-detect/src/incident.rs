@@ -12,7 +12,9 @@
 //! not unique across sources (a Windows event's `EventRecordID` counts per log and host, two
 //! hosts' files reuse the same numbers; a `path:line` origin names a file, not an event).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
 
 use keywarden_model::{Alert, Severity, Timestamp};
 
@@ -38,29 +40,17 @@ pub struct Incident {
 pub fn assign_incidents(alerts: &mut [Alert]) -> Vec<Incident> {
     let n = alerts.len();
     let mut parent: Vec<usize> = (0..n).collect();
-    let mut owner: BTreeMap<(u8, String), usize> = BTreeMap::new();
-    for (i, a) in alerts.iter().enumerate() {
-        for link in value_links(a) {
-            match owner.get(&link) {
-                Some(&j) => union(&mut parent, i, j),
-                None => {
-                    owner.insert(link, i);
-                }
-            }
-        }
-    }
+    let values = alerts.iter().enumerate();
+    join_sharing(
+        &mut parent,
+        values.flat_map(|(i, a)| value_links(a).into_iter().map(move |l| (i, l))),
+    );
     // Records are borrowed, not copied: an alert of `hunt` names every record it covers.
-    let mut record_owner: HashMap<&str, usize> = HashMap::new();
-    for (i, a) in alerts.iter().enumerate() {
-        for r in record_links(a) {
-            match record_owner.get(r) {
-                Some(&j) => union(&mut parent, i, j),
-                None => {
-                    record_owner.insert(r, i);
-                }
-            }
-        }
-    }
+    let records = alerts.iter().enumerate();
+    join_sharing(
+        &mut parent,
+        records.flat_map(|(i, a)| record_links(a).map(move |r| (i, r))),
+    );
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for i in 0..n {
         let r = find(&mut parent, i);
@@ -149,6 +139,19 @@ fn value_links(a: &Alert) -> Vec<(u8, String)> {
     }
     out.retain(|(_, v)| !v.trim().is_empty());
     out
+}
+
+/// Unites every alert with the first alert that named the same link.
+fn join_sharing<K: Eq + Hash>(parent: &mut [usize], links: impl Iterator<Item = (usize, K)>) {
+    let mut owner: HashMap<K, usize> = HashMap::new();
+    for (i, link) in links {
+        match owner.entry(link) {
+            Entry::Occupied(o) => union(parent, i, *o.get()),
+            Entry::Vacant(v) => {
+                v.insert(i);
+            }
+        }
+    }
 }
 
 fn find(p: &mut [usize], mut i: usize) -> usize {

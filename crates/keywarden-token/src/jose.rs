@@ -139,26 +139,6 @@ pub const HOLDER_CLAIMS: &[&str] = &[
     "roles",
 ];
 
-/// What [`parse_claims`] reads in its one pass: [`CLAIM_MEMBERS`], then [`HOLDER_CLAIMS`].
-const PAYLOAD_MEMBERS: &[&str] = &[
-    "iss",
-    "tid",
-    "aud",
-    "sub",
-    "exp",
-    "nbf",
-    "iat",
-    "oid",
-    "appid",
-    "azp",
-    "uti",
-    "jti",
-    "upn",
-    "preferred_username",
-    "scp",
-    "roles",
-];
-
 fn opt_str(m: &mut Members, name: &'static str) -> Result<Option<String>, Rejection> {
     match m.take(name) {
         None => Ok(None),
@@ -172,7 +152,7 @@ impl Header {
     pub fn parse(header_b64: &str) -> Result<Header, Rejection> {
         let (mut buf, mut spill) = ([0u8; HEADER_INLINE], Vec::new());
         let bytes = b64_decode_buf(header_b64, "header", &mut buf, &mut spill)?;
-        let mut m = parse_members(bytes, "header", HEADER_MEMBERS)?;
+        let mut m = parse_members(bytes, "header", &[HEADER_MEMBERS])?;
         let alg = opt_str(&mut m, "alg")?.ok_or(Rejection::BadHeader { member: "alg" })?;
         if alg.eq_ignore_ascii_case("none") {
             return Err(Rejection::AlgNone);
@@ -232,7 +212,7 @@ pub fn parse_claims(payload_b64: &str) -> Result<(Members, Vec<u8>), Rejection> 
     if bytes.first() == Some(&b'e') && bytes.split(|b| *b == b'.').count() == 3 {
         return Err(Rejection::NestedJwt);
     }
-    let m = parse_members(&bytes, "payload", PAYLOAD_MEMBERS)?;
+    let m = parse_members(&bytes, "payload", &[CLAIM_MEMBERS, HOLDER_CLAIMS])?;
     Ok((m, bytes))
 }
 
@@ -307,12 +287,6 @@ mod tests {
 
     fn enc(s: &str) -> String {
         B64.encode(s.as_bytes())
-    }
-
-    #[test]
-    fn the_payload_pass_reads_the_checked_then_the_holder_claims() {
-        let both: Vec<&str> = CLAIM_MEMBERS.iter().chain(HOLDER_CLAIMS).copied().collect();
-        assert_eq!(PAYLOAD_MEMBERS, both.as_slice());
     }
 
     #[test]

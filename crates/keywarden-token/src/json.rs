@@ -232,7 +232,7 @@ impl Members {
 }
 
 struct Top {
-    wanted: &'static [&'static str],
+    wanted: &'static [&'static [&'static str]],
 }
 
 impl<'de> Visitor<'de> for Top {
@@ -243,10 +243,10 @@ impl<'de> Visitor<'de> for Top {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
         let mut seen = Seen::default();
         let mut out = Members {
-            vals: Vec::with_capacity(self.wanted.len()),
+            vals: Vec::with_capacity(self.wanted.iter().map(|w| w.len()).sum()),
         };
         while let Some(k) = map.next_key_seed(KeySeed)? {
-            match self.wanted.iter().find(|w| same(w, &k)) {
+            match self.wanted.iter().copied().flatten().find(|w| same(w, &k)) {
                 Some(name) => out.vals.push((name, map.next_value_seed(Full)?)),
                 None => map.next_value_seed(Check)?,
             }
@@ -277,11 +277,11 @@ fn classify(e: &serde_json::Error, part: &'static str) -> Rejection {
 }
 
 /// Parses one JSON object, checking every object in it for duplicate members, and returns the
-/// top-level members named in `wanted` (fully parsed).
+/// top-level members named in any of the `wanted` lists (fully parsed).
 pub fn parse_members(
     bytes: &[u8],
     part: &'static str,
-    wanted: &'static [&'static str],
+    wanted: &'static [&'static [&'static str]],
 ) -> Result<Members, Rejection> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let r = de
@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn members_walk_checks_everything_but_keeps_only_what_is_wanted() {
         const W: &[&str] = &["iss", "exp"];
-        let m = parse_members(br#"{"iss":"a","x":[{"k":1}],"exp":5}"#, "payload", W).unwrap();
+        let m = parse_members(br#"{"iss":"a","x":[{"k":1}],"exp":5}"#, "payload", &[W]).unwrap();
         assert_eq!(m.get("iss"), Some(&Value::from("a")));
         assert!(!m.contains("x"));
         for bad in [
@@ -348,14 +348,14 @@ mod tests {
             br#"{"i\u0073s":"a","iss":"b"}"#,
         ] {
             assert_eq!(
-                parse_members(bad, "payload", W).unwrap_err().code(),
+                parse_members(bad, "payload", &[W]).unwrap_err().code(),
                 "duplicate-key"
             );
         }
         let many: String = (0..100).map(|i| format!("\"k{i}\":0,")).collect();
-        assert!(parse_members(format!("{{{many}\"z\":0}}").as_bytes(), "p", W).is_ok());
+        assert!(parse_members(format!("{{{many}\"z\":0}}").as_bytes(), "p", &[W]).is_ok());
         assert_eq!(
-            parse_members(format!("{{{many}\"k7\":0}}").as_bytes(), "p", W)
+            parse_members(format!("{{{many}\"k7\":0}}").as_bytes(), "p", &[W])
                 .unwrap_err()
                 .code(),
             "duplicate-key"
@@ -367,7 +367,7 @@ mod tests {
         for bad in [&b"[1]"[..], b"{} {}", b"\xff", b"", b"\"s\"", b"{\"a\":}"] {
             assert_eq!(parse_object(bad, "header").unwrap_err().code(), "bad-json");
             assert_eq!(
-                parse_members(bad, "header", &["a"]).unwrap_err().code(),
+                parse_members(bad, "header", &[&["a"]]).unwrap_err().code(),
                 "bad-json"
             );
         }

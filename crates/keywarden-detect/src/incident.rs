@@ -1,7 +1,8 @@
 //! Incidents.
 //!
 //! [`assign_incidents`] groups alerts (built-in and Sigma alike) that share a record, a token
-//! id, a session id or, between alerts of at least `high` severity, a client IP, and sets each
+//! id, a session id or, between alerts of at least `high` severity, a client IP (not a loopback
+//! or unspecified address, which every host logs for its local logons), and sets each
 //! alert's `incident_id` (a stable hash of its members' ids). What each incident read is
 //! [`crate::exposure`]'s job.
 //!
@@ -9,8 +10,9 @@
 //! same activity, whatever their severities (the Golden SAML sample's one `MailItemsAccessed`
 //! record was in a high `app-takeover` incident and in two low incidents of its own before).
 //! Only a record id shaped like a GUID links (audit `Id`s, sign-in ids): other record ids are
-//! not unique across sources (a Windows event's `EventRecordID` counts per log and host, two
-//! hosts' files reuse the same numbers; a `path:line` origin names a file, not an event).
+//! not unique across sources (a Windows event's id is `Computer/Channel/EventRecordID`, and a
+//! cleared or re-created log counts again from 1; a `path:line` origin names a file, not an
+//! event).
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -134,11 +136,37 @@ fn value_links(a: &Alert) -> Vec<(u8, String)> {
     }
     if a.severity >= Severity::High {
         for ip in a.client_ip.iter().cloned().chain(ev("client_ips")) {
-            out.push((2, ip));
+            if names_a_client(&ip) {
+                out.push((2, ip));
+            }
         }
     }
     out.retain(|(_, v)| !v.trim().is_empty());
     out
+}
+
+/// False for an address that names no client: loopback (`127.0.0.1`, `::1`, and IPv4 inside
+/// IPv6) and unspecified (`0.0.0.0`, `::`). Windows logs a local logon's `IpAddress` as
+/// `127.0.0.1` or `::1` on every host, so linking on it joined two hosts' high alerts into one
+/// incident (regression below). Text that is not an address (a host name) still links.
+fn names_a_client(ip: &str) -> bool {
+    let ip = ip.trim();
+    let ip = ip
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']').map(|(a, _)| a))
+        .unwrap_or(ip);
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(addr) => {
+            let addr = match addr {
+                std::net::IpAddr::V6(v6) => v6
+                    .to_ipv4_mapped()
+                    .map_or(addr, std::net::IpAddr::V4),
+                v4 => v4,
+            };
+            !(addr.is_loopback() || addr.is_unspecified())
+        }
+        Err(_) => !ip.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// Unites every alert with the first alert that named the same link.
@@ -257,6 +285,29 @@ mod tests {
         alerts[0].record_ids.push(MAIL_1.into());
         alerts[1].record_ids.push(MAIL_1.into());
         assert_eq!(assign_incidents(&mut alerts).len(), 3);
+    }
+
+    #[test]
+    fn regression_loopback_client_ip_joined_two_hosts_high_alerts() {
+        // A local logon carries `IpAddress` 127.0.0.1 (or ::1) on every Windows host: two
+        // hosts' high alerts were one incident through it. A real address still joins.
+        let mut alerts = vec![
+            alert("host-a", Severity::High, None, Some("127.0.0.1")),
+            alert("host-b", Severity::High, None, Some("127.0.0.1")),
+            alert("host-c", Severity::High, None, Some("::1")),
+            alert("host-d", Severity::High, None, Some("::1")),
+            alert("host-e", Severity::High, None, Some("::ffff:127.0.0.1")),
+            alert("host-f", Severity::High, None, Some("0.0.0.0")),
+            alert("host-g", Severity::High, None, Some("0.0.0.0")),
+        ];
+        assert_eq!(assign_incidents(&mut alerts).len(), 7);
+        assert!(links(&alerts[4]).is_empty());
+        alerts[5].client_ip = Some("203.0.113.7".into());
+        alerts[6].client_ip = Some("203.0.113.7".into());
+        assert_eq!(assign_incidents(&mut alerts).len(), 6);
+        assert!(names_a_client("[2001:db8::1]:443"));
+        assert!(!names_a_client("[::1]:443"));
+        assert!(names_a_client("ws1.corp.example"));
     }
 
     #[test]

@@ -188,3 +188,62 @@ fn anyhow_like(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[test]
+fn regression_sigma_alert_ids_collided_across_windows_hosts() {
+    // Two hosts' Security logs both hold EventRecordID 77, a failed logon each: two events,
+    // two alerts. The Sigma alert id was `sigma:<rule>:77` for both (serve's alert book, keyed
+    // by id, kept one of them), and the local logons' `IpAddress` 127.0.0.1 joined the two
+    // high alerts into one incident.
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("failed_logon.yml"),
+        "title: Failed logon
+id: 5f1b6c1e-0000-4c1e-9f00-000000000077
+status: test
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4625
+    condition: selection
+level: high
+",
+    )
+    .unwrap();
+    let mut inputs = Vec::new();
+    for host in ["WS1", "WS2"] {
+        let path = dir.path().join(format!("{host}-security.jsonl"));
+        std::fs::write(
+            &path,
+            format!(
+                r##"{{"Event":{{"System":{{"Provider":{{"#attributes":{{"Name":"Microsoft-Windows-Security-Auditing"}}}},"EventID":4625,"Channel":"Security","Computer":"{host}","EventRecordID":77,"TimeCreated":{{"#attributes":{{"SystemTime":"2024-03-01T10:00:00Z"}}}}}},"EventData":{{"TargetUserName":"admin","IpAddress":"127.0.0.1","LogonType":"2"}}}}}}"##
+            ) + "\n",
+        )
+        .unwrap();
+        inputs.push(path);
+    }
+    let out = dir.path().join("out");
+    let output = HuntConfig {
+        rules: vec![rules],
+        ..config(&out)
+    }
+    .build()
+    .unwrap()
+    .run(&inputs, GENERATED_AT, &NoProgress)
+    .unwrap();
+    let sigma: Vec<_> = output
+        .alerts
+        .iter()
+        .filter(|a| a.id.starts_with("sigma:"))
+        .collect();
+    assert_eq!(sigma.len(), 2, "{sigma:#?}");
+    assert_ne!(sigma[0].id, sigma[1].id);
+    let mut records: Vec<&str> = sigma.iter().map(|a| a.record_ids[0].as_str()).collect();
+    records.sort_unstable();
+    assert_eq!(records, ["WS1/Security/77", "WS2/Security/77"]);
+    assert_ne!(sigma[0].incident_id, sigma[1].incident_id);
+}

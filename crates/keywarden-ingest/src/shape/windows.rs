@@ -54,7 +54,7 @@ fn fields<'a>(raw: &Value<'a>) -> Fields<'a> {
             raw,
             &["TimeCreated", "TimeGenerated", "@timestamp", "UtcTime"],
         ),
-        record_id: text(raw, &["EventRecordID", "EventOriginId"]),
+        record_id: record_id(raw),
         user: meaningful(&["TargetUserName", "SubjectUserName", "UserName", "User"])
             .map(ascii_fold),
         client_ip: meaningful(&["IpAddress"]),
@@ -62,6 +62,24 @@ fn fields<'a>(raw: &Value<'a>) -> Fields<'a> {
         category: text(raw, &["Channel"]),
         ..Fields::default()
     }
+}
+
+/// The record's id. `EventRecordID` counts per channel on one computer, so two hosts (or two
+/// channels of one host) reuse the same numbers: qualified as `Computer/Channel/EventRecordID`
+/// (`-` for a part the record lacks) it names one record, and alerts on two hosts' record 77
+/// keep apart (regression: their Sigma alert ids were equal, and `serve` kept one of the two).
+/// Sentinel's `EventOriginId`, a GUID, names one record as it is.
+fn record_id<'a>(raw: &Value<'a>) -> Option<Text<'a>> {
+    let Some(number) = text(raw, &["EventRecordID"]) else {
+        return text(raw, &["EventOriginId"]);
+    };
+    let computer = text(raw, &["Computer"]);
+    let channel = text(raw, &["Channel"]);
+    Some(Cow::Owned(format!(
+        "{}/{}/{number}",
+        computer.as_deref().unwrap_or("-"),
+        channel.as_deref().unwrap_or("-"),
+    )))
 }
 
 /// Adds the Sigma field names at the top level (see the module documentation).
@@ -256,7 +274,7 @@ mod tests {
         assert_eq!(f.user.as_deref(), Some("bob"));
         assert_eq!(f.client_ip.as_deref(), Some("10.0.0.5"));
         assert_eq!(f.operation.as_deref(), Some("4624"));
-        assert_eq!(f.record_id.as_deref(), Some("77"));
+        assert_eq!(f.record_id.as_deref(), Some("DC01/Security/77"));
         assert_eq!(f.time.unwrap().to_string(), "2019-03-19T23:34:24.868519Z");
     }
 
@@ -273,5 +291,29 @@ mod tests {
         assert_eq!(f.user, None);
         assert_eq!(f.client_ip, None);
         assert_eq!(f.category.as_deref(), Some("Security"));
+        assert_eq!(f.record_id.as_deref(), Some("WS1/Security/9"));
+    }
+
+    #[test]
+    fn regression_windows_record_ids_collided_across_hosts() {
+        let id = |text: &str| {
+            let raw = flatten(Value::parse(text).unwrap());
+            fields(&raw).record_id.map(|t| t.into_owned())
+        };
+        let ws1 = id(r#"{"EventID":4625,"Channel":"Security","Computer":"WS1","EventRecordID":77}"#);
+        let ws2 = id(r#"{"EventID":4625,"Channel":"Security","Computer":"WS2","EventRecordID":77}"#);
+        let sysmon = id(r#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"WS1","EventRecordID":77}"#);
+        assert_eq!(ws1.as_deref(), Some("WS1/Security/77"));
+        assert_ne!(ws1, ws2);
+        assert_ne!(ws1, sysmon);
+        // A part the record lacks is `-`; a Sentinel row's EventOriginId stays as it is.
+        assert_eq!(
+            id(r#"{"EventID":4625,"Computer":"WS1","EventRecordID":5}"#).as_deref(),
+            Some("WS1/-/5")
+        );
+        assert_eq!(
+            id(r#"{"EventID":4625,"Computer":"WS1","EventOriginId":"0a1b2c3d-0000-4000-8000-000000000001"}"#).as_deref(),
+            Some("0a1b2c3d-0000-4000-8000-000000000001")
+        );
     }
 }

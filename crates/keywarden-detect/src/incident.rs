@@ -158,9 +158,7 @@ fn names_a_client(ip: &str) -> bool {
     match ip.parse::<std::net::IpAddr>() {
         Ok(addr) => {
             let addr = match addr {
-                std::net::IpAddr::V6(v6) => v6
-                    .to_ipv4_mapped()
-                    .map_or(addr, std::net::IpAddr::V4),
+                std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, std::net::IpAddr::V4),
                 v4 => v4,
             };
             !(addr.is_loopback() || addr.is_unspecified())

@@ -246,4 +246,34 @@ level: high
     records.sort_unstable();
     assert_eq!(records, ["WS1/Security/77", "WS2/Security/77"]);
     assert_ne!(sigma[0].incident_id, sigma[1].incident_id);
+
+    // The same host's file again, in another folder (as EVTX-ATTACK-SAMPLES holds
+    // UACME_59_Sysmon.evtx twice): one record, so one alert naming both files.
+    let copy = dir.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(&inputs[0], copy.join("WS1-security.jsonl")).unwrap();
+    inputs.push(copy.join("WS1-security.jsonl"));
+    let output = HuntConfig {
+        rules: vec![dir.path().join("rules")],
+        ..config(&dir.path().join("out2"))
+    }
+    .build()
+    .unwrap()
+    .run(&inputs, GENERATED_AT, &NoProgress)
+    .unwrap();
+    let sigma: Vec<_> = output
+        .alerts
+        .iter()
+        .filter(|a| a.id.starts_with("sigma:"))
+        .collect();
+    assert_eq!(sigma.len(), 2, "{sigma:#?}");
+    let ws1 = sigma
+        .iter()
+        .find(|a| a.record_ids == ["WS1/Security/77"])
+        .unwrap();
+    assert_eq!(
+        ws1.evidence["also_in"].as_array().map(Vec::len),
+        Some(1),
+        "{ws1:#?}"
+    );
 }

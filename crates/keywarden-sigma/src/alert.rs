@@ -107,6 +107,52 @@ pub fn correlation_alert(result: &EvaluationResult, refs: &[(i64, String)]) -> A
     a
 }
 
+/// Merges the alerts that share an id: one rule's match on one record (or one correlation's
+/// firing) read more than once, as when overlapping exports, or one EVTX file copied into two
+/// folders, hold the same record. The first in order is kept; the other sources are added to
+/// its evidence as `also_in` (an alert id names one finding: `serve` keys its alerts by it).
+/// `alerts` must be in a deterministic order. Returns how many alerts were merged away.
+pub fn merge_repeats(alerts: &mut Vec<Alert>) -> u64 {
+    let mut first: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::with_capacity(alerts.len());
+    let mut kept: Vec<Alert> = Vec::with_capacity(alerts.len());
+    let mut merged = 0;
+    for a in alerts.drain(..) {
+        let Some(&i) = first.get(&a.id) else {
+            first.insert(a.id.clone(), kept.len());
+            kept.push(a);
+            continue;
+        };
+        merged += 1;
+        let k = &mut kept[i];
+        k.time_first = match (k.time_first, a.time_first) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        k.time_last = k.time_last.max(a.time_last);
+        for r in a.record_ids {
+            if !k.record_ids.contains(&r) {
+                k.record_ids.push(r);
+            }
+        }
+        let source = a.evidence.get("source").cloned();
+        if let (Some(source), Json::Object(ev)) = (source, &mut k.evidence)
+            && ev.get("source") != Some(&source)
+        {
+            let also = ev
+                .entry("also_in")
+                .or_insert_with(|| Json::Array(Vec::new()));
+            if let Json::Array(list) = also
+                && !list.contains(&source)
+            {
+                list.push(source);
+            }
+        }
+    }
+    *alerts = kept;
+    merged
+}
+
 fn base(h: &RuleHeader) -> Alert {
     let severity = h.level.map_or(Severity::Medium, severity_of);
     let rule_id = h
@@ -195,6 +241,38 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         assert_eq!(attack_ids(&tags), vec!["T1059.001", "T1550"]);
+    }
+
+    #[test]
+    fn regression_one_record_in_two_files_gave_two_alerts_with_one_id() {
+        // EVTX-ATTACK-SAMPLES holds UACME_59_Sysmon.evtx twice (top level and
+        // `Privilege Escalation/`): one event, two alerts `sigma:3d7679bd-…:…/2164892`.
+        let alert = |id: &str, source: &str, t: i64| {
+            let mut a = Alert::new("r", "t", Severity::High);
+            a.id = id.into();
+            a.time_first = Some(Timestamp::from_unix_seconds(t));
+            a.time_last = a.time_first;
+            a.record_ids = vec![id.trim_start_matches("sigma:r:").into()];
+            a.evidence = json!({"engine": "sigma", "source": source});
+            a
+        };
+        let mut alerts = vec![
+            alert("sigma:r:H/S/1", "a/x.evtx#7", 10),
+            alert("sigma:r:H/S/2", "a/x.evtx#8", 11),
+            alert("sigma:r:H/S/1", "b/x.evtx#7", 10),
+            alert("sigma:r:H/S/1", "c/x.evtx#7", 9),
+            alert("sigma:r:H/S/1", "a/x.evtx#7", 10),
+        ];
+        assert_eq!(merge_repeats(&mut alerts), 3);
+        assert_eq!(alerts.len(), 2);
+        let a = &alerts[0];
+        assert_eq!(a.id, "sigma:r:H/S/1");
+        assert_eq!(a.record_ids, ["H/S/1"]);
+        assert_eq!(a.time_first, Some(Timestamp::from_unix_seconds(9)));
+        assert_eq!(a.time_last, Some(Timestamp::from_unix_seconds(10)));
+        assert_eq!(a.evidence["source"], "a/x.evtx#7");
+        assert_eq!(a.evidence["also_in"], json!(["b/x.evtx#7", "c/x.evtx#7"]));
+        assert!(alerts[1].evidence.get("also_in").is_none());
     }
 
     #[test]

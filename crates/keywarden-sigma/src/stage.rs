@@ -127,6 +127,9 @@ pub struct SigmaStats {
     pub matches: u64,
     /// Matches of rules referenced by correlations that had no time and so could not count.
     pub untimed_contributions: u64,
+    /// Alerts on a record some other input also held (same rule, same record id), merged
+    /// into the first ([`crate::alert::merge_repeats`]).
+    pub repeats: u64,
 }
 
 /// What a run produced.
@@ -276,12 +279,19 @@ impl SigmaStage {
             s.untimed_contributions += p.stats.untimed_contributions;
         }
         outcome.alerts.extend(self.plan.run(contributions));
+        // The source breaks ties between one record's copies (which worker read which file
+        // first must not decide which copy is kept).
+        fn source(a: &Alert) -> Option<&str> {
+            a.evidence.get("source").and_then(|s| s.as_str())
+        }
         outcome.alerts.sort_by(|a, b| {
             a.time_first
                 .cmp(&b.time_first)
                 .then_with(|| a.rule_id.cmp(&b.rule_id))
                 .then_with(|| a.record_ids.cmp(&b.record_ids))
+                .then_with(|| source(a).cmp(&source(b)))
         });
+        outcome.stats.repeats = crate::alert::merge_repeats(&mut outcome.alerts);
         outcome
     }
 

@@ -300,9 +300,13 @@ mod tests {
             let raw = flatten(Value::parse(text).unwrap());
             fields(&raw).record_id.map(|t| t.into_owned())
         };
-        let ws1 = id(r#"{"EventID":4625,"Channel":"Security","Computer":"WS1","EventRecordID":77}"#);
-        let ws2 = id(r#"{"EventID":4625,"Channel":"Security","Computer":"WS2","EventRecordID":77}"#);
-        let sysmon = id(r#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"WS1","EventRecordID":77}"#);
+        let ws1 =
+            id(r#"{"EventID":4625,"Channel":"Security","Computer":"WS1","EventRecordID":77}"#);
+        let ws2 =
+            id(r#"{"EventID":4625,"Channel":"Security","Computer":"WS2","EventRecordID":77}"#);
+        let sysmon = id(
+            r#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"WS1","EventRecordID":77}"#,
+        );
         assert_eq!(ws1.as_deref(), Some("WS1/Security/77"));
         assert_ne!(ws1, ws2);
         assert_ne!(ws1, sysmon);

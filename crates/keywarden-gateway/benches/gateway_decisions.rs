@@ -23,13 +23,17 @@
 //!
 //! 4. `Gateway::check` alone, in process, on the warm token (what the HTTP front hands it for the
 //!    warm phase's request, without the transport: HTTP parsing, the response, loopback TCP);
-//! 5. the gateway called as Envoy calls it: gRPC `envoy.service.auth.v3.Authorization/Check` from
+//! 5. the same two HTTP/1.1 phases with `CONC_PER_CLIENT` keep-alive connections per client
+//!    thread, one request in flight on each (`miss-conc`, `warm-conc`; misses on tokens of their
+//!    own): the gateway under a busy proxy's load, where one wake-up of a worker finds several
+//!    requests ready, against the one-at-a-time phases' wake-up per request;
+//! 6. the gateway called as Envoy calls it: gRPC `envoy.service.auth.v3.Authorization/Check` from
 //!    a tonic client keeping `GRPC_IN_FLIGHT` calls in flight over `GRPC_CONNS` HTTP/2
 //!    connections (Envoy multiplexes `ext_authz` calls on h2), on cache misses and warm.
 //!
 //! Run: `cargo bench -p keywarden-gateway --bench gateway_decisions` (a minute or two, most of it
-//! signing tokens). `KEYWARDEN_BENCH_PHASES=inproc,miss,warm,check,grpc-miss,grpc-warm,nginx` (any
-//! subset) and
+//! signing tokens). `KEYWARDEN_BENCH_PHASES=inproc,miss,warm,miss-conc,warm-conc,check,grpc-miss,
+//! grpc-warm,nginx` (any subset) and
 //! `KEYWARDEN_BENCH_ROUNDS=N` select what runs, e.g. to profile one phase with `perf record`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(unreachable_pub)]
@@ -54,6 +58,12 @@ use support::*;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
+/// The same allocator as the `keywarden` binary that runs `keywarden gateway`: the gateway's
+/// per-request allocations are measured as they ship (the system allocator cost ~1 µs more
+/// per warm decision).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CLIENTS: usize = 2;
 /// Requests per client thread in a cache-miss (and in-process) phase: distinct tokens.
 const MISS_PER_CLIENT: usize = 12_000;
@@ -64,6 +74,9 @@ const NGINX_PER_CLIENT: usize = 12_000;
 const GRPC_CONNS: usize = 2;
 /// gRPC calls kept in flight, spread over the connections.
 const GRPC_IN_FLIGHT: usize = 128;
+/// Keep-alive connections per client thread in the `*-conc` phases, one request in flight on
+/// each (as a busy nginx keeps its upstream keep-alive pool busy): `CLIENTS` × this in flight.
+const CONC_PER_CLIENT: usize = 16;
 /// Phases run interleaved this many times; the best round of each is reported.
 const ROUNDS: usize = 3;
 
@@ -140,20 +153,59 @@ fn threads_cpu(prefix: &str) -> Duration {
 
 /// Runs `CLIENTS` threads, thread `t` calling `f(t, i)` for `i` in `0..n`, each call timed.
 fn drive(n: usize, f: impl Fn(usize, usize) + Sync) -> Figures {
+    run_clients(|t| {
+        let mut v = Vec::with_capacity(n);
+        for i in 0..n {
+            let t0 = Instant::now();
+            f(t, i);
+            v.push(t0.elapsed().as_micros() as u64);
+        }
+        v
+    })
+}
+
+/// Runs `CLIENTS` threads, thread `t` sending `n` requests over its `conns[t]`, one in flight
+/// on each connection: it writes request `i` on connection `i % conns[t].len()` for a batch
+/// of one request per connection, then reads the batch's answers in turn; request `i` sends
+/// `token(t, i)` and is timed from its write to its answer (so the time it waited behind the
+/// others of its batch counts, as it would behind a busy proxy). Every answer must be 200.
+fn drive_conc<'a>(
+    conns: &[std::sync::Mutex<Vec<Lean>>],
+    n: usize,
+    token: impl Fn(usize, usize) -> &'a str + Sync,
+) -> Figures {
+    run_clients(|t| {
+        let mut conns = conns[t].lock().unwrap();
+        let width = conns.len();
+        let mut v = Vec::with_capacity(n);
+        let mut sent = Vec::with_capacity(width);
+        for batch in (0..n).step_by(width) {
+            sent.clear();
+            for (c, i) in conns.iter_mut().zip(batch..n) {
+                sent.push(Instant::now());
+                c.send("/", token(t, i));
+            }
+            for (c, t0) in conns.iter_mut().zip(&sent) {
+                assert_eq!(c.status(), 200);
+                v.push(t0.elapsed().as_micros() as u64);
+            }
+        }
+        v
+    })
+}
+
+/// Runs `client(t)` on `CLIENTS` threads (it returns its requests' latencies in µs) and
+/// measures the phase: wall time, the process's CPU and the client threads' own.
+fn run_clients(client: impl Fn(usize) -> Vec<u64> + Sync) -> Figures {
     let cpu0 = process_cpu();
     let start = Instant::now();
     let lat: Vec<(Vec<u64>, Duration)> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..CLIENTS)
             .map(|t| {
-                let f = &f;
+                let client = &client;
                 s.spawn(move || {
                     let c0 = stat_cpu("/proc/thread-self/stat").unwrap_or_default();
-                    let mut v = Vec::with_capacity(n);
-                    for i in 0..n {
-                        let t0 = Instant::now();
-                        f(t, i);
-                        v.push(t0.elapsed().as_micros() as u64);
-                    }
+                    let v = client(t);
                     let c1 = stat_cpu("/proc/thread-self/stat").unwrap_or_default();
                     (v, c1.saturating_sub(c0))
                 })
@@ -301,6 +353,12 @@ impl Lean {
 
     /// `GET target` with `Authorization: Bearer token`; returns the status.
     fn get(&mut self, target: &str, token: &str) -> u16 {
+        self.send(target, token);
+        self.status()
+    }
+
+    /// Writes `GET target` with `Authorization: Bearer token`.
+    fn send(&mut self, target: &str, token: &str) {
         self.req.clear();
         self.req.extend_from_slice(b"GET ");
         self.req.extend_from_slice(target.as_bytes());
@@ -309,6 +367,10 @@ impl Lean {
         self.req.extend_from_slice(token.as_bytes());
         self.req.extend_from_slice(b"\r\n\r\n");
         self.s.write_all(&self.req).unwrap();
+    }
+
+    /// Reads one response; returns its status.
+    fn status(&mut self) -> u16 {
         let mut have = 0;
         loop {
             let n = self.s.read(&mut self.buf[have..]).unwrap();
@@ -431,7 +493,9 @@ fn nginx(bin: &PathBuf, dir: &std::path::Path, server: &str) -> (Child, SocketAd
 
 fn env_phases() -> Vec<String> {
     std::env::var("KEYWARDEN_BENCH_PHASES")
-        .unwrap_or_else(|_| "inproc,miss,warm,check,grpc-miss,grpc-warm,nginx".into())
+        .unwrap_or_else(|_| {
+            "inproc,miss,warm,miss-conc,warm-conc,check,grpc-miss,grpc-warm,nginx".into()
+        })
         .split(',')
         .map(|s| s.trim().to_owned())
         .collect()
@@ -492,6 +556,24 @@ fn main() {
     } else {
         Vec::new()
     };
+    // The concurrent miss phase's tokens: as many again, per round and client thread.
+    let conc_tokens: Vec<Vec<Vec<String>>> = if on("miss-conc") {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..rounds)
+                .map(|r| {
+                    let k = &k;
+                    s.spawn(move || {
+                        (0..CLIENTS)
+                            .map(|t| tokens(k, MISS_PER_CLIENT, &format!("c{r}t{t}")))
+                            .collect()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    } else {
+        Vec::new()
+    };
     let validator = Arc::new(
         Validator::from_policy(&TrustPolicy::from_file(&k.policy).unwrap(), token::NOW).unwrap(),
     );
@@ -502,13 +584,27 @@ fn main() {
                 grpc_tokens.len() * CLIENTS * MISS_PER_CLIENT
             } else {
                 0
-            },
+            }
+            + conc_tokens.len() * CLIENTS * MISS_PER_CLIENT,
         signed.elapsed()
     );
 
     let conns: Vec<std::sync::Mutex<Lean>> = (0..CLIENTS)
         .map(|_| std::sync::Mutex::new(Lean::connect(gw.addr)))
         .collect();
+    let conc_conns: Vec<std::sync::Mutex<Vec<Lean>>> = if on("miss-conc") || on("warm-conc") {
+        (0..CLIENTS)
+            .map(|_| {
+                std::sync::Mutex::new(
+                    (0..CONC_PER_CLIENT)
+                        .map(|_| Lean::connect(gw.addr))
+                        .collect(),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let warm_token = k.valid("warm");
     let grpc_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(CLIENTS)
@@ -537,6 +633,7 @@ fn main() {
     let (mut inproc, mut miss, mut warm) = (None::<Figures>, None::<Figures>, None::<Figures>);
     let (mut gmiss, mut gwarm) = (None::<Figures>, None::<Figures>);
     let mut check = None::<Figures>;
+    let (mut cmiss, mut cwarm) = (None::<Figures>, None::<Figures>);
     for (r, toks) in round_tokens
         .iter()
         .map(Some)
@@ -570,6 +667,21 @@ fn main() {
                 assert_eq!(status, 200);
             });
             keep_best(&mut warm, f);
+        }
+        if let (true, Some(ct)) = (on("miss-conc"), conc_tokens.get(r)) {
+            let before = gw.gateway.cache_stats();
+            let f = drive_conc(&conc_conns, MISS_PER_CLIENT, |t, i| ct[t][i].as_str());
+            let after = gw.gateway.cache_stats();
+            assert_eq!(after.hits, before.hits, "a miss phase hit the cache");
+            assert_eq!(
+                after.misses - before.misses,
+                (CLIENTS * MISS_PER_CLIENT) as u64
+            );
+            keep_best(&mut cmiss, f);
+        }
+        if on("warm-conc") {
+            let f = drive_conc(&conc_conns, WARM_PER_CLIENT, |_, _| warm_token.as_str());
+            keep_best(&mut cwarm, f);
         }
         if on("check") {
             // The check alone, in process, on the warm token: what the HTTP front hands the
@@ -614,6 +726,15 @@ fn main() {
     }
     if let Some(warm) = &warm {
         print("gateway, cache warm (one token)", warm, inproc.as_ref());
+    }
+    let in_flight = CLIENTS * CONC_PER_CLIENT;
+    if let Some(f) = &cmiss {
+        let name = format!("gateway, misses, {in_flight} in flight");
+        print(&name, f, inproc.as_ref());
+    }
+    if let Some(f) = &cwarm {
+        let name = format!("gateway, warm, {in_flight} in flight");
+        print(&name, f, inproc.as_ref());
     }
     if let Some(f) = &check {
         print(

@@ -34,13 +34,16 @@ pub struct Front {
     pub http_path_prefix: Arc<str>,
 }
 
-/// The router: one fallback that dispatches everything.
+/// The router: one fallback that dispatches everything. The state is cloned for every request:
+/// one reference count, not one per member.
 pub fn router(front: Front) -> axum::Router {
-    axum::Router::new().fallback(dispatch).with_state(front)
+    axum::Router::new()
+        .fallback(dispatch)
+        .with_state(Arc::new(front))
 }
 
 async fn dispatch(
-    State(front): State<Front>,
+    State(front): State<Arc<Front>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     req: Request,
 ) -> Response {
@@ -90,17 +93,20 @@ fn own_request(h: &HeaderMap) -> bool {
 }
 
 fn first(h: &HeaderMap, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| {
-        h.get(*n)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    })
+    names.iter().find_map(|n| h.get(*n).map(owned))
 }
 
 fn all(h: &HeaderMap, name: HeaderName) -> Vec<String> {
-    h.get_all(name)
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect()
+    h.get_all(name).iter().map(owned).collect()
+}
+
+/// A header's value as text: copied when it is UTF-8 (checked at SIMD speed), else with
+/// U+FFFD for each invalid sequence.
+fn owned(v: &HeaderValue) -> String {
+    match std::str::from_utf8(v.as_bytes()) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+    }
 }
 
 fn to_check(front: &Front, peer: SocketAddr, req: &Request) -> CheckRequest {

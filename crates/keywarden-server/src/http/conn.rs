@@ -506,7 +506,11 @@ async fn serve_http<I>(
 /// on average. The error is a [`BodyReadTimeout`]; the declared size is passed through.
 pub struct TimedBody {
     inner: Incoming,
-    stall: Pin<Box<Sleep>>,
+    /// Fires `body_read_timeout` after the last frame (or the start); made on the first poll
+    /// that waits, so that a body never read (a GET's) costs no timer.
+    stall: Option<Pin<Box<Sleep>>>,
+    /// When the last frame came (or the body was made).
+    last: Instant,
     started: Instant,
     bytes: u64,
     limits: ConnLimits,
@@ -545,7 +549,8 @@ impl TimedBody {
         let now = Instant::now();
         TimedBody {
             inner,
-            stall: Box::pin(tokio::time::sleep_until(now + limits.body_read_timeout)),
+            stall: None,
+            last: now,
             started: now,
             bytes: 0,
             limits,
@@ -585,14 +590,20 @@ impl HttpBody for TimedBody {
                         min,
                     });
                 }
-                let deadline = now + this.limits.body_read_timeout;
-                this.stall.as_mut().reset(deadline);
+                this.last = now;
+                if let Some(stall) = this.stall.as_mut() {
+                    stall.as_mut().reset(now + this.limits.body_read_timeout);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
-                if this.stall.as_mut().poll(cx).is_ready() {
+                let deadline = this.last + this.limits.body_read_timeout;
+                let stall = this
+                    .stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if stall.as_mut().poll(cx).is_ready() {
                     return this.fail(BodyReadTimeout::Stalled(this.limits.body_read_timeout));
                 }
                 Poll::Pending

@@ -332,7 +332,7 @@ fn powershell_property<'s>(s: &'s str, name: &str) -> Option<&'s str> {
 }
 
 /// `1.2.3.4:5678` → `1.2.3.4`; `[::1]:443` → `::1`; a bare IPv6 address is kept.
-fn strip_port(ip: Cow<'_, str>) -> Cow<'_, str> {
+pub(crate) fn strip_port(ip: Cow<'_, str>) -> Cow<'_, str> {
     let t = ip.trim();
     if let Some(rest) = t.strip_prefix('[')
         && let Some((addr, _)) = rest.split_once(']')

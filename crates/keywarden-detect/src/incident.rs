@@ -10,9 +10,9 @@
 //! same activity, whatever their severities (the Golden SAML sample's one `MailItemsAccessed`
 //! record was in a high `app-takeover` incident and in two low incidents of its own before).
 //! Only a record id shaped like a GUID links (audit `Id`s, sign-in ids): other record ids are
-//! not unique across sources (a Windows event's id is `Computer/Channel/EventRecordID`, and a
-//! cleared or re-created log counts again from 1; a `path:line` origin names a file, not an
-//! event).
+//! not unique across sources (a Windows event's id, `Computer/Channel/EventRecordID@TimeCreated`,
+//! is only as unique as the host names and clocks in the logs; a `path:line` origin names a
+//! file, not an event).
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -146,15 +146,12 @@ fn value_links(a: &Alert) -> Vec<(u8, String)> {
 }
 
 /// False for an address that names no client: loopback (`127.0.0.1`, `::1`, and IPv4 inside
-/// IPv6) and unspecified (`0.0.0.0`, `::`). Windows logs a local logon's `IpAddress` as
-/// `127.0.0.1` or `::1` on every host, so linking on it joined two hosts' high alerts into one
-/// incident (regression below). Text that is not an address (a host name) still links.
+/// IPv6) and unspecified (`0.0.0.0`, `::`), with or without a port. Windows logs a local
+/// logon's `IpAddress` as `127.0.0.1` or `::1` on every host, so linking on it joined two
+/// hosts' high alerts into one incident (regression below). Text that is not an address (a
+/// host name) still links.
 fn names_a_client(ip: &str) -> bool {
-    let ip = ip.trim();
-    let ip = ip
-        .strip_prefix('[')
-        .and_then(|r| r.split_once(']').map(|(a, _)| a))
-        .unwrap_or(ip);
+    let ip = crate::facts::strip_port(std::borrow::Cow::Borrowed(ip));
     match ip.parse::<std::net::IpAddr>() {
         Ok(addr) => {
             let addr = match addr {
@@ -305,6 +302,7 @@ mod tests {
         assert_eq!(assign_incidents(&mut alerts).len(), 6);
         assert!(names_a_client("[2001:db8::1]:443"));
         assert!(!names_a_client("[::1]:443"));
+        assert!(!names_a_client("127.0.0.1:49152"));
         assert!(names_a_client("ws1.corp.example"));
     }
 

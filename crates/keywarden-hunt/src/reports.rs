@@ -24,6 +24,10 @@ struct Summary<'a> {
     alerts: u64,
     /// What the sign-in evidence covers and which tokens were left unjudged, and why.
     coverage: &'a CoverageSummary,
+    /// The Sigma stage's counts (with `--rules` only): events, evaluated, gated, matches,
+    /// untimed correlation contributions, repeats (copies of one event merged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sigma: Option<&'a keywarden_sigma::SigmaStats>,
 }
 
 /// Writes `summary.json` into `out`.
@@ -32,6 +36,7 @@ pub(crate) fn write_summary(
     report: &IngestReport,
     alerts: u64,
     coverage: &CoverageSummary,
+    sigma: Option<&keywarden_sigma::SigmaStats>,
 ) -> Result<(), HuntError> {
     let path = out.join("summary.json");
     let file = File::create(&path).map_err(|source| HuntError::CreateOutput {
@@ -44,6 +49,7 @@ pub(crate) fn write_summary(
         report,
         alerts,
         coverage,
+        sigma,
     };
     serde_json::to_writer_pretty(&mut f, &summary).map_err(|source| HuntError::EncodeOutput {
         path: path.clone(),

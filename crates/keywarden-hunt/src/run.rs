@@ -116,14 +116,23 @@ impl Hunt {
                 .finish(&detect_stage, &inputs, &self.ingest, save_state)?;
         // Alerts from every stage, before incident grouping and reporting.
         let mut alerts: Vec<Alert> = detections.alerts.clone();
+        let mut sigma_stats = None;
         if let Some(s) = &self.sigma {
-            alerts.extend(s.finish().alerts);
+            let outcome = s.finish();
+            alerts.extend(outcome.alerts);
+            sigma_stats = Some(outcome.stats);
         }
         let exposure = self
             .detect
             .write_outputs(out, &mut alerts, plan, &inputs, &self.ingest)?;
         write_reports(out, &alerts, &exposure, &report, generated_at)?;
-        write_summary(out, &report, alerts.len() as u64, &detections.coverage)?;
+        write_summary(
+            out,
+            &report,
+            alerts.len() as u64,
+            &detections.coverage,
+            sigma_stats.as_ref(),
+        )?;
         Ok(HuntOutput {
             out: out.to_path_buf(),
             report,

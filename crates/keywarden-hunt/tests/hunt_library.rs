@@ -228,7 +228,7 @@ level: high
     }
     let out = dir.path().join("out");
     let output = HuntConfig {
-        rules: vec![rules],
+        rules: vec![rules.clone()],
         ..config(&out)
     }
     .build()
@@ -244,11 +244,37 @@ level: high
     assert_ne!(sigma[0].id, sigma[1].id);
     let mut records: Vec<&str> = sigma.iter().map(|a| a.record_ids[0].as_str()).collect();
     records.sort_unstable();
-    assert_eq!(records, ["WS1/Security/77", "WS2/Security/77"]);
+    assert_eq!(
+        records,
+        [
+            "WS1/Security/77@2024-03-01T10:00:00Z",
+            "WS2/Security/77@2024-03-01T10:00:00Z"
+        ]
+    );
     assert_ne!(sigma[0].incident_id, sigma[1].incident_id);
 
     // The same host's file again, in another folder (as EVTX-ATTACK-SAMPLES holds
-    // UACME_59_Sysmon.evtx twice): one record, so one alert naming both files.
+    // UACME_59_Sysmon.evtx twice): one record, so one alert naming both files, and a
+    // correlation counting failed logons per host does not count it twice.
+    std::fs::write(
+        rules.join("failed_logons_per_host.yml"),
+        "title: Two failed logons on one host
+id: 5f1b6c1e-0000-4c1e-9f00-000000000078
+status: test
+correlation:
+    type: event_count
+    rules:
+        - 5f1b6c1e-0000-4c1e-9f00-000000000077
+    group-by:
+        - Computer
+    timespan: 1h
+    generate: true
+    condition:
+        gte: 2
+level: high
+",
+    )
+    .unwrap();
     let copy = dir.path().join("copy");
     std::fs::create_dir_all(&copy).unwrap();
     std::fs::copy(&inputs[0], copy.join("WS1-security.jsonl")).unwrap();
@@ -269,11 +295,32 @@ level: high
     assert_eq!(sigma.len(), 2, "{sigma:#?}");
     let ws1 = sigma
         .iter()
-        .find(|a| a.record_ids == ["WS1/Security/77"])
+        .find(|a| a.record_ids == ["WS1/Security/77@2024-03-01T10:00:00Z"])
         .unwrap();
+    // The copy kept is the first by source: `…/WS1-security.jsonl` before `…/copy/…`.
+    let kept = inputs[0].display().to_string();
+    assert!(
+        ws1.evidence["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(&kept)),
+        "{ws1:#?}"
+    );
     assert_eq!(
         ws1.evidence["also_in"].as_array().map(Vec::len),
         Some(1),
         "{ws1:#?}"
+    );
+    assert_eq!(ws1.evidence["copies"], 2);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out2/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["sigma"]["repeats"], 1, "{summary:#}");
+    assert!(
+        output
+            .alerts
+            .iter()
+            .all(|a| a.rule_id != "5f1b6c1e-0000-4c1e-9f00-000000000078"),
+        "one event counted twice fired the correlation: {:#?}",
+        output.alerts
     );
 }

@@ -96,7 +96,8 @@ pub struct FolderAccess<'a> {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Fields<'a> {
     pub time: Option<Timestamp>,
-    /// UAL `Id`, sign-in `id`, Graph `requestId`/`operationId`, EVTX `EventRecordID`...
+    /// UAL `Id`, sign-in `id`, Graph `requestId`/`operationId`, a Windows event's
+    /// `Computer/Channel/EventRecordID@TimeCreated`...
     pub record_id: Option<Text<'a>>,
     /// `OrganizationId`, sign-in `tenantId`...
     pub tenant: Option<Text<'a>>,

@@ -47,6 +47,15 @@ pub struct Contribution {
     pub detections: Vec<EvaluationResult>,
 }
 
+/// Sorts contributions by time, then record, and drops repeats of one event: a record (same
+/// id, same time) that two inputs held, as overlapping exports or one EVTX file in two folders
+/// do, counts once (regression: it fired an `event_count gte: 2` on one event). Both `hunt`
+/// ([`CorrelationPlan::run`]) and `serve` (per batch) feed through it.
+pub fn in_feed_order(contributions: &mut Vec<Contribution>) {
+    contributions.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.record.cmp(&b.record)));
+    contributions.dedup_by(|a, b| a.time == b.time && a.record == b.record);
+}
+
 impl CorrelationPlan {
     pub fn new(rules: &[LoadedRule], correlations: &[LoadedCorrelation]) -> CorrelationPlan {
         let mut plan = CorrelationPlan {
@@ -119,7 +128,7 @@ impl CorrelationPlan {
         if self.correlations.is_empty() || contributions.is_empty() {
             return Vec::new();
         }
-        contributions.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.record.cmp(&b.record)));
+        in_feed_order(&mut contributions);
         let mut engine = self.engine(CorrelationConfig::default().max_state_entries, None);
         let mut alerts = Vec::new();
         for c in contributions {

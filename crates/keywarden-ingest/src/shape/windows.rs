@@ -25,7 +25,9 @@
 
 use std::borrow::Cow;
 
-use keywarden_model::{Event, Fields, Object, Origin, SourceKind, Text, Value, ascii_fold};
+use keywarden_model::{
+    Event, Fields, Object, Origin, SourceKind, Text, Timestamp, Value, ascii_fold,
+};
 
 use super::common::{event, text, time};
 use crate::format::Format;
@@ -49,12 +51,13 @@ fn fields<'a>(raw: &Value<'a>) -> Fields<'a> {
             .iter()
             .find_map(|p| text(raw, &[p]).filter(|t| t.trim() != "-"))
     };
+    let time = time(
+        raw,
+        &["TimeCreated", "TimeGenerated", "@timestamp", "UtcTime"],
+    );
     Fields {
-        time: time(
-            raw,
-            &["TimeCreated", "TimeGenerated", "@timestamp", "UtcTime"],
-        ),
-        record_id: record_id(raw),
+        time,
+        record_id: record_id(raw, time),
         user: meaningful(&["TargetUserName", "SubjectUserName", "UserName", "User"])
             .map(ascii_fold),
         client_ip: meaningful(&["IpAddress"]),
@@ -64,22 +67,30 @@ fn fields<'a>(raw: &Value<'a>) -> Fields<'a> {
     }
 }
 
-/// The record's id. `EventRecordID` counts per channel on one computer, so two hosts (or two
-/// channels of one host) reuse the same numbers: qualified as `Computer/Channel/EventRecordID`
-/// (`-` for a part the record lacks) it names one record, and alerts on two hosts' record 77
-/// keep apart (regression: their Sigma alert ids were equal, and `serve` kept one of the two).
+/// The record's id. `EventRecordID` counts per channel on one computer and starts again at 1
+/// when a log is cleared, so two hosts (or two channels, or one channel before and after a
+/// clear) reuse the same numbers: `Computer/Channel/EventRecordID@TimeCreated` (`-` for a
+/// part the record lacks, no `@…` without a time) names one event, and a copy of it (the same
+/// file in two folders, overlapping exports) the same one. Regressions: two hosts' record 77
+/// had one Sigma alert id (`serve` kept one of the two alerts); in EVTX-ATTACK-SAMPLES 19
+/// `Computer/Channel/EventRecordID` triples are held by two different events.
 /// Sentinel's `EventOriginId`, a GUID, names one record as it is.
-fn record_id<'a>(raw: &Value<'a>) -> Option<Text<'a>> {
+fn record_id<'a>(raw: &Value<'a>, time: Option<Timestamp>) -> Option<Text<'a>> {
     let Some(number) = text(raw, &["EventRecordID"]) else {
         return text(raw, &["EventOriginId"]);
     };
     let computer = text(raw, &["Computer"]);
     let channel = text(raw, &["Channel"]);
-    Some(Cow::Owned(format!(
+    let mut id = format!(
         "{}/{}/{number}",
         computer.as_deref().unwrap_or("-"),
         channel.as_deref().unwrap_or("-"),
-    )))
+    );
+    if let Some(t) = time {
+        id.push('@');
+        id.push_str(&t.to_string());
+    }
+    Some(Cow::Owned(id))
 }
 
 /// Adds the Sigma field names at the top level (see the module documentation).
@@ -274,7 +285,10 @@ mod tests {
         assert_eq!(f.user.as_deref(), Some("bob"));
         assert_eq!(f.client_ip.as_deref(), Some("10.0.0.5"));
         assert_eq!(f.operation.as_deref(), Some("4624"));
-        assert_eq!(f.record_id.as_deref(), Some("DC01/Security/77"));
+        assert_eq!(
+            f.record_id.as_deref(),
+            Some("DC01/Security/77@2019-03-19T23:34:24.868519Z")
+        );
         assert_eq!(f.time.unwrap().to_string(), "2019-03-19T23:34:24.868519Z");
     }
 
@@ -291,7 +305,10 @@ mod tests {
         assert_eq!(f.user, None);
         assert_eq!(f.client_ip, None);
         assert_eq!(f.category.as_deref(), Some("Security"));
-        assert_eq!(f.record_id.as_deref(), Some("WS1/Security/9"));
+        assert_eq!(
+            f.record_id.as_deref(),
+            Some("WS1/Security/9@2024-01-01T00:00:00Z")
+        );
     }
 
     #[test]
@@ -310,6 +327,19 @@ mod tests {
         assert_eq!(ws1.as_deref(), Some("WS1/Security/77"));
         assert_ne!(ws1, ws2);
         assert_ne!(ws1, sysmon);
+        // The same number on the same host and channel at another time (the log was cleared
+        // in between) is another event.
+        let earlier = id(
+            r#"{"EventID":4625,"Channel":"Security","Computer":"WS1","EventRecordID":77,"TimeCreated":"2024-03-01T10:00:00Z"}"#,
+        );
+        let later = id(
+            r#"{"EventID":4625,"Channel":"Security","Computer":"WS1","EventRecordID":77,"TimeCreated":"2024-03-05T10:00:00Z"}"#,
+        );
+        assert_eq!(
+            earlier.as_deref(),
+            Some("WS1/Security/77@2024-03-01T10:00:00Z")
+        );
+        assert_ne!(earlier, later);
         // A part the record lacks is `-`; a Sentinel row's EventOriginId stays as it is.
         assert_eq!(
             id(r#"{"EventID":4625,"Computer":"WS1","EventRecordID":5}"#).as_deref(),

@@ -129,6 +129,18 @@ impl Loaded {
                 Some(&i) => {
                     // Keep the stored incident: the regroup compares against it.
                     let old = self.alerts.get(i);
+                    // A Sigma detection met again on a copy of its event (another input held
+                    // the record) merges as `hunt` merges it, not replaces it. (Correlation
+                    // alerts, which carry no `source`, are updated as before.)
+                    if let Some(old) = old
+                        && a.id.starts_with("sigma:")
+                        && a.evidence.get("source").is_some()
+                        && keywarden_sigma::alert::is_copy(old, &a)
+                    {
+                        let mut merged = old.clone();
+                        keywarden_sigma::alert::merge_copy(&mut merged, a);
+                        a = merged;
+                    }
                     a.incident_id = old.and_then(|o| o.incident_id.clone());
                     if let (Some(g), Some(old)) = (self.graph.as_mut(), old) {
                         g.unlink(old, i);
@@ -361,5 +373,32 @@ mod tests {
         let mut again = AlertBook::default();
         assert_eq!(again.alerts(&store).unwrap(), store.all_alerts().unwrap());
         assert_eq!(again.len(), 1);
+    }
+
+    #[test]
+    fn regression_a_sigma_alert_on_a_copied_record_replaced_the_first() {
+        // One event in two inputs (arriving in either order): one alert, as `hunt` gives,
+        // its source the one that sorts first and the other in `also_in`.
+        let sigma = |source: &str| {
+            let mut a = Alert::new("r", "t", Severity::Low);
+            a.id = "sigma:r:WS1/Security/77@2024-03-01T10:00:00Z".into();
+            a.time_first = Some(keywarden_model::Timestamp::from_unix_seconds(1));
+            a.evidence = serde_json::json!({"engine": "sigma", "source": source});
+            a
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StoreConfig::new(dir.path()).build().unwrap();
+        let mut book = AlertBook::default();
+        book.write(&mut store, &[sigma("b/ws1.jsonl:1")], 1)
+            .unwrap();
+        let (out, _) = book
+            .write(&mut store, &[sigma("a/ws1.jsonl:1")], 2)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        let ev = &out[0].evidence;
+        assert_eq!(ev["source"], "a/ws1.jsonl:1");
+        assert_eq!(ev["also_in"], serde_json::json!(["b/ws1.jsonl:1"]));
+        assert_eq!(ev["copies"], 2);
+        assert_eq!(store.all_alerts().unwrap().len(), 1);
     }
 }

@@ -79,7 +79,8 @@ impl LiveSigma {
             .map_or(0, StreamingCorrelator::groups)
     }
 
-    /// Feeds one batch's contributions (sorted here by time, then record) and returns the
+    /// Feeds one batch's contributions (sorted here by time, then record, one event's repeats
+    /// dropped: [`keywarden_sigma::correlate::in_feed_order`]) and returns the
     /// correlation alerts they fire. Windows expire by the latest event time, but never past
     /// `now` (clock, Unix seconds) plus a day: one record dated in the future cannot flush
     /// every window.
@@ -90,7 +91,7 @@ impl LiveSigma {
         if batch.is_empty() {
             return Vec::new();
         }
-        batch.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.record.cmp(&b.record)));
+        keywarden_sigma::correlate::in_feed_order(&mut batch);
         let mut alerts = Vec::new();
         for contribution in batch {
             self.latest = self.latest.max(contribution.time);

@@ -323,4 +323,28 @@ level: high
         "one event counted twice fired the correlation: {:#?}",
         output.alerts
     );
+
+    // Positive control: a second, different failed logon on WS1 does fire it.
+    let second = dir.path().join("WS1-second.jsonl");
+    let text = std::fs::read_to_string(&inputs[0])
+        .unwrap()
+        .replace("\"EventRecordID\":77", "\"EventRecordID\":78")
+        .replace("10:00:00Z", "10:00:05Z");
+    std::fs::write(&second, text).unwrap();
+    inputs.push(second);
+    let output = HuntConfig {
+        rules: vec![dir.path().join("rules")],
+        ..config(&dir.path().join("out3"))
+    }
+    .build()
+    .unwrap()
+    .run(&inputs, GENERATED_AT, &NoProgress)
+    .unwrap();
+    let fired: Vec<_> = output
+        .alerts
+        .iter()
+        .filter(|a| a.rule_id == "5f1b6c1e-0000-4c1e-9f00-000000000078")
+        .collect();
+    assert_eq!(fired.len(), 1, "{:#?}", output.alerts);
+    assert_eq!(fired[0].evidence["aggregated_value"], 2.0);
 }

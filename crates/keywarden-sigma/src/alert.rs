@@ -144,10 +144,20 @@ pub fn is_copy(a: &Alert, b: &Alert) -> bool {
 }
 
 /// Merges `copy` into `kept` (a copy of it: [`is_copy`]), whichever came first, so that `hunt`
-/// and `serve` (which meets copies in arrival order) agree: the `source` that sorts first is
-/// the alert's, the others are listed sorted in `evidence.also_in` (at most [`ALSO_IN_MAX`]),
-/// `evidence.copies` counts every copy, records are the union, `time_last` the latest.
-pub fn merge_copy(kept: &mut Alert, copy: Alert) {
+/// and `serve` (which meets copies in arrival order) agree: the evidence is that of the copy
+/// whose `source` sorts first, the other sources are listed sorted in `evidence.also_in` (at
+/// most [`ALSO_IN_MAX`]), `evidence.copies` counts every copy (absent: one), records are the
+/// union, `time_last` the latest.
+pub fn merge_copy(kept: &mut Alert, mut copy: Alert) {
+    let first = |a: &Alert| {
+        a.evidence
+            .get("source")
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    };
+    if first(&copy) < first(kept) && first(&copy).is_some() {
+        std::mem::swap(&mut kept.evidence, &mut copy.evidence);
+    }
     kept.time_last = kept.time_last.max(copy.time_last);
     for r in copy.record_ids {
         if !kept.record_ids.contains(&r) {
@@ -319,8 +329,16 @@ mod tests {
             alert("sigma:r:H/S/1", "a/x.evtx#7", 10),
             alert("sigma:r:H/S/1", "b/x.evtx#7", 10),
         ];
+        rev[2].evidence["matched_fields"] = json!(["from a"]);
         merge_repeats(&mut rev);
         assert_eq!(rev.len(), 1);
+        // The evidence is the first-sorting copy's, whatever came first.
+        assert_eq!(rev[0].evidence["matched_fields"], json!(["from a"]));
+        rev[0]
+            .evidence
+            .as_object_mut()
+            .unwrap()
+            .remove("matched_fields");
         assert_eq!(rev[0].evidence, a.evidence);
     }
 

@@ -43,17 +43,25 @@ pub struct CorrelationPlan {
 pub struct Contribution {
     pub time: i64,
     pub record: String,
+    /// `record` is the event's own id (not its position in a file, which several records on
+    /// one line share): only then do two contributions with it and one time name one event.
+    pub identified: bool,
     pub fields: Json,
     pub detections: Vec<EvaluationResult>,
 }
 
-/// Sorts contributions by time, then record, and drops repeats of one event: a record (same
-/// id, same time) that two inputs held, as overlapping exports or one EVTX file in two folders
-/// do, counts once (regression: it fired an `event_count gte: 2` on one event). Both `hunt`
-/// ([`CorrelationPlan::run`]) and `serve` (per batch) feed through it.
-pub fn in_feed_order(contributions: &mut Vec<Contribution>) {
+/// Sorts contributions by time, then record, and drops repeats of one event: a record with an
+/// id of its own (same id, same second) that two inputs held, as overlapping exports or one
+/// EVTX file in two folders do, counts once (regression: it fired an `event_count gte: 2` on
+/// one event). Records without an id are never dropped (several on one line share their
+/// `path:line`). Both `hunt` ([`CorrelationPlan::run`]) and `serve` (per batch) feed through
+/// it. Returns how many were dropped.
+pub fn in_feed_order(contributions: &mut Vec<Contribution>) -> u64 {
     contributions.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.record.cmp(&b.record)));
-    contributions.dedup_by(|a, b| a.time == b.time && a.record == b.record);
+    let before = contributions.len();
+    contributions
+        .dedup_by(|a, b| a.identified && b.identified && a.time == b.time && a.record == b.record);
+    (before - contributions.len()) as u64
 }
 
 impl CorrelationPlan {
@@ -128,7 +136,7 @@ impl CorrelationPlan {
         if self.correlations.is_empty() || contributions.is_empty() {
             return Vec::new();
         }
-        in_feed_order(&mut contributions);
+        let _ = in_feed_order(&mut contributions);
         let mut engine = self.engine(CorrelationConfig::default().max_state_entries, None);
         let mut alerts = Vec::new();
         for c in contributions {

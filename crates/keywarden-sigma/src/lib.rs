@@ -17,8 +17,8 @@
 //!   engine per routing target; workers evaluate, keep alerts and correlation contributions;
 //!   [`SigmaStage::finish`] merges them and replays correlations in time order. One event held
 //!   by two inputs (overlapping exports, a file in two folders) gives one alert
-//!   ([`alert::merge_repeats`], which `serve`'s alert book uses too) and counts once in a
-//!   correlation ([`correlate::in_feed_order`]).
+//!   ([`alert::merge_repeats`]; `serve` merges with the same [`alert::merge_copy`]) and
+//!   counts once in a correlation ([`correlate::in_feed_order`]).
 //! - [`Gate`] is an exact pre-filter derived from each engine's compiled rules (an event on
 //!   which none of the rules' required field items holds never reaches the engine).
 //! - For streaming (`serve`), [`SigmaStage::evaluate_one`] judges one event and a

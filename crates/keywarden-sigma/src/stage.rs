@@ -127,9 +127,12 @@ pub struct SigmaStats {
     pub matches: u64,
     /// Matches of rules referenced by correlations that had no time and so could not count.
     pub untimed_contributions: u64,
-    /// Alerts on a record some other input also held (same rule, same record id), merged
-    /// into the first ([`crate::alert::merge_repeats`]).
+    /// Alerts that were copies of another (same id, same time: one event that more than one
+    /// input held), merged into it ([`crate::alert::merge_repeats`]).
     pub repeats: u64,
+    /// Correlation contributions of an event already counted (same record id, same second,
+    /// from another input), not counted again ([`crate::correlate::in_feed_order`]).
+    pub repeated_contributions: u64,
 }
 
 /// What a run produced.
@@ -278,6 +281,7 @@ impl SigmaStage {
             s.matches += p.stats.matches;
             s.untimed_contributions += p.stats.untimed_contributions;
         }
+        outcome.stats.repeated_contributions = crate::correlate::in_feed_order(&mut contributions);
         outcome.alerts.extend(self.plan.run(contributions));
         // The source breaks ties between one record's copies (which worker read which file
         // first must not decide which copy is kept).
@@ -334,6 +338,11 @@ impl SigmaStage {
             Some(t) => out.contributions.push(Contribution {
                 time: t.unix_seconds(),
                 record: event.record_ref(),
+                identified: event
+                    .fields
+                    .record_id
+                    .as_ref()
+                    .is_some_and(|r| !r.is_empty()),
                 fields: self.plan.capture(&view),
                 detections: referenced,
             }),

@@ -92,12 +92,35 @@ impl AlertBook {
 
     /// Applies `changed`, regroups incidents over every alert and stores what changed, in one
     /// transaction at `now`. Returns each changed alert with its incident (in the order given)
-    /// and the rows written. On failure the book is dropped (reloaded on next use).
+    /// and the rows written. On failure the book is dropped (reloaded on next use). A Sigma
+    /// detection met again on a copy of its event merges into the stored one ([`fold_alert`]).
     pub fn write(
         &mut self,
         store: &mut Store,
         changed: &[Alert],
         now: i64,
+    ) -> Result<(Vec<Alert>, WriteCounts), StoreError> {
+        self.write_with(store, changed, now, Copies::Merge)
+    }
+
+    /// [`AlertBook::write`] for alerts raised again by a restart's replay of stored events:
+    /// they replace the stored ones, copies included (a replayed event is not another copy of
+    /// it, and its rebuilt `source` names no file).
+    pub fn write_replayed(
+        &mut self,
+        store: &mut Store,
+        changed: &[Alert],
+        now: i64,
+    ) -> Result<(Vec<Alert>, WriteCounts), StoreError> {
+        self.write_with(store, changed, now, Copies::Replace)
+    }
+
+    fn write_with(
+        &mut self,
+        store: &mut Store,
+        changed: &[Alert],
+        now: i64,
+        copies: Copies,
     ) -> Result<(Vec<Alert>, WriteCounts), StoreError> {
         if self.loaded.is_none() {
             self.load(store)?;
@@ -105,7 +128,7 @@ impl AlertBook {
         let Some(book) = self.loaded.as_mut() else {
             return Ok((Vec::new(), WriteCounts::default()));
         };
-        let result = book.write(store, changed, now);
+        let result = book.write(store, changed, now, copies);
         if result.is_err() {
             self.loaded = None;
         }
@@ -119,6 +142,7 @@ impl Loaded {
         store: &mut Store,
         changed: &[Alert],
         now: i64,
+        copies: Copies,
     ) -> Result<(Vec<Alert>, WriteCounts), StoreError> {
         let mut dirty: BTreeSet<usize> = BTreeSet::new();
         let mut touched: HashSet<String> = HashSet::new();
@@ -129,13 +153,9 @@ impl Loaded {
                 Some(&i) => {
                     // Keep the stored incident: the regroup compares against it.
                     let old = self.alerts.get(i);
-                    // A Sigma detection met again on a copy of its event (another input held
-                    // the record) merges as `hunt` merges it, not replaces it. (Correlation
-                    // alerts, which carry no `source`, are updated as before.)
                     if let Some(old) = old
-                        && a.id.starts_with("sigma:")
-                        && a.evidence.get("source").is_some()
-                        && keywarden_sigma::alert::is_copy(old, &a)
+                        && copies == Copies::Merge
+                        && is_sigma_copy(old, &a)
                     {
                         let mut merged = old.clone();
                         keywarden_sigma::alert::merge_copy(&mut merged, a);
@@ -327,6 +347,55 @@ impl Graph {
     }
 }
 
+/// How [`AlertBook::write_with`] treats a Sigma detection's copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Copies {
+    Merge,
+    Replace,
+}
+
+/// True when `newer` is a Sigma detection met again on a copy of `existing`'s event (another
+/// input held the record): same id and time ([`keywarden_sigma::alert::is_copy`]), with a
+/// `source` (correlation alerts carry none and are updated, not merged).
+fn is_sigma_copy(existing: &Alert, newer: &Alert) -> bool {
+    newer.id.starts_with("sigma:")
+        && newer.evidence.get("source").is_some()
+        && keywarden_sigma::alert::is_copy(existing, newer)
+}
+
+/// Folds a newer version of an alert into the one held: a Sigma detection's copy merges as
+/// `hunt` merges it ([`keywarden_sigma::alert::merge_copy`]); anything else replaces it.
+pub fn fold_alert(existing: &mut Alert, newer: Alert) {
+    if is_sigma_copy(existing, &newer) {
+        keywarden_sigma::alert::merge_copy(existing, newer);
+    } else {
+        *existing = newer;
+    }
+}
+
+/// One version of each alert of `changed` ([`fold_alert`] of its versions in order), in the
+/// order of each alert's last version.
+pub fn fold_versions(changed: Vec<Alert>) -> Vec<Alert> {
+    let mut slots: Vec<Option<Alert>> = Vec::with_capacity(changed.len());
+    let mut at: HashMap<String, usize> = HashMap::with_capacity(changed.len());
+    for a in changed {
+        let merged = match at
+            .get(&a.id)
+            .and_then(|&i| slots.get_mut(i))
+            .and_then(Option::take)
+        {
+            Some(mut held) => {
+                fold_alert(&mut held, a);
+                held
+            }
+            None => a,
+        };
+        at.insert(merged.id.clone(), slots.len());
+        slots.push(Some(merged));
+    }
+    slots.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use keywarden_model::Severity;
@@ -400,5 +469,49 @@ mod tests {
         assert_eq!(ev["also_in"], serde_json::json!(["b/ws1.jsonl:1"]));
         assert_eq!(ev["copies"], 2);
         assert_eq!(store.all_alerts().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn regression_two_copies_in_one_write_group_kept_the_last() {
+        // Both copies of one event in one batch group (or one streamed body): folded before
+        // the book, as `hunt` merges them, not the later one kept.
+        let sigma = |source: &str| {
+            let mut a = Alert::new("r", "t", Severity::Low);
+            a.id = "sigma:r:WS1/Security/77@2024-03-01T10:00:00Z".into();
+            a.time_first = Some(keywarden_model::Timestamp::from_unix_seconds(1));
+            a.evidence = serde_json::json!({"engine": "sigma", "source": source});
+            a
+        };
+        let other = alert("a", "t1", 1.0);
+        let newer = alert("a", "t1", 2.0);
+        let folded = fold_versions(vec![
+            sigma("b/ws1.jsonl:1"),
+            other,
+            sigma("a/ws1.jsonl:1"),
+            newer,
+        ]);
+        assert_eq!(folded.len(), 2);
+        assert_eq!(folded[0].evidence["source"], "a/ws1.jsonl:1");
+        assert_eq!(folded[0].evidence["copies"], 2);
+        assert_eq!(folded[1].score, 2.0);
+
+        // A restart's replay replaces instead (its rebuilt source names no file).
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StoreConfig::new(dir.path()).build().unwrap();
+        let mut book = AlertBook::default();
+        book.write(&mut store, &[sigma("a/ws1.jsonl:1")], 1)
+            .unwrap();
+        let (out, _) = book
+            .write_replayed(
+                &mut store,
+                &[sigma("WS1/Security/77@2024-03-01T10:00:00Z@0")],
+                2,
+            )
+            .unwrap();
+        assert!(
+            out[0].evidence.get("copies").is_none(),
+            "{:?}",
+            out[0].evidence
+        );
     }
 }

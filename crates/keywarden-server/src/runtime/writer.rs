@@ -74,6 +74,25 @@ pub struct Writer {
     pub alert_book: AlertBook,
 }
 
+/// Whether alerts come from a restart's replay of stored events ([`AlertBook::write_replayed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    Yes,
+    No,
+}
+
+/// Adds one alert version to a streamed body's changed alerts ([`crate::runtime::alert_book::fold_alert`]).
+fn fold_into(changed: &mut std::collections::BTreeMap<String, Alert>, a: Alert) {
+    match changed.entry(a.id.clone()) {
+        std::collections::btree_map::Entry::Occupied(mut held) => {
+            crate::runtime::alert_book::fold_alert(held.get_mut(), a);
+        }
+        std::collections::btree_map::Entry::Vacant(slot) => {
+            slot.insert(a);
+        }
+    }
+}
+
 impl Writer {
     /// Restores saved state and replays the events stored after it.
     pub fn restore(&mut self) -> Result<u64, ServerError> {
@@ -95,7 +114,7 @@ impl Writer {
             replayed += rows.len() as u64;
             let changed = self.detector.process(&rows, self.clock.now());
             if !changed.is_empty() {
-                self.write_alerts(changed)?;
+                self.write_alerts(changed, Replay::Yes)?;
             }
         }
         self.save_state()?;
@@ -171,7 +190,7 @@ impl Writer {
                         std::sync::atomic::Ordering::Relaxed,
                     );
                     self.metrics.record_live(&self.detector);
-                    if !changed.is_empty() && self.write_alerts(changed).is_err() {
+                    if !changed.is_empty() && self.write_alerts(changed, Replay::No).is_err() {
                         Metrics::add(&self.metrics.errors, 1);
                     }
                     continue;
@@ -313,12 +332,12 @@ impl Writer {
         }
         let mut alert_failure = None;
         if !changed.is_empty() {
-            let mut seen = std::collections::HashSet::new();
-            // The latest version of each alert.
-            changed.reverse();
-            changed.retain(|a| seen.insert(a.id.clone()));
-            changed.reverse();
-            alert_failure = self.write_alerts(changed).err().map(|e| error_chain(&e));
+            // One version of each alert: the latest, or a Sigma detection's copies merged.
+            let changed = crate::runtime::alert_book::fold_versions(changed);
+            alert_failure = self
+                .write_alerts(changed, Replay::No)
+                .err()
+                .map(|e| error_chain(&e));
         }
         for (reply, answer, raised) in answers {
             let answer = match (answer, &alert_failure) {
@@ -414,7 +433,7 @@ impl Writer {
                 first.observed,
                 now,
             ) {
-                changed.insert(a.id.clone(), a);
+                fold_into(&mut changed, a);
             }
             loop {
                 match rest.recv() {
@@ -431,7 +450,7 @@ impl Writer {
                             now,
                         );
                         for a in raised {
-                            changed.insert(a.id.clone(), a);
+                            fold_into(&mut changed, a);
                         }
                     }
                     Ok(BodyPart::End(Ok(()))) => break,
@@ -474,7 +493,7 @@ impl Writer {
         let answer = if changed.is_empty() {
             Ok(answer)
         } else {
-            match self.write_alerts(changed.into_values().collect()) {
+            match self.write_alerts(changed.into_values().collect(), Replay::No) {
                 Ok(()) => Ok(answer),
                 // Its records are stored but its alerts are not (as for a group).
                 Err(e) => Err(IngestFailure::Store(error_chain(&e))),
@@ -548,10 +567,15 @@ impl Writer {
 
     /// Stores changed alerts, regrouping incidents over every alert (the writer's
     /// [`AlertBook`]: only the rows that changed are written).
-    fn write_alerts(&mut self, changed: Vec<Alert>) -> Result<(), ServerError> {
+    fn write_alerts(&mut self, changed: Vec<Alert>, replay: Replay) -> Result<(), ServerError> {
         Metrics::add(&self.metrics.alerts_changed, changed.len() as u64);
         let now = self.clock.now().0;
-        let (with_incidents, _) = self.alert_book.write(&mut self.store, &changed, now)?;
+        let (with_incidents, _) = match replay {
+            Replay::No => self.alert_book.write(&mut self.store, &changed, now)?,
+            Replay::Yes => self
+                .alert_book
+                .write_replayed(&mut self.store, &changed, now)?,
+        };
         // Live verdicts revised by late evidence: into the audit trail (a withdrawn alert is
         // closed), after the changed alert itself is stored.
         // One transaction for all of them; a replay's repeats are not written twice.

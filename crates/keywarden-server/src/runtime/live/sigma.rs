@@ -91,7 +91,7 @@ impl LiveSigma {
         if batch.is_empty() {
             return Vec::new();
         }
-        keywarden_sigma::correlate::in_feed_order(&mut batch);
+        let _repeats = keywarden_sigma::correlate::in_feed_order(&mut batch);
         let mut alerts = Vec::new();
         for contribution in batch {
             self.latest = self.latest.max(contribution.time);

@@ -139,7 +139,17 @@ impl<'a> Shared<'a> {
 
     /// Marks one load (run outside the queue) done.
     pub(crate) fn load_done(&self) {
+        self.one_done();
+    }
+
+    /// Counts one task or load done; the last one wakes every waiting worker to end. The queue
+    /// lock is taken and released before notifying: a worker that read `pending > 0` under it
+    /// is then already waiting, so it hears this. Without it the last wake-up could fall
+    /// between a worker's check and its wait, and that worker waited forever (regression:
+    /// `first_seen_rollup`'s two-thread run hung in CI on 5 December 2026).
+    fn one_done(&self) {
         if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            drop(self.queue.lock().unwrap_or_else(|e| e.into_inner()));
             self.ready.notify_all();
         }
     }
@@ -227,9 +237,7 @@ pub(crate) fn worker(shared: &Shared<'_>, p: &mut dyn Processor) {
 /// Runs a task taken from the queue and marks it done.
 fn run_one(shared: &Shared<'_>, task: Task, p: &mut dyn Processor) {
     run(shared, task, p);
-    if shared.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-        shared.ready.notify_all();
-    }
+    shared.one_done();
 }
 
 /// Used by a streaming loader: while too many bytes are queued, process queued tasks here.

@@ -411,6 +411,23 @@ fn content_length(head: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
+/// `MISS_PER_CLIENT` distinct tokens per round and client thread (tagged `{tag}{round}c{thread}`),
+/// each round signed on a thread of its own.
+fn per_round_and_client(k: &Keys, rounds: usize, tag: &str) -> Vec<Vec<Vec<String>>> {
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..rounds)
+            .map(|r| {
+                s.spawn(move || {
+                    (0..CLIENTS)
+                        .map(|t| tokens(k, MISS_PER_CLIENT, &format!("{tag}{r}c{t}")))
+                        .collect()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 fn tokens(k: &Keys, n: usize, tag: &str) -> Vec<String> {
     (0..n).map(|i| k.valid(&format!("{tag}-{i}"))).collect()
 }
@@ -518,20 +535,8 @@ fn main() {
     // Every token of every round signed now, outside the timed phases: per round and client
     // thread, MISS_PER_CLIENT distinct tokens (validated in process, then sent to the gateway).
     let signed = Instant::now();
-    let round_tokens: Vec<Vec<Vec<String>>> = if on("inproc") || on("miss") || on("grpc-miss") {
-        std::thread::scope(|s| {
-            let hs: Vec<_> = (0..rounds)
-                .map(|r| {
-                    let k = &k;
-                    s.spawn(move || {
-                        (0..CLIENTS)
-                            .map(|t| tokens(k, MISS_PER_CLIENT, &format!("r{r}c{t}")))
-                            .collect()
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
-        })
+    let round_tokens = if on("inproc") || on("miss") || on("grpc-miss") {
+        per_round_and_client(&k, rounds, "r")
     } else {
         Vec::new()
     };
@@ -557,20 +562,8 @@ fn main() {
         Vec::new()
     };
     // The concurrent miss phase's tokens: as many again, per round and client thread.
-    let conc_tokens: Vec<Vec<Vec<String>>> = if on("miss-conc") {
-        std::thread::scope(|s| {
-            let hs: Vec<_> = (0..rounds)
-                .map(|r| {
-                    let k = &k;
-                    s.spawn(move || {
-                        (0..CLIENTS)
-                            .map(|t| tokens(k, MISS_PER_CLIENT, &format!("c{r}t{t}")))
-                            .collect()
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
-        })
+    let conc_tokens = if on("miss-conc") {
+        per_round_and_client(&k, rounds, "c")
     } else {
         Vec::new()
     };

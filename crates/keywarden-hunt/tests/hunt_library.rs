@@ -189,6 +189,25 @@ fn anyhow_like(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// `hunt --rules RULES` of `inputs` into `out`.
+fn hunt_with_rules(rules: &Path, inputs: &[PathBuf], out: &Path) -> keywarden_hunt::HuntOutput {
+    HuntConfig {
+        rules: vec![rules.to_path_buf()],
+        ..config(out)
+    }
+    .build()
+    .unwrap()
+    .run(inputs, GENERATED_AT, &NoProgress)
+    .unwrap()
+}
+
+fn sigma_alerts(alerts: &[keywarden_model::Alert]) -> Vec<&keywarden_model::Alert> {
+    alerts
+        .iter()
+        .filter(|a| a.id.starts_with("sigma:"))
+        .collect()
+}
+
 #[test]
 fn regression_sigma_alert_ids_collided_across_windows_hosts() {
     // Two hosts' Security logs both hold EventRecordID 77, a failed logon each: two events,
@@ -226,20 +245,8 @@ level: high
         .unwrap();
         inputs.push(path);
     }
-    let out = dir.path().join("out");
-    let output = HuntConfig {
-        rules: vec![rules.clone()],
-        ..config(&out)
-    }
-    .build()
-    .unwrap()
-    .run(&inputs, GENERATED_AT, &NoProgress)
-    .unwrap();
-    let sigma: Vec<_> = output
-        .alerts
-        .iter()
-        .filter(|a| a.id.starts_with("sigma:"))
-        .collect();
+    let output = hunt_with_rules(&rules, &inputs, &dir.path().join("out"));
+    let sigma = sigma_alerts(&output.alerts);
     assert_eq!(sigma.len(), 2, "{sigma:#?}");
     assert_ne!(sigma[0].id, sigma[1].id);
     let mut records: Vec<&str> = sigma.iter().map(|a| a.record_ids[0].as_str()).collect();
@@ -279,19 +286,8 @@ level: high
     std::fs::create_dir_all(&copy).unwrap();
     std::fs::copy(&inputs[0], copy.join("WS1-security.jsonl")).unwrap();
     inputs.push(copy.join("WS1-security.jsonl"));
-    let output = HuntConfig {
-        rules: vec![dir.path().join("rules")],
-        ..config(&dir.path().join("out2"))
-    }
-    .build()
-    .unwrap()
-    .run(&inputs, GENERATED_AT, &NoProgress)
-    .unwrap();
-    let sigma: Vec<_> = output
-        .alerts
-        .iter()
-        .filter(|a| a.id.starts_with("sigma:"))
-        .collect();
+    let output = hunt_with_rules(&rules, &inputs, &dir.path().join("out2"));
+    let sigma = sigma_alerts(&output.alerts);
     assert_eq!(sigma.len(), 2, "{sigma:#?}");
     let ws1 = sigma
         .iter()
@@ -332,14 +328,7 @@ level: high
         .replace("10:00:00Z", "10:00:05Z");
     std::fs::write(&second, text).unwrap();
     inputs.push(second);
-    let output = HuntConfig {
-        rules: vec![dir.path().join("rules")],
-        ..config(&dir.path().join("out3"))
-    }
-    .build()
-    .unwrap()
-    .run(&inputs, GENERATED_AT, &NoProgress)
-    .unwrap();
+    let output = hunt_with_rules(&rules, &inputs, &dir.path().join("out3"));
     let fired: Vec<_> = output
         .alerts
         .iter()

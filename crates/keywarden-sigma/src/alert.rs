@@ -149,13 +149,11 @@ pub fn is_copy(a: &Alert, b: &Alert) -> bool {
 /// most [`ALSO_IN_MAX`]), `evidence.copies` counts every copy (absent: one), records are the
 /// union, `time_last` the latest.
 pub fn merge_copy(kept: &mut Alert, mut copy: Alert) {
-    let first = |a: &Alert| {
-        a.evidence
-            .get("source")
-            .and_then(Json::as_str)
-            .map(str::to_owned)
-    };
-    if first(&copy) < first(kept) && first(&copy).is_some() {
+    let copy_first = matches!(
+        (source_of(&copy.evidence), source_of(&kept.evidence)),
+        (Some(c), Some(k)) if c < k
+    );
+    if copy_first {
         std::mem::swap(&mut kept.evidence, &mut copy.evidence);
     }
     kept.time_last = kept.time_last.max(copy.time_last);
@@ -183,14 +181,14 @@ pub fn merge_copy(kept: &mut Alert, mut copy: Alert) {
     }
 }
 
+/// A detection alert's `source` (file and position of the matched record).
+fn source_of(evidence: &Json) -> Option<&str> {
+    evidence.get("source").and_then(Json::as_str)
+}
+
 /// An alert's sources (`source` and `also_in`) and how many copies it stands for.
 fn sources_of(evidence: &Json) -> (Vec<String>, u64) {
-    let mut out: Vec<String> = evidence
-        .get("source")
-        .and_then(Json::as_str)
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
+    let mut out: Vec<String> = source_of(evidence).map(str::to_owned).into_iter().collect();
     if let Some(Json::Array(also)) = evidence.get("also_in") {
         out.extend(also.iter().filter_map(Json::as_str).map(str::to_owned));
     }

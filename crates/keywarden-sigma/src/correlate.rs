@@ -131,18 +131,19 @@ impl CorrelationPlan {
         Json::Object(m)
     }
 
-    /// Replays time-sorted contributions through the correlation engine.
-    pub fn run(&self, mut contributions: Vec<Contribution>) -> Vec<Alert> {
+    /// Replays contributions through the correlation engine in feed order ([`in_feed_order`]).
+    /// Returns the alerts and how many contributions were repeats of one event.
+    pub fn run(&self, mut contributions: Vec<Contribution>) -> (Vec<Alert>, u64) {
         if self.correlations.is_empty() || contributions.is_empty() {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
-        let _ = in_feed_order(&mut contributions);
+        let repeats = in_feed_order(&mut contributions);
         let mut engine = self.engine(CorrelationConfig::default().max_state_entries, None);
         let mut alerts = Vec::new();
         for c in contributions {
             alerts.extend(feed(&mut engine, c));
         }
-        alerts
+        (alerts, repeats)
     }
 
     /// A correlation engine holding this plan's rules, with state capped at `max_state_entries`

@@ -281,20 +281,17 @@ impl SigmaStage {
             s.matches += p.stats.matches;
             s.untimed_contributions += p.stats.untimed_contributions;
         }
-        outcome.stats.repeated_contributions = crate::correlate::in_feed_order(&mut contributions);
-        outcome.alerts.extend(self.plan.run(contributions));
-        // The source breaks ties between one record's copies (which worker read which file
-        // first must not decide which copy is kept).
-        fn source(a: &Alert) -> Option<&str> {
-            a.evidence.get("source").and_then(|s| s.as_str())
-        }
+        let (correlated, repeats) = self.plan.run(contributions);
+        outcome.alerts.extend(correlated);
+        outcome.stats.repeated_contributions = repeats;
         outcome.alerts.sort_by(|a, b| {
             a.time_first
                 .cmp(&b.time_first)
                 .then_with(|| a.rule_id.cmp(&b.rule_id))
                 .then_with(|| a.record_ids.cmp(&b.record_ids))
-                .then_with(|| source(a).cmp(&source(b)))
         });
+        // Copies meet here in whatever order the workers read their files; merging them does
+        // not depend on that order ([`crate::alert::merge_copy`]).
         outcome.stats.repeats = crate::alert::merge_repeats(&mut outcome.alerts);
         outcome
     }

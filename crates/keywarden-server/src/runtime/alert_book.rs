@@ -444,17 +444,19 @@ mod tests {
         assert_eq!(again.len(), 1);
     }
 
+    /// A Sigma detection on WS1's record 77 as read from the input `source`.
+    fn sigma(source: &str) -> Alert {
+        let mut a = Alert::new("r", "t", Severity::Low);
+        a.id = "sigma:r:WS1/Security/77@2024-03-01T10:00:00Z".into();
+        a.time_first = Some(keywarden_model::Timestamp::from_unix_seconds(1));
+        a.evidence = serde_json::json!({"engine": "sigma", "source": source});
+        a
+    }
+
     #[test]
     fn regression_a_sigma_alert_on_a_copied_record_replaced_the_first() {
         // One event in two inputs (arriving in either order): one alert, as `hunt` gives,
         // its source the one that sorts first and the other in `also_in`.
-        let sigma = |source: &str| {
-            let mut a = Alert::new("r", "t", Severity::Low);
-            a.id = "sigma:r:WS1/Security/77@2024-03-01T10:00:00Z".into();
-            a.time_first = Some(keywarden_model::Timestamp::from_unix_seconds(1));
-            a.evidence = serde_json::json!({"engine": "sigma", "source": source});
-            a
-        };
         let dir = tempfile::tempdir().unwrap();
         let mut store = StoreConfig::new(dir.path()).build().unwrap();
         let mut book = AlertBook::default();
@@ -475,13 +477,6 @@ mod tests {
     fn regression_two_copies_in_one_write_group_kept_the_last() {
         // Both copies of one event in one batch group (or one streamed body): folded before
         // the book, as `hunt` merges them, not the later one kept.
-        let sigma = |source: &str| {
-            let mut a = Alert::new("r", "t", Severity::Low);
-            a.id = "sigma:r:WS1/Security/77@2024-03-01T10:00:00Z".into();
-            a.time_first = Some(keywarden_model::Timestamp::from_unix_seconds(1));
-            a.evidence = serde_json::json!({"engine": "sigma", "source": source});
-            a
-        };
         let other = alert("a", "t1", 1.0);
         let newer = alert("a", "t1", 2.0);
         let folded = fold_versions(vec![

@@ -3,6 +3,9 @@
 //! the mailboxes its mail-access records reached (what they read is the exposure pass's job,
 //! once incidents are known: [`crate::exposure_pass`]).
 //!
+//! A record the inputs hold more than once counts once ([`RecordCopies`]): the later copies
+//! are counted per candidate as `repeated` and in all as [`Gathered::repeated_records`].
+//!
 //! It runs only when the rules produced candidates, and keeps only what the alerts report, so
 //! a clean tenant never pays for it and memory stays proportional to the alerts' records.
 
@@ -14,6 +17,7 @@ use keywarden_model::Event;
 use rustc_hash::FxHashMap;
 
 use crate::config::Settings;
+use crate::copies::RecordCopies;
 use crate::facts::{Facts, Role};
 use crate::keys::{Key, Lookup, keys_of, off_hours};
 use crate::prefilter::Prefilter;
@@ -31,6 +35,8 @@ pub struct Gather {
     pub rest: u64,
     pub off_hours: u64,
     pub new_ip: u64,
+    /// Later copies of records already counted (held again by the inputs), not in `records`.
+    pub repeated: u64,
     /// Mailboxes the candidate's mail-access records reached.
     pub mailboxes: BTreeSet<String>,
 }
@@ -46,8 +52,19 @@ impl Gather {
         self.rest += other.rest;
         self.off_hours += other.off_hours;
         self.new_ip += other.new_ip;
+        self.repeated += other.repeated;
         self.mailboxes.extend(other.mailboxes);
     }
+}
+
+/// What the collection pass gathered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gathered {
+    /// Per candidate, indexed like `plan.candidates`.
+    pub candidates: Vec<Gather>,
+    /// Records the candidates cover that the inputs held more than once: the later copies,
+    /// counted once ([`RecordCopies`]).
+    pub repeated_records: u64,
 }
 
 /// The collection pass as an ingest [`Stage`].
@@ -55,6 +72,7 @@ pub struct CollectStage<'p> {
     plan: &'p Plan,
     settings: &'p Settings,
     prefilter: Prefilter,
+    copies: RecordCopies,
     done: Mutex<Vec<FxHashMap<u32, Gather>>>,
 }
 
@@ -75,6 +93,7 @@ impl<'p> CollectStage<'p> {
             plan,
             settings,
             prefilter,
+            copies: RecordCopies::new(),
             done: Mutex::new(Vec::new()),
         }
     }
@@ -95,7 +114,7 @@ impl<'p> CollectStage<'p> {
     }
 
     /// Gathers per candidate index, merged over workers, record ids sorted and unique.
-    pub fn into_gathered(self) -> Vec<Gather> {
+    pub fn into_gathered(self) -> Gathered {
         let mut out = vec![Gather::default(); self.plan.candidates.len()];
         for part in self.done.into_inner().unwrap_or_else(|e| e.into_inner()) {
             for (i, g) in part {
@@ -108,7 +127,10 @@ impl<'p> CollectStage<'p> {
             g.record_ids.sort();
             g.record_ids.dedup();
         }
-        out
+        Gathered {
+            candidates: out,
+            repeated_records: self.copies.repeated(),
+        }
     }
 }
 
@@ -148,6 +170,12 @@ impl Processor for CollectWorker<'_> {
         }
         self.hits.sort_unstable();
         self.hits.dedup();
+        if !self.stage.copies.first_copy(ev) {
+            for &i in &self.hits {
+                self.gathered.entry(i).or_default().repeated += 1;
+            }
+            return;
+        }
         let record = ev.record_ref();
         let rest = f.client_info.as_deref().is_some_and(|c| {
             settings

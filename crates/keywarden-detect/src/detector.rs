@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use keywarden_ingest::{IngestConfig, InputSource, Processor, Quiet, ingest, ingest_bytes};
 
 use crate::baseline::Baseline;
-use crate::collect::{CollectStage, Gather};
+use crate::collect::{CollectStage, Gathered};
 use crate::config::Settings;
 use crate::finalize::{Detections, finalize};
 use crate::rules::{Plan, alerted_keys, plan};
@@ -60,7 +60,7 @@ impl Detector {
         CollectStage::new(plan, &self.settings)
     }
 
-    pub fn finalize(&self, plan: &Plan, gathered: Vec<Gather>) -> Detections {
+    pub fn finalize(&self, plan: &Plan, gathered: Gathered) -> Detections {
         finalize(plan, gathered, &self.settings)
     }
 
@@ -82,9 +82,9 @@ impl Detector {
         plan: &Plan,
         inputs: &[InputSource],
         cfg: &IngestConfig,
-    ) -> Vec<Gather> {
+    ) -> Gathered {
         if plan.candidates.is_empty() {
-            return Vec::new();
+            return Gathered::default();
         }
         let needed: Vec<InputSource> = inputs
             .iter()
@@ -135,7 +135,7 @@ impl Detector {
         }
         let plan = self.plan(stage.into_scan(), external);
         let gathered = if plan.candidates.is_empty() {
-            Vec::new()
+            Gathered::default()
         } else {
             let collect = self.collect_stage(&plan);
             {

@@ -10,7 +10,9 @@
 //!    ([`LinkKind`] says by what). A record linked only by IP and client app must also hold a
 //!    token id that no sign-in issued: that is how an attacker's records from before sign-in
 //!    coverage join the incident, while a real user's issued token behind the same address
-//!    does not, nor a record that logs no token id (benign clients often log none).
+//!    does not, nor a record that logs no token id (benign clients often log none). A record
+//!    held twice (the same id of its own at the same time: overlapping exports, a row stored
+//!    twice) counts once ([`RecordCopies`]).
 //! 2. **Mail read.** Per linked `MailItemsAccessed` (or Graph mail read) record: `Bind` → the
 //!    exact `InternetMessageId`s, `Sync` → the whole folder.
 //! 3. **Unaudited windows.** Exchange Online stops auditing `MailItemsAccessed` for a mailbox
@@ -22,12 +24,14 @@
 //!    other spellings are kept as `aliases`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use keywarden_model::{
     Alert, Event, Exposure, IncidentExposure, MailboxExposure, Severity, TimeWindow, Timestamp,
 };
 use rustc_hash::FxHashMap;
 
+use crate::copies::RecordCopies;
 use crate::facts::{Access, Facts, Role, folders};
 use crate::identity::Directory;
 use crate::incident::Incident;
@@ -314,6 +318,9 @@ pub struct ExposureBuilder {
     by_client: FxHashMap<String, Vec<usize>>,
     found: Vec<Findings>,
     throttling: ThrottleLog,
+    /// The linked records counted so far, shared by the clones handed to workers: a record
+    /// the inputs (or the store) hold twice is counted once.
+    copies: Arc<RecordCopies>,
 }
 
 const HOUR_MICROS: i64 = 3_600_000_000;
@@ -377,7 +384,7 @@ impl ExposureBuilder {
         if let Some(ids) = self.by_record.get(&record) {
             hits.extend_from_slice(ids);
         }
-        if hits.is_empty() {
+        if hits.is_empty() || !self.copies.first_copy(ev) {
             return;
         }
         hits.sort_unstable();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use keywarden_model::{Alert, Severity};
 use serde_json::{Value as Json, json};
 
-use crate::collect::Gather;
+use crate::collect::{Gather, Gathered};
 use crate::config::Settings;
 use crate::coverage::{CoverageSummary, Unjudged};
 use crate::intern::stable_hash;
@@ -24,15 +24,19 @@ pub struct Detections {
     pub alerts: Vec<Alert>,
     /// The sign-in coverage found and the tokens left unjudged (`summary.json`'s `coverage`).
     pub coverage: CoverageSummary,
+    /// Records the alerts cover that the inputs held more than once, counted once
+    /// (`summary.json`'s `repeated_records`).
+    pub repeated_records: u64,
 }
 
-/// Builds the alerts. `gathered` is indexed like `plan.candidates`.
-pub(crate) fn finalize(plan: &Plan, gathered: Vec<Gather>, s: &Settings) -> Detections {
+/// Builds the alerts. `gathered.candidates` is indexed like `plan.candidates`.
+pub(crate) fn finalize(plan: &Plan, gathered: Gathered, s: &Settings) -> Detections {
     let mut out = Detections {
         coverage: plan.coverage.clone(),
+        repeated_records: gathered.repeated_records,
         ..Detections::default()
     };
-    for (c, g) in plan.candidates.iter().zip(gathered) {
+    for (c, g) in plan.candidates.iter().zip(gathered.candidates) {
         out.alerts.push(alert(c, g, plan, s));
     }
     sort_alerts(&mut out.alerts);
@@ -98,6 +102,9 @@ fn alert(c: &Candidate, g: Gather, plan: &Plan, s: &Settings) -> Alert {
     }
     let mut ev = c.evidence.clone();
     ev.insert("records".into(), json!(g.records));
+    if g.repeated > 0 {
+        ev.insert("repeated_records".into(), json!(g.repeated));
+    }
     ev.insert(
         "weak_signals".into(),
         Json::Object(

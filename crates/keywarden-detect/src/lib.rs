@@ -27,7 +27,9 @@
 //! ([`ExposureStage`], a read parsing only records that hold an incident's link values) feeds
 //! [`ExposureBuilder`], the one place that says what each incident read (serve's store feeds
 //! it too), with identities resolved from the sign-ins ([`Directory`]);
-//! [`write_alerts`]/[`write_exposure`] write the contracts.
+//! [`write_alerts`]/[`write_exposure`] write the contracts. A record the inputs hold more than
+//! once (same id of its own, same time: overlapping exports) counts once in both the collection
+//! and the exposure pass ([`RecordCopies`]).
 //!
 //! Directory changes and AD FS key theft records are rare: the scan keeps them whole and the
 //! takeover rules judge them with the mail-access aggregates.
@@ -49,7 +51,7 @@
 //! | concern | items |
 //! |---|---|
 //! | configuration | [`DetectConfig`], [`DEFAULT_CONFIG`], [`Settings`], [`Intel`], [`Baseline`], [`BaselineNote`] |
-//! | batch driver (`hunt`) | [`Detector`], [`ScanStage`], [`Scan`], [`Plan`], [`CollectStage`], [`Gather`], [`Prefilter`], [`Detections`], [`sort_alerts`], [`Rule`] |
+//! | batch driver (`hunt`) | [`Detector`], [`ScanStage`], [`Scan`], [`Plan`], [`CollectStage`], [`Gather`], [`Gathered`], [`RecordCopies`], [`Prefilter`], [`Detections`], [`sort_alerts`], [`Rule`] |
 //! | incremental driver (`serve`) | [`incremental`] |
 //! | reading a record as the rules do | [`Facts`], [`Access`], [`Role`] |
 //! | sign-in coverage | [`CoverageModel`], [`CoverageSummary`], [`Declared`], [`SignInCategory`], [`TokenKind`], [`TokenWindow`], [`Unjudged`], [`parse_coverage_spec`], [`parse_coverage_manifest`], [`parse_coverage_manifest_streams`] |
@@ -61,6 +63,7 @@
 mod baseline;
 mod collect;
 mod config;
+mod copies;
 mod coverage;
 mod coverage_declared;
 mod detector;
@@ -82,8 +85,9 @@ mod rules;
 mod scan;
 
 pub use baseline::Baseline;
-pub use collect::{CollectStage, Gather};
+pub use collect::{CollectStage, Gather, Gathered};
 pub use config::{DEFAULT_CONFIG, DetectConfig, Settings};
+pub use copies::RecordCopies;
 pub use coverage::{
     CoverageModel, CoverageSummary, Declared, SignInCategory, TokenKind, TokenWindow, Unjudged,
 };

@@ -59,8 +59,8 @@ fn prefiltered_collection_gathers_exactly_what_a_full_parse_gathers() {
         "the reference parses every record"
     );
 
-    let a: Vec<Gather> = filtered.into_gathered();
-    let b: Vec<Gather> = full.into_gathered();
+    let a: Vec<Gather> = filtered.into_gathered().candidates;
+    let b: Vec<Gather> = full.into_gathered().candidates;
     assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         assert_eq!(x, y, "candidate {i} ({:?})", plan.candidates[i].rule);

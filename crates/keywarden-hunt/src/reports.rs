@@ -22,6 +22,9 @@ struct Summary<'a> {
     #[serde(flatten)]
     report: &'a IngestReport,
     alerts: u64,
+    /// Records the built-in alerts cover that the inputs held more than once (the same id of
+    /// their own at the same time), counted once.
+    repeated_records: u64,
     /// What the sign-in evidence covers and which tokens were left unjudged, and why.
     coverage: &'a CoverageSummary,
     /// The Sigma stage's counts (with `--rules` only): events, evaluated, gated, matches,
@@ -35,6 +38,7 @@ pub(crate) fn write_summary(
     out: &Path,
     report: &IngestReport,
     alerts: u64,
+    repeated_records: u64,
     coverage: &CoverageSummary,
     sigma: Option<&keywarden_sigma::SigmaStats>,
 ) -> Result<(), HuntError> {
@@ -48,6 +52,7 @@ pub(crate) fn write_summary(
         keywarden_version: KEYWARDEN_VERSION,
         report,
         alerts,
+        repeated_records,
         coverage,
         sigma,
     };

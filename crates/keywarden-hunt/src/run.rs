@@ -42,6 +42,9 @@ pub struct HuntOutput {
     pub exposure: Exposure,
     /// The sign-in coverage found and the tokens left unjudged (`summary.json`'s `coverage`).
     pub coverage: CoverageSummary,
+    /// Records the built-in alerts cover that the inputs held more than once, counted once
+    /// (`summary.json`'s `repeated_records`).
+    pub repeated_records: u64,
 }
 
 impl HuntOutput {
@@ -130,6 +133,7 @@ impl Hunt {
             out,
             &report,
             alerts.len() as u64,
+            detections.repeated_records,
             &detections.coverage,
             sigma_stats.as_ref(),
         )?;
@@ -139,6 +143,7 @@ impl Hunt {
             alerts,
             exposure,
             coverage: detections.coverage.clone(),
+            repeated_records: detections.repeated_records,
         })
     }
 }

@@ -337,3 +337,84 @@ level: high
     assert_eq!(fired.len(), 1, "{:#?}", output.alerts);
     assert_eq!(fired[0].evidence["aggregated_value"], 2.0);
 }
+
+/// A simulated Storm-0558 tenant written into `dir` (the same files for the same seed).
+fn simulated_tenant(dir: &Path) {
+    let config = keywarden_sim::SimConfig {
+        seed: 1,
+        ..keywarden_sim::SimConfig::default()
+    };
+    keywarden_sim::Simulation::new(&config)
+        .unwrap()
+        .write_to(dir)
+        .unwrap();
+}
+
+/// The alerts of a run as JSON, without the one key that says copies were met.
+fn alerts_without_repeats(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("alerts.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut a: Value = serde_json::from_str(l).unwrap();
+            if let Some(e) = a["evidence"].as_object_mut() {
+                e.remove("repeated_records");
+            }
+            a
+        })
+        .collect()
+}
+
+#[test]
+fn regression_a_second_copy_of_the_input_doubled_alert_and_exposure_counts() {
+    // Overlapping exports are what responders have: the same tenant's export given twice
+    // (here a second folder holding the same files) doubled every alert's `records` and weak
+    // signal counts and every mailbox's `linked_by` in exposure.json. Each record counts once.
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    simulated_tenant(&a);
+    simulated_tenant(&b);
+    let (once, twice) = (root.path().join("once"), root.path().join("twice"));
+    let run = |inputs: &[PathBuf], out: &Path| {
+        config(out)
+            .build()
+            .unwrap()
+            .run(inputs, GENERATED_AT, &NoProgress)
+            .unwrap()
+    };
+    let first = run(std::slice::from_ref(&a), &once);
+    let second = run(&[a.clone(), b.clone()], &twice);
+    assert!(
+        first.alert_count() > 0,
+        "the simulated intrusion raises alerts"
+    );
+    assert_eq!(second.report.records, 2 * first.report.records);
+    assert_eq!(
+        alerts_without_repeats(&twice),
+        alerts_without_repeats(&once),
+        "a second copy of the input changed the alerts"
+    );
+    assert_eq!(
+        std::fs::read(twice.join("exposure.json")).unwrap(),
+        std::fs::read(once.join("exposure.json")).unwrap(),
+        "a second copy of the input changed exposure.json"
+    );
+    let summary = |out: &Path| -> Value {
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
+    };
+    assert_eq!(summary(&once)["repeated_records"], 0);
+    let repeated = summary(&twice)["repeated_records"].as_u64().unwrap();
+    assert!(repeated > 0, "the copies are counted in summary.json");
+    // Each alert says how many of its records were copies: as many as it counts.
+    for a in &second.alerts {
+        let records = a.evidence["records"].as_u64().unwrap_or(0);
+        if records > 0 {
+            assert_eq!(
+                a.evidence["repeated_records"].as_u64(),
+                Some(records),
+                "{}: every record is held twice",
+                a.rule_id
+            );
+        }
+    }
+}

@@ -181,6 +181,12 @@ fn print_summary(output: &HuntOutput) {
     if report.rejected > 10 {
         println!("  ... {} more in rejected.jsonl", report.rejected - 10);
     }
+    if output.repeated_records > 0 {
+        println!(
+            "  {} records held more than once by the inputs (same id, same time) counted once",
+            output.repeated_records
+        );
+    }
     print_coverage(output, &st);
     let alerts_text = format!("{alerts} alerts");
     println!(

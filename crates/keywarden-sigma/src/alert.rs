@@ -38,11 +38,23 @@ pub fn detection_alert(result: &EvaluationResult, event: &Event<'_>, target: &st
     ev.insert("tags".into(), json!(h.tags));
     ev.insert("source".into(), json!(event.origin.reference()));
     if let ResultBody::Detection(d) = &result.body {
-        ev.insert("matched_selections".into(), json!(d.matched_selections));
-        let fields: Vec<Json> = d
+        // Sorted: the evaluator's order of selections and fields varies from run to run, and
+        // two runs over the same input must write the same alerts.
+        let mut selections = d.matched_selections.clone();
+        selections.sort();
+        ev.insert("matched_selections".into(), json!(selections));
+        let mut fields: Vec<(String, Json)> = d
             .matched_fields
             .iter()
-            .map(|m| json!({"field": m.field, "value": m.value}))
+            .map(|m| (m.field.to_string(), json!(m.value)))
+            .collect();
+        fields.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.to_string().cmp(&b.1.to_string()))
+        });
+        let fields: Vec<Json> = fields
+            .into_iter()
+            .map(|(field, value)| json!({"field": field, "value": value}))
             .collect();
         ev.insert("matched_fields".into(), Json::Array(fields));
     }

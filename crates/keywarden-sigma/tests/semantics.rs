@@ -236,3 +236,42 @@ fn alerts_carry_rule_metadata_and_evidence() {
     assert_eq!(out.stats.events, 4);
     assert_eq!(out.stats.matches, 1);
 }
+
+#[test]
+fn regression_matched_selections_and_fields_came_in_hash_order() {
+    // `all of sel_*` walks the rule's selections in the evaluator's hash-map order, which
+    // changes from run to run (and map to map): two runs over the same input wrote the same
+    // alert with its `matched_selections` and `matched_fields` in different orders.
+    let names = [
+        "sel_h", "sel_c", "sel_f", "sel_a", "sel_g", "sel_b", "sel_e", "sel_d",
+    ];
+    let mut detection = String::new();
+    for (i, n) in names.iter().enumerate() {
+        detection.push_str(&format!("  {n}:\n    F{i}: v{i}\n"));
+    }
+    detection.push_str("  condition: all of sel_*");
+    let event: String = {
+        let fields: Vec<String> = (0..names.len())
+            .map(|i| format!("\"F{i}\":\"v{i}\""))
+            .collect();
+        format!("{{{}}}\n", fields.join(","))
+    };
+    let mut sorted: Vec<&str> = names.to_vec();
+    sorted.sort_unstable();
+    // Several stages, so several hash maps: each must write the one sorted order.
+    for _ in 0..4 {
+        let out = run(&rule("ord1", &detection), "in.jsonl", &event);
+        let a = out.alerts.first().expect("the rule fires");
+        assert_eq!(a.evidence["matched_selections"], serde_json::json!(sorted));
+        let fields: Vec<&str> = a.evidence["matched_fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        let mut want = fields.clone();
+        want.sort_unstable();
+        assert_eq!(fields, want);
+        assert_eq!(fields.len(), names.len());
+    }
+}

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use keywarden_store::Stats;
 
 use crate::runtime::live::LiveDetector;
+use crate::runtime::live::sigma::LiveSigma;
 
 /// Process-wide counters, shared by the API and the pipeline (passed in, never global).
 #[derive(Debug, Default)]
@@ -76,6 +77,8 @@ pub struct LiveCounters {
     pub correlation_lost: AtomicU64,
     /// Sigma correlation groups held now (gauge).
     pub correlation_groups: AtomicU64,
+    /// Events fed again to the Sigma correlations and not counted again.
+    pub correlation_repeats: AtomicU64,
 }
 
 fn get(c: &AtomicU64) -> u64 {
@@ -105,6 +108,8 @@ impl Metrics {
         set(&l.correlation_lost, d.correlation_lost());
         let groups = d.sigma().map_or(0, |g| g.groups() as u64);
         set(&l.correlation_groups, groups);
+        let repeats = d.sigma().map_or(0, LiveSigma::repeats);
+        set(&l.correlation_repeats, repeats);
     }
 
     /// The rows of the login throttle and the live detector: (name, help, type, value).
@@ -202,6 +207,11 @@ impl Metrics {
                 "live_correlation_lost_total",
                 "Saved Sigma correlation windows that could not be restored.",
                 &l.correlation_lost,
+            ),
+            c(
+                "live_correlation_repeats_total",
+                "Events fed again to the Sigma correlations (same id, same second) and not counted again.",
+                &l.correlation_repeats,
             ),
             (
                 "live_correlation_groups",

@@ -181,8 +181,15 @@ impl CorrelationPlan {
         if self.correlations.is_empty() {
             return None;
         }
+        let horizon = self
+            .correlations
+            .iter()
+            .map(|c| i64::try_from(c.rule.timespan.seconds).unwrap_or(i64::MAX))
+            .max()
+            .unwrap_or(0);
         Some(StreamingCorrelator {
             engine: self.engine(max_state_entries.max(1), Some(max_group_entries.max(1))),
+            seen: SeenEvents::new(horizon),
         })
     }
 }
@@ -190,8 +197,58 @@ impl CorrelationPlan {
 /// Correlations evaluated incrementally: contributions are fed as they arrive (in time order
 /// within a batch), window state lives in rsigma's engine with its caps (groups and entries
 /// per group; the oldest go first), and the state exports to JSON to survive a restart.
+/// An event fed again in a later batch (a collector re-sending a page, overlapping uploads)
+/// counts once: [`SeenEvents`].
 pub struct StreamingCorrelator {
     engine: CorrelationEngine,
+    seen: SeenEvents,
+}
+
+/// Events with an id of their own already fed to the streaming correlations, kept as long as
+/// a window could still count them (the longest correlation timespan behind the latest event
+/// time) and at most [`MAX_SEEN`] of them (the oldest go first): a repeat arriving in a later
+/// batch is dropped as [`in_feed_order`] drops one within a batch.
+#[derive(Debug, Default)]
+struct SeenEvents {
+    /// (unix seconds, record id).
+    events: std::collections::BTreeSet<(i64, String)>,
+    /// The longest correlation timespan, in seconds.
+    horizon: i64,
+    /// Repeats dropped so far.
+    repeats: u64,
+}
+
+/// Events remembered for [`SeenEvents`] (about 100 bytes each).
+const MAX_SEEN: usize = 200_000;
+
+impl SeenEvents {
+    fn new(horizon: i64) -> SeenEvents {
+        SeenEvents {
+            horizon,
+            ..SeenEvents::default()
+        }
+    }
+
+    /// `true` when `c` is to be fed: not an event (id and second) fed before.
+    fn first_feed(&mut self, c: &Contribution) -> bool {
+        if !c.identified {
+            return true;
+        }
+        if !self.events.insert((c.time, c.record.clone())) {
+            self.repeats += 1;
+            return false;
+        }
+        while self.events.len() > MAX_SEEN {
+            self.events.pop_first();
+        }
+        true
+    }
+
+    /// Forgets events no window open at `now_secs` can count.
+    fn evict(&mut self, now_secs: i64) {
+        let keep_from = now_secs.saturating_sub(self.horizon);
+        self.events = self.events.split_off(&(keep_from, String::new()));
+    }
 }
 
 impl std::fmt::Debug for StreamingCorrelator {
@@ -203,14 +260,24 @@ impl std::fmt::Debug for StreamingCorrelator {
 }
 
 impl StreamingCorrelator {
-    /// Feeds one contribution; returns the correlation alerts it fires.
+    /// Feeds one contribution; returns the correlation alerts it fires (none for an event fed
+    /// before: [`StreamingCorrelator::repeats`]).
     pub fn feed(&mut self, c: Contribution) -> Vec<Alert> {
+        if !self.seen.first_feed(&c) {
+            return Vec::new();
+        }
         feed(&mut self.engine, c)
     }
 
     /// Drops window state that can no longer fire at event time `now_secs`.
     pub fn evict_expired(&mut self, now_secs: i64) {
         self.engine.evict_expired(now_secs);
+        self.seen.evict(now_secs);
+    }
+
+    /// Events fed again in a later batch and not counted again.
+    pub fn repeats(&self) -> u64 {
+        self.seen.repeats
     }
 
     /// Groups held.
@@ -218,18 +285,41 @@ impl StreamingCorrelator {
         self.engine.state_count()
     }
 
-    /// The window state as JSON (rsigma's versioned snapshot).
+    /// The window state as JSON: `{"rsigma": <rsigma's versioned snapshot>, "seen": [[unix
+    /// seconds, record id], ...]}`.
     pub fn export(&self) -> Json {
-        serde_json::to_value(self.engine.export_state()).unwrap_or(Json::Null)
+        let engine = serde_json::to_value(self.engine.export_state()).unwrap_or(Json::Null);
+        serde_json::json!({"rsigma": engine, "seen": self.seen.events})
     }
 
     /// Restores exported state; `false` (and nothing restored) when it is not a snapshot this
-    /// rsigma version reads.
+    /// rsigma version reads. A bare rsigma snapshot (saved before `seen` was kept) is read with
+    /// no event seen.
     pub fn import(&mut self, state: Json) -> bool {
-        match serde_json::from_value(state) {
+        let (engine, seen) = match state {
+            Json::Object(mut m) if m.contains_key("rsigma") => {
+                (m.remove("rsigma").unwrap_or(Json::Null), m.remove("seen"))
+            }
+            other => (other, None),
+        };
+        let seen: std::collections::BTreeSet<(i64, String)> = match seen {
+            Some(v) => match serde_json::from_value(v) {
+                Ok(s) => s,
+                Err(_) => return false,
+            },
+            None => Default::default(),
+        };
+        let restored = match serde_json::from_value(engine) {
             Ok(snapshot) => self.engine.import_state(snapshot),
             Err(_) => false,
+        };
+        if restored {
+            self.seen.events = seen;
+            while self.seen.events.len() > MAX_SEEN {
+                self.seen.events.pop_first();
+            }
         }
+        restored
     }
 }
 

@@ -5,7 +5,9 @@
 //! exactly as `hunt` names them, are stored once the batch has committed. Correlation rules run
 //! incrementally through a [`StreamingCorrelator`]: each batch's contributions are fed in event
 //! time order, window state is capped (groups and entries per group, oldest first) and expired
-//! by event time, and it is saved with the detector state. Events of a later batch that are
+//! by event time, and it is saved with the detector state. An event with an id of its own fed
+//! again (same id, same second), in the same batch or a later one, is not counted again
+//! ([`LiveSigma::repeats`]). Events of a later batch that are
 //! older than a window already closed do not reopen it (`hunt`, which sorts the whole input
 //! first, may then find a correlation that `serve` does not).
 
@@ -39,6 +41,8 @@ pub struct LiveSigma {
     correlator: Option<StreamingCorrelator>,
     /// Latest event time (seconds) fed to the correlator.
     latest: i64,
+    /// Repeats of one event within a batch, dropped before feeding.
+    batch_repeats: u64,
 }
 
 impl std::fmt::Debug for LiveSigma {
@@ -59,6 +63,7 @@ impl LiveSigma {
             stage: Arc::new(stage),
             correlator,
             latest: i64::MIN,
+            batch_repeats: 0,
         }
     }
 
@@ -79,8 +84,19 @@ impl LiveSigma {
             .map_or(0, StreamingCorrelator::groups)
     }
 
+    /// Events fed again (same id, same second) and not counted again, in one batch or across
+    /// batches (since this process started).
+    pub fn repeats(&self) -> u64 {
+        self.batch_repeats
+            + self
+                .correlator
+                .as_ref()
+                .map_or(0, StreamingCorrelator::repeats)
+    }
+
     /// Feeds one batch's contributions (sorted here by time, then record, one event's repeats
-    /// dropped: [`keywarden_sigma::correlate::in_feed_order`]) and returns the
+    /// dropped: [`keywarden_sigma::correlate::in_feed_order`]; an event fed in an earlier
+    /// batch is dropped by the correlator) and returns the
     /// correlation alerts they fire. Windows expire by the latest event time, but never past
     /// `now` (clock, Unix seconds) plus a day: one record dated in the future cannot flush
     /// every window.
@@ -91,7 +107,7 @@ impl LiveSigma {
         if batch.is_empty() {
             return Vec::new();
         }
-        let _repeats = keywarden_sigma::correlate::in_feed_order(&mut batch);
+        self.batch_repeats += keywarden_sigma::correlate::in_feed_order(&mut batch);
         let mut alerts = Vec::new();
         for contribution in batch {
             self.latest = self.latest.max(contribution.time);

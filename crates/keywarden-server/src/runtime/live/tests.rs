@@ -523,6 +523,49 @@ fn sigma_detections_match_per_event_and_correlations_span_batches_and_restarts()
 }
 
 #[test]
+fn regression_an_event_sent_again_in_a_later_batch_counted_twice_in_a_correlation() {
+    // A collector re-sending a page (or two uploads overlapping) hands serve the same event in
+    // two batches: the per-batch check missed it, and `gte: 3` fired on two events. Across a
+    // save and restore as well.
+    let dir = tempfile::tempdir().unwrap();
+    let fired = |alerts: &[Alert]| {
+        alerts
+            .iter()
+            .filter(|a| a.rule_id == "00000000-0000-4000-8000-000000000002")
+            .count()
+    };
+    let mut d = sigma_detector(dir.path());
+    ingest_reads(&mut d, &[1]);
+    assert_eq!(
+        fired(&ingest_reads(&mut d, &[1, 2])),
+        0,
+        "rec-1 and rec-2 only"
+    );
+    assert_eq!(d.sigma().unwrap().repeats(), 1);
+    let json = d.save_json().unwrap();
+    let mut d2 = sigma_detector(dir.path());
+    d2.set_state(LiveState::from_json(&json).unwrap());
+    assert_eq!(
+        fired(&ingest_reads(&mut d2, &[2])),
+        0,
+        "rec-1 and rec-2 only"
+    );
+    assert_eq!(
+        d2.sigma().unwrap().repeats(),
+        1,
+        "rec-2's repeat, after restore (the count is this process's)"
+    );
+    // A third event does fire it, naming each event once.
+    let a = ingest_reads(&mut d2, &[3]);
+    assert_eq!(fired(&a), 1, "{a:?}");
+    let corr = a
+        .iter()
+        .find(|a| a.rule_id == "00000000-0000-4000-8000-000000000002")
+        .unwrap();
+    assert_eq!(corr.record_ids, ["rec-1", "rec-2", "rec-3"]);
+}
+
+#[test]
 fn replayed_rows_are_re_read_for_sigma() {
     let dir = tempfile::tempdir().unwrap();
     let mut d = sigma_detector(dir.path());

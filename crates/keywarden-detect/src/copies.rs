@@ -6,19 +6,23 @@
 //! used to count as a record of its own: an alert's `records` and weak-signal counts and
 //! `exposure.json`'s `linked_by` doubled on a second copy of the input.
 //!
-//! A copy is a record of the same export shape with an id of its own (not its file position,
-//! which two records on one line share) and the same time as one already seen. Records without
-//! an id or a time are never copies. The passes that count records (collection, exposure) ask
-//! before counting; only the records they keep are remembered, so memory follows the alerts'
-//! records, not the input. Which copy counts does not matter: the copies are one record read
-//! through one shape.
+//! A copy is a record of the same export shape, with the same id of its own (not its file
+//! position, which two records on one line share), the same time and the same content (a hash
+//! of the whole record) as one already counted. The content matters: in some shapes the id is
+//! not the record's alone (Graph activity falls back to the `correlationId` that one client
+//! operation's requests share; generic JSON takes any `id`; Defender's `ReportId` is unique
+//! only with the device and time), and two different records taken for one would lose one of
+//! them, whichever a worker met second. Records without an id or a time are never copies.
+//! The passes that count records (collection, exposure) ask only for records they count, so
+//! memory follows the alerts' and incidents' records, not the input; which of two copies is
+//! counted does not matter, they are the same record.
 //!
-//! The same record in **another shape** is not a copy here: the Management API's record and
+//! The same record in **another shape** is not a copy: the Management API's record and
 //! Defender's `CloudAppEvents` row of it share the UAL `Id` but not their fields (the OTRF
-//! Golden SAML sample's `MailItemsAccessed` is in both, and only one names the messages read),
-//! so keeping either one alone could lose what the other holds. (The Sigma stage merges alerts
-//! by id and time whatever the shape, `keywarden_sigma::alert::merge_repeats`, keeping every
-//! source in `also_in`.)
+//! Golden SAML sample's `MailItemsAccessed` is in both, and only one names the messages read).
+//! The Sigma stage's rule is looser (`keywarden_sigma::alert::merge_repeats`: id and second,
+//! any shape) because it merges alerts and keeps every copy's source in `also_in`, losing
+//! nothing; counting needs the same record.
 
 use std::sync::Mutex;
 
@@ -33,8 +37,8 @@ pub struct RecordCopies {
 
 #[derive(Debug, Default)]
 struct Seen {
-    /// (export shape, record id, time in µs) of every record counted.
-    records: FxHashSet<(&'static str, Box<str>, i64)>,
+    /// (export shape, record id, time in µs, content hash) of every record counted.
+    records: FxHashSet<(&'static str, Box<str>, i64, u64)>,
     /// Copies refused: records held again.
     repeated: u64,
 }
@@ -53,18 +57,50 @@ impl RecordCopies {
         if id.is_empty() {
             return true;
         }
+        let content = content_hash(ev);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.records.insert((ev.format, Box::from(id), time.0)) {
+        if seen
+            .records
+            .insert((ev.format, Box::from(id), time.0, content))
+        {
             return true;
         }
         seen.repeated += 1;
         false
     }
 
+    /// Records remembered as counted.
+    pub fn remembered(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .records
+            .len()
+    }
+
     /// Later copies refused so far.
     pub fn repeated(&self) -> u64 {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).repeated
     }
+}
+
+/// A hash of the whole record as read (its canonical JSON), the same for the same content in
+/// every run.
+fn content_hash(ev: &Event<'_>) -> u64 {
+    struct HashWriter(std::hash::DefaultHasher);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            std::hash::Hasher::write(&mut self.0, buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = HashWriter(std::hash::DefaultHasher::new());
+    // Writing into a hasher cannot fail; a value that would not serialize hashes what it wrote.
+    let _ = serde_json::to_writer(&mut w, &ev.raw);
+    std::hash::Hasher::finish(&w.0)
 }
 
 #[cfg(test)]
@@ -103,6 +139,20 @@ mod tests {
         // The same record in a second input: a copy; another time is another record.
         assert_eq!(firsts(&format!("{A}\n{A}\n"), &copies), [false, false]);
         assert_eq!(copies.repeated(), 2);
+    }
+
+    #[test]
+    fn regression_two_records_sharing_an_id_and_a_time_were_taken_for_copies() {
+        // Graph activity's id falls back to the correlationId several requests share: two
+        // different records with one id and one time are both counted.
+        let copies = RecordCopies::new();
+        let other = A.replace(
+            "\"RecordType\":50",
+            "\"RecordType\":50,\"ClientIP\":\"1.2.3.4\"",
+        );
+        assert_eq!(firsts(&format!("{A}\n{other}\n"), &copies), [true, true]);
+        assert_eq!(firsts(&format!("{other}\n"), &copies), [false]);
+        assert_eq!(copies.repeated(), 1);
     }
 
     #[test]

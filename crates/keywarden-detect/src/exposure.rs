@@ -308,7 +308,9 @@ pub struct ScopedIncident {
     pub timeline: Vec<(Timestamp, u64)>,
 }
 
-/// Accumulates the linked records of every incident; mergeable across workers.
+/// Accumulates the linked records of every incident; mergeable across workers. A clone shares
+/// the original's record of what was counted ([`RecordCopies`]): clone one builder per worker
+/// of one pass and merge them; a builder for another pass is made anew.
 #[derive(Debug, Clone, Default)]
 pub struct ExposureBuilder {
     scopes: Vec<ExposureScope>,
@@ -370,6 +372,10 @@ impl ExposureBuilder {
             return;
         }
         self.throttling.observe(f);
+        // Only mail reads say what an incident read.
+        let Role::MailAccess(access) = f.role else {
+            return;
+        };
         let mut hits: Vec<usize> = Vec::new();
         for (map, v) in [
             (&self.by_token, &f.token_id),
@@ -384,23 +390,23 @@ impl ExposureBuilder {
         if let Some(ids) = self.by_record.get(&record) {
             hits.extend_from_slice(ids);
         }
-        if hits.is_empty() || !self.copies.first_copy(ev) {
+        if hits.is_empty() {
             return;
         }
         hits.sort_unstable();
         hits.dedup();
-        let folders = match f.role {
-            Role::MailAccess(_) => folders(ev),
-            _ => Vec::new(),
-        };
-        for i in hits {
-            let (Some(scope), Some(found)) = (self.scopes.get(i), self.found.get_mut(i)) else {
-                continue;
-            };
-            let Some(kind) = scope.links.link(f, &record, issued) else {
-                continue;
-            };
-            let Role::MailAccess(access) = f.role else {
+        let linked: Vec<(usize, LinkKind)> = hits
+            .into_iter()
+            .filter_map(|i| Some((i, self.scopes.get(i)?.links.link(f, &record, issued)?)))
+            .collect();
+        // Only linked records are remembered as counted: memory follows the incidents' records,
+        // not the app's whole traffic that a client-app needle lets through.
+        if linked.is_empty() || !self.copies.first_copy(ev) {
+            return;
+        }
+        let folders = folders(ev);
+        for (i, kind) in linked {
+            let Some(found) = self.found.get_mut(i) else {
                 continue;
             };
             if let Some(t) = f.time {

@@ -24,7 +24,7 @@ pub struct Detections {
     pub alerts: Vec<Alert>,
     /// The sign-in coverage found and the tokens left unjudged (`summary.json`'s `coverage`).
     pub coverage: CoverageSummary,
-    /// Records the alerts cover that the inputs held more than once, counted once
+    /// Later copies of records the alerts cover, not counted again
     /// (`summary.json`'s `repeated_records`).
     pub repeated_records: u64,
 }

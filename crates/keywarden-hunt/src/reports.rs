@@ -22,8 +22,8 @@ struct Summary<'a> {
     #[serde(flatten)]
     report: &'a IngestReport,
     alerts: u64,
-    /// Records the built-in alerts cover that the inputs held more than once (the same id of
-    /// their own at the same time), counted once.
+    /// Later copies of records the built-in alerts cover (same shape, id, time and content),
+    /// not counted again.
     repeated_records: u64,
     /// What the sign-in evidence covers and which tokens were left unjudged, and why.
     coverage: &'a CoverageSummary,

@@ -42,7 +42,7 @@ pub struct HuntOutput {
     pub exposure: Exposure,
     /// The sign-in coverage found and the tokens left unjudged (`summary.json`'s `coverage`).
     pub coverage: CoverageSummary,
-    /// Records the built-in alerts cover that the inputs held more than once, counted once
+    /// Later copies of records the built-in alerts cover, not counted again
     /// (`summary.json`'s `repeated_records`).
     pub repeated_records: u64,
 }

@@ -319,3 +319,40 @@ fn workers_merge_to_the_single_threaded_answer() {
     let d = Directory::default();
     assert_eq!(a.finish(&d), one.finish(&d));
 }
+
+#[test]
+fn only_linked_records_are_remembered_as_counted_and_a_copy_counts_once() {
+    // The client-app needle lets the app's whole traffic through; the records that do not
+    // link (issued tokens, no token) must not be remembered, or memory follows the input.
+    let mut b = ExposureBuilder::new(vec![incident()]);
+    let issued = BTreeSet::from(["real-token".to_string()]);
+    let times: Vec<String> = (0..50)
+        .map(|i| format!("2023-06-02T03:{i:02}:00"))
+        .collect();
+    let benign: Vec<Mail<'_>> = times
+        .iter()
+        .map(|t| Mail {
+            token: Some("real-token"),
+            ..mail(t, "dave@contoso.com")
+        })
+        .collect();
+    feed(&mut b, &benign, &issued);
+    assert_eq!(b.copies.remembered(), 0);
+    let forged = Mail {
+        token: Some("forged"),
+        items: &["<m1@x>"],
+        ..mail("2023-06-12T02:00:00", "alice@contoso.com")
+    };
+    let again = Mail {
+        token: Some("forged"),
+        items: &["<m1@x>"],
+        ..mail("2023-06-12T02:00:00", "alice@contoso.com")
+    };
+    feed(&mut b, &[forged, again], &issued);
+    assert_eq!(b.copies.remembered(), 1);
+    let e = b.finish(&Directory::default());
+    assert_eq!(
+        e.incidents[0].mailboxes[0].linked_by,
+        BTreeMap::from([("token".to_string(), 1)])
+    );
+}

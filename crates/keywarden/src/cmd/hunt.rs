@@ -183,7 +183,7 @@ fn print_summary(output: &HuntOutput) {
     }
     if output.repeated_records > 0 {
         println!(
-            "  {} records held more than once by the inputs (same id, same time) counted once",
+            "  {} later copies of the alerts' records (same shape, id, time and content) not counted again",
             output.repeated_records
         );
     }

@@ -341,7 +341,10 @@ impl Engine {
             a.time_first = Some(a.time_first.map_or(t, |f| f.min(t)));
             a.time_last = Some(a.time_last.map_or(t, |l| l.max(t)));
         }
-        if a.record_ids.len() < limit {
+        if a.record_ids.iter().any(|r| r == row.record_ref) {
+            // A copy of a record the alert holds (sent again in a later batch): its ids stay
+            // unique, as `hunt`'s are.
+        } else if a.record_ids.len() < limit {
             a.record_ids.push(row.record_ref.to_string());
         } else if let Some(obj) = a.evidence.as_object_mut() {
             obj.insert(TRUNCATED_AT.into(), json!(limit));

@@ -208,6 +208,28 @@ fn consumer_tenant_token_alerts_immediately() {
 }
 
 #[test]
+fn regression_a_record_sent_again_was_listed_twice_in_a_live_alert() {
+    // A collector re-sending a page hands serve the same record in a later batch: the live
+    // alert listed its id twice (hunt's record ids are unique).
+    let mut d = detector();
+    let consumer = |minute| {
+        let mut r = row("mail-access", "tok", minute);
+        r.token_tenant = Some("9188040d-6c67-4c5b-b112-36a304b66dad".into());
+        r
+    };
+    feed(&mut d, vec![consumer(0)], 0);
+    let a = feed(&mut d, vec![consumer(0), consumer(1)], 1);
+    let a = a
+        .iter()
+        .find(|a| a.rule_id == "consumer-tenant-token")
+        .expect("the alert is extended");
+    let mut ids = a.record_ids.clone();
+    ids.dedup();
+    assert_eq!(ids, a.record_ids, "unique");
+    assert_eq!(a.record_ids.len(), 2);
+}
+
+#[test]
 fn state_round_trips_and_replay_skips_folded_events() {
     let mut d = detector();
     feed(&mut d, vec![row("mail-access", "p", 0)], 0);

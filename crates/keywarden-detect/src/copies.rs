@@ -7,8 +7,8 @@
 //! `exposure.json`'s `linked_by` doubled on a second copy of the input.
 //!
 //! A copy is a record of the same export shape, with the same id of its own (not its file
-//! position, which two records on one line share), the same time and the same content (a hash
-//! of the whole record) as one already counted. The content matters: in some shapes the id is
+//! position, which two records on one line share), the same time and the same content
+//! ([`Event::content_hash`]) as one already counted. The content matters: in some shapes the id is
 //! not the record's alone (Graph activity falls back to the `correlationId` that one client
 //! operation's requests share; generic JSON takes any `id`; Defender's `ReportId` is unique
 //! only with the device and time), and two different records taken for one would lose one of
@@ -57,7 +57,7 @@ impl RecordCopies {
         if id.is_empty() {
             return true;
         }
-        let content = content_hash(ev);
+        let content = ev.content_hash();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen
             .records
@@ -70,7 +70,8 @@ impl RecordCopies {
     }
 
     /// Records remembered as counted.
-    pub fn remembered(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn remembered(&self) -> usize {
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -82,25 +83,6 @@ impl RecordCopies {
     pub fn repeated(&self) -> u64 {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).repeated
     }
-}
-
-/// A hash of the whole record as read (its canonical JSON), the same for the same content in
-/// every run.
-fn content_hash(ev: &Event<'_>) -> u64 {
-    struct HashWriter(std::hash::DefaultHasher);
-    impl std::io::Write for HashWriter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            std::hash::Hasher::write(&mut self.0, buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut w = HashWriter(std::hash::DefaultHasher::new());
-    // Writing into a hasher cannot fail; a value that would not serialize hashes what it wrote.
-    let _ = serde_json::to_writer(&mut w, &ev.raw);
-    std::hash::Hasher::finish(&w.0)
 }
 
 #[cfg(test)]

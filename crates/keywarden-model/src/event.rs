@@ -152,6 +152,29 @@ impl<'a> Event<'a> {
         self.raw.path(path)
     }
 
+    /// A hash of the whole record as read (its JSON in document order), the same for the same
+    /// record in every run: with the shape, the id and the time it tells a copy of a record
+    /// from another record that shares its id (keywarden-detect's `RecordCopies`, the Sigma
+    /// correlations' repeats). Two copies whose keys come in another order hash differently
+    /// (they then count as two records, the safe direction).
+    pub fn content_hash(&self) -> u64 {
+        struct HashWriter(std::hash::DefaultHasher);
+        impl std::io::Write for HashWriter {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::hash::Hasher::write(&mut self.0, buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = HashWriter(std::hash::DefaultHasher::new());
+        // Writing into a hasher cannot fail; a value that would not serialize hashes what it
+        // wrote.
+        let _ = serde_json::to_writer(&mut w, &self.raw);
+        std::hash::Hasher::finish(&w.0)
+    }
+
     /// The record's id if it has one, else its origin reference (`path:line`).
     pub fn record_ref(&self) -> String {
         match &self.fields.record_id {

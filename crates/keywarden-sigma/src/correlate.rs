@@ -46,21 +46,32 @@ pub struct Contribution {
     /// `record` is the event's own id (not its position in a file, which several records on
     /// one line share): only then do two contributions with it and one time name one event.
     pub identified: bool,
+    /// The whole record's hash ([`keywarden_model::Event::content_hash`]): an id some shapes
+    /// share between records (Graph's `correlationId` fallback) names one event only with it.
+    pub content: u64,
     pub fields: Json,
     pub detections: Vec<EvaluationResult>,
 }
 
 /// Sorts contributions by time, then record, and drops repeats of one event: a record with an
-/// id of its own (same id, same second) that two inputs held, as overlapping exports or one
-/// EVTX file in two folders do, counts once (regression: it fired an `event_count gte: 2` on
-/// one event). Records without an id are never dropped (several on one line share their
-/// `path:line`). Both `hunt` ([`CorrelationPlan::run`]) and `serve` (per batch) feed through
-/// it. Returns how many were dropped.
+/// id of its own (same id, same second, same content) that two inputs held, as overlapping
+/// exports or one EVTX file in two folders do, counts once (regression: it fired an
+/// `event_count gte: 2` on one event). Records without an id are never dropped (several on one
+/// line share their `path:line`), nor records that share an id but not their content. Both
+/// `hunt` ([`CorrelationPlan::run`]) and `serve` (per batch; across batches the
+/// [`StreamingCorrelator`] remembers what it fed) feed through it. Returns how many were
+/// dropped.
 pub fn in_feed_order(contributions: &mut Vec<Contribution>) -> u64 {
-    contributions.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.record.cmp(&b.record)));
-    let before = contributions.len();
     contributions
-        .dedup_by(|a, b| a.identified && b.identified && a.time == b.time && a.record == b.record);
+        .sort_by(|a, b| (a.time, &a.record, a.content).cmp(&(b.time, &b.record, b.content)));
+    let before = contributions.len();
+    contributions.dedup_by(|a, b| {
+        a.identified
+            && b.identified
+            && a.time == b.time
+            && a.record == b.record
+            && a.content == b.content
+    });
     (before - contributions.len()) as u64
 }
 
@@ -184,7 +195,7 @@ impl CorrelationPlan {
         let horizon = self
             .correlations
             .iter()
-            .map(|c| i64::try_from(c.rule.timespan.seconds).unwrap_or(i64::MAX))
+            .map(|c| window_reach(&c.rule))
             .max()
             .unwrap_or(0);
         Some(StreamingCorrelator {
@@ -194,25 +205,43 @@ impl CorrelationPlan {
     }
 }
 
+/// How far behind the latest event time a window of `rule` can still hold an event, in
+/// seconds: a sliding window its timespan; a tumbling one up to twice that (rsigma drops a
+/// tumbling group only when its last event is a timespan old); a session the timespan plus the
+/// gap.
+fn window_reach(rule: &rsigma_parser::CorrelationRule) -> i64 {
+    let secs = |t: &rsigma_parser::Timespan| i64::try_from(t.seconds).unwrap_or(i64::MAX);
+    let span = secs(&rule.timespan);
+    match rule.window {
+        rsigma_parser::WindowMode::Sliding => span,
+        rsigma_parser::WindowMode::Tumbling => span.saturating_mul(2),
+        rsigma_parser::WindowMode::Session => {
+            span.saturating_add(rule.gap.as_ref().map_or(span, secs))
+        }
+    }
+}
+
 /// Correlations evaluated incrementally: contributions are fed as they arrive (in time order
 /// within a batch), window state lives in rsigma's engine with its caps (groups and entries
 /// per group; the oldest go first), and the state exports to JSON to survive a restart.
 /// An event fed again in a later batch (a collector re-sending a page, overlapping uploads)
-/// counts once: [`SeenEvents`].
+/// counts once ([`StreamingCorrelator::repeats`]).
 pub struct StreamingCorrelator {
     engine: CorrelationEngine,
     seen: SeenEvents,
 }
 
 /// Events with an id of their own already fed to the streaming correlations, kept as long as
-/// a window could still count them (the longest correlation timespan behind the latest event
+/// a window could still count them (the farthest [`window_reach`] behind the latest event
 /// time) and at most [`MAX_SEEN`] of them (the oldest go first): a repeat arriving in a later
-/// batch is dropped as [`in_feed_order`] drops one within a batch.
+/// batch is dropped as [`in_feed_order`] drops one within a batch. An event that arrived late
+/// (older than the reach when fed) is forgotten at the next eviction while a sliding window
+/// may still hold it: its later repeat would count again.
 #[derive(Debug, Default)]
 struct SeenEvents {
-    /// (unix seconds, record id).
-    events: std::collections::BTreeSet<(i64, String)>,
-    /// The longest correlation timespan, in seconds.
+    /// (unix seconds, record id, content hash).
+    events: std::collections::BTreeSet<(i64, String, u64)>,
+    /// The farthest window reach, in seconds.
     horizon: i64,
     /// Repeats dropped so far.
     repeats: u64,
@@ -234,7 +263,7 @@ impl SeenEvents {
         if !c.identified {
             return true;
         }
-        if !self.events.insert((c.time, c.record.clone())) {
+        if !self.events.insert((c.time, c.record.clone(), c.content)) {
             self.repeats += 1;
             return false;
         }
@@ -247,7 +276,7 @@ impl SeenEvents {
     /// Forgets events no window open at `now_secs` can count.
     fn evict(&mut self, now_secs: i64) {
         let keep_from = now_secs.saturating_sub(self.horizon);
-        self.events = self.events.split_off(&(keep_from, String::new()));
+        self.events = self.events.split_off(&(keep_from, String::new(), 0));
     }
 }
 
@@ -286,15 +315,16 @@ impl StreamingCorrelator {
     }
 
     /// The window state as JSON: `{"rsigma": <rsigma's versioned snapshot>, "seen": [[unix
-    /// seconds, record id], ...]}`.
+    /// seconds, record id, content hash], ...]}`.
     pub fn export(&self) -> Json {
         let engine = serde_json::to_value(self.engine.export_state()).unwrap_or(Json::Null);
         serde_json::json!({"rsigma": engine, "seen": self.seen.events})
     }
 
     /// Restores exported state; `false` (and nothing restored) when it is not a snapshot this
-    /// rsigma version reads. A bare rsigma snapshot (saved before `seen` was kept) is read with
-    /// no event seen.
+    /// rsigma version reads. A bare rsigma snapshot (saved before `seen` was kept), or one
+    /// whose `seen` list does not read, restores its windows with no event seen (a repeat of
+    /// an event fed before then may count again: the windows matter more).
     pub fn import(&mut self, state: Json) -> bool {
         let (engine, seen) = match state {
             Json::Object(mut m) if m.contains_key("rsigma") => {
@@ -302,13 +332,9 @@ impl StreamingCorrelator {
             }
             other => (other, None),
         };
-        let seen: std::collections::BTreeSet<(i64, String)> = match seen {
-            Some(v) => match serde_json::from_value(v) {
-                Ok(s) => s,
-                Err(_) => return false,
-            },
-            None => Default::default(),
-        };
+        let seen: std::collections::BTreeSet<(i64, String, u64)> = seen
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
         let restored = match serde_json::from_value(engine) {
             Ok(snapshot) => self.engine.import_state(snapshot),
             Err(_) => false,

@@ -340,6 +340,7 @@ impl SigmaStage {
                     .record_id
                     .as_ref()
                     .is_some_and(|r| !r.is_empty()),
+                content: event.content_hash(),
                 fields: self.plan.capture(&view),
                 detections: referenced,
             }),

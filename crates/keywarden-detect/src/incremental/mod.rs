@@ -341,13 +341,15 @@ impl Engine {
             a.time_first = Some(a.time_first.map_or(t, |f| f.min(t)));
             a.time_last = Some(a.time_last.map_or(t, |l| l.max(t)));
         }
-        if a.record_ids.iter().any(|r| r == row.record_ref) {
-            // A copy of a record the alert holds (sent again in a later batch): its ids stay
-            // unique, as `hunt`'s are.
-        } else if a.record_ids.len() < limit {
-            a.record_ids.push(row.record_ref.to_string());
-        } else if let Some(obj) = a.evidence.as_object_mut() {
-            obj.insert(TRUNCATED_AT.into(), json!(limit));
+        // A copy of a record the alert holds (sent again in a later batch) is not listed
+        // again: the ids stay unique, as `hunt`'s are.
+        let known = a.record_ids.iter().any(|r| r == row.record_ref);
+        if !known {
+            if a.record_ids.len() < limit {
+                a.record_ids.push(row.record_ref.to_string());
+            } else if let Some(obj) = a.evidence.as_object_mut() {
+                obj.insert(TRUNCATED_AT.into(), json!(limit));
+            }
         }
         // Past the record-id cap too: linking does not depend on it.
         links::add_row(&mut a.evidence, row);

@@ -152,7 +152,8 @@ impl Engine {
         if let Some(iat) = row.token_issued_at {
             p.issued_at = Some(p.issued_at.map_or(iat, |x| x.min(iat)));
         }
-        if p.records.len() < limit {
+        // A record sent again in a later batch is listed once.
+        if p.records.len() < limit && !p.records.iter().any(|r| r == row.record_ref) {
             p.records.push(row.record_ref.to_string());
         }
         links::add_row(&mut p.links, row);

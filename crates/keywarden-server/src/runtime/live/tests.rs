@@ -230,6 +230,21 @@ fn regression_a_record_sent_again_was_listed_twice_in_a_live_alert() {
 }
 
 #[test]
+fn regression_a_record_sent_again_while_its_token_waited_was_listed_twice() {
+    // The same, for a token waiting for sign-in coverage (token-never-issued): its records
+    // are kept while it waits and become the alert's.
+    let mut d = detector();
+    feed(&mut d, vec![row("sign-in", "good", 0)], 0);
+    feed(&mut d, vec![row("mail-access", "forged", 200)], 1);
+    feed(&mut d, vec![row("mail-access", "forged", 200)], 2);
+    assert_eq!(d.pending(), 1);
+    let a = feed(&mut d, vec![row("sign-in", "other", 236)], 3);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].rule_id, "token-never-issued");
+    assert_eq!(a[0].record_ids, ["mail-access-forged-200"]);
+}
+
+#[test]
 fn state_round_trips_and_replay_skips_folded_events() {
     let mut d = detector();
     feed(&mut d, vec![row("mail-access", "p", 0)], 0);
@@ -585,6 +600,71 @@ fn regression_an_event_sent_again_in_a_later_batch_counted_twice_in_a_correlatio
         .find(|a| a.rule_id == "00000000-0000-4000-8000-000000000002")
         .unwrap();
     assert_eq!(corr.record_ids, ["rec-1", "rec-2", "rec-3"]);
+}
+
+/// UAL mail reads `(user, time, id)` on 2023-07-01 read through the live collector and folded
+/// in, the clock at noon that day (so that windows expire by event time).
+fn ingest_timed_reads(d: &mut LiveDetector, reads: &[(&str, &str, &str)]) -> Vec<Alert> {
+    let mut body = String::new();
+    for (user, time, id) in reads {
+        body.push_str(&format!(
+            concat!(
+                r#"{{"CreationTime":"2023-07-01T{}","Id":"{}","Operation":"MailItemsAccessed","#,
+                r#""OrganizationId":"t1","RecordType":50,"UserId":"{}","Workload":"Exchange"}}"#,
+                "\n"
+            ),
+            time, id, user
+        ));
+    }
+    let mut c = d.collector();
+    let cfg = keywarden_ingest::IngestConfig::default();
+    keywarden_ingest::ingest_bytes("in.json", body.into_bytes(), &cfg, &mut c);
+    let start = d.state().last_event;
+    let rows: Vec<(i64, EventRow)> = std::mem::take(&mut c.rows)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (start + 1 + i as i64, r))
+        .collect();
+    d.process_observed(
+        &rows,
+        std::mem::take(&mut c.observed),
+        Timestamp(1_688_212_800_000_000),
+    )
+}
+
+#[test]
+fn a_repeat_is_remembered_as_long_as_a_tumbling_window_holds_its_event() {
+    // A tumbling group lives until its last event is a timespan old, so it can hold events up
+    // to two timespans behind the latest: remembering repeats for one timespan only let a
+    // repeat of its first event count again.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("read.yml"), SIGMA_READ).unwrap();
+    let tumbling = SIGMA_MANY.replace(
+        "    timespan: 1h\n",
+        "    timespan: 1h\n    window: tumbling\n",
+    );
+    assert!(tumbling.contains("tumbling"));
+    std::fs::write(dir.path().join("many.yml"), tumbling).unwrap();
+    let stage = keywarden_sigma::SigmaConfig {
+        rule_paths: vec![dir.path().to_path_buf()],
+        ..keywarden_sigma::SigmaConfig::default()
+    }
+    .build()
+    .unwrap();
+    let mut d = detector().with_sigma(stage);
+    let fired = |alerts: &[Alert]| {
+        alerts
+            .iter()
+            .filter(|a| a.rule_id == "00000000-0000-4000-8000-000000000002")
+            .count()
+    };
+    ingest_timed_reads(&mut d, &[("u1@x.com", "10:00:00", "rec-a")]);
+    ingest_timed_reads(&mut d, &[("u1@x.com", "10:58:00", "rec-b")]);
+    // Another user's read moves the latest event time past rec-a plus one timespan.
+    ingest_timed_reads(&mut d, &[("u2@x.com", "11:05:00", "rec-c")]);
+    let again = ingest_timed_reads(&mut d, &[("u1@x.com", "10:00:00", "rec-a")]);
+    assert_eq!(fired(&again), 0, "rec-a counted twice: {again:?}");
+    assert_eq!(d.sigma().unwrap().repeats(), 1);
 }
 
 #[test]

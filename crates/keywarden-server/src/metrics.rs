@@ -210,7 +210,7 @@ impl Metrics {
             ),
             c(
                 "live_correlation_repeats_total",
-                "Events fed again to the Sigma correlations (same id, same second) and not counted again.",
+                "Events fed again to the Sigma correlations (same id, same second, same content) and not counted again.",
                 &l.correlation_repeats,
             ),
             (

@@ -258,7 +258,7 @@ impl SeenEvents {
         }
     }
 
-    /// `true` when `c` is to be fed: not an event (id and second) fed before.
+    /// `true` when `c` is to be fed: not an event (id, second and content) fed before.
     fn first_feed(&mut self, c: &Contribution) -> bool {
         if !c.identified {
             return true;

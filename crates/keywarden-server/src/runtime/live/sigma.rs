@@ -6,10 +6,10 @@
 //! incrementally through a [`StreamingCorrelator`]: each batch's contributions are fed in event
 //! time order, window state is capped (groups and entries per group, oldest first) and expired
 //! by event time, and it is saved with the detector state. An event with an id of its own fed
-//! again (same id, same second), in the same batch or a later one, is not counted again
-//! ([`LiveSigma::repeats`]). Events of a later batch that are
-//! older than a window already closed do not reopen it (`hunt`, which sorts the whole input
-//! first, may then find a correlation that `serve` does not).
+//! again (same id, same second, same content), in the same batch or a later one, is not
+//! counted again ([`LiveSigma::repeats`]). Events of a later batch that are older than a
+//! window already closed do not reopen it (`hunt`, which sorts the whole input first, may then
+//! find a correlation that `serve` does not).
 
 use std::sync::Arc;
 
@@ -84,7 +84,7 @@ impl LiveSigma {
             .map_or(0, StreamingCorrelator::groups)
     }
 
-    /// Events fed again (same id, same second) and not counted again, in one batch or across
+    /// Events fed again (same id, second and content) and not counted again, in one batch or across
     /// batches (since this process started).
     pub fn repeats(&self) -> u64 {
         self.batch_repeats

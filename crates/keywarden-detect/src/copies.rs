@@ -8,8 +8,8 @@
 //!
 //! A copy is a record of the same export shape, with the same id of its own (not its file
 //! position, which two records on one line share), the same time and the same content
-//! ([`Event::content_hash`]) as one already counted. The content matters: in some shapes the id is
-//! not the record's alone (Graph activity falls back to the `correlationId` that one client
+//! ([`Event::content_hash`]) as one already counted. The content matters: in some shapes the
+//! id is not the record's alone (Graph activity falls back to the `correlationId` that one client
 //! operation's requests share; generic JSON takes any `id`; Defender's `ReportId` is unique
 //! only with the device and time), and two different records taken for one would lose one of
 //! them, whichever a worker met second. Records without an id or a time are never copies.
@@ -49,7 +49,8 @@ impl RecordCopies {
     }
 
     /// `true` when `ev` is to be counted: the first copy of its record (in its shape), or a
-    /// record that has no id or time of its own. `false` for a later copy (and then it is counted as repeated).
+    /// record that has no id or time of its own. `false` for a later copy, which is counted
+    /// as repeated.
     pub fn first_copy(&self, ev: &Event<'_>) -> bool {
         let (Some(id), Some(time)) = (ev.fields.record_id.as_deref(), ev.fields.time) else {
             return true;

@@ -11,8 +11,8 @@
 //!    token id that no sign-in issued: that is how an attacker's records from before sign-in
 //!    coverage join the incident, while a real user's issued token behind the same address
 //!    does not, nor a record that logs no token id (benign clients often log none). A record
-//!    held twice (the same id of its own at the same time: overlapping exports, a row stored
-//!    twice) counts once ([`RecordCopies`]).
+//!    held twice (the same shape, id of its own, time and content: overlapping exports, a row
+//!    stored twice) counts once ([`RecordCopies`]).
 //! 2. **Mail read.** Per linked `MailItemsAccessed` (or Graph mail read) record: `Bind` → the
 //!    exact `InternetMessageId`s, `Sync` → the whole folder.
 //! 3. **Unaudited windows.** Exchange Online stops auditing `MailItemsAccessed` for a mailbox

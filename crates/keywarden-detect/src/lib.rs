@@ -28,7 +28,7 @@
 //! [`ExposureBuilder`], the one place that says what each incident read (serve's store feeds
 //! it too), with identities resolved from the sign-ins ([`Directory`]);
 //! [`write_alerts`]/[`write_exposure`] write the contracts. A record the inputs hold more than
-//! once (same id of its own, same time: overlapping exports) counts once in both the collection
+//! once (same shape, id of its own, time and content: overlapping exports) counts once in both the collection
 //! and the exposure pass ([`RecordCopies`]).
 //!
 //! Directory changes and AD FS key theft records are rare: the scan keeps them whole and the

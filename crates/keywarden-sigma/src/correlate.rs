@@ -267,10 +267,15 @@ impl SeenEvents {
             self.repeats += 1;
             return false;
         }
+        self.cap();
+        true
+    }
+
+    /// Keeps at most [`MAX_SEEN`] events, the oldest forgotten first.
+    fn cap(&mut self) {
         while self.events.len() > MAX_SEEN {
             self.events.pop_first();
         }
-        true
     }
 
     /// Forgets events no window open at `now_secs` can count.
@@ -341,9 +346,7 @@ impl StreamingCorrelator {
         };
         if restored {
             self.seen.events = seen;
-            while self.seen.events.len() > MAX_SEEN {
-                self.seen.events.pop_first();
-            }
+            self.seen.cap();
         }
         restored
     }

@@ -130,8 +130,8 @@ pub struct SigmaStats {
     /// Alerts that were copies of another (same id, same time: one event that more than one
     /// input held), merged into it ([`crate::alert::merge_repeats`]).
     pub repeats: u64,
-    /// Correlation contributions of an event already counted (same record id, second and content,
-    /// from another input), not counted again ([`crate::correlate::in_feed_order`]).
+    /// Correlation contributions of an event already counted (same record id, second and
+    /// content, from another input), not counted again ([`crate::correlate::in_feed_order`]).
     pub repeated_contributions: u64,
 }
 

@@ -84,8 +84,8 @@ impl LiveSigma {
             .map_or(0, StreamingCorrelator::groups)
     }
 
-    /// Events fed again (same id, second and content) and not counted again, in one batch or across
-    /// batches (since this process started).
+    /// Events fed again (same id, second and content) and not counted again, in one batch or
+    /// across batches (since this process started).
     pub fn repeats(&self) -> u64 {
         self.batch_repeats
             + self

@@ -211,5 +211,6 @@ fn key_text(scan: &Scan, k: &Key) -> Vec<String> {
         Key::Reader(a, b) => vec!["reader".into(), t(a), t(b)],
         Key::UserIp(a, b) => vec!["user-ip".into(), t(a), t(b)],
         Key::Flag(f, a, b, c) => vec![format!("{f:?}"), t(a), t(b), t(c)],
+        Key::ClaimToken(a, b, c, d) => vec!["claim-token".into(), t(a), t(b), t(c), t(d)],
     }
 }

@@ -46,6 +46,11 @@ pub enum Key {
     UserIp(Sym, Sym),
     /// Per-record evidence: (kind, tenant, indicator, group).
     Flag(Flag, Sym, Sym, Sym),
+    /// A token whose own claims earned `consumer-tenant-token`: (tenant, token tenant,
+    /// ClientAppId, token id), the flag's key and the token. The token's other records in the
+    /// tenant (its [`Key::Token`]) join that alert, also those that do not name the token's
+    /// tenant (a Graph activity record names it only as its identity provider).
+    ClaimToken(Sym, Sym, Sym, Sym),
 }
 
 /// How a pass turns text into symbols.
@@ -161,6 +166,11 @@ pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out:
         && let Some(tt) = syms.sym(Some(tt))
     {
         out.push(Key::Flag(Flag::ConsumerTenant, tenant, tt, client_sym));
+        if let Some(t) = token.and_then(|t| syms.sym(Some(t)))
+            && t != NONE
+        {
+            out.push(Key::ClaimToken(tenant, tt, client_sym, t));
+        }
     }
     if system || !matches!(f.role, Role::MailAccess(_)) {
         return;

@@ -289,7 +289,7 @@ fn automaton(list: &[&str], ignore_case: bool) -> Result<AhoCorasick, aho_corasi
 }
 
 /// Key kinds, for the per-kind needle budget.
-const KINDS: usize = 10;
+const KINDS: usize = 11;
 
 fn kind(k: &Key) -> usize {
     match k {
@@ -303,6 +303,7 @@ fn kind(k: &Key) -> usize {
         Key::Reader(..) => 7,
         Key::UserIp(..) => 8,
         Key::Flag(..) => 9,
+        Key::ClaimToken(..) => 10,
     }
 }
 
@@ -333,6 +334,7 @@ fn components(k: &Key, narrow: bool) -> Vec<Component> {
         Key::Reader(identity, _) => vec![user(identity)],
         Key::UserIp(u, ip) => ordered(vec![user(u), id(ip)]),
         Key::Flag(_, tenant, indicator, _) => ordered(vec![id(indicator), id(tenant)]),
+        Key::ClaimToken(tenant, _, _, t) => ordered(vec![id(t), id(tenant)]),
     }
 }
 

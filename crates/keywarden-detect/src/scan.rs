@@ -333,6 +333,7 @@ fn remap_key(k: &Key, t: &[Sym]) -> Key {
         Key::Reader(a, b) => Key::Reader(r(a), r(b)),
         Key::UserIp(a, b) => Key::UserIp(r(a), r(b)),
         Key::Flag(f, a, b, c) => Key::Flag(f, r(a), r(b), r(c)),
+        Key::ClaimToken(a, b, c, d) => Key::ClaimToken(r(a), r(b), r(c), r(d)),
     }
 }
 

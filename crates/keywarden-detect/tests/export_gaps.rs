@@ -16,6 +16,7 @@ use keywarden_sim::{Attack, ExportGap, SimConfig, Simulation, evaluate};
 
 struct Outcome {
     recall: f64,
+    high_recall: f64,
     high_precision: f64,
     false_high_records: usize,
     unjudgeable_in_high: usize,
@@ -62,6 +63,7 @@ fn hunt(seed: u64, gaps: &[ExportGap], users: u32, days: u32) -> Outcome {
     let coverage = &run.detections.coverage;
     Outcome {
         recall: eval.all_alerts.recall.unwrap_or(0.0),
+        high_recall: eval.high_alerts.recall.unwrap_or(0.0),
         high_precision: eval.high_alerts.precision.unwrap_or(0.0),
         false_high_records: high.iter().filter(|r| !attacker.contains(*r)).count(),
         unjudgeable_in_high: high.iter().filter(|r| unjudgeable.contains(*r)).count(),
@@ -88,6 +90,10 @@ fn reason(gap: ExportGap) -> Option<&'static str> {
 
 fn check(seed: u64, gap: ExportGap, o: &Outcome) {
     assert_eq!(o.recall, 1.0, "{gap} seed {seed}: intrusion missed");
+    assert_eq!(
+        o.high_recall, 1.0,
+        "{gap} seed {seed}: an attacker record in no high/critical alert"
+    );
     assert_eq!(o.false_high_records, 0, "{gap} seed {seed}: false high");
     assert_eq!(o.unjudgeable_in_high, 0, "{gap} seed {seed}");
     assert!(o.exposure_exact, "{gap} seed {seed}: exposure differs");
@@ -121,17 +127,19 @@ fn each_export_gap_finds_the_intrusion_and_calls_nothing_benign_forged() {
 #[ignore = "20 seeds per gap: run with --ignored --nocapture (release recommended)"]
 fn gaps_over_twenty_seeds() {
     println!(
-        "gap                recall  high-precision  false-high-records  unjudged-tokens  unjudgeable-records  exposure-exact"
+        "gap                recall  high-recall  high-precision  false-high-records  unjudged-tokens  unjudgeable-records  exposure-exact"
     );
     for gap in ExportGap::ALL {
-        let (mut recall, mut precision, mut false_high, mut unjudged, mut unjudgeable, mut exact) =
-            (0.0, 0.0, 0usize, 0u64, 0usize, 0usize);
+        let (mut recall, mut high_recall, mut precision) = (0.0, 0.0, 0.0);
+        let (mut false_high, mut unjudged, mut unjudgeable, mut exact) =
+            (0usize, 0u64, 0usize, 0usize);
         let seeds = 1..=20u64;
         let n = seeds.clone().count() as f64;
         for seed in seeds {
             let o = hunt(seed, &[gap], 20, 14);
             check(seed, gap, &o);
             recall += o.recall;
+            high_recall += o.high_recall;
             precision += o.high_precision;
             false_high += o.false_high_records;
             unjudged += o.unjudged_tokens;
@@ -139,9 +147,10 @@ fn gaps_over_twenty_seeds() {
             exact += usize::from(o.exposure_exact);
         }
         println!(
-            "{:<18} {:>6.3}  {:>14.3}  {:>18}  {:>15}  {:>19}  {:>11}/20",
+            "{:<18} {:>6.3}  {:>11.3}  {:>14.3}  {:>18}  {:>15}  {:>19}  {:>11}/20",
             gap.as_str(),
             recall / n,
+            high_recall / n,
             precision / n,
             false_high,
             unjudged,

@@ -5,7 +5,9 @@
 //!
 //! - `ioc-ip`, `known-bad-key`, `consumer-tenant-token`: the record carries the evidence, so
 //!   the alert is raised (or extended) in the batch that brings it. Matching uses the pack's
-//!   [`Settings`] (configuration and intelligence) with the same conditions as `hunt`.
+//!   [`Settings`] (configuration and intelligence) with the same conditions as `hunt`. A
+//!   `consumer-tenant-token` alert takes the token's other records too, as `hunt` links them
+//!   (the earlier ones from the token's pending use or `token-never-issued` alert).
 //! - `token-never-issued` with lag tolerance: a token used by an access record and not issued
 //!   by any sign-in seen is *pending*. It is judged with `hunt`'s coverage model over the
 //!   sign-ins seen so far (`signins.rs`: categories, hours, resources, declared coverage; the
@@ -180,6 +182,9 @@ pub struct LiveState {
     /// Token id → its live `token-never-issued` alert (a sign-in naming the tenant in another
     /// form, or none, still withdraws it).
     token_alerts: HashMap<String, String>,
+    /// Tenant and token id ([`claim_key`]) → live `consumer-tenant-token` alerts raised on the
+    /// token's own claims: the token's other records join them, as `hunt` links them.
+    claim_alerts: HashMap<String, Vec<String>>,
     /// Revisions not yet handed to the caller ([`Engine::take_revisions`]).
     revisions: Vec<Revision>,
     /// Pending tokens dropped unjudged after the TTL, per unjudged reason code.
@@ -380,6 +385,11 @@ impl Engine {
             let alerts = &s.alerts;
             s.token_alerts.retain(|_, id| alerts.contains_key(id));
         }
+        if s.claim_alerts.len() > self.limits.max_alerts {
+            let alerts = &s.alerts;
+            s.claim_alerts
+                .retain(|_, ids| ids.iter().any(|id| alerts.contains_key(id)));
+        }
     }
 
     /// Makes stored alerts extendable again after a restart.
@@ -398,6 +408,12 @@ pub fn alert_id(rule: Rule, key: &[&str]) -> String {
     let mut parts = vec![rule.id()];
     parts.extend_from_slice(key);
     format!("live-{:016x}", stable_hash(&parts))
+}
+
+/// The key of a token in a tenant in [`LiveState`]'s `claim_alerts` (`\u{1f}` cannot occur in
+/// either: readers keep control characters out of ids).
+fn claim_key(tenant: &str, token: &str) -> String {
+    format!("{tenant}\u{1f}{token}")
 }
 
 /// The entity fields of an alert from its first record.

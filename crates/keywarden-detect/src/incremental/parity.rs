@@ -121,7 +121,6 @@ fn strong(alerts: &[Alert]) -> Judged {
 }
 
 fn tenant(seed: u64, shapes: &[Shape]) -> Vec<(String, Vec<u8>)> {
-    let dir = tempfile::tempdir().unwrap();
     let cfg = SimConfig {
         seed,
         users: 12,
@@ -129,7 +128,17 @@ fn tenant(seed: u64, shapes: &[Shape]) -> Vec<(String, Vec<u8>)> {
         shapes: shapes.to_vec(),
         ..SimConfig::default()
     };
-    Simulation::new(&cfg).unwrap().write_to(dir.path()).unwrap();
+    simulated(&cfg).0
+}
+
+/// The files of a simulated tenant (name relative to its directory, bytes) and its truth.
+fn simulated(cfg: &SimConfig) -> (Vec<(String, Vec<u8>)>, keywarden_sim::Truth) {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = Simulation::new(cfg)
+        .unwrap()
+        .write_to(dir.path())
+        .unwrap()
+        .truth;
     let mut files = Vec::new();
     let mut dirs = vec![dir.path().to_path_buf()];
     while let Some(d) = dirs.pop() {
@@ -143,7 +152,7 @@ fn tenant(seed: u64, shapes: &[Shape]) -> Vec<(String, Vec<u8>)> {
         }
     }
     files.sort();
-    files
+    let files = files
         .into_iter()
         .map(|p| {
             let name = p
@@ -153,13 +162,26 @@ fn tenant(seed: u64, shapes: &[Shape]) -> Vec<(String, Vec<u8>)> {
                 .into_owned();
             (name, std::fs::read(&p).unwrap())
         })
-        .collect()
+        .collect();
+    (files, truth)
 }
 
-/// Both drivers over the same inputs; the incremental one gets the events in event-time order
-/// in batches of `batch`, its clock standing still until a last tick after every sign-in
-/// stream went idle.
-fn both_drivers(inputs: &[(String, Vec<u8>)], batch: usize) -> (Judged, Judged, Vec<Alert>) {
+/// In what order the incremental driver gets the events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Order {
+    EventTime,
+    /// Latest first: a collector catching up backwards, or exports uploaded newest first.
+    Reversed,
+}
+
+/// Both drivers over the same inputs; the incremental one gets the events in `order` in
+/// batches of `batch`, its clock standing still until a last tick after every sign-in stream
+/// went idle.
+fn both_drivers(
+    inputs: &[(String, Vec<u8>)],
+    batch: usize,
+    order: Order,
+) -> (Judged, Judged, Vec<Alert>) {
     let settings = DetectConfig::default().build().unwrap();
     let cfg = IngestConfig::default();
     let borrowed: Vec<(&str, &[u8])> = inputs
@@ -178,6 +200,9 @@ fn both_drivers(inputs: &[(String, Vec<u8>)], batch: usize) -> (Judged, Judged, 
     }
     let mut events = collect.out;
     events.sort_by(|a, b| (a.time, &a.record_ref).cmp(&(b.time, &b.record_ref)));
+    if order == Order::Reversed {
+        events.reverse();
+    }
     let limits = LiveLimits {
         max_records_per_alert: usize::MAX,
         ..LiveLimits::default()
@@ -221,7 +246,7 @@ fn both_drivers_raise_the_same_strong_alerts() {
     for (i, shapes) in shapes.iter().enumerate() {
         for (seed, batch) in [(1, 1), (2, 64), (3, 5_000)] {
             let inputs = tenant(seed + 10 * i as u64, shapes);
-            let (hunt, live, all) = both_drivers(&inputs, batch);
+            let (hunt, live, all) = both_drivers(&inputs, batch, Order::EventTime);
             assert!(
                 hunt.iter().any(|(_, s, _)| *s == Severity::High),
                 "seed {seed}, shapes {shapes:?}: the simulated intrusion raises high alerts"
@@ -233,5 +258,48 @@ fn both_drivers_raise_the_same_strong_alerts() {
             assert!(hunt.len() >= 3, "seed {seed}, shapes {shapes:?}: {hunt:?}");
             assert_eq!(hunt, live, "seed {seed}, shapes {shapes:?}, batch {batch}");
         }
+    }
+}
+
+/// Found with `keywarden simulate --seed 7 --gap interactive-only`: the attacker's Graph
+/// activity record names the consumer tenant only as its identity provider, and its token was
+/// unjudged for lack of non-interactive sign-ins, so it was in no high alert (high recall
+/// 0.944). The token's own claims earned `consumer-tenant-token`, so every record of the token
+/// belongs to that alert, in `hunt` and in `serve` whatever order the records arrive in.
+#[test]
+fn regression_a_consumer_tokens_graph_record_was_in_no_high_alert() {
+    let cfg = SimConfig {
+        seed: 7,
+        gaps: vec![keywarden_sim::ExportGap::InteractiveOnly],
+        ..SimConfig::default()
+    };
+    let (inputs, truth) = simulated(&cfg);
+    for order in [Order::EventTime, Order::Reversed] {
+        let (hunt, live, _) = both_drivers(&inputs, 16, order);
+        assert_eq!(hunt, live, "{order:?}");
+        let high: std::collections::BTreeSet<&str> = hunt
+            .iter()
+            .filter(|(_, s, _)| *s >= Severity::High)
+            .flat_map(|(_, _, r)| r.iter().map(String::as_str))
+            .collect();
+        let missed: Vec<&String> = truth
+            .attacker_record_ids
+            .iter()
+            .filter(|r| !high.contains(r.as_str()))
+            .collect();
+        assert!(missed.is_empty(), "{order:?}: in no high alert: {missed:?}");
+        let consumer: Vec<&(String, Severity, Vec<String>)> = hunt
+            .iter()
+            .filter(|(rule, _, _)| rule == Rule::ConsumerTenantToken.id())
+            .collect();
+        assert!(
+            consumer.iter().any(|(_, _, r)| r.iter().any(|id| truth
+                .attacker_record_ids
+                .contains(id)
+                && !inputs.iter().any(|(_, b)| String::from_utf8_lossy(b)
+                    .lines()
+                    .any(|l| l.contains(id.as_str()) && l.contains("MailItemsAccessed"))))),
+            "{order:?}: a record other than a mail read joins the consumer-token alert"
+        );
     }
 }

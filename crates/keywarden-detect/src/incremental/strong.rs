@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::signins::session_key;
 use super::{
-    Engine, NO_TENANT, Pending, Revision, RevisionAction, Span, alert_id, attack, fill, links,
-    non_empty,
+    Engine, NO_TENANT, Pending, Revision, RevisionAction, Span, TRUNCATED_AT, alert_id, attack,
+    claim_key, fill, links, non_empty,
 };
 
 impl Engine {
@@ -91,6 +91,7 @@ impl Engine {
             return;
         }
         let cfg = &self.settings.config;
+        let mut claimed = None;
         if let Some(tt) = row.token_tenant
             && cfg.rules.consumer_tenant_token.flags(tt, row.tenant)
         {
@@ -100,7 +101,11 @@ impl Engine {
                 resource_tenant: &tenant,
                 client,
             };
-            self.raise(&finding, &[&tenant, tt, client], row, changed);
+            let id = self.raise(&finding, &[&tenant, tt, client], row, changed);
+            if let Some(tok) = row.token_id {
+                self.claim(&tenant, tok, &id, changed);
+            }
+            claimed = Some(id);
         }
         let rule = &self.settings.config.rules.token_never_issued;
         let system = rule.exempts_logon_type(row.logon_type);
@@ -111,6 +116,15 @@ impl Engine {
         let Some(tok) = row.token_id else {
             return;
         };
+        // The token's claims raised `consumer-tenant-token`: its other records join that alert
+        // (`hunt` links the same records: the token's key, under the same conditions).
+        if let Some(ids) = self.state.claim_alerts.get(&claim_key(&tenant, tok)) {
+            for id in ids.clone() {
+                if claimed.as_ref() != Some(&id) {
+                    self.extend(&id, row, changed);
+                }
+            }
+        }
         if let Some(u) = row.user
             && TokenKind::of(Some(u), row.client_app_id) == TokenKind::Delegated
         {
@@ -348,15 +362,74 @@ impl Engine {
         }
     }
 
+    /// Remembers that the claims of token `tok` in `tenant` raised the alert `id`, and adds
+    /// the token's records that came before (pending, or in its `token-never-issued` alert):
+    /// batches arrive in any order, and `hunt` holds them all in the alert.
+    fn claim(&mut self, tenant: &str, tok: &str, id: &str, changed: &mut BTreeMap<String, ()>) {
+        let ids = self
+            .state
+            .claim_alerts
+            .entry(claim_key(tenant, tok))
+            .or_default();
+        if ids.iter().any(|x| x == id) {
+            return;
+        }
+        ids.push(id.to_string());
+        let pending = self
+            .state
+            .pending
+            .get(tok)
+            .filter(|p| p.tenant == tenant)
+            .map(|p| (p.records.clone(), Some((p.first, p.last)), p.links.clone()));
+        let judged = self
+            .state
+            .token_alerts
+            .get(tok)
+            .and_then(|a| self.state.alerts.get(a))
+            .filter(|a| a.tenant.as_deref().unwrap_or(NO_TENANT) == tenant)
+            .map(|a| {
+                let span = a.time_first.zip(a.time_last).map(|(f, l)| (f.0, l.0));
+                (a.record_ids.clone(), span, a.evidence.clone())
+            });
+        let limit = self.limits.max_records_per_alert;
+        let Some(a) = self.state.alerts.get_mut(id) else {
+            return;
+        };
+        for (records, span, links) in pending.into_iter().chain(judged) {
+            for r in records {
+                if a.record_ids.contains(&r) {
+                    continue;
+                }
+                if a.record_ids.len() < limit {
+                    a.record_ids.push(r);
+                } else if let Some(obj) = a.evidence.as_object_mut() {
+                    obj.insert(TRUNCATED_AT.into(), json!(limit));
+                }
+            }
+            if let Some((first, last)) = span {
+                a.time_first = Some(
+                    a.time_first
+                        .map_or(Timestamp(first), |f| f.min(Timestamp(first))),
+                );
+                a.time_last = Some(
+                    a.time_last
+                        .map_or(Timestamp(last), |l| l.max(Timestamp(last))),
+                );
+            }
+            links::carry(&links, &mut a.evidence);
+            changed.insert(id.to_string(), ());
+        }
+    }
+
     /// Raises the alert of a finding on one record, keyed by `key`, or extends it with this
-    /// record.
+    /// record; returns its id.
     fn raise(
         &mut self,
         finding: &Finding<'_>,
         key: &[&str],
         row: &Record<'_>,
         changed: &mut BTreeMap<String, ()>,
-    ) {
+    ) -> String {
         let rule = finding.rule();
         let id = alert_id(rule, key);
         if !self.state.alerts.contains_key(&id) {
@@ -369,5 +442,6 @@ impl Engine {
             self.state.alerts.insert(id.clone(), a);
         }
         self.extend(&id, row, changed);
+        id
     }
 }

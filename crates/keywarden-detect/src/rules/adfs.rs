@@ -82,6 +82,7 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
                 severity: finding.severity(),
                 score: finding.score(),
                 keys: Vec::new(),
+                linked: Vec::new(),
                 ctx: Ctx::default(),
                 first: records.iter().filter_map(|r| r.time).min(),
                 last: records.iter().filter_map(|r| r.time).max(),

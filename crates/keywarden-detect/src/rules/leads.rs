@@ -140,6 +140,7 @@ pub(crate) fn candidates(
             severity: finding.severity(),
             score: finding.score(),
             keys: reads.iter().map(|(k, _)| *k).collect(),
+            linked: Vec::new(),
             ctx: earliest,
             first,
             last,
@@ -184,6 +185,7 @@ fn first_seen_leads(
         severity: finding.severity(),
         score: finding.score(),
         keys: uses.iter().map(|(k, _)| *k).collect(),
+        linked: Vec::new(),
         // A tenant-level lead names no single user or mailbox.
         ctx: Ctx {
             user: NONE,

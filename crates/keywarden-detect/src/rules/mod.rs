@@ -132,8 +132,11 @@ pub struct Candidate {
     pub title: String,
     pub severity: Severity,
     pub score: f64,
-    /// The records of these keys are the alert's records.
+    /// The records of these keys are the alert's records; they name it (its id is theirs).
     pub keys: Vec<Key>,
+    /// Keys whose records join the alert without naming it: the other records of the tokens
+    /// whose claims earned a `consumer-tenant-token` alert ([`Key::ClaimToken`]).
+    pub linked: Vec<Key>,
     pub ctx: Ctx,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
@@ -160,6 +163,7 @@ impl Candidate {
             severity: finding.severity(),
             score: finding.score(),
             keys: vec![key],
+            linked: Vec::new(),
             ctx: u.ctx,
             first: u.first,
             last: u.last,
@@ -259,7 +263,7 @@ pub(crate) fn plan(scan: Scan, settings: &Settings, external: Option<&Baseline>)
     let mut wanted: FxHashMap<Key, Vec<u32>> = FxHashMap::default();
     let mut inputs_needed = BTreeSet::new();
     for (i, c) in candidates.iter().enumerate() {
-        for k in &c.keys {
+        for k in c.keys.iter().chain(&c.linked) {
             wanted.entry(*k).or_default().push(i as u32);
             for f in scan.get(k).map(|u| u.files.as_slice()).unwrap_or(&[]) {
                 inputs_needed.insert(scan.text(*f).to_string());

@@ -6,7 +6,8 @@
 //!   lowers it to medium.
 //! - `token-beyond-lifetime`: a token used longer after its `IssuedAtTime` than any token lives.
 //! - `consumer-tenant-token`, `known-bad-key`, `ioc-ip`: records that carry the evidence
-//!   themselves (aggregated per tenant and indicator).
+//!   themselves (aggregated per tenant and indicator); a consumer-tenant alert also links the
+//!   other records of its tokens ([`Key::ClaimToken`]).
 
 use keywarden_model::Timestamp;
 use rustc_hash::FxHashMap;
@@ -17,7 +18,7 @@ use crate::config::Settings;
 use crate::coverage::{
     CoverageModel, CoverageSummary, SignInCategory, TokenKind, TokenWindow, Unjudged,
 };
-use crate::intern::NONE;
+use crate::intern::{NONE, Sym};
 use crate::keys::{Flag, Key};
 use crate::scan::{Scan, Use};
 
@@ -276,6 +277,7 @@ pub(crate) fn candidates(
         .filter(|(k, _)| matches!(k, Key::Flag(..)))
         .collect();
     flags.sort_by_key(|(k, _)| **k);
+    let claimed = claim_tokens(scan);
     for (key, u) in flags {
         let Key::Flag(flag, tenant, value, group) = *key else {
             continue;
@@ -291,9 +293,45 @@ pub(crate) fn candidates(
             Flag::IocIp => Finding::IocIp { ip: v, at: u.first },
         };
         debug_assert_eq!(finding.rule(), Rule::of_flag(flag));
-        out.push(Candidate::of_key(&finding, s, None, *key, u));
+        let mut c = Candidate::of_key(&finding, s, None, *key, u);
+        if flag == Flag::ConsumerTenant {
+            let tokens = claimed
+                .get(&(tenant, value, group))
+                .map_or(&[][..], Vec::as_slice);
+            link_tokens(&mut c, scan, tenant, tokens);
+        }
+        out.push(c);
     }
     out
+}
+
+/// The tokens of each `consumer-tenant-token` key (tenant, token tenant, client), from the
+/// [`Key::ClaimToken`] keys of the scan.
+fn claim_tokens(scan: &Scan) -> FxHashMap<(Sym, Sym, Sym), Vec<Sym>> {
+    let mut out: FxHashMap<(Sym, Sym, Sym), Vec<Sym>> = FxHashMap::default();
+    for k in scan.uses.keys() {
+        if let Key::ClaimToken(tenant, tt, client, token) = *k {
+            out.entry((tenant, tt, client)).or_default().push(token);
+        }
+    }
+    out
+}
+
+/// Links the other records of `tokens` in `tenant` to a candidate (its `linked` keys) and
+/// widens its time span to theirs. A token's own claims (its tenant) are what the finding
+/// judges, so every record of the token belongs to it, also those that do not carry the
+/// claim: without them the attacker's Graph activity fell out of the alert.
+fn link_tokens(c: &mut Candidate, scan: &Scan, tenant: Sym, tokens: &[Sym]) {
+    for &t in tokens {
+        let k = Key::Token(tenant, t);
+        let Some(u) = scan.get(&k) else { continue };
+        c.linked.push(k);
+        for t in [u.first, u.last].into_iter().flatten() {
+            c.first = Some(c.first.map_or(t, |f| f.min(t)));
+            c.last = Some(c.last.map_or(t, |l| l.max(t)));
+        }
+    }
+    c.linked.sort_unstable();
 }
 
 #[cfg(test)]
@@ -514,6 +552,53 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].severity, Severity::Medium);
         assert!(c[0].evidence.contains_key("session_link"));
+    }
+
+    #[test]
+    fn a_consumer_tokens_records_without_the_claim_join_its_alert() {
+        let s = DetectConfig::default().build().unwrap();
+        let mut events = both_categories();
+        let mut claim = ev(
+            SourceKind::UnifiedAuditLog,
+            "2023-06-02T12:00:00Z",
+            "msa",
+            MAIL,
+        );
+        claim.fields.token_tenant = Some(crate::config::CONSUMER_TENANT.into());
+        events.push(claim);
+        // The same token in a Graph activity record, earlier, without the token's tenant.
+        let graph = ev(
+            SourceKind::GraphActivity,
+            "2023-06-02T11:00:00Z",
+            "msa",
+            None,
+        );
+        events.push(graph);
+        // Another token of the same client: not linked.
+        events.push(ev(
+            SourceKind::GraphActivity,
+            "2023-06-02T10:00:00Z",
+            "other",
+            None,
+        ));
+        let sc = scan(&events, &s);
+        let c = candidates(&sc, &s, &[], &[]);
+        let consumer: Vec<&Candidate> = c
+            .iter()
+            .filter(|c| c.rule == Rule::ConsumerTenantToken)
+            .collect();
+        assert_eq!(consumer.len(), 1);
+        let linked: Vec<String> = consumer[0]
+            .linked
+            .iter()
+            .map(|k| match *k {
+                Key::Token(_, t) => sc.text(t).to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(linked, ["msa"]);
+        assert_eq!(consumer[0].first, Timestamp::parse("2023-06-02T11:00:00Z"));
+        assert_eq!(consumer[0].last, Timestamp::parse("2023-06-02T12:00:00Z"));
     }
 
     #[test]

@@ -168,6 +168,7 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
             severity: finding.severity(),
             score: finding.score(),
             keys: keys.iter().map(|(k, _)| *k).collect(),
+            linked: Vec::new(),
             ctx: Ctx {
                 mailbox: if keys.len() == 1 {
                     earliest.mailbox
@@ -206,6 +207,7 @@ pub(crate) fn candidates(scan: &Scan, s: &Settings) -> Vec<Candidate> {
             severity: finding.severity(),
             score: finding.score(),
             keys: Vec::new(),
+            linked: Vec::new(),
             ctx: Ctx::default(),
             first: c.time,
             last: c.time,

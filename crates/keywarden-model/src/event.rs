@@ -158,7 +158,7 @@ impl<'a> Event<'a> {
     /// correlations' repeats). Two copies whose keys come in another order hash differently
     /// (they then count as two records, the safe direction).
     pub fn content_hash(&self) -> u64 {
-        struct HashWriter(std::hash::DefaultHasher);
+        struct HashWriter(siphasher::sip::SipHasher13);
         impl std::io::Write for HashWriter {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 std::hash::Hasher::write(&mut self.0, buf);
@@ -168,7 +168,10 @@ impl<'a> Event<'a> {
                 Ok(())
             }
         }
-        let mut w = HashWriter(std::hash::DefaultHasher::new());
+        // SipHash-1-3 with zero keys: the values std's `DefaultHasher::new()` gave when `serve`
+        // first saved them (its `seen` list), fixed here for good; std does not promise them
+        // across releases.
+        let mut w = HashWriter(siphasher::sip::SipHasher13::new_with_keys(0, 0));
         // Writing into a hasher cannot fail; a value that would not serialize hashes what it
         // wrote.
         let _ = serde_json::to_writer(&mut w, &self.raw);
@@ -223,6 +226,30 @@ mod tests {
             fields: Fields::default(),
         };
         assert_eq!(ev.record_ref(), "a.jsonl:7");
+    }
+
+    /// `serve` saves content hashes (its Sigma correlations' `seen` list): a toolchain or
+    /// dependency upgrade must not change them, or a repeat saved before it counts again.
+    #[test]
+    fn content_hashes_are_the_same_in_every_build() {
+        let raw = Value::parse(r#"{"Id":"a1","CreationTime":"2023-06-14T01:42:36"}"#)
+            .unwrap_or(Value::Null);
+
+        let ev = Event {
+            source: SourceKind::UnifiedAuditLog,
+            format: "ual-json",
+            origin: Origin {
+                path: "a.jsonl",
+                line: Some(1),
+                offset: 0,
+                record_number: None,
+            },
+            raw,
+            fields: Fields::default(),
+        };
+        // What `std::hash::DefaultHasher::new()` gave with Rust 1.95, before the hasher was
+        // fixed (the ninth session's `seen` lists hold such values).
+        assert_eq!(ev.content_hash(), 9_648_365_739_536_414_529);
     }
 
     #[test]

@@ -208,13 +208,15 @@ impl CorrelationPlan {
 /// How far behind the latest event time a window of `rule` can still hold an event, in
 /// seconds: a sliding window its timespan; a tumbling one up to twice that (rsigma drops a
 /// tumbling group only when its last event is a timespan old); a session the timespan plus the
-/// gap.
+/// gap, and without bound when the timespan is zero (rsigma then caps a session's length not
+/// at all: it lasts while its events keep within the gap).
 fn window_reach(rule: &rsigma_parser::CorrelationRule) -> i64 {
     let secs = |t: &rsigma_parser::Timespan| i64::try_from(t.seconds).unwrap_or(i64::MAX);
     let span = secs(&rule.timespan);
     match rule.window {
         rsigma_parser::WindowMode::Sliding => span,
         rsigma_parser::WindowMode::Tumbling => span.saturating_mul(2),
+        rsigma_parser::WindowMode::Session if span == 0 => i64::MAX,
         rsigma_parser::WindowMode::Session => {
             span.saturating_add(rule.gap.as_ref().map_or(span, secs))
         }

@@ -170,3 +170,27 @@ fn filter_rules_exclude_matches_of_the_rules_they_name() {
         "the filter names only the other rule"
     );
 }
+
+/// Some shapes' ids are not the record's alone (a generic `id`, Graph's `correlationId`
+/// fallback): two records with one id and time but different content are two events, and
+/// count twice; a copy of one (same id, time and content) counts once.
+#[test]
+fn records_sharing_an_id_and_a_time_count_apart_unless_their_content_is_the_same() {
+    let events = r#"{"time":"2024-05-01T10:00:00Z","id":"r1","User":"alice","Outcome":"failure","ClientIP":"198.51.100.1"}
+{"time":"2024-05-01T10:00:00Z","id":"r1","User":"alice","Outcome":"failure","ClientIP":"198.51.100.2"}
+{"time":"2024-05-01T10:00:00Z","id":"r1","User":"alice","Outcome":"failure","ClientIP":"198.51.100.1"}
+"#;
+    let fired = |gte: u32| {
+        let rules = correlation(&format!(
+            "  type: event_count\n  rules: [failed_logon]\n  group-by: [User]\n  timespan: 5m\n  condition:\n    gte: {gte}\n"
+        ));
+        let out = run(&rules, "in.jsonl", events);
+        out.alerts
+            .iter()
+            .filter(|a| a.rule_id.ends_with("c0"))
+            .map(|a| a.evidence["aggregated_value"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(fired(2), vec![serde_json::json!(2.0)]);
+    assert!(fired(3).is_empty(), "the copy of the first record counted");
+}

@@ -13,7 +13,9 @@
 //!   sign-ins seen so far (`signins.rs`: categories, hours, resources, declared coverage; the
 //!   issuance window from the token's `IssuedAtTime` or first use), and only once every sign-in
 //!   stream still delivering has reached past the window's end; an interactive sign-in of the
-//!   token's session from the same IP and client app makes it medium, as in `hunt`. A sign-in
+//!   token's session from the same IP and client app makes it medium, as in `hunt`. While
+//!   sign-ins of its possible issuance are still arriving (files of one period out of order),
+//!   it waits until none has for [`LiveLimits::stream_idle_seconds`]. A sign-in
 //!   that arrives late clears a pending token. Pending tokens never judged expire after
 //!   [`LiveLimits::pending_ttl_seconds`] of clock time, counted per unjudged reason.
 //! - Verdicts are revised when the evidence arrives late: a sign-in issuing a token already
@@ -69,7 +71,8 @@ pub struct LiveLimits {
     /// Clock seconds a pending token may wait for coverage before it is dropped unjudged.
     pub pending_ttl_seconds: i64,
     /// A sign-in stream (shape and category of one tenant) silent for this many clock seconds
-    /// no longer holds judgements back.
+    /// no longer holds judgements back; sign-ins of a token's possible issuance hold its
+    /// judgement back until none has arrived for this long.
     pub stream_idle_seconds: i64,
     /// Entries per map of the learned baseline (pairs, user apps, readers, daily counts...).
     pub max_baseline_keys: usize,

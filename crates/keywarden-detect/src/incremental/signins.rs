@@ -23,6 +23,9 @@ pub(super) struct HourSeen {
     records: u64,
     first: i64,
     last: i64,
+    /// Clock time the latest of them arrived (0 in a state saved before it was kept).
+    #[serde(default)]
+    arrived: i64,
 }
 
 /// The sign-in evidence folded in so far.
@@ -63,8 +66,9 @@ impl SignInsSeen {
         self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
     }
 
-    /// Folds in one sign-in record; returns its interactive session key, if it has one.
-    pub(super) fn add(&mut self, row: &Record<'_>) -> Option<String> {
+    /// Folds in one sign-in record arriving at clock time `now`; returns its interactive
+    /// session key, if it has one.
+    pub(super) fn add(&mut self, row: &Record<'_>, now: i64) -> Option<String> {
         self.stale = true;
         let tenant = row.tenant.unwrap_or(NO_TENANT);
         let category = SignInCategory::of_record(row.category);
@@ -79,10 +83,12 @@ impl SignInsSeen {
                     records: 0,
                     first: t,
                     last: t,
+                    arrived: now,
                 });
             h.records += 1;
             h.first = h.first.min(t);
             h.last = h.last.max(t);
+            h.arrived = h.arrived.max(now);
         }
         if let Some(r) = row.app_id {
             *self
@@ -134,6 +140,24 @@ impl SignInsSeen {
         }
     }
 
+    /// The clock time the latest sign-in of `tenant` (or of no tenant) with an event time in
+    /// the hours of `start..=end` arrived: while sign-ins of a token's possible issuance are
+    /// still arriving (files of one period out of order, a collector catching up), the one
+    /// that issued it may be among the next.
+    pub(super) fn last_arrival(&self, tenant: &str, start: i64, end: i64) -> Option<i64> {
+        let (first, last) = (start.div_euclid(HOUR_MICROS), end.div_euclid(HOUR_MICROS));
+        [tenant, NO_TENANT]
+            .into_iter()
+            .filter_map(|t| self.hours.get(t))
+            .flat_map(|hours| {
+                SignInCategory::ALL.iter().flat_map(move |c| {
+                    (first..=last).filter_map(move |h| hours.get(&format!("{}:{h}", c.code())))
+                })
+            })
+            .map(|h| h.arrived)
+            .max()
+    }
+
     /// Whether an interactive sign-in of this session came from this IP and client app.
     pub(super) fn session_linked(&self, key: &str) -> bool {
         self.sessions.contains_key(key)
@@ -151,6 +175,11 @@ impl SignInsSeen {
         let m = self.cached.get_or_insert_with(CoverageModel::default);
         m.set_input_span(span);
         m
+    }
+
+    /// The model [`SignInsSeen::model`] last built (`None` before the first call).
+    pub(super) fn cached_model(&self) -> Option<&CoverageModel> {
+        self.cached.as_ref()
     }
 
     fn build_model(&self, s: &Settings) -> CoverageModel {
@@ -237,7 +266,7 @@ mod tests {
         let mut seen = SignInsSeen::default();
         for m in (0..3 * 24 * 60).step_by(20) {
             seen.note_time(sign_in("SignInLogs", m).time.unwrap());
-            seen.add(&sign_in("SignInLogs", m));
+            seen.add(&sign_in("SignInLogs", m), 0);
         }
         let at = |m: i64| Timestamp(1_700_000_000_000_000 + m * 60_000_000);
         let w = TokenWindow {
@@ -253,7 +282,7 @@ mod tests {
             Err(Unjudged::NoNonInteractiveSignIns)
         );
         for m in (0..3 * 24 * 60).step_by(20) {
-            seen.add(&sign_in("NonInteractiveUserSignInLogs", m));
+            seen.add(&sign_in("NonInteractiveUserSignInLogs", m), 0);
         }
         assert_eq!(seen.model(&s).judge(&w), Ok(()));
         assert!(seen.session_linked(&session_key("t1", "s1", "192.0.2.1", "c1")));
@@ -264,7 +293,7 @@ mod tests {
     fn bound_drops_the_oldest_hours() {
         let mut seen = SignInsSeen::default();
         for m in (0..10 * 60).step_by(60) {
-            seen.add(&sign_in("SignInLogs", m));
+            seen.add(&sign_in("SignInLogs", m), 0);
         }
         seen.bound(4);
         assert_eq!(seen.hours.values().map(BTreeMap::len).sum::<usize>(), 4);

@@ -36,7 +36,7 @@ impl Engine {
             self.state
                 .signins
                 .add_users(&obs.sign_in_users, time.unwrap_or(now.0));
-            if let Some(session) = self.state.signins.add(row) {
+            if let Some(session) = self.state.signins.add(row, now.0) {
                 self.session_signed_in(&session, row, changed);
             }
             if let Some(t) = time {
@@ -175,18 +175,28 @@ impl Engine {
 
     /// Judges pending tokens with `hunt`'s coverage model over the sign-ins seen so far, once
     /// every sign-in stream still delivering has reached past the token's possible issuance
-    /// (a sign-in of a slower stream may still issue it).
+    /// (a sign-in of a slower stream may still issue it) and no sign-in of that period has
+    /// arrived for a stream idle time (one in a file read out of order may).
     pub(super) fn judge_pending(&mut self, now: Timestamp, changed: &mut BTreeMap<String, ()>) {
         if self.state.pending.is_empty() {
             return;
         }
         let settings = self.settings.clone();
-        let model = self.state.signins.model(&settings);
+        self.state.signins.model(&settings);
+        let state = &mut self.state;
+        let Some(model) = state.signins.cached_model() else {
+            return;
+        };
         let ttl = self.limits.pending_ttl_seconds.saturating_mul(1_000_000);
         let idle = self.limits.stream_idle_seconds.saturating_mul(1_000_000);
+        let quiet = settings
+            .config
+            .coverage
+            .max_quiet_hours
+            .saturating_mul(3_600_000_000);
         let mut forged = Vec::new();
         let mut expired = Vec::new();
-        for (tok, p) in self.state.pending.iter_mut() {
+        for (tok, p) in state.pending.iter_mut() {
             let (start, end, from) =
                 issuance_window_at(Timestamp(p.first), p.issued_at.map(Timestamp), &settings);
             let w = TokenWindow {
@@ -197,17 +207,28 @@ impl Engine {
                 issued: (start, end),
             };
             let verdict = model.judge(&w);
-            let streams_past = [
-                self.state.coverage.get(&p.tenant),
-                self.state.coverage.get(NO_TENANT),
-            ]
-            .into_iter()
-            .flatten()
-            .flat_map(|m| m.values())
-            .filter(|s| now.0.saturating_sub(s.seen) <= idle)
-            .all(|s| s.last >= end.0);
+            let streams_past = [state.coverage.get(&p.tenant), state.coverage.get(NO_TENANT)]
+                .into_iter()
+                .flatten()
+                .flat_map(|m| m.values())
+                .filter(|s| now.0.saturating_sub(s.seen) <= idle)
+                .all(|s| s.last >= end.0);
+            // Sign-ins of its possible issuance, or of the hours before it that the coverage
+            // judgement leans on, arrived within the idle time: more may follow (a file of that
+            // period read after a later one), among them the issuing one. Checked last: only
+            // for a token about to be called forged.
+            let settled = || {
+                let from = start.0.saturating_sub(quiet);
+                state
+                    .signins
+                    .last_arrival(&p.tenant, from, end.0)
+                    .is_none_or(|a| now.0.saturating_sub(a) > idle)
+            };
             match verdict {
-                Ok(()) if streams_past => forged.push((tok.clone(), (start, end, from))),
+                Ok(()) if streams_past && settled() => {
+                    forged.push((tok.clone(), (start, end, from)))
+                }
+                Ok(()) if streams_past => p.why = Some("waiting-for-late-signins".into()),
                 Ok(()) => p.why = Some("waiting-for-signin-streams".into()),
                 Err(why) => p.why = Some(why.code().into()),
             }

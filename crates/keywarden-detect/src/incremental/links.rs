@@ -21,17 +21,20 @@ pub(crate) const LINK_LIST_CAP: usize = 100;
 /// The evidence keys of the linking lists, in the order `hunt` writes them.
 pub(crate) const LINK_KEYS: [&str; 4] = ["token_ids", "session_ids", "client_ips", "users"];
 
-/// Adds the linking values of `row` to the lists in `evidence` (made an object if it is not).
-pub(crate) fn add_row(evidence: &mut Json, row: &Record<'_>) {
+/// Adds the linking values of `row` to the lists in `evidence` (made an object if it is not);
+/// `true` when a list gained a value.
+pub(crate) fn add_row(evidence: &mut Json, row: &Record<'_>) -> bool {
     let values = [&row.token_id, &row.session_id, &row.client_ip, &row.user];
     let Some(obj) = object(evidence) else {
-        return;
+        return false;
     };
+    let mut added = false;
     for (key, value) in LINK_KEYS.iter().zip(values) {
         if let Some(v) = value.as_deref() {
-            insert(obj, key, v);
+            added |= insert(obj, key, v);
         }
     }
+    added
 }
 
 /// Merges the linking lists of `from` into `into` (both evidence objects); used when a finding
@@ -58,24 +61,26 @@ fn object(evidence: &mut Json) -> Option<&mut Map<String, Json>> {
 }
 
 /// Inserts `v` into the sorted, capped list `key` of `obj` (blank values are not linking
-/// values, as in `assign_incidents`).
-fn insert(obj: &mut Map<String, Json>, key: &str, v: &str) {
+/// values, as in `assign_incidents`); `true` when it was not there and is kept.
+fn insert(obj: &mut Map<String, Json>, key: &str, v: &str) -> bool {
     if v.trim().is_empty() {
-        return;
+        return false;
     }
     let slot = obj.entry(key).or_insert_with(|| Json::Array(Vec::new()));
     if !slot.is_array() {
         *slot = Json::Array(Vec::new());
     }
     let Some(list) = slot.as_array_mut() else {
-        return;
+        return false;
     };
     let at = list.binary_search_by(|x| x.as_str().unwrap_or_default().cmp(v));
-    if let Err(i) = at
-        && i < LINK_LIST_CAP
-    {
-        list.insert(i, Json::String(v.to_string()));
-        list.truncate(LINK_LIST_CAP);
+    match at {
+        Err(i) if i < LINK_LIST_CAP => {
+            list.insert(i, Json::String(v.to_string()));
+            list.truncate(LINK_LIST_CAP);
+            true
+        }
+        _ => false,
     }
 }
 

@@ -327,6 +327,8 @@ impl Engine {
             }
         }
         self.extend(&hit.id, row, changed);
+        // Its evidence was rewritten with the finding's counts, even for a copy.
+        changed.insert(hit.id, ());
     }
 
     pub(super) fn extend(
@@ -342,9 +344,7 @@ impl Engine {
         let Some(a) = self.state.alerts.get_mut(id) else {
             return;
         };
-        if !revised_now && let Some(obj) = a.evidence.as_object_mut() {
-            obj.remove("revision");
-        }
+        let span = (a.time_first, a.time_last);
         if let Some(t) = row.time.map(Timestamp) {
             a.time_first = Some(a.time_first.map_or(t, |f| f.min(t)));
             a.time_last = Some(a.time_last.map_or(t, |l| l.max(t)));
@@ -360,7 +360,15 @@ impl Engine {
             }
         }
         // Past the record-id cap too: linking does not depend on it.
-        links::add_row(&mut a.evidence, row);
+        let linked = links::add_row(&mut a.evidence, row);
+        if known && !linked && span == (a.time_first, a.time_last) {
+            // Nothing changed (a copy): the alert is not handed out again (webhooks would
+            // resend it).
+            return;
+        }
+        if !revised_now && let Some(obj) = a.evidence.as_object_mut() {
+            obj.remove("revision");
+        }
         changed.insert(id.to_string(), ());
     }
 

@@ -246,6 +246,9 @@ fn regression_a_record_sent_again_was_listed_twice_in_a_live_alert() {
     ids.dedup();
     assert_eq!(ids, a.record_ids, "unique");
     assert_eq!(a.record_ids.len(), 2);
+    // A copy alone changes nothing: the alert is not handed out again.
+    let again = feed(&mut d, vec![consumer(1)], 2);
+    assert!(again.is_empty(), "{again:?}");
 }
 
 #[test]

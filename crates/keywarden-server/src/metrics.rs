@@ -79,6 +79,8 @@ pub struct LiveCounters {
     pub correlation_groups: AtomicU64,
     /// Events fed again to the Sigma correlations and not counted again.
     pub correlation_repeats: AtomicU64,
+    /// Fed events the correlations forgot at their bound while a window could count them.
+    pub correlation_seen_forgotten: AtomicU64,
 }
 
 fn get(c: &AtomicU64) -> u64 {
@@ -110,6 +112,8 @@ impl Metrics {
         set(&l.correlation_groups, groups);
         let repeats = d.sigma().map_or(0, LiveSigma::repeats);
         set(&l.correlation_repeats, repeats);
+        let forgotten = d.sigma().map_or(0, LiveSigma::forgotten);
+        set(&l.correlation_seen_forgotten, forgotten);
     }
 
     /// The rows of the login throttle and the live detector: (name, help, type, value).
@@ -212,6 +216,11 @@ impl Metrics {
                 "live_correlation_repeats_total",
                 "Events fed again to the Sigma correlations (same id, same second, same content) and not counted again.",
                 &l.correlation_repeats,
+            ),
+            c(
+                "live_correlation_seen_forgotten_total",
+                "Events fed to the Sigma correlations and forgotten at the 200000-event bound while a window could still count them (a repeat of one counts again).",
+                &l.correlation_seen_forgotten,
             ),
             (
                 "live_correlation_groups",
@@ -468,6 +477,7 @@ mod tests {
             "keywarden_live_lead_hits_dropped_total 16\n",
             "keywarden_live_correlation_lost_total 17\n",
             "keywarden_live_correlation_groups 0\n",
+            "keywarden_live_correlation_seen_forgotten_total 0\n",
         ] {
             assert!(text.contains(line), "{line}");
         }

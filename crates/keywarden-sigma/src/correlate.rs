@@ -247,6 +247,9 @@ struct SeenEvents {
     horizon: i64,
     /// Repeats dropped so far.
     repeats: u64,
+    /// Events forgotten by the cap while a window could still count them (their repeats
+    /// would count again).
+    forgotten: u64,
 }
 
 /// Events remembered for [`SeenEvents`] (about 100 bytes each).
@@ -273,10 +276,11 @@ impl SeenEvents {
         true
     }
 
-    /// Keeps at most [`MAX_SEEN`] events, the oldest forgotten first.
+    /// Keeps at most [`MAX_SEEN`] events, the oldest forgotten first (counted).
     fn cap(&mut self) {
         while self.events.len() > MAX_SEEN {
             self.events.pop_first();
+            self.forgotten += 1;
         }
     }
 
@@ -314,6 +318,12 @@ impl StreamingCorrelator {
     /// Events fed again in a later batch and not counted again.
     pub fn repeats(&self) -> u64 {
         self.seen.repeats
+    }
+
+    /// Fed events forgotten by the 200 000-event bound while a window could still count them
+    /// (since this correlator was made): a repeat of one would count again.
+    pub fn forgotten(&self) -> u64 {
+        self.seen.forgotten
     }
 
     /// Groups held.
@@ -380,4 +390,40 @@ fn feed(engine: &mut CorrelationEngine, c: Contribution) -> Vec<Alert> {
 /// The key a detection result is known by: its id, else its title.
 pub fn rule_key(id: Option<&str>, title: &str) -> String {
     id.unwrap_or(title).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contribution(time: i64, record: &str) -> Contribution {
+        Contribution {
+            time,
+            record: record.to_string(),
+            identified: true,
+            content: 7,
+            fields: Json::Null,
+            detections: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn events_forgotten_at_the_bound_are_counted() {
+        let mut seen = SeenEvents::new(i64::MAX);
+        for i in 0..MAX_SEEN + 3 {
+            assert!(seen.first_feed(&contribution(i as i64, "r")));
+        }
+        assert_eq!(seen.events.len(), MAX_SEEN);
+        assert_eq!(seen.forgotten, 3);
+        // The oldest went first: its repeat is fed again, a kept one's is not.
+        assert!(seen.first_feed(&contribution(0, "r")));
+        assert!(!seen.first_feed(&contribution(MAX_SEEN as i64, "r")));
+        assert_eq!(seen.repeats, 1);
+        // Eviction by time is not forgetting: no window can count those any more.
+        let mut timed = SeenEvents::new(10);
+        timed.first_feed(&contribution(0, "a"));
+        timed.evict(100);
+        assert!(timed.events.is_empty());
+        assert_eq!(timed.forgotten, 0);
+    }
 }

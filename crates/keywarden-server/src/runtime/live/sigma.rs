@@ -94,6 +94,14 @@ impl LiveSigma {
                 .map_or(0, StreamingCorrelator::repeats)
     }
 
+    /// Fed events the correlator forgot at its bound while a window could still count them
+    /// (since this process started).
+    pub fn forgotten(&self) -> u64 {
+        self.correlator
+            .as_ref()
+            .map_or(0, StreamingCorrelator::forgotten)
+    }
+
     /// Feeds one batch's contributions (sorted here by time, then record, one event's repeats
     /// dropped: [`keywarden_sigma::correlate::in_feed_order`]; an event fed in an earlier
     /// batch is dropped by the correlator) and returns the

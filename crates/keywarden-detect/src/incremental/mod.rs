@@ -15,7 +15,8 @@
 //!   stream still delivering has reached past the window's end; an interactive sign-in of the
 //!   token's session from the same IP and client app makes it medium, as in `hunt`. While
 //!   sign-ins of its possible issuance are still arriving (files of one period out of order),
-//!   it waits until none has for [`LiveLimits::stream_idle_seconds`]. A sign-in
+//!   it waits until none has for [`LiveLimits::stream_idle_seconds`] (at most four such
+//!   times after it became judgeable). A sign-in
 //!   that arrives late clears a pending token. Pending tokens never judged expire after
 //!   [`LiveLimits::pending_ttl_seconds`] of clock time, counted per unjudged reason.
 //! - Verdicts are revised when the evidence arrives late: a sign-in issuing a token already
@@ -72,7 +73,7 @@ pub struct LiveLimits {
     pub pending_ttl_seconds: i64,
     /// A sign-in stream (shape and category of one tenant) silent for this many clock seconds
     /// no longer holds judgements back; sign-ins of a token's possible issuance hold its
-    /// judgement back until none has arrived for this long.
+    /// judgement back until none has arrived for this long (at most four times this long).
     pub stream_idle_seconds: i64,
     /// Entries per map of the learned baseline (pairs, user apps, readers, daily counts...).
     pub max_baseline_keys: usize,
@@ -123,6 +124,10 @@ struct Pending {
     /// Why it could not be judged at the last attempt (an unjudged reason code).
     #[serde(default)]
     why: Option<String>,
+    /// Clock time it was first found judgeable (coverage and streams past its issuance):
+    /// bounds its wait for sign-ins still arriving.
+    #[serde(default)]
+    ready_since: Option<i64>,
 }
 
 /// A live verdict revised because its evidence arrived late (for the audit trail).
@@ -187,7 +192,10 @@ pub struct LiveState {
     token_alerts: HashMap<String, String>,
     /// Tenant and token id ([`claim_key`]) → live `consumer-tenant-token` alerts raised on the
     /// token's own claims: the token's other records join them, as `hunt` links them.
-    claim_alerts: HashMap<String, Vec<String>>,
+    claim_alerts: HashMap<String, Claimed>,
+    /// Tokens forgotten from `claim_alerts` by its cap (not by age: a token past its lifetime
+    /// cannot be used again).
+    pub evicted_claims: u64,
     /// Revisions not yet handed to the caller ([`Engine::take_revisions`]).
     revisions: Vec<Revision>,
     /// Pending tokens dropped unjudged after the TTL, per unjudged reason code.
@@ -396,10 +404,23 @@ impl Engine {
             let alerts = &s.alerts;
             s.token_alerts.retain(|_, id| alerts.contains_key(id));
         }
-        if s.claim_alerts.len() > self.limits.max_alerts {
-            let alerts = &s.alerts;
-            s.claim_alerts
-                .retain(|_, ids| ids.iter().any(|id| alerts.contains_key(id)));
+        // Past the alert cap: a claimed token past its lifetime (from its last record, with
+        // the tolerances) cannot be used again, one whose alerts were all evicted links to
+        // nothing; the rest is capped, the least recently used first (counted).
+        if s.claim_alerts.len() > alerts {
+            if let Some(latest) = s.signins.latest() {
+                let t = &self.settings.config.tolerance;
+                let minutes =
+                    t.max_token_lifetime_minutes + t.clock_skew_minutes + t.ingestion_lag_minutes;
+                let horizon = latest.saturating_sub(minutes.saturating_mul(60_000_000));
+                s.claim_alerts.retain(|_, c| c.last >= horizon);
+            }
+            let held = &s.alerts;
+            s.claim_alerts.retain(|_, c| {
+                c.alerts.retain(|id| held.contains_key(id));
+                !c.alerts.is_empty()
+            });
+            s.evicted_claims += cap(&mut s.claim_alerts, alerts, alerts, |c| c.last);
         }
     }
 
@@ -419,6 +440,15 @@ pub fn alert_id(rule: Rule, key: &[&str]) -> String {
     let mut parts = vec![rule.id()];
     parts.extend_from_slice(key);
     format!("live-{:016x}", stable_hash(&parts))
+}
+
+/// A token whose own claims raised `consumer-tenant-token` alerts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Claimed {
+    /// The alerts its records join.
+    alerts: Vec<String>,
+    /// Event time of its latest record (clock time for a record without one).
+    last: i64,
 }
 
 /// The key of a token in a tenant in [`LiveState`]'s `claim_alerts` (`\u{1f}` cannot occur in

@@ -170,6 +170,9 @@ fn simulated(cfg: &SimConfig) -> (Vec<(String, Vec<u8>)>, keywarden_sim::Truth) 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Order {
     EventTime,
+    /// In event-time order with the clock following the events (two minutes behind the
+    /// batch's latest): a live stream, judged as it goes.
+    Live,
     /// Latest first: a collector catching up backwards, or exports uploaded newest first.
     Reversed,
     /// File after file, each in its own order, sorted by path: `serve --watch` reading a
@@ -180,13 +183,14 @@ enum Order {
 }
 
 /// Both drivers over the same inputs; the incremental one gets the events in `order` in
-/// batches of `batch`, its clock standing still until a last tick after every sign-in stream
-/// went idle.
+/// batches of `batch`, its clock standing still (but for [`Order::Live`]) until a last tick
+/// after every sign-in stream went idle. Also returns how many live `token-never-issued`
+/// alerts were raised before that last tick.
 fn both_drivers(
     inputs: &[(String, Vec<u8>)],
     batch: usize,
     order: Order,
-) -> (Judged, Judged, Vec<Alert>) {
+) -> (Judged, Judged, Vec<Alert>, usize) {
     let settings = DetectConfig::default().build().unwrap();
     let cfg = IngestConfig::default();
     let borrowed: Vec<(&str, &[u8])> = inputs
@@ -209,7 +213,7 @@ fn both_drivers(
         events.sort_by(|a, b| (a.time, &a.record_ref).cmp(&(b.time, &b.record_ref)));
     };
     let events: Vec<Owned> = match order {
-        Order::EventTime | Order::Reversed => {
+        Order::EventTime | Order::Live | Order::Reversed => {
             let mut events: Vec<Owned> = files.into_iter().flatten().collect();
             by_time(&mut events);
             if order == Order::Reversed {
@@ -235,10 +239,16 @@ fn both_drivers(
         ..LiveLimits::default()
     };
     let mut live = Engine::new(settings, limits, LiveState::default());
-    let now = Timestamp(1_800_000_000_000_000);
+    let mut now = Timestamp(1_800_000_000_000_000);
     let mut latest: std::collections::BTreeMap<String, Alert> = Default::default();
     let mut id = 0i64;
     for chunk in events.chunks(batch) {
+        if order == Order::Live
+            && let Some(t) = chunk.iter().filter_map(|e| e.time).max()
+        {
+            let follow = t + 120_000_000;
+            now = Timestamp(if id == 0 { follow } else { now.0.max(follow) });
+        }
         let records: Vec<(i64, Record<'_>)> = chunk
             .iter()
             .map(|e| {
@@ -251,12 +261,21 @@ fn both_drivers(
             latest.insert(a.id.clone(), a);
         }
     }
+    let judged_as_it_went = latest
+        .values()
+        .filter(|a| a.rule_id == Rule::TokenNeverIssued.id())
+        .count();
     let later = now.plus_seconds(limits.stream_idle_seconds + 1);
     for a in live.process(&[], Vec::new(), later) {
         latest.insert(a.id.clone(), a);
     }
     let live_alerts: Vec<Alert> = latest.into_values().collect();
-    (strong(&hunt.alerts), strong(&live_alerts), live_alerts)
+    (
+        strong(&hunt.alerts),
+        strong(&live_alerts),
+        live_alerts,
+        judged_as_it_went,
+    )
 }
 
 #[test]
@@ -273,8 +292,8 @@ fn both_drivers_raise_the_same_strong_alerts() {
     for (i, shapes) in shapes.iter().enumerate() {
         for (seed, batch) in [(1, 1), (2, 64), (3, 5_000)] {
             let inputs = tenant(seed + 10 * i as u64, shapes);
-            for order in [Order::EventTime, Order::Reversed] {
-                let (hunt, live, all) = both_drivers(&inputs, batch, order);
+            for order in [Order::EventTime, Order::Live, Order::Reversed] {
+                let (hunt, live, all, as_it_went) = both_drivers(&inputs, batch, order);
                 let case = format!("seed {seed}, shapes {shapes:?}, batch {batch}, {order:?}");
                 assert!(
                     hunt.iter().any(|(_, s, _)| *s == Severity::High),
@@ -286,6 +305,9 @@ fn both_drivers_raise_the_same_strong_alerts() {
                 );
                 assert!(hunt.len() >= 3, "{case}: {hunt:?}");
                 assert_eq!(hunt, live, "{case}");
+                if order == Order::Live && batch < 5_000 {
+                    assert!(as_it_went > 0, "{case}: nothing judged before the end");
+                }
             }
         }
     }
@@ -311,7 +333,7 @@ fn regression_files_read_out_of_order_raised_verdicts_later_withdrawn() {
                 Order::FilesShuffled(6),
                 Order::FilesShuffled(7),
             ] {
-                let (hunt, live, all) = both_drivers(&inputs, 16, order);
+                let (hunt, live, all, _) = both_drivers(&inputs, 16, order);
                 let case = format!("seed {seed}, shapes {shapes:?}, {order:?}");
                 let withdrawn: Vec<_> = all
                     .iter()
@@ -339,7 +361,7 @@ fn regression_a_consumer_tokens_graph_record_was_in_no_high_alert() {
     };
     let (inputs, truth) = simulated(&cfg);
     for order in [Order::EventTime, Order::Reversed] {
-        let (hunt, live, _) = both_drivers(&inputs, 16, order);
+        let (hunt, live, _, _) = both_drivers(&inputs, 16, order);
         assert_eq!(hunt, live, "{order:?}");
         let high: std::collections::BTreeSet<&str> = hunt
             .iter()

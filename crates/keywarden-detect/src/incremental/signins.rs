@@ -23,8 +23,14 @@ pub(super) struct HourSeen {
     records: u64,
     first: i64,
     last: i64,
-    /// Clock time the latest of them arrived (0 in a state saved before it was kept).
-    #[serde(default)]
+}
+
+/// When the sign-ins of one hour (any category) arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct HourArrival {
+    /// Event time of the hour's earliest sign-in.
+    first: i64,
+    /// Clock time the latest of them arrived.
     arrived: i64,
 }
 
@@ -34,6 +40,8 @@ pub(super) struct HourSeen {
 pub(super) struct SignInsSeen {
     /// Tenant → `category-code:hour` → sign-ins.
     hours: HashMap<String, BTreeMap<String, HourSeen>>,
+    /// Tenant → hour (since the epoch) → when its sign-ins arrived.
+    arrivals: HashMap<String, BTreeMap<i64, HourArrival>>,
     /// Tenant → resource id → sign-ins.
     resources: HashMap<String, BTreeMap<String, u64>>,
     /// Interactive session key ([`session_key`]) → latest sign-in time.
@@ -61,6 +69,11 @@ pub(super) fn session_key(tenant: &str, session: &str, ip: &str, client_app: &st
 }
 
 impl SignInsSeen {
+    /// The latest event time of any record folded in.
+    pub(super) fn latest(&self) -> Option<i64> {
+        self.span.map(|(_, b)| b)
+    }
+
     /// Notes the time of any record (the input span).
     pub(super) fn note_time(&mut self, t: i64) {
         self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
@@ -83,12 +96,21 @@ impl SignInsSeen {
                     records: 0,
                     first: t,
                     last: t,
-                    arrived: now,
                 });
             h.records += 1;
             h.first = h.first.min(t);
             h.last = h.last.max(t);
-            h.arrived = h.arrived.max(now);
+            let a = self
+                .arrivals
+                .entry(tenant.to_string())
+                .or_default()
+                .entry(hour)
+                .or_insert(HourArrival {
+                    first: t,
+                    arrived: now,
+                });
+            a.first = a.first.min(t);
+            a.arrived = a.arrived.max(now);
         }
         if let Some(r) = row.app_id {
             *self
@@ -140,21 +162,18 @@ impl SignInsSeen {
         }
     }
 
-    /// The clock time the latest sign-in of `tenant` (or of no tenant) with an event time in
-    /// the hours of `start..=end` arrived: while sign-ins of a token's possible issuance are
-    /// still arriving (files of one period out of order, a collector catching up), the one
-    /// that issued it may be among the next.
+    /// The clock time the latest sign-in of `tenant` (or of no tenant) of the hours from
+    /// `start` to `end` arrived (an hour whose sign-ins all come after `end` does not count):
+    /// while sign-ins of a token's possible issuance are still arriving (files of one period
+    /// out of order, a collector catching up), the one that issued it may be among the next.
     pub(super) fn last_arrival(&self, tenant: &str, start: i64, end: i64) -> Option<i64> {
         let (first, last) = (start.div_euclid(HOUR_MICROS), end.div_euclid(HOUR_MICROS));
         [tenant, NO_TENANT]
             .into_iter()
-            .filter_map(|t| self.hours.get(t))
-            .flat_map(|hours| {
-                SignInCategory::ALL.iter().flat_map(move |c| {
-                    (first..=last).filter_map(move |h| hours.get(&format!("{}:{h}", c.code())))
-                })
-            })
-            .map(|h| h.arrived)
+            .filter_map(|t| self.arrivals.get(t))
+            .flat_map(|hours| hours.range(first..=last).map(|(_, a)| a))
+            .filter(|a| a.first <= end)
+            .map(|a| a.arrived)
             .max()
     }
 
@@ -234,6 +253,22 @@ impl SignInsSeen {
 
     fn bound_maps(&mut self, max: usize) {
         self.evicted += super::leads::cap_nested(&mut self.hours, max, |h| h.last);
+        // Not counted: an hour forgotten here only stops holding a verdict back.
+        let total: usize = self.arrivals.values().map(BTreeMap::len).sum();
+        if total > max {
+            let mut all: Vec<(i64, String)> = self
+                .arrivals
+                .iter()
+                .flat_map(|(t, m)| m.keys().map(move |h| (*h, t.clone())))
+                .collect();
+            all.sort_unstable();
+            for (h, t) in all.into_iter().take(total - max) {
+                if let Some(m) = self.arrivals.get_mut(&t) {
+                    m.remove(&h);
+                }
+            }
+            self.arrivals.retain(|_, m| !m.is_empty());
+        }
         self.evicted += super::leads::cap_nested(&mut self.resources, max, |n| *n);
         self.evicted += super::leads::cap(&mut self.sessions, max, max, |t| *t);
         self.evicted += super::leads::cap(&mut self.users, max, max, |t| *t);
@@ -298,5 +333,39 @@ mod tests {
         seen.bound(4);
         assert_eq!(seen.hours.values().map(BTreeMap::len).sum::<usize>(), 4);
         assert!(seen.evicted >= 6);
+    }
+}
+
+#[cfg(test)]
+mod arrival_tests {
+    use super::*;
+
+    #[test]
+    fn last_arrival_counts_the_hours_of_the_range_up_to_its_end_and_unnamed_tenants() {
+        let base = 1_700_000_000_000_000 - 1_700_000_000_000_000 % HOUR_MICROS;
+        let min = |m: i64| base + m * 60_000_000;
+        let sign_in = |tenant: Option<&'static str>, m: i64| Record {
+            role: "sign-in",
+            tenant,
+            category: Some("SignInLogs"),
+            time: Some(min(m)),
+            ..Record::default()
+        };
+        let mut seen = SignInsSeen::default();
+        // Hour granularity: an hour counts with its latest arrival when it holds a sign-in
+        // up to the range's end, and not at all when all of its sign-ins come after it.
+        seen.add(&sign_in(Some("t1"), 10), 100);
+        seen.add(&sign_in(Some("t1"), 50), 200);
+        seen.add(&sign_in(Some("t1"), 70), 300);
+        assert_eq!(seen.last_arrival("t1", min(0), min(5)), None);
+        assert_eq!(seen.last_arrival("t1", min(0), min(30)), Some(200));
+        assert_eq!(seen.last_arrival("t1", min(0), min(65)), Some(200));
+        assert_eq!(seen.last_arrival("t1", min(0), min(70)), Some(300));
+        assert_eq!(seen.last_arrival("t1", min(61), min(70)), Some(300));
+        assert_eq!(seen.last_arrival("t2", min(0), min(70)), None);
+        // A sign-in naming no tenant counts for every tenant.
+        seen.add(&sign_in(None, 20), 400);
+        assert_eq!(seen.last_arrival("t2", min(0), min(30)), Some(400));
+        assert_eq!(seen.last_arrival("t1", min(0), min(30)), Some(400));
     }
 }

@@ -17,6 +17,10 @@ use super::{
     claim_key, fill, links, non_empty,
 };
 
+/// How many stream idle times a token ready to be judged may wait for sign-ins of its
+/// possible issuance that keep arriving (bounded by the pending TTL).
+const LATE_WAIT_IDLE_TIMES: i64 = 4;
+
 impl Engine {
     pub(super) fn fold(
         &mut self,
@@ -103,7 +107,7 @@ impl Engine {
             };
             let id = self.raise(&finding, &[&tenant, tt, client], row, changed);
             if let Some(tok) = row.token_id {
-                self.claim(&tenant, tok, &id, changed);
+                self.claim(&tenant, tok, &id, time.unwrap_or(now.0), changed);
             }
             claimed = Some(id);
         }
@@ -118,8 +122,11 @@ impl Engine {
         };
         // The token's claims raised `consumer-tenant-token`: its other records join that alert
         // (`hunt` links the same records: the token's key, under the same conditions).
-        if let Some(ids) = self.state.claim_alerts.get(&claim_key(&tenant, tok)) {
-            for id in ids.clone() {
+        if !self.state.claim_alerts.is_empty()
+            && let Some(c) = self.state.claim_alerts.get_mut(&claim_key(&tenant, tok))
+        {
+            c.last = c.last.max(time.unwrap_or(now.0));
+            for id in c.alerts.clone() {
                 if claimed.as_ref() != Some(&id) {
                     self.extend(&id, row, changed);
                 }
@@ -160,6 +167,7 @@ impl Engine {
                 links: serde_json::Value::Null,
                 issued_at: None,
                 why: None,
+                ready_since: None,
             });
         p.first = p.first.min(t);
         p.last = p.last.max(t);
@@ -189,6 +197,7 @@ impl Engine {
         };
         let ttl = self.limits.pending_ttl_seconds.saturating_mul(1_000_000);
         let idle = self.limits.stream_idle_seconds.saturating_mul(1_000_000);
+        let late_wait = idle.saturating_mul(LATE_WAIT_IDLE_TIMES).min(ttl);
         let quiet = settings
             .config
             .coverage
@@ -213,22 +222,26 @@ impl Engine {
                 .flat_map(|m| m.values())
                 .filter(|s| now.0.saturating_sub(s.seen) <= idle)
                 .all(|s| s.last >= end.0);
-            // Sign-ins of its possible issuance, or of the hours before it that the coverage
-            // judgement leans on, arrived within the idle time: more may follow (a file of that
-            // period read after a later one), among them the issuing one. Checked last: only
-            // for a token about to be called forged.
-            let settled = || {
-                let from = start.0.saturating_sub(quiet);
-                state
-                    .signins
-                    .last_arrival(&p.tenant, from, end.0)
-                    .is_none_or(|a| now.0.saturating_sub(a) > idle)
-            };
             match verdict {
-                Ok(()) if streams_past && settled() => {
-                    forged.push((tok.clone(), (start, end, from)))
+                Ok(()) if streams_past => {
+                    // Sign-ins of its possible issuance, or of the hours before it that the
+                    // coverage judgement leans on, arrived within the idle time: more may
+                    // follow (a file of that period read after a later one), among them the
+                    // issuing one. The wait is bounded: sign-ins sent again and again (a
+                    // collector re-listing pages, a hostile client) do not hold a verdict back
+                    // for longer than `late_wait`; a sign-in arriving after it still withdraws.
+                    let ready = *p.ready_since.get_or_insert(now.0);
+                    let last =
+                        state
+                            .signins
+                            .last_arrival(&p.tenant, start.0.saturating_sub(quiet), end.0);
+                    let settled = last.is_none_or(|a| now.0.saturating_sub(a) > idle);
+                    if settled || now.0.saturating_sub(ready) > late_wait {
+                        forged.push((tok.clone(), (start, end, from)));
+                    } else {
+                        p.why = Some("waiting-for-late-signins".into());
+                    }
                 }
-                Ok(()) if streams_past => p.why = Some("waiting-for-late-signins".into()),
                 Ok(()) => p.why = Some("waiting-for-signin-streams".into()),
                 Err(why) => p.why = Some(why.code().into()),
             }
@@ -386,16 +399,24 @@ impl Engine {
     /// Remembers that the claims of token `tok` in `tenant` raised the alert `id`, and adds
     /// the token's records that came before (pending, or in its `token-never-issued` alert):
     /// batches arrive in any order, and `hunt` holds them all in the alert.
-    fn claim(&mut self, tenant: &str, tok: &str, id: &str, changed: &mut BTreeMap<String, ()>) {
-        let ids = self
+    fn claim(
+        &mut self,
+        tenant: &str,
+        tok: &str,
+        id: &str,
+        at: i64,
+        changed: &mut BTreeMap<String, ()>,
+    ) {
+        let c = self
             .state
             .claim_alerts
             .entry(claim_key(tenant, tok))
             .or_default();
-        if ids.iter().any(|x| x == id) {
+        c.last = c.last.max(at);
+        if c.alerts.iter().any(|x| x == id) {
             return;
         }
-        ids.push(id.to_string());
+        c.alerts.push(id.to_string());
         let pending = self
             .state
             .pending
@@ -464,5 +485,67 @@ impl Engine {
         }
         self.extend(&id, row, changed);
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LiveLimits, LiveState};
+    use super::*;
+    use crate::DetectConfig;
+    use std::sync::Arc;
+
+    const CONSUMER: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+    #[test]
+    fn claimed_tokens_are_bounded_by_the_alert_cap_and_counted() {
+        let settings = Arc::new(DetectConfig::default().build().unwrap());
+        let limits = LiveLimits {
+            max_alerts: 3,
+            ..LiveLimits::default()
+        };
+        let mut e = Engine::new(settings, limits, LiveState::default());
+        let tokens: Vec<String> = (0..10).map(|i| format!("tok-{i}")).collect();
+        let refs: Vec<String> = (0..10).map(|i| format!("rec-{i}")).collect();
+        let rows: Vec<(i64, Record<'_>)> = (0..10)
+            .map(|i| {
+                let r = Record {
+                    role: "mail-access",
+                    record_ref: &refs[i],
+                    tenant: Some("t1"),
+                    token_id: Some(&tokens[i]),
+                    token_tenant: Some(CONSUMER),
+                    client_app_id: Some("c1"),
+                    time: Some(1_700_000_000_000_000 + i as i64 * 60_000_000),
+                    ..Record::default()
+                };
+                (i as i64 + 1, r)
+            })
+            .collect();
+        let alerts = e.process(&rows, Vec::new(), Timestamp(1_700_000_000_000_000));
+        assert_eq!(
+            alerts.len(),
+            1,
+            "one alert per tenant, token tenant and client"
+        );
+        assert_eq!(alerts[0].record_ids.len(), 10);
+        assert!(
+            e.state.claim_alerts.len() <= 3,
+            "{}",
+            e.state.claim_alerts.len()
+        );
+        assert_eq!(e.state.evicted_claims, 7);
+        // The most recently used tokens are kept: a later record of one still joins.
+        let late = Record {
+            role: "activity",
+            record_ref: "graph-9",
+            tenant: Some("t1"),
+            token_id: Some("tok-9"),
+            time: Some(1_700_000_000_000_000 + 20 * 60_000_000),
+            ..Record::default()
+        };
+        let a = e.process(&[(11, late)], Vec::new(), Timestamp(1_700_000_000_000_000));
+        assert_eq!(a.len(), 1);
+        assert!(a[0].record_ids.iter().any(|r| r == "graph-9"));
     }
 }

@@ -128,6 +128,31 @@ fn regression_live_verdict_never_revised_when_the_issuing_sign_in_arrives_late()
 }
 
 #[test]
+fn sign_ins_sent_again_and_again_hold_a_verdict_back_only_for_a_bounded_wait() {
+    // Sign-ins of a token's possible issuance that keep arriving (a collector re-listing its
+    // pages, a hostile client posting backdated sign-ins) hold the verdict back at most four
+    // stream idle times (an hour), not until the pending TTL drops the token unjudged.
+    let mut d = detector();
+    feed(&mut d, vec![row("sign-in", "good", 0)], 0);
+    feed(&mut d, vec![row("mail-access", "forged", 200)], 1);
+    feed(&mut d, vec![row("sign-in", "other", 236)], 2);
+    let mut judged = None;
+    for step in 0..12 {
+        let clock = 10 + step * 10;
+        let resent = row("sign-in", &format!("again-{step}"), 190);
+        let a = feed(&mut d, vec![resent], clock);
+        if !a.is_empty() {
+            judged = Some((clock, a));
+            break;
+        }
+    }
+    let (clock, a) = judged.expect("judged while sign-ins kept arriving");
+    assert!((60..=80).contains(&clock), "judged at clock minute {clock}");
+    assert_eq!(a[0].rule_id, "token-never-issued");
+    assert_eq!(a[0].severity, Severity::High);
+}
+
+#[test]
 fn a_late_interactive_sign_in_of_the_session_downgrades_to_medium() {
     let mut d = detector();
     let with_session = |mut r: EventRow| {
@@ -874,9 +899,10 @@ fn regression_saved_state_keeps_its_format_across_the_engine_move() {
         k.sort();
         k
     };
-    // Extended since, never renamed: `claim_alerts` (tenth session) is new.
+    // Extended since, never renamed: `claim_alerts` and `evicted_claims` (tenth session).
     let mut want = keys(&old);
     want.push("claim_alerts".to_string());
+    want.push("evicted_claims".to_string());
     want.sort();
     assert_eq!(keys(&saved), want);
     for k in [

@@ -10,6 +10,10 @@
 //! - **time**: the category's records must span the token's possible issuance, with no gap (a
 //!   run of at least `coverage.max_quiet_hours` empty hours, such as a missing day) inside it;
 //! - **resource**: an export visibly filtered to some resources says nothing about the others;
+//! - **token ids**: a sign-in that logs no token identifier (`uniqueTokenIdentifier`; legacy
+//!   exporters drop it) cannot show which token it issued, so it covers nothing: an export
+//!   whose sign-ins of a category carry none leaves that category's tokens unjudged
+//!   (`signins-without-token-ids`) instead of calling every token never issued;
 //! - **user**: an export visibly filtered to some users (a responder's export of the suspected
 //!   victims' sign-ins) says nothing about the others. The filter is visible when more than
 //!   `coverage.user_filter_absent_percent` per cent of the users who used delegated tokens have
@@ -174,6 +178,9 @@ pub enum Unjudged {
     UserFiltered,
     /// The token's records carry no time.
     NoTime,
+    /// A needed category's sign-ins log no token identifiers: they cannot show what they
+    /// issued.
+    SignInsWithoutTokenIds,
 }
 
 impl Unjudged {
@@ -189,6 +196,7 @@ impl Unjudged {
             Unjudged::ResourceFiltered => "resource-filtered",
             Unjudged::UserFiltered => "user-filtered",
             Unjudged::NoTime => "no-time",
+            Unjudged::SignInsWithoutTokenIds => "signins-without-token-ids",
         }
     }
 
@@ -222,6 +230,10 @@ impl Unjudged {
                  complete: --signin-coverage)"
             }
             Unjudged::NoTime => "these records carry no time",
+            Unjudged::SignInsWithoutTokenIds => {
+                "export sign-ins with their uniqueTokenIdentifier (Graph, the diagnostic \
+                 settings' tables, Sentinel), not with a tool that drops it"
+            }
         }
     }
 }
@@ -268,6 +280,8 @@ pub(crate) struct TenantCoverage {
     pub categories: BTreeMap<SignInCategory, CategoryCoverage>,
     /// Sign-in records per resource id.
     pub resources: BTreeMap<String, u64>,
+    /// Sign-ins per category that log no token identifier (they cover nothing).
+    pub without_token_id: BTreeMap<SignInCategory, u64>,
 }
 
 /// The sign-in coverage of an input, per tenant.
@@ -382,6 +396,18 @@ impl CoverageModel {
         c.last = Some(c.last.map_or(last, |l| l.max(last)));
     }
 
+    /// Adds `records` sign-ins of `category` that log no token identifier: they cover no
+    /// issuance, and a category that has only such sign-ins is reported as such.
+    pub fn add_without_token_id(&mut self, tenant: &str, category: SignInCategory, records: u64) {
+        *self
+            .tenants
+            .entry(tenant.to_string())
+            .or_default()
+            .without_token_id
+            .entry(category)
+            .or_default() += records;
+    }
+
     /// Adds `records` sign-ins for `resource`.
     pub fn add_resource(&mut self, tenant: &str, resource: &str, records: u64) {
         *self
@@ -467,7 +493,15 @@ impl CoverageModel {
                 .filter_map(|t| t.categories.get(&cat))
                 .collect();
             if found.is_empty() {
-                return Err(cat.missing_reason());
+                let tokenless = [own, any]
+                    .into_iter()
+                    .flatten()
+                    .any(|t| t.without_token_id.contains_key(&cat));
+                return Err(if tokenless {
+                    Unjudged::SignInsWithoutTokenIds
+                } else {
+                    cat.missing_reason()
+                });
             }
             // Either the tenant's own records or the unnamed ones must cover the window.
             let mut why = Unjudged::OutsideSignInSpan;
@@ -549,6 +583,7 @@ impl CoverageModel {
                     tenant: t.clone(),
                     categories: c.categories.clone(),
                     missing_categories: missing,
+                    signins_without_token_id: c.without_token_id.clone(),
                     resources: resources.len(),
                     top_resources: resources
                         .iter()
@@ -612,6 +647,10 @@ pub struct TenantSummary {
     pub tenant: String,
     pub categories: BTreeMap<SignInCategory, CategoryCoverage>,
     pub missing_categories: Vec<SignInCategory>,
+    /// Sign-ins per category that log no token identifier (absent when none): they cover
+    /// nothing.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub signins_without_token_id: BTreeMap<SignInCategory, u64>,
     /// Distinct resources signed in to.
     pub resources: usize,
     pub top_resources: Vec<ResourceCount>,

@@ -24,7 +24,8 @@ pub enum Flag {
 pub enum Key {
     /// A sign-in issued this token id.
     SignIn(Sym),
-    /// Sign-ins of a category in an hour: (tenant, category code, hours since the epoch).
+    /// Sign-ins of a category in an hour: (tenant, category code, hours since the epoch); the
+    /// code has [`WITHOUT_TOKEN_ID`] set for sign-ins that log no token identifier.
     SignInHour(Sym, u32, i64),
     /// Sign-ins for a resource: (tenant, resource id).
     SignInResource(Sym, Sym),
@@ -52,6 +53,10 @@ pub enum Key {
     /// tenant (a Graph activity record names it only as its identity provider).
     ClaimToken(Sym, Sym, Sym, Sym),
 }
+
+/// Set in a [`Key::SignInHour`] category code for sign-ins that log no token identifier: they
+/// cannot show which token they issued, so they cover no issuance (`crate::coverage`).
+pub(crate) const WITHOUT_TOKEN_ID: u32 = 1 << 16;
 
 /// How a pass turns text into symbols.
 pub(crate) trait Symbols {
@@ -95,9 +100,14 @@ pub(crate) fn keys_of(f: &Facts<'_>, s: &Settings, syms: &mut impl Symbols, out:
             out.push(Key::SignIn(t));
         }
         if let (Some(c), Some(t)) = (f.signin_category, f.time) {
+            let flag = if token.is_some_and(|t| !t.trim().is_empty()) {
+                0
+            } else {
+                WITHOUT_TOKEN_ID
+            };
             out.push(Key::SignInHour(
                 tenant,
-                c.code(),
+                c.code() | flag,
                 t.unix_seconds().div_euclid(3600),
             ));
         }

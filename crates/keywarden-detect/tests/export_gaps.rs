@@ -84,6 +84,7 @@ fn reason(gap: ExportGap) -> Option<&'static str> {
         ExportGap::MidSession => Some("outside-signin-span"),
         ExportGap::UserFiltered => Some("user-filtered"),
         ExportGap::NoServicePrincipal => Some("no-serviceprincipal-signins"),
+        ExportGap::NoTokenIds => Some("signins-without-token-ids"),
         _ => None,
     }
 }
@@ -158,4 +159,39 @@ fn gaps_over_twenty_seeds() {
             exact
         );
     }
+}
+
+/// Found by hunting a simulated tenant whose sign-ins lost their `uniqueTokenIdentifier` (as
+/// exporters built on the legacy AzureAD module write them): the sign-ins still counted as
+/// coverage, so every token looked never issued: 469 `token-never-issued` alerts here (medium,
+/// the session link weighing them down). Such sign-ins cover nothing: the tokens are
+/// unjudged, with their own reason.
+#[test]
+fn regression_signins_without_token_ids_made_every_token_look_never_issued() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = SimConfig {
+        seed: 3,
+        gaps: vec![ExportGap::NoTokenIds],
+        ..SimConfig::default()
+    };
+    let truth = Simulation::new(&config)
+        .expect("valid config")
+        .write_to(dir.path())
+        .expect("simulation writes")
+        .truth;
+    let run = common::run_pool(&[dir.path().to_path_buf()], 2, None);
+    let never = run.by_rule("token-never-issued");
+    assert!(
+        never.is_empty(),
+        "{} token-never-issued alerts",
+        never.len()
+    );
+    let eval = evaluate(&truth, &run.alerts, &run.exposure);
+    assert_eq!(eval.high_alerts.recall, Some(1.0));
+    let unjudged = &run.detections.coverage.unjudged;
+    assert!(
+        unjudged["signins-without-token-ids"].tokens > 0,
+        "{:?}",
+        unjudged.keys().collect::<Vec<_>>()
+    );
 }

@@ -21,6 +21,9 @@
 //!   logs only).
 //! - `user-filtered`: sign-ins exported only for the users the intrusion touched (a
 //!   responder's export of the suspected victims' sign-ins); everyone else's are left out.
+//! - `no-token-ids`: every sign-in is written without its `uniqueTokenIdentifier` (exporters
+//!   built on the legacy AzureAD module's sign-in objects, which lack it): nothing shows which
+//!   token a sign-in issued.
 
 use std::fmt;
 use std::str::FromStr;
@@ -44,10 +47,11 @@ pub enum ExportGap {
     ReplayedToken,
     UserFiltered,
     NoServicePrincipal,
+    NoTokenIds,
 }
 
 impl ExportGap {
-    pub const ALL: [ExportGap; 7] = [
+    pub const ALL: [ExportGap; 8] = [
         ExportGap::InteractiveOnly,
         ExportGap::MissingDay,
         ExportGap::OneResource,
@@ -55,6 +59,7 @@ impl ExportGap {
         ExportGap::ReplayedToken,
         ExportGap::UserFiltered,
         ExportGap::NoServicePrincipal,
+        ExportGap::NoTokenIds,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +71,7 @@ impl ExportGap {
             ExportGap::ReplayedToken => "replayed-token",
             ExportGap::UserFiltered => "user-filtered",
             ExportGap::NoServicePrincipal => "no-service-principal",
+            ExportGap::NoTokenIds => "no-token-ids",
         }
     }
 }
@@ -163,6 +169,21 @@ impl Gaps<'_> {
 
     fn cut(&self) -> Timestamp {
         self.start.plus_seconds(MID_SESSION_CUT_SECONDS)
+    }
+
+    /// Writes the sign-ins of `acts` without their token identifier (`no-token-ids`) and
+    /// appends the identifiers so withheld to `withheld`.
+    pub fn strip_token_ids(&self, acts: &mut [Activity], withheld: &mut Vec<String>) {
+        if !self.has(ExportGap::NoTokenIds) {
+            return;
+        }
+        for a in acts {
+            if let Activity::SignIn(s) = a
+                && !s.token.id.is_empty()
+            {
+                withheld.push(std::mem::take(&mut s.token.id));
+            }
+        }
     }
 
     /// Whether a record is left out of the export.

@@ -148,6 +148,7 @@ impl Simulation {
                     }
                 }
                 acts.retain(|a| !gaps.withholds(a));
+                gaps.strip_token_ids(&mut acts, &mut withheld);
                 written.extend(
                     acts.iter()
                         .filter(|a| matches!(a, Activity::Mail(_) | Activity::Graph(_)))

@@ -389,3 +389,27 @@ fn regression_a_consumer_tokens_graph_record_was_in_no_high_alert() {
         );
     }
 }
+
+/// `serve` judges sign-ins that log no token identifier as `hunt` does: they cover nothing,
+/// so no token is called never issued (`export_gaps.rs` has the regression).
+#[test]
+fn both_drivers_leave_tokens_unjudged_when_sign_ins_log_no_token_ids() {
+    let cfg = SimConfig {
+        seed: 3,
+        users: 12,
+        days: 9,
+        gaps: vec![keywarden_sim::ExportGap::NoTokenIds],
+        ..SimConfig::default()
+    };
+    let (inputs, _) = simulated(&cfg);
+    for order in [Order::EventTime, Order::Live] {
+        let (hunt, live, _, _) = both_drivers(&inputs, 64, order);
+        assert_eq!(hunt, live, "{order:?}");
+        assert!(
+            !hunt
+                .iter()
+                .any(|(rule, _, _)| rule == Rule::TokenNeverIssued.id()),
+            "{hunt:?}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ use keywarden_model::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::NO_TENANT;
+use crate::keys::WITHOUT_TOKEN_ID;
 
 const HOUR_MICROS: i64 = 3_600_000_000;
 
@@ -87,11 +88,14 @@ impl SignInsSeen {
         let category = SignInCategory::of_record(row.category);
         if let (Some(c), Some(t)) = (category, row.time) {
             let hour = t.div_euclid(HOUR_MICROS);
+            // A sign-in that logs no token identifier covers no issuance (`crate::coverage`).
+            let tokenless = row.token_id.is_none_or(|t| t.trim().is_empty());
+            let code = c.code() | if tokenless { WITHOUT_TOKEN_ID } else { 0 };
             let h = self
                 .hours
                 .entry(tenant.to_string())
                 .or_default()
-                .entry(format!("{}:{hour}", c.code()))
+                .entry(format!("{code}:{hour}"))
                 .or_insert(HourSeen {
                     records: 0,
                     first: t,
@@ -100,17 +104,19 @@ impl SignInsSeen {
             h.records += 1;
             h.first = h.first.min(t);
             h.last = h.last.max(t);
-            let a = self
-                .arrivals
-                .entry(tenant.to_string())
-                .or_default()
-                .entry(hour)
-                .or_insert(HourArrival {
-                    first: t,
-                    arrived: now,
-                });
-            a.first = a.first.min(t);
-            a.arrived = a.arrived.max(now);
+            if !tokenless {
+                let a = self
+                    .arrivals
+                    .entry(tenant.to_string())
+                    .or_default()
+                    .entry(hour)
+                    .or_insert(HourArrival {
+                        first: t,
+                        arrived: now,
+                    });
+                a.first = a.first.min(t);
+                a.arrived = a.arrived.max(now);
+            }
         }
         if let Some(r) = row.app_id {
             *self
@@ -217,15 +223,18 @@ impl SignInsSeen {
                 let (Ok(code), Ok(hour)) = (code.parse::<u32>(), hour.parse::<i64>()) else {
                     continue;
                 };
-                if let Some(cat) = SignInCategory::from_code(code) {
-                    m.add_hour(
+                let tokenless = code & WITHOUT_TOKEN_ID != 0;
+                match SignInCategory::from_code(code & !WITHOUT_TOKEN_ID) {
+                    Some(cat) if tokenless => m.add_without_token_id(tenant, cat, h.records),
+                    Some(cat) => m.add_hour(
                         tenant,
                         cat,
                         hour,
                         h.records,
                         Some(Timestamp(h.first)),
                         Some(Timestamp(h.last)),
-                    );
+                    ),
+                    None => {}
                 }
             }
         }
@@ -290,6 +299,7 @@ mod tests {
             session_id: Some("s1"),
             client_ip: Some("192.0.2.1"),
             client_app_id: Some("c1"),
+            token_id: Some("issued"),
             time: Some(1_700_000_000_000_000 + minute * 60_000_000),
             ..Record::default()
         }
@@ -348,6 +358,7 @@ mod arrival_tests {
             role: "sign-in",
             tenant,
             category: Some("SignInLogs"),
+            token_id: Some("issued"),
             time: Some(min(m)),
             ..Record::default()
         };

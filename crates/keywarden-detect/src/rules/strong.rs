@@ -19,7 +19,7 @@ use crate::coverage::{
     CoverageModel, CoverageSummary, SignInCategory, TokenKind, TokenWindow, Unjudged,
 };
 use crate::intern::{NONE, Sym};
-use crate::keys::{Flag, Key};
+use crate::keys::{Flag, Key, WITHOUT_TOKEN_ID};
 use crate::scan::{Scan, Use};
 
 /// A token's judgement: `Ok` when the sign-in evidence covers its issuance.
@@ -40,8 +40,11 @@ pub(crate) fn coverage_model(scan: &Scan, s: &Settings) -> CoverageModel {
     for (k, u) in keys {
         match *k {
             Key::SignInHour(t, c, h) => {
-                if let Some(cat) = SignInCategory::from_code(c) {
-                    m.add_hour(scan.text(t), cat, h, u.count, u.first, u.last);
+                let tokenless = c & WITHOUT_TOKEN_ID != 0;
+                match SignInCategory::from_code(c & !WITHOUT_TOKEN_ID) {
+                    Some(cat) if tokenless => m.add_without_token_id(scan.text(t), cat, u.count),
+                    Some(cat) => m.add_hour(scan.text(t), cat, h, u.count, u.first, u.last),
+                    None => {}
                 }
             }
             Key::SignInResource(t, r) => m.add_resource(scan.text(t), scan.text(r), u.count),

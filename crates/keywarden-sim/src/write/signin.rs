@@ -45,6 +45,8 @@ pub(crate) struct SignInObject<'a> {
     resource_id: &'a str,
     resource_tenant_id: &'a str,
     home_tenant_id: &'a str,
+    /// Left out when empty (`no-token-ids`: exporters that drop it).
+    #[serde(skip_serializing_if = "str::is_empty")]
     unique_token_identifier: &'a str,
     session_id: &'a str,
     user_agent: Option<&'a str>,

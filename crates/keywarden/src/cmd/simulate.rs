@@ -40,8 +40,8 @@ pub(crate) struct SimulateArgs {
     #[arg(long)]
     pub gzip: bool,
     /// Export gaps (repeatable or comma-separated): interactive-only, missing-day,
-    /// one-resource, mid-session, replayed-token, user-filtered, no-service-principal (see
-    /// docs/SIMULATOR.md). truth.json then
+    /// one-resource, mid-session, replayed-token, user-filtered, no-service-principal,
+    /// no-token-ids (see docs/SIMULATOR.md). truth.json then
     /// lists the benign records whose issuing sign-in the gap left out.
     #[arg(long, value_delimiter = ',', value_parser = parse_gap)]
     pub gap: Vec<ExportGap>,

@@ -178,6 +178,8 @@ fn token_trace(g: &Gather, plan: &Plan, tenant: u32) -> Json {
         "no token ids logged: unknown, not forged".to_string()
     } else if reasons.contains_key(Unjudged::NoSignIns.code()) {
         "not run for some tokens: no sign-in logs cover this tenant (coverage missing)".to_string()
+    } else if reasons.contains_key(Unjudged::SignInsWithoutTokenIds.code()) {
+        "not run for some tokens: the sign-ins log no token ids".to_string()
     } else {
         "run".to_string()
     };

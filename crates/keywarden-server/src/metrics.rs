@@ -71,6 +71,7 @@ pub struct LiveCounters {
     pub expired_pending: AtomicU64,
     pub evicted_issued: AtomicU64,
     pub evicted_alerts: AtomicU64,
+    pub evicted_claims: AtomicU64,
     pub evicted_baseline: AtomicU64,
     pub lead_hits_dropped: AtomicU64,
     pub unreadable_replay: AtomicU64,
@@ -104,6 +105,7 @@ impl Metrics {
         set(&l.expired_pending, s.expired_pending);
         set(&l.evicted_issued, s.evicted_issued);
         set(&l.evicted_alerts, s.evicted_alerts);
+        set(&l.evicted_claims, s.evicted_claims);
         set(&l.evicted_baseline, s.baseline.evicted);
         set(&l.lead_hits_dropped, s.lead_hits_dropped);
         set(&l.unreadable_replay, d.unreadable_replay());
@@ -191,6 +193,11 @@ impl Metrics {
                 "live_evicted_alerts_total",
                 "Tracked alerts evicted from memory by the cap (no longer extended).",
                 &l.evicted_alerts,
+            ),
+            c(
+                "live_evicted_claimed_tokens_total",
+                "Tokens whose claims raised consumer-tenant-token alerts, evicted by the cap (their later records no longer join the alert).",
+                &l.evicted_claims,
             ),
             c(
                 "live_evicted_baseline_keys_total",
@@ -460,6 +467,7 @@ mod tests {
         state.engine.expired_pending = 12;
         state.engine.evicted_issued = 13;
         state.engine.evicted_alerts = 14;
+        state.engine.evicted_claims = 18;
         state.engine.baseline.evicted = 15;
         state.engine.lead_hits_dropped = 16;
         state.correlation_lost = 17;
@@ -473,6 +481,7 @@ mod tests {
             "keywarden_live_expired_pending_tokens_total 12\n",
             "keywarden_live_evicted_issued_tokens_total 13\n",
             "keywarden_live_evicted_alerts_total 14\n",
+            "keywarden_live_evicted_claimed_tokens_total 18\n",
             "keywarden_live_evicted_baseline_keys_total 15\n",
             "keywarden_live_lead_hits_dropped_total 16\n",
             "keywarden_live_correlation_lost_total 17\n",

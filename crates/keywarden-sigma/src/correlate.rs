@@ -250,6 +250,8 @@ struct SeenEvents {
     /// Events forgotten by the cap while a window could still count them (their repeats
     /// would count again).
     forgotten: u64,
+    /// The latest event time fed (seconds).
+    latest: Option<i64>,
 }
 
 /// Events remembered for [`SeenEvents`] (about 100 bytes each).
@@ -272,12 +274,20 @@ impl SeenEvents {
             self.repeats += 1;
             return false;
         }
+        self.latest = Some(self.latest.map_or(c.time, |l| l.max(c.time)));
         self.cap();
         true
     }
 
-    /// Keeps at most [`MAX_SEEN`] events, the oldest forgotten first (counted).
+    /// Keeps at most [`MAX_SEEN`] events: first those no window can count any more go (by the
+    /// latest event fed), then the oldest, counted as forgotten.
     fn cap(&mut self) {
+        if self.events.len() <= MAX_SEEN {
+            return;
+        }
+        if let Some(latest) = self.latest {
+            self.evict(latest);
+        }
         while self.events.len() > MAX_SEEN {
             self.events.pop_first();
             self.forgotten += 1;
@@ -419,6 +429,13 @@ mod tests {
         assert!(seen.first_feed(&contribution(0, "r")));
         assert!(!seen.first_feed(&contribution(MAX_SEEN as i64, "r")));
         assert_eq!(seen.repeats, 1);
+        // Past the bound, events no window can reach go first, uncounted (one large batch).
+        let mut reach = SeenEvents::new(10);
+        for i in 0..MAX_SEEN + 5 {
+            reach.first_feed(&contribution(i as i64, "r"));
+        }
+        assert_eq!(reach.forgotten, 0);
+        assert!(reach.events.len() <= 11, "{}", reach.events.len());
         // Eviction by time is not forgetting: no window can count those any more.
         let mut timed = SeenEvents::new(10);
         timed.first_feed(&contribution(0, "a"));

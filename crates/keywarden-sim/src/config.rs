@@ -123,7 +123,7 @@ pub enum SimError {
     )]
     UnknownShape { given: String },
     #[error(
-        "unknown export gap {given:?}; known: interactive-only, missing-day, one-resource, mid-session, replayed-token, user-filtered, no-service-principal"
+        "unknown export gap {given:?}; known: interactive-only, missing-day, one-resource, mid-session, replayed-token, user-filtered, no-service-principal, no-token-ids"
     )]
     UnknownGap { given: String },
     #[error("--users must be between {min} and {max}, got {given}")]

@@ -192,6 +192,7 @@ pub struct LiveState {
     token_alerts: HashMap<String, String>,
     /// Tenant and token id ([`claim_key`]) → live `consumer-tenant-token` alerts raised on the
     /// token's own claims: the token's other records join them, as `hunt` links them.
+    #[serde(deserialize_with = "claims_any_form")]
     claim_alerts: HashMap<String, Claimed>,
     /// Tokens forgotten from `claim_alerts` by its cap (not by age: a token past its lifetime
     /// cannot be used again).
@@ -294,7 +295,7 @@ impl Engine {
             }
         }
         self.judge_pending(now, &mut changed);
-        self.bound();
+        self.bound(now.0);
         changed
             .keys()
             .filter_map(|id| self.state.alerts.get(id).cloned())
@@ -360,18 +361,23 @@ impl Engine {
         // A copy of a record the alert holds (sent again in a later batch) is not listed
         // again: the ids stay unique, as `hunt`'s are.
         let known = a.record_ids.iter().any(|r| r == row.record_ref);
+        let mut grew = false;
         if !known {
             if a.record_ids.len() < limit {
                 a.record_ids.push(row.record_ref.to_string());
-            } else if let Some(obj) = a.evidence.as_object_mut() {
+                grew = true;
+            } else if a.evidence.get(TRUNCATED_AT).is_none()
+                && let Some(obj) = a.evidence.as_object_mut()
+            {
                 obj.insert(TRUNCATED_AT.into(), json!(limit));
+                grew = true;
             }
         }
         // Past the record-id cap too: linking does not depend on it.
         let linked = links::add_row(&mut a.evidence, row);
-        if known && !linked && span == (a.time_first, a.time_last) {
-            // Nothing changed (a copy): the alert is not handed out again (webhooks would
-            // resend it).
+        if !grew && !linked && span == (a.time_first, a.time_last) {
+            // Nothing changed (a copy, or a record past the cap adding nothing): the alert is
+            // not handed out again (webhooks would resend it).
             return;
         }
         if !revised_now && let Some(obj) = a.evidence.as_object_mut() {
@@ -380,8 +386,8 @@ impl Engine {
         changed.insert(id.to_string(), ());
     }
 
-    /// Enforces the caps: the oldest entries go first.
-    fn bound(&mut self) {
+    /// Enforces the caps (the oldest entries go first) at clock time `now`.
+    fn bound(&mut self, now: i64) {
         let s = &mut self.state;
         let (issued, pending, alerts) = (
             self.limits.max_issued,
@@ -408,7 +414,10 @@ impl Engine {
         // the tolerances) cannot be used again, one whose alerts were all evicted links to
         // nothing; the rest is capped, the least recently used first (counted).
         if s.claim_alerts.len() > alerts {
+            // The latest event time, but no later than a day past the clock: one record dated
+            // in the future must not age every claim out.
             if let Some(latest) = s.signins.latest() {
+                let latest = latest.min(now.saturating_add(86_400_000_000));
                 let t = &self.settings.config.tolerance;
                 let minutes =
                     t.max_token_lifetime_minutes + t.clock_skew_minutes + t.ingestion_lag_minutes;
@@ -431,7 +440,7 @@ impl Engine {
                 self.state.alerts.entry(a.id.clone()).or_insert(a);
             }
         }
-        self.bound();
+        self.bound(i64::MAX);
     }
 }
 
@@ -449,6 +458,30 @@ struct Claimed {
     alerts: Vec<String>,
     /// Event time of its latest record (clock time for a record without one).
     last: i64,
+}
+
+/// `claim_alerts` as saved now, or as a list of alert ids per token (the form of the tenth
+/// session's first builds; read with no last use, so the first trim past the cap drops it).
+fn claims_any_form<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<HashMap<String, Claimed>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Now(Claimed),
+        Ids(Vec<String>),
+    }
+    let raw: HashMap<String, Form> = HashMap::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, f)| {
+            let c = match f {
+                Form::Now(c) => c,
+                Form::Ids(alerts) => Claimed { alerts, last: 0 },
+            };
+            (k, c)
+        })
+        .collect())
 }
 
 /// The key of a token in a tenant in [`LiveState`]'s `claim_alerts` (`\u{1f}` cannot occur in

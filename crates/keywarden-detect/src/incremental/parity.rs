@@ -170,7 +170,7 @@ fn simulated(cfg: &SimConfig) -> (Vec<(String, Vec<u8>)>, keywarden_sim::Truth) 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Order {
     EventTime,
-    /// In event-time order with the clock following the events (two minutes behind the
+    /// In event-time order with the clock following the events (two minutes after the
     /// batch's latest): a live stream, judged as it goes.
     Live,
     /// Latest first: a collector catching up backwards, or exports uploaded newest first.

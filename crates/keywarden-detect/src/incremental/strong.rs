@@ -169,10 +169,17 @@ impl Engine {
                 why: None,
                 ready_since: None,
             });
+        // An earlier use or `IssuedAtTime` moves its possible issuance: its wait starts over.
+        let issued_at = row
+            .token_issued_at
+            .map(|iat| p.issued_at.map_or(iat, |x| x.min(iat)));
+        if t < p.first || (issued_at.is_some() && issued_at != p.issued_at) {
+            p.ready_since = None;
+        }
         p.first = p.first.min(t);
         p.last = p.last.max(t);
-        if let Some(iat) = row.token_issued_at {
-            p.issued_at = Some(p.issued_at.map_or(iat, |x| x.min(iat)));
+        if issued_at.is_some() {
+            p.issued_at = issued_at;
         }
         // A record sent again in a later batch is listed once.
         if p.records.len() < limit && !p.records.iter().any(|r| r == row.record_ref) {
@@ -242,8 +249,15 @@ impl Engine {
                         p.why = Some("waiting-for-late-signins".into());
                     }
                 }
-                Ok(()) => p.why = Some("waiting-for-signin-streams".into()),
-                Err(why) => p.why = Some(why.code().into()),
+                // Not judgeable now: a later wait starts over (a stream fell behind again).
+                Ok(()) => {
+                    p.ready_since = None;
+                    p.why = Some("waiting-for-signin-streams".into());
+                }
+                Err(why) => {
+                    p.ready_since = None;
+                    p.why = Some(why.code().into());
+                }
             }
             if now.0.saturating_sub(p.since) > ttl && !(verdict.is_ok() && streams_past) {
                 expired.push(tok.clone());

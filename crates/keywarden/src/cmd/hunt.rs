@@ -211,8 +211,13 @@ fn print_coverage(output: &HuntOutput, st: &Style) {
         } else {
             &t.tenant
         };
+        let tokenless: Vec<String> = t
+            .signins_without_token_id
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect();
         let line = format!(
-            "  sign-in coverage {}: {} (missing: {})",
+            "  sign-in coverage {}: {} (missing: {}){}",
             escape(tenant),
             if found.is_empty() {
                 "none".to_string()
@@ -223,6 +228,14 @@ fn print_coverage(output: &HuntOutput, st: &Style) {
                 "none".to_string()
             } else {
                 missing.join(", ")
+            },
+            if tokenless.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; sign-ins without token ids, covering nothing: {}",
+                    tokenless.join(", ")
+                )
             },
         );
         println!("{}", st.dim(&line));

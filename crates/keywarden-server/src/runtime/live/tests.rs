@@ -153,6 +153,41 @@ fn sign_ins_sent_again_and_again_hold_a_verdict_back_only_for_a_bounded_wait() {
 }
 
 #[test]
+fn regression_a_stream_catching_up_found_the_late_sign_in_wait_already_spent() {
+    // The bounded wait ran from the first time a token was judgeable, ever: when a second
+    // sign-in stream began behind its issuance and caught up an hour later, the token was
+    // judged at once, while that stream was still delivering the token's hours. Now the wait
+    // starts over whenever the token stops being judgeable.
+    let mut d = detector();
+    feed(&mut d, vec![row("sign-in", "good", 0)], 0);
+    feed(&mut d, vec![row("mail-access", "forged", 200)], 1);
+    feed(&mut d, vec![row("sign-in", "other", 236)], 2);
+    let behind = |token: &str, minute: i64| {
+        let mut r = row("sign-in", token, minute);
+        r.format = "azure-diagnostic".into();
+        r
+    };
+    // The behind stream reaches past the token's issuance only in its last batch, which
+    // still holds sign-ins of the token's hours.
+    for (clock, minutes) in [
+        (10, vec![100]),
+        (30, vec![150]),
+        (50, vec![190]),
+        (70, vec![230, 236]),
+    ] {
+        let rows = minutes
+            .iter()
+            .map(|m| behind(&format!("b{m}"), *m))
+            .collect();
+        let a = feed(&mut d, rows, clock);
+        assert!(a.is_empty(), "judged at clock minute {clock}: {a:?}");
+    }
+    let a = feed(&mut d, Vec::new(), 90);
+    assert_eq!(a.len(), 1, "judged once the caught-up stream went quiet");
+    assert_eq!(a[0].rule_id, "token-never-issued");
+}
+
+#[test]
 fn a_late_interactive_sign_in_of_the_session_downgrades_to_medium() {
     let mut d = detector();
     let with_session = |mut r: EventRow| {
@@ -271,9 +306,30 @@ fn regression_a_record_sent_again_was_listed_twice_in_a_live_alert() {
     ids.dedup();
     assert_eq!(ids, a.record_ids, "unique");
     assert_eq!(a.record_ids.len(), 2);
-    // A copy alone changes nothing: the alert is not handed out again.
-    let again = feed(&mut d, vec![consumer(1)], 2);
+}
+
+#[test]
+fn regression_a_copy_of_a_record_an_alert_holds_handed_the_alert_out_again() {
+    // A copy alone changes nothing: the alert is not handed out again (webhooks resent it),
+    // nor past the record-id cap once the cap is marked.
+    let limits = LiveLimits {
+        max_records_per_alert: 2,
+        ..LiveLimits::default()
+    };
+    let mut d = LiveDetector::new(settings(), limits, LiveState::default());
+    let consumer = |minute| {
+        let mut r = row("mail-access", "tok", minute);
+        r.token_tenant = Some("9188040d-6c67-4c5b-b112-36a304b66dad".into());
+        r
+    };
+    assert_eq!(feed(&mut d, vec![consumer(0), consumer(1)], 0).len(), 1);
+    let again = feed(&mut d, vec![consumer(1)], 1);
     assert!(again.is_empty(), "{again:?}");
+    // Past the cap: the first record beyond it marks the alert, a copy of it changes nothing.
+    let past = feed(&mut d, vec![consumer(1), consumer(2)], 2);
+    assert_eq!(past.len(), 1, "the span and the cap marker changed");
+    let copy = feed(&mut d, vec![consumer(2)], 3);
+    assert!(copy.is_empty(), "{copy:?}");
 }
 
 #[test]
@@ -874,6 +930,20 @@ mod links {
         let mut all = vec![forged[0].clone(), other];
         assert_eq!(assign_incidents(&mut all).len(), 1);
     }
+}
+
+/// `claim_alerts` as this session's first builds saved it (a list of alert ids per token)
+/// still loads: a state that does not read stops `serve` from starting.
+#[test]
+fn claim_alerts_saved_as_lists_of_alert_ids_still_load() {
+    let old = r#"{"last_event":3,"claim_alerts":{"t1\u001ftok":["live-1"]}}"#;
+    let state = LiveState::from_json(old).unwrap();
+    let mut d = LiveDetector::new(settings(), LiveLimits::default(), state);
+    let saved: serde_json::Value = serde_json::from_str(&d.save_json().unwrap()).unwrap();
+    assert_eq!(
+        saved["claim_alerts"],
+        serde_json::json!({"t1\u{1f}tok": {"alerts": ["live-1"], "last": 0}})
+    );
 }
 
 /// The saved state keeps the format `serve` wrote before the rules moved into

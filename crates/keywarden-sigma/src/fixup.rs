@@ -10,6 +10,43 @@
 use rsigma_parser::value::SigmaString;
 use rsigma_parser::{Detection, DetectionItem, Modifier, SigmaRule, SigmaValue};
 
+/// Dashes a `|windash` value may hold: each becomes five variants (`-`, `/` and three Unicode
+/// dashes), so n dashes give 5^n strings. rsigma allows 8 (390 625 strings): a 542-byte rule
+/// with six took 531 MB to compile (found by the `sigma_rule` fuzz target, fifth run). SigmaHQ
+/// rules use at most 2; 4 (625 strings) leaves room.
+pub const MAX_WINDASH_DASHES: usize = 4;
+
+/// Why a rule would expand past what loading may cost, if it would: a `|windash` value with
+/// more than [`MAX_WINDASH_DASHES`] dashes (the rule is then reported as unsupported).
+pub fn too_wide(rule: &SigmaRule) -> Option<String> {
+    fn detection(d: &Detection) -> Option<String> {
+        match d {
+            Detection::AllOf(items) => items.iter().find_map(item),
+            Detection::AnyOf(ds) | Detection::And(ds) => ds.iter().find_map(detection),
+            Detection::ArrayMatch { body, .. } => detection(body),
+            Detection::Conditional { named, .. } => named.values().find_map(detection),
+            Detection::Keywords(_) => None,
+        }
+    }
+    fn item(i: &DetectionItem) -> Option<String> {
+        if !i.field.modifiers.contains(&Modifier::WindAsh) {
+            return None;
+        }
+        i.values.iter().find_map(|v| match v {
+            SigmaValue::String(s) => {
+                let n = s.original.matches('-').count();
+                (n > MAX_WINDASH_DASHES).then(|| {
+                    format!(
+                        "a |windash value with {n} dashes expands to 5^{n} strings (at most {MAX_WINDASH_DASHES} dashes)"
+                    )
+                })
+            }
+            _ => None,
+        })
+    }
+    rule.detection.named.values().find_map(detection)
+}
+
 /// Applies every correction to one rule.
 pub fn fix_rule(rule: &mut SigmaRule) {
     for d in rule.detection.named.values_mut() {

@@ -592,8 +592,13 @@ level: medium
 ";
 
 fn sigma_detector(dir: &std::path::Path) -> LiveDetector {
+    sigma_detector_with(dir, SIGMA_MANY)
+}
+
+/// [`sigma_detector`] with another text for the correlation rule.
+fn sigma_detector_with(dir: &std::path::Path, many: &str) -> LiveDetector {
     std::fs::write(dir.join("read.yml"), SIGMA_READ).unwrap();
-    std::fs::write(dir.join("many.yml"), SIGMA_MANY).unwrap();
+    std::fs::write(dir.join("many.yml"), many).unwrap();
     let stage = keywarden_sigma::SigmaConfig {
         rule_paths: vec![dir.to_path_buf()],
         ..keywarden_sigma::SigmaConfig::default()
@@ -758,20 +763,12 @@ fn a_repeat_is_remembered_as_long_as_a_tumbling_window_holds_its_event() {
     // to two timespans behind the latest: remembering repeats for one timespan only let a
     // repeat of its first event count again.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("read.yml"), SIGMA_READ).unwrap();
     let tumbling = SIGMA_MANY.replace(
         "    timespan: 1h\n",
         "    timespan: 1h\n    window: tumbling\n",
     );
     assert!(tumbling.contains("tumbling"));
-    std::fs::write(dir.path().join("many.yml"), tumbling).unwrap();
-    let stage = keywarden_sigma::SigmaConfig {
-        rule_paths: vec![dir.path().to_path_buf()],
-        ..keywarden_sigma::SigmaConfig::default()
-    }
-    .build()
-    .unwrap();
-    let mut d = detector().with_sigma(stage);
+    let mut d = sigma_detector_with(dir.path(), &tumbling);
     ingest_timed_reads(&mut d, &[("u1@x.com", "10:00:00", "rec-a")]);
     ingest_timed_reads(&mut d, &[("u1@x.com", "10:58:00", "rec-b")]);
     // Another user's read moves the latest event time past rec-a plus one timespan.
@@ -788,7 +785,6 @@ fn regression_a_session_window_without_a_timespan_forgot_its_events_too_soon() {
     // behind the latest. Remembering repeats for timespan plus gap (30 minutes here) let a
     // repeat of the session's first event count again.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("read.yml"), SIGMA_READ).unwrap();
     let session = SIGMA_MANY
         .replace(
             "    timespan: 1h\n",
@@ -796,14 +792,7 @@ fn regression_a_session_window_without_a_timespan_forgot_its_events_too_soon() {
         )
         .replace("gte: 3", "gte: 4");
     assert!(session.contains("session") && session.contains("gte: 4"));
-    std::fs::write(dir.path().join("many.yml"), session).unwrap();
-    let stage = keywarden_sigma::SigmaConfig {
-        rule_paths: vec![dir.path().to_path_buf()],
-        ..keywarden_sigma::SigmaConfig::default()
-    }
-    .build()
-    .unwrap();
-    let mut d = detector().with_sigma(stage);
+    let mut d = sigma_detector_with(dir.path(), &session);
     ingest_timed_reads(&mut d, &[("u1@x.com", "10:00:00", "rec-a")]);
     ingest_timed_reads(&mut d, &[("u1@x.com", "10:25:00", "rec-b")]);
     ingest_timed_reads(&mut d, &[("u1@x.com", "10:50:00", "rec-c")]);

@@ -29,6 +29,19 @@ struct Owned {
 }
 
 impl Owned {
+    fn clone_owned(&self) -> Owned {
+        Owned {
+            format: self.format.clone(),
+            role: self.role,
+            record_ref: self.record_ref.clone(),
+            time: self.time,
+            text: self.text.clone(),
+            logon_type: self.logon_type,
+            token_issued_at: self.token_issued_at,
+            observed: self.observed.clone(),
+        }
+    }
+
     fn record(&self) -> Record<'_> {
         let t = |i: usize| self.text[i].as_deref();
         Record {
@@ -180,6 +193,9 @@ enum Order {
     FilesByPath,
     /// File after file in an order shuffled with this seed: uploads in any order.
     FilesShuffled(u64),
+    /// As [`Order::FilesShuffled`], and about a third of the files delivered a second time,
+    /// later: a collector's at-least-once redelivery, overlapping exports uploaded again.
+    FilesRedelivered(u64),
 }
 
 /// Both drivers over the same inputs; the incremental one gets the events in `order` in
@@ -223,15 +239,30 @@ fn both_drivers(
         }
         // `simulated` lists the files sorted by path.
         Order::FilesByPath => files.into_iter().flatten().collect(),
-        Order::FilesShuffled(seed) => {
+        Order::FilesShuffled(seed) | Order::FilesRedelivered(seed) => {
             let mut x = seed;
-            for i in (1..files.len()).rev() {
+            let mut next = |n: usize| {
                 x = x
                     .wrapping_mul(6_364_136_223_846_793_005)
                     .wrapping_add(1_442_695_040_888_963_407);
-                files.swap(i, (x >> 33) as usize % (i + 1));
+                (x >> 33) as usize % n
+            };
+            let mut sent: Vec<usize> = (0..files.len()).collect();
+            for i in (1..sent.len()).rev() {
+                sent.swap(i, next(i + 1));
             }
-            files.into_iter().flatten().collect()
+            if let Order::FilesRedelivered(_) = order {
+                for f in 0..files.len() {
+                    if next(3) == 0 {
+                        let first = sent.iter().position(|&g| g == f).unwrap_or(0);
+                        let at = first + 1 + next(sent.len() - first);
+                        sent.insert(at, f);
+                    }
+                }
+            }
+            sent.into_iter()
+                .flat_map(|f| files[f].iter().map(Owned::clone_owned).collect::<Vec<_>>())
+                .collect()
         }
     };
     let limits = LiveLimits {
@@ -341,6 +372,35 @@ fn regression_files_read_out_of_order_raised_verdicts_later_withdrawn() {
                     .map(|a| (&a.token_id, &a.evidence["revision"]))
                     .collect();
                 assert!(withdrawn.is_empty(), "{case}: withdrawn {withdrawn:?}");
+                assert_eq!(hunt, live, "{case}");
+            }
+        }
+    }
+}
+
+/// Files delivered twice (a collector's at-least-once redelivery, overlapping exports uploaded
+/// again) change no verdict: the same strong alerts as `hunt` over one copy, none withdrawn,
+/// and no alert lists a record twice.
+#[test]
+fn both_drivers_agree_when_files_are_delivered_twice() {
+    let shapes: [&[Shape]; 2] = [&[], &[Shape::UalJson, Shape::SigninGraph]];
+    for (i, shapes) in shapes.iter().enumerate() {
+        for seed in [1, 2] {
+            let inputs = tenant(seed + 10 * i as u64, shapes);
+            for order in [Order::FilesRedelivered(5), Order::FilesRedelivered(8)] {
+                let (hunt, live, all, _) = both_drivers(&inputs, 16, order);
+                let case = format!("seed {seed}, shapes {shapes:?}, {order:?}");
+                assert!(
+                    all.iter().all(|a| a.severity != Severity::Info),
+                    "{case}: a verdict was withdrawn"
+                );
+                for a in &all {
+                    let mut ids = a.record_ids.clone();
+                    ids.sort();
+                    let n = ids.len();
+                    ids.dedup();
+                    assert_eq!(ids.len(), n, "{case}: {} lists a record twice", a.rule_id);
+                }
                 assert_eq!(hunt, live, "{case}");
             }
         }

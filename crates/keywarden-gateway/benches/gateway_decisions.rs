@@ -43,6 +43,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -334,9 +335,37 @@ fn print(name: &str, f: &Figures, base: Option<&Figures>) {
 /// A lean keep-alive HTTP/1.1 client: one `write` per request from a reused buffer, the
 /// response read into a reused buffer, only the status and `Content-Length` parsed.
 struct Lean {
-    s: TcpStream,
+    s: Stream,
     req: Vec<u8>,
     buf: Vec<u8>,
+}
+
+/// A client connection: loopback TCP or a Unix-domain socket.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Lean {
@@ -344,6 +373,16 @@ impl Lean {
         let s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Lean::over(Stream::Tcp(s))
+    }
+
+    fn connect_unix(path: &std::path::Path) -> Lean {
+        let s = UnixStream::connect(path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Lean::over(Stream::Unix(s))
+    }
+
+    fn over(s: Stream) -> Lean {
         Lean {
             s,
             req: Vec::with_capacity(2048),
@@ -511,7 +550,8 @@ fn nginx(bin: &PathBuf, dir: &std::path::Path, server: &str) -> (Child, SocketAd
 fn env_phases() -> Vec<String> {
     std::env::var("KEYWARDEN_BENCH_PHASES")
         .unwrap_or_else(|_| {
-            "inproc,miss,warm,miss-conc,warm-conc,check,grpc-miss,grpc-warm,nginx".into()
+            "inproc,miss,warm,miss-conc,warm-conc,miss-unix,warm-unix,check,grpc-miss,grpc-warm,nginx"
+                .into()
         })
         .split(',')
         .map(|s| s.trim().to_owned())
@@ -532,6 +572,21 @@ fn main() {
         "[flood]\nenabled = false",
         Some(keywarden_gateway::LogTarget::File(log)),
     );
+    // The same gateway on a Unix socket (`--listen unix:PATH`), for the `-unix` phases: a
+    // gateway of its own (its own cache), so the concurrent miss phase's tokens miss there too.
+    let unix_on = on("miss-unix") || on("warm-unix");
+    let sock = k.dir.path().join("bench-gw.sock");
+    let gwu = unix_on.then(|| {
+        start_on(
+            &format!("unix:{}", sock.display()),
+            &k.policy,
+            "[flood]\nenabled = false",
+            Some(keywarden_gateway::LogTarget::File(
+                k.dir.path().join("bench-decisions-unix.jsonl"),
+            )),
+            None,
+        )
+    });
     // Every token of every round signed now, outside the timed phases: per round and client
     // thread, MISS_PER_CLIENT distinct tokens (validated in process, then sent to the gateway).
     let signed = Instant::now();
@@ -562,7 +617,7 @@ fn main() {
         Vec::new()
     };
     // The concurrent miss phase's tokens: as many again, per round and client thread.
-    let conc_tokens = if on("miss-conc") {
+    let conc_tokens = if on("miss-conc") || on("miss-unix") {
         per_round_and_client(&k, rounds, "c")
     } else {
         Vec::new()
@@ -591,6 +646,19 @@ fn main() {
                 std::sync::Mutex::new(
                     (0..CONC_PER_CLIENT)
                         .map(|_| Lean::connect(gw.addr))
+                        .collect(),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let unix_conns: Vec<std::sync::Mutex<Vec<Lean>>> = if unix_on {
+        (0..CLIENTS)
+            .map(|_| {
+                std::sync::Mutex::new(
+                    (0..CONC_PER_CLIENT)
+                        .map(|_| Lean::connect_unix(&sock))
                         .collect(),
                 )
             })
@@ -627,6 +695,7 @@ fn main() {
     let (mut gmiss, mut gwarm) = (None::<Figures>, None::<Figures>);
     let mut check = None::<Figures>;
     let (mut cmiss, mut cwarm) = (None::<Figures>, None::<Figures>);
+    let (mut umiss, mut uwarm) = (None::<Figures>, None::<Figures>);
     for (r, toks) in round_tokens
         .iter()
         .map(Some)
@@ -675,6 +744,23 @@ fn main() {
         if on("warm-conc") {
             let f = drive_conc(&conc_conns, WARM_PER_CLIENT, |_, _| warm_token.as_str());
             keep_best(&mut cwarm, f);
+        }
+        if let (Some(gwu), Some(ct)) =
+            (gwu.as_ref().filter(|_| on("miss-unix")), conc_tokens.get(r))
+        {
+            let before = gwu.gateway.cache_stats();
+            let f = drive_conc(&unix_conns, MISS_PER_CLIENT, |t, i| ct[t][i].as_str());
+            let after = gwu.gateway.cache_stats();
+            assert_eq!(after.hits, before.hits, "a miss phase hit the cache");
+            assert_eq!(
+                after.misses - before.misses,
+                (CLIENTS * MISS_PER_CLIENT) as u64
+            );
+            keep_best(&mut umiss, f);
+        }
+        if on("warm-unix") {
+            let f = drive_conc(&unix_conns, WARM_PER_CLIENT, |_, _| warm_token.as_str());
+            keep_best(&mut uwarm, f);
         }
         if on("check") {
             // The check alone, in process, on the warm token: what the HTTP front hands the
@@ -727,6 +813,14 @@ fn main() {
     }
     if let Some(f) = &cwarm {
         let name = format!("gateway, warm, {in_flight} in flight");
+        print(&name, f, inproc.as_ref());
+    }
+    if let Some(f) = &umiss {
+        let name = format!("gateway, misses, {in_flight} in flight, Unix socket");
+        print(&name, f, inproc.as_ref());
+    }
+    if let Some(f) = &uwarm {
+        let name = format!("gateway, warm, {in_flight} in flight, Unix socket");
         print(&name, f, inproc.as_ref());
     }
     if let Some(f) = &check {

@@ -156,7 +156,10 @@ mod tests {
             roles: vec![],
             exp: 0,
         };
-        Verified::new(identity)
+        Verified::new(
+            identity,
+            &crate::identity::HeaderNames::new(&crate::config::IdentityHeaders::default()).unwrap(),
+        )
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub struct CheckRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// 200: headers to pass upstream, and identity header names to strip (claims absent).
-    Allow(Allowed),
+    Allow(Arc<Allowed>),
     /// 401; `invalid_token` false for missing or malformed credentials (bare `Bearer`).
     Unauthorized { invalid_token: bool },
     /// 403: a valid token the route does not admit.
@@ -235,7 +235,7 @@ impl Gateway {
                     {
                         until = until.min(na.saturating_add(1));
                     }
-                    let v = Verified::new(id);
+                    let v = Verified::new(id, &self.names);
                     self.cache.put(hash, v.clone(), until, now);
                     v
                 }
@@ -264,7 +264,7 @@ impl Gateway {
             );
         }
         let d = Decision {
-            outcome: Outcome::Allow(verified.identity.allowed(&self.names)),
+            outcome: Outcome::Allow(verified.allowed.clone()),
             reason: "ok",
         };
         (d, Facts::Verified(verified))

@@ -57,7 +57,8 @@ async fn dispatch(
     if grpc {
         return serve_check(front.gateway.clone(), front.trusted.clone(), peer, req).await;
     }
-    if req.method() == Method::GET && own_request(headers) {
+    // The path first: the proxy-header lookups only for the gateway's own two paths.
+    if req.method() == Method::GET && (path == HEALTHZ || path == METRICS) && own_request(headers) {
         if path == HEALTHZ {
             return (StatusCode::OK, "ok\n").into_response();
         }
@@ -159,11 +160,12 @@ pub fn respond(d: &Decision) -> Response {
             for (k, v) in &allowed.headers {
                 h.insert(k.clone(), v.clone());
             }
-            if !allowed.absent.is_empty()
-                && let Ok(v) = HeaderValue::from_str(&allowed.absent.join(", "))
-            {
+            if let Some(v) = &allowed.absent_header {
                 // Envoy's HTTP service: strip client-sent copies of identity headers we did not set.
-                h.insert(HeaderName::from_static("x-envoy-auth-headers-to-remove"), v);
+                h.insert(
+                    HeaderName::from_static("x-envoy-auth-headers-to-remove"),
+                    v.clone(),
+                );
             }
         }
         Outcome::TooManyRequests { retry_after } => {

@@ -23,12 +23,16 @@ pub struct Verified {
     pub identity: Identity,
     /// [`Identity::subject_key`].
     pub subject_key: Box<str>,
+    /// The answer when a route allows it ([`Identity::allowed`]), made once per token: a warm
+    /// decision then copies no claim and parses no header value.
+    pub allowed: Arc<Allowed>,
 }
 
 impl Verified {
-    pub fn new(identity: Identity) -> Arc<Verified> {
+    pub fn new(identity: Identity, names: &HeaderNames) -> Arc<Verified> {
         Arc::new(Verified {
             subject_key: identity.subject_key().into_boxed_str(),
+            allowed: Arc::new(identity.allowed(names)),
             identity,
         })
     }
@@ -70,6 +74,8 @@ pub struct Allowed {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// As configured (case kept).
     pub absent: Vec<String>,
+    /// `absent` joined with `, ` (Envoy's `x-envoy-auth-headers-to-remove`), when any.
+    pub absent_header: Option<HeaderValue>,
 }
 
 impl Allowed {
@@ -154,13 +160,20 @@ impl Identity {
                 headers.push((names.parsed[i].clone(), v));
             }
         }
-        let absent = names
+        let absent: Vec<String> = names
             .configured
             .iter()
             .filter(|n| !set.contains(&n.as_str()))
             .cloned()
             .collect();
-        Allowed { headers, absent }
+        let absent_header = (!absent.is_empty())
+            .then(|| HeaderValue::from_str(&absent.join(", ")).ok())
+            .flatten();
+        Allowed {
+            headers,
+            absent,
+            absent_header,
+        }
     }
 
     /// The identity headers for the upstream, in a fixed order; absent claims are left out.

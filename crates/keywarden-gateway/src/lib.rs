@@ -39,6 +39,7 @@ pub mod flood;
 pub mod grpc;
 pub mod http;
 pub mod identity;
+pub mod listen;
 pub mod metrics;
 pub mod route;
 pub mod server;

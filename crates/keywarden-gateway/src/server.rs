@@ -7,15 +7,15 @@
 //! (`[connections]` in `gateway.toml`).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use keywarden_server::TlsFiles;
-use tokio::net::TcpListener;
+use keywarden_server::http::conn::Listener;
 
 use crate::check::Gateway;
 use crate::error::GatewayError;
 use crate::http::{Front, router};
+use crate::listen::{Bind, Bound};
 
 /// Builds the rustls configuration from PEM files, offering `h2` and `http/1.1` over ALPN.
 pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, GatewayError> {
@@ -28,7 +28,7 @@ pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, Gateway
 /// Serves checks on `listener` until `shutdown` completes.
 pub async fn serve(
     gateway: Arc<Gateway>,
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
@@ -48,13 +48,14 @@ pub async fn serve(
         .map_err(GatewayError::Serve)
 }
 
-/// Binds `listen`, reports the bound address through `on_bound`, and serves on a runtime of
-/// its own until SIGINT/SIGTERM; then flushes the decision log.
+/// Binds `listen` (`ADDR` or `unix:PATH`, [`crate::listen`]), reports where through
+/// `on_bound`, and serves on a runtime of its own until SIGINT/SIGTERM; then flushes the
+/// decision log and removes a Unix socket's file.
 pub fn run(
     gateway: Gateway,
     listen: &str,
     tls: Option<Arc<rustls::ServerConfig>>,
-    on_bound: impl FnOnce(SocketAddr),
+    on_bound: impl FnOnce(&Bound),
 ) -> Result<(), GatewayError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,18 +64,18 @@ pub fn run(
         .map_err(GatewayError::Serve)?;
     let gateway = Arc::new(gateway);
     let served = rt.block_on(async {
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|source| GatewayError::Listen {
-                addr: listen.to_owned(),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(GatewayError::Serve)?;
+        let Bind {
+            listener,
+            bound,
+            socket_file,
+        } = crate::listen::bind(listen).await?;
         // Listening for SIGINT/SIGTERM before the address is announced: a stop sent as soon
         // as it is read is never lost (regression: the gateway_cli test hung on a lost TERM).
         let shutdown = keywarden_server::shutdown_signal_now();
-        on_bound(addr);
-        serve(gateway.clone(), listener, tls, shutdown).await
+        on_bound(&bound);
+        let served = serve(gateway.clone(), listener, tls, shutdown).await;
+        drop(socket_file);
+        served
     });
     drop(rt);
     // Every connection task is gone with the runtime: the gateway is ours again to close.

@@ -310,6 +310,62 @@ fn regression_gateway_no_header_read_timeout() {
     assert!(timed_out >= 3, "{metrics}");
 }
 
+/// The header-read timeout holds between keep-alive requests too (the connection's watchdog
+/// keeps it since hyper's per-request timer was switched off): after a served request, a head
+/// dripped a byte at a time, or none at all, is closed at `header_read_timeout_seconds` from
+/// the response, long before `keep_alive_idle_seconds`.
+#[test]
+fn a_head_dripped_after_a_keep_alive_request_is_closed_at_the_header_timeout() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let k = keys();
+    let config = "[connections]\nheader_read_timeout_seconds = 1\nkeep_alive_idle_seconds = 30\n";
+    let gw = start(&k.policy, config, None);
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        k.valid("uti-keepalive")
+    );
+    let served = |s: &mut std::net::TcpStream| {
+        s.write_all(request.as_bytes()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        Instant::now()
+    };
+    let mut drip = std::net::TcpStream::connect(gw.addr).unwrap();
+    let mut quiet = std::net::TcpStream::connect(gw.addr).unwrap();
+    let t_drip = served(&mut drip);
+    let t_quiet = served(&mut quiet);
+    // A byte every 200 ms (the wait for each a read that sees the close): the head is never
+    // complete.
+    let mut closed = None;
+    for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if drip.write_all(&[*b]).is_err() || closed_within(&mut drip, Duration::from_millis(200)) {
+            closed = Some(t_drip.elapsed());
+            break;
+        }
+    }
+    let after = closed.expect("the dripping head was never closed");
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_millis(2500),
+        "closed {after:?} after the response"
+    );
+    assert!(
+        closed_within(&mut quiet, Duration::from_secs(3)),
+        "quiet connection still open"
+    );
+    assert!(
+        t_quiet.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        t_quiet.elapsed()
+    );
+}
+
 /// One raw HTTP/2 frame: length, type, flags, stream id, payload.
 fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).unwrap().to_be_bytes();

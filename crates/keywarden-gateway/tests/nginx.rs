@@ -93,11 +93,13 @@ impl Drop for Nginx {
     }
 }
 
-fn start_nginx(bin: &Path, listen: SocketAddr, gateway: SocketAddr, up: SocketAddr) -> Nginx {
+/// nginx on `listen` from the documented example, its gateway upstream `gateway` (an address,
+/// or `unix:PATH`).
+fn start_nginx(bin: &Path, listen: SocketAddr, gateway: &str, up: SocketAddr) -> Nginx {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let server = documented_example()
-        .replace("GATEWAY_ADDR", &gateway.to_string())
+        .replace("GATEWAY_ADDR", gateway)
         .replace("UPSTREAM_ADDR", &up.to_string())
         .replace("LISTEN_ADDR", &listen.to_string());
     let conf = format!(
@@ -157,7 +159,7 @@ fn nginx_auth_request_passes_valid_tokens_and_never_forged_ones() {
     );
     let up = upstream();
     let listen = free_port();
-    let _nginx = start_nginx(&bin, listen, gw.addr, up.addr);
+    let _nginx = start_nginx(&bin, listen, &gw.addr.to_string(), up.addr);
 
     let ok = http(
         listen,
@@ -209,4 +211,77 @@ fn nginx_auth_request_passes_valid_tokens_and_never_forged_ones() {
     assert_eq!(lines[0]["path"], "/owa/inbox");
     assert_eq!(lines[0]["client"], "127.0.0.1");
     assert_eq!(lines.last().unwrap()["method"], "POST");
+}
+
+/// The same example with the gateway on a Unix socket (`server unix:PATH;` in nginx's upstream,
+/// `--listen unix:PATH`): a valid token reaches the upstream with its identity, forged ones
+/// never do, and the decision log names the client as nginx saw it.
+#[test]
+fn nginx_auth_request_to_the_gateway_on_a_unix_socket() {
+    let Some(bin) = nginx_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nginx is missing under CI: scripts/test.sh installs it (KEYWARDEN_APT_PACKAGES)"
+        );
+        eprintln!(
+            "SKIPPED nginx_auth_request_to_the_gateway_on_a_unix_socket: nginx not installed (apt-get install nginx)"
+        );
+        return;
+    };
+    let k = keys();
+    let log = k.dir.path().join("decisions.jsonl");
+    let sock = k.dir.path().join("gw.sock");
+    let unix = format!("unix:{}", sock.display());
+    let _gw = start_on(
+        &unix,
+        &k.policy,
+        "[flood]\nenabled = false",
+        Some(keywarden_gateway::LogTarget::File(log.clone())),
+        None,
+    );
+    let up = upstream();
+    let listen = free_port();
+    let _nginx = start_nginx(&bin, listen, &unix, up.addr);
+
+    let ok = http(
+        listen,
+        "GET",
+        "/owa/inbox",
+        &[(
+            "Authorization",
+            &format!("Bearer {}", k.valid("nginx-unix")),
+        )],
+    );
+    assert_eq!((ok.status, ok.body.as_str()), (200, "upstream\n"), "{ok:?}");
+    {
+        let seen = up.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let head = seen[0].to_ascii_lowercase();
+        assert!(head.contains("x-keywarden-sub: alice-sub\r\n"), "{head}");
+    }
+    for (what, token, code) in k.forged() {
+        let r = http(
+            listen,
+            "GET",
+            "/owa/inbox",
+            &[("Authorization", &format!("Bearer {token}"))],
+        );
+        assert_eq!(r.status, 401, "{what}: {r:?}");
+        assert!(
+            r.header("www-authenticate")
+                .is_some_and(|h| h.contains(&format!("error_description=\"{code}\""))),
+            "{what}: {r:?}"
+        );
+    }
+    assert_eq!(
+        up.seen.lock().unwrap().len(),
+        1,
+        "no forged token reached the upstream"
+    );
+    let lines = log_lines(&log, 1 + k.forged().len());
+    assert_eq!(lines[0]["decision"], "allow");
+    assert_eq!(
+        lines[0]["client"], "127.0.0.1",
+        "nginx's client, from X-Forwarded-For"
+    );
 }

@@ -91,3 +91,86 @@ fn gateway_starts_checks_logs_and_stops_cleanly() {
         .collect();
     assert_eq!(reasons, ["\"missing-credentials\"", "\"bad-header\""]);
 }
+
+/// `--listen unix:PATH`: prints where it listens, answers over the socket (mode 0660), refuses
+/// to start on a file that is not a socket (exit 2, the file untouched), and removes its
+/// socket on SIGTERM.
+#[test]
+fn gateway_listens_on_a_unix_socket() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::net::UnixStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("k.json"),
+        r#"{"keys":[{"kty":"EC","kid":"ec1","crv":"P-256","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("trust.toml"),
+        "[[issuer]]\nid='i'\nissuer='https://i.example'\naudiences=['a']\nalgorithms=['ES256']\njwks_file='k.json'\n",
+    )
+    .unwrap();
+    let in_the_way = dir.path().join("file.sock");
+    std::fs::write(&in_the_way, "keep me").unwrap();
+    let refused = Command::new(BIN)
+        .args(["gateway", "--listen"])
+        .arg(format!("unix:{}", in_the_way.display()))
+        .arg("--trust")
+        .arg(dir.path().join("trust.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not a socket"),
+        "{refused:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&in_the_way).unwrap(), "keep me");
+
+    let sock = dir.path().join("gw.sock");
+    let mut child = Command::new(BIN)
+        .args(["gateway", "--listen"])
+        .arg(format!("unix:{}", sock.display()))
+        .arg("--trust")
+        .arg(dir.path().join("trust.toml"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        format!(
+            "keywarden gateway: listening on unix:{} (http)",
+            sock.display()
+        )
+    );
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    let ask = |headers: &str| {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let bad = ask("Authorization: Bearer e30.e30.x\r\n");
+    assert!(bad.starts_with("HTTP/1.1 401"), "{bad}");
+    assert!(bad.contains("error_description=\"bad-header\""), "{bad}");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(!sock.exists(), "the socket is removed on stop");
+}

@@ -253,6 +253,18 @@ pub fn start_with(
     log: Option<LogTarget>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Running {
+    start_on("127.0.0.1:0", policy, config, log, tls)
+}
+
+/// A gateway listening on `listen` (`HOST:PORT` or `unix:PATH`, bound as `keywarden gateway
+/// --listen` binds it); `addr` is the bound TCP address (unspecified for a Unix socket).
+pub fn start_on(
+    listen: &str,
+    policy: &Path,
+    config: &str,
+    log: Option<LogTarget>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Running {
     let p = TrustPolicy::from_file(policy).unwrap();
     let cfg = GatewayConfig::from_toml(config).unwrap();
     let clock = Arc::new(ManualClock::at(Timestamp::from_unix_seconds(NOW)));
@@ -261,6 +273,7 @@ pub fn start_with(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let g = gateway.clone();
+    let listen = listen.to_owned();
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -268,13 +281,25 @@ pub fn start_with(
             .build()
             .unwrap();
         rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            keywarden_gateway::serve(g, l, tls, async {
+            let keywarden_gateway::listen::Bind {
+                listener,
+                bound,
+                socket_file,
+            } = keywarden_gateway::listen::bind(&listen).await.unwrap();
+            addr_tx
+                .send(match bound {
+                    keywarden_gateway::listen::Bound::Tcp(a) => a,
+                    keywarden_gateway::listen::Bound::Unix(_) => {
+                        SocketAddr::from(([0, 0, 0, 0], 0))
+                    }
+                })
+                .unwrap();
+            keywarden_gateway::serve(g, listener, tls, async {
                 let _ = stop_rx.await;
             })
             .await
             .unwrap();
+            drop(socket_file);
         });
     });
     let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -285,6 +310,21 @@ pub fn start_with(
         stop: Some(stop_tx),
         thread: Some(thread),
     }
+}
+
+/// One HTTP/1.1 request over a fresh connection to a Unix socket (`Connection: close`).
+pub fn http_unix(path: &Path, method: &str, target: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    parse_response(&buf)
 }
 
 /// A parsed HTTP response.

@@ -1,8 +1,9 @@
 //! Connections: the accept loop of `keywarden serve` and `keywarden gateway` (plain and TLS;
 //! HTTP/1.1, and HTTP/2 when [`ConnLimits::http2`] is set: cleartext prior knowledge, or ALPN
 //! `h2` over TLS), and what keeps a hostile or broken client from holding a file descriptor: a
-//! TLS handshake timeout, a header-read timeout (hyper's for HTTP/1.1, from the moment a request
-//! is awaited until its head is complete, so also between keep-alive requests; and a first
+//! TLS handshake timeout, a header-read timeout (on HTTP/1.1, from the moment a request is
+//! awaited until its head is complete, so also between keep-alive requests: the connection's
+//! watchdog keeps it, one timer per connection rather than hyper's one per request; and a first
 //! request that has not begun `header_read_timeout` after the connection is ready closes it,
 //! whatever the protocol), a keep-alive idle limit, a request-body stall timeout and
 //! minimum rate ([`TimedBody`]), on HTTP/2 a deadline for each request in progress (a stream
@@ -36,7 +37,7 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
@@ -252,6 +253,55 @@ impl Registry {
 }
 
 /// Everything a connection task needs.
+/// Where connections come from: a TCP listener, or a Unix-domain socket (a proxy on the same
+/// host: no TCP stack between them). A Unix socket's peer has no address; it is taken to be
+/// [`UNIX_PEER`], the IPv4 loopback, so it counts as the local proxy it is (a trusted proxy by
+/// default, whose `X-Forwarded-For` names the client).
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// The peer address given to connections accepted on a Unix-domain socket.
+pub const UNIX_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
+
+impl From<TcpListener> for Listener {
+    fn from(l: TcpListener) -> Listener {
+        Listener::Tcp(l)
+    }
+}
+
+impl From<UnixListener> for Listener {
+    fn from(l: UnixListener) -> Listener {
+        Listener::Unix(l)
+    }
+}
+
+/// An accepted connection.
+enum Accepted {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<(Accepted, SocketAddr)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                Ok((Accepted::Tcp(s), peer))
+            }
+            Listener::Unix(l) => {
+                let (s, _) = l.accept().await?;
+                Ok((Accepted::Unix(s), UNIX_PEER))
+            }
+        }
+    }
+}
+
 struct Shared {
     router: Router,
     tls: Option<TlsAcceptor>,
@@ -263,13 +313,14 @@ struct Shared {
 /// Serves `router` on `listener` (TLS when `tls` is set) until `shutdown` resolves, then waits
 /// for the requests in progress.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     router: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: ConnLimits,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listener = listener.into();
     let shared = Arc::new(Shared {
         router,
         tls: tls.map(TlsAcceptor::from),
@@ -286,7 +337,7 @@ pub async fn serve(
             a = listener.accept() => a,
             () = &mut shutdown => break,
         };
-        let (tcp, peer) = match accepted {
+        let (accepted, peer) = match accepted {
             Ok(c) => c,
             Err(_) => {
                 // Out of descriptors (or a reset before accept): make room, then back off.
@@ -302,12 +353,18 @@ pub async fn serve(
             .registry
             .admit(shared.limits.max_connections, &shared.metrics)
         else {
-            drop(tcp);
+            drop(accepted);
             continue;
         };
         let (shared, stop, alive) = (shared.clone(), stop_rx.clone(), alive_tx.clone());
         tokio::spawn(async move {
-            connection(&shared, tcp, peer, &slot, stop).await;
+            match accepted {
+                Accepted::Tcp(tcp) => {
+                    let _ = tcp.set_nodelay(true);
+                    connection(&shared, tcp, peer, &slot, stop).await;
+                }
+                Accepted::Unix(unix) => connection(&shared, unix, peer, &slot, stop).await,
+            }
             shared.registry.remove(id, &shared.metrics);
             drop(alive);
         });
@@ -327,10 +384,12 @@ enum Ended {
 
 /// When a connection must end. With no request in progress: `idle` after its last request
 /// ended (or it was accepted), and, before its first request has begun, `first` after it was
-/// ready (`ready`: the TLS handshake done). With requests in progress: on HTTP/2, `request`
-/// after the oldest of them began (a stream not answered in full by then, e.g. a client that
-/// keeps its flow-control window shut and drips frames, closes the connection); on HTTP/1.1,
-/// `None` (hyper's header-read timeout and [`TimedBody`] bound the request there).
+/// ready (`ready`: the TLS handshake done); on HTTP/1.1 also `first` after its last request
+/// ended, the header-read timeout (the next request's head, awaited from then, must be
+/// complete by that time: a partial or dripping head is no request in progress). With requests
+/// in progress: on HTTP/2, `request` after the oldest of them began (a stream not answered in
+/// full by then, e.g. a client that keeps its flow-control window shut and drips frames,
+/// closes the connection); on HTTP/1.1, `None` ([`TimedBody`] bounds the request there).
 fn deadline(
     s: &SlotState,
     ready: Instant,
@@ -341,7 +400,9 @@ fn deadline(
     if let Some((_, oldest)) = s.started.first() {
         return s.http2.then(|| *oldest + request);
     }
-    let deadline = s.since + idle;
+    // HTTP/1.1 between requests: the next head is awaited, so the header timeout applies.
+    let between_heads = !s.http2 && s.requests > 0;
+    let deadline = s.since + if between_heads { idle.min(first) } else { idle };
     Some(if s.requests == 0 {
         deadline.min(ready + first)
     } else {
@@ -377,20 +438,21 @@ async fn watchdog(slot: &Slot, limits: &ConnLimits, stop: &mut watch::Receiver<b
     }
 }
 
-async fn connection(
+async fn connection<I>(
     shared: &Arc<Shared>,
-    tcp: TcpStream,
+    io: I,
     peer: SocketAddr,
     slot: &Arc<Slot>,
     mut stop: watch::Receiver<bool>,
-) {
-    let _ = tcp.set_nodelay(true);
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let Some(acceptor) = shared.tls.clone() else {
-        http(shared, tcp, peer, slot, stop).await;
+        http(shared, io, peer, slot, stop).await;
         return;
     };
-    let shake = tokio::time::timeout(shared.limits.tls_handshake_timeout, acceptor.accept(tcp));
-    let tls: tokio_rustls::server::TlsStream<TcpStream> = tokio::select! {
+    let shake = tokio::time::timeout(shared.limits.tls_handshake_timeout, acceptor.accept(io));
+    let tls: tokio_rustls::server::TlsStream<I> = tokio::select! {
         r = shake => match r {
             Ok(Ok(tls)) => tls,
             Ok(Err(_)) => return,
@@ -468,7 +530,9 @@ async fn serve_http<I>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        // The watchdog keeps the header-read timeout (`deadline`): hyper's would make, arm
+        // and drop a timer for every request.
+        .header_read_timeout(None)
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let builder = match version {
@@ -668,7 +732,8 @@ mod tests {
             deadline(&fresh, ready, idle, first, request),
             Some(ready + first)
         );
-        // After a request: the keep-alive idle limit from its end.
+        // After a request on HTTP/1.1: the next head is awaited from its end and must be
+        // complete within the header timeout (before the keep-alive idle limit).
         let served = SlotState {
             requests: 1,
             since: t + Duration::from_secs(5),
@@ -676,6 +741,15 @@ mod tests {
         };
         assert_eq!(
             deadline(&served, ready, idle, first, request),
+            Some(t + Duration::from_secs(15))
+        );
+        // On HTTP/2 (no head awaited between requests): the keep-alive idle limit.
+        let served_h2 = SlotState {
+            http2: true,
+            ..served.clone()
+        };
+        assert_eq!(
+            deadline(&served_h2, ready, idle, first, request),
             Some(t + Duration::from_secs(35))
         );
         // An HTTP/1.1 request in progress never times out here.

@@ -5,13 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use keywarden_gateway::listen::Bound;
 use keywarden_gateway::{DecisionLog, Gateway, GatewayConfig, LogTarget};
 use keywarden_server::{SystemClock, TlsFiles};
 use keywarden_token::TrustPolicy;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct GatewayArgs {
-    /// Address to listen on (`127.0.0.1:0` picks a free port; the bound address is printed).
+    /// Address to listen on: `HOST:PORT` (`127.0.0.1:0` picks a free port; the bound address is
+    /// printed), or `unix:PATH`, a Unix-domain socket (mode 0660) for a proxy on the same host.
     #[arg(long)]
     pub listen: String,
     /// Trust policy (as for `keywarden verify`; see docs/TOKEN.md).
@@ -55,8 +57,9 @@ pub(crate) fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
     let gateway = Gateway::new(&policy, config, log, Arc::new(SystemClock))
         .context("starting keywarden gateway")?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    keywarden_gateway::server::run(gateway, &args.listen, tls, |addr| {
-        eprintln!("keywarden gateway: listening on {scheme}://{addr}");
+    keywarden_gateway::server::run(gateway, &args.listen, tls, |bound| match bound {
+        Bound::Tcp(addr) => eprintln!("keywarden gateway: listening on {scheme}://{addr}"),
+        Bound::Unix(_) => eprintln!("keywarden gateway: listening on {bound} ({scheme})"),
     })
     .context("keywarden gateway")?;
     Ok(0)

@@ -254,10 +254,7 @@ impl Gateway {
             );
             return (d, Facts::Verified(verified));
         }
-        if let Err(r) = self
-            .routes
-            .authorize(&req.host, &req.uri, &verified.identity)
-        {
+        if let Err(r) = self.routes.authorize(&req.host, &req.uri, &verified.grants) {
             return (
                 deny(Outcome::Forbidden, r.code()),
                 Facts::Verified(verified),
@@ -323,12 +320,19 @@ impl Gateway {
         now: keywarden_model::Timestamp,
         latency_us: u64,
     ) {
+        let made;
         let facts = match facts {
-            Facts::Verified(v) => FactsJson::of(&TokenFacts::of(&v.identity)),
-            Facts::Read(f) => FactsJson::of(f),
-            Facts::None => FactsJson::of(&TokenFacts::default()),
+            Facts::Verified(v) => v.log_facts.as_ref(),
+            Facts::Read(f) => {
+                made = FactsJson::of(f).ok();
+                made.as_ref()
+            }
+            Facts::None => {
+                made = FactsJson::of(&TokenFacts::default()).ok();
+                made.as_ref()
+            }
         };
-        let Ok(facts) = facts else {
+        let Some(facts) = facts else {
             log.count_error();
             return;
         };
@@ -342,7 +346,7 @@ impl Gateway {
             method: &keywarden_token::reason::evidence(&req.method),
             host: &keywarden_token::reason::evidence(&req.host),
             path: cap(path, PATH_LOG_MAX),
-            facts: &facts,
+            facts,
             decision: if status == 200 { "allow" } else { "deny" },
             status,
             reason: d.reason,

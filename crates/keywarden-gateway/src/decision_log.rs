@@ -87,6 +87,12 @@ impl FactsJson {
         }
         Ok(FactsJson(out))
     }
+
+    /// The same, its buffer no larger than its bytes (as the verdict cache keeps it).
+    pub fn shrunk(mut self) -> FactsJson {
+        self.0.shrink_to_fit();
+        self
+    }
 }
 
 /// One decision's line, borrowing what a [`DecisionRecord`] owns: the same bytes `serde_json`

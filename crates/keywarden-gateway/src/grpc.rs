@@ -115,15 +115,8 @@ pub fn answer(d: &Decision) -> envoy::CheckResponse {
             status: status(OK),
             http_response: Some(envoy::HttpResponse::OkResponse(envoy::OkHttpResponse {
                 // Names already lower-case (parsed header names).
-                headers: allowed
-                    .header_text()
-                    .map(|(k, v)| header(k, v.into_owned()))
-                    .collect(),
-                headers_to_remove: allowed
-                    .absent
-                    .iter()
-                    .map(|h| h.to_ascii_lowercase())
-                    .collect(),
+                headers: allowed.header_text().map(|(k, v)| header(k, v)).collect(),
+                headers_to_remove: allowed.absent().map(|h| h.to_ascii_lowercase()).collect(),
             })),
         };
     }

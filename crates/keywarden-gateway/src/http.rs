@@ -157,8 +157,8 @@ pub fn respond(d: &Decision) -> Response {
     );
     match &d.outcome {
         Outcome::Allow(allowed) => {
-            for (k, v) in &allowed.headers {
-                h.insert(k.clone(), v.clone());
+            for (k, v) in allowed.headers() {
+                h.insert(k.clone(), v);
             }
             if let Some(v) = &allowed.absent_header {
                 // Envoy's HTTP service: strip client-sent copies of identity headers we did not set.

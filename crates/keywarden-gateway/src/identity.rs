@@ -14,34 +14,64 @@ use axum::body::Bytes;
 use axum::http::{HeaderName, HeaderValue};
 
 use crate::config::IdentityHeaders;
+use crate::decision_log::FactsJson;
 use crate::error::ConfigError;
 
-/// A verified token as the verdict cache keeps it: the identity and its flood-control subject
-/// key (built once, not per decision).
+/// A verified token as the verdict cache keeps it, everything a warm decision needs made once
+/// per token: what routes judge, the flood-control subject key, the answer to an allowed
+/// request, the decision line's token members. Not the whole [`Identity`]: its other claims
+/// live on only in the answer and the log members (a cache entry about 1.2 KB, as before the
+/// answer and the members were kept, `docs/GATEWAY.md`, *Speed*).
 #[derive(Debug)]
 pub struct Verified {
-    pub identity: Identity,
+    /// `aud`, `scp`, `roles`: what route policies judge.
+    pub grants: Grants,
     /// [`Identity::subject_key`].
     pub subject_key: Box<str>,
-    /// The answer when a route allows it ([`Identity::allowed`]), made once per token: a warm
-    /// decision then copies no claim and parses no header value.
+    /// The answer when a route allows it ([`Identity::allowed`]): a warm decision copies no
+    /// claim and parses no header value.
     pub allowed: Arc<Allowed>,
+    /// The token's members of each decision line ([`TokenFacts::of`] as JSON; `None`: they
+    /// could not be serialized, counted as a log error when used).
+    pub log_facts: Option<FactsJson>,
+}
+
+/// The claims route policies judge.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Grants {
+    pub aud: Vec<String>,
+    pub scp: Vec<String>,
+    pub roles: Vec<String>,
 }
 
 impl Verified {
     pub fn new(identity: Identity, names: &HeaderNames) -> Arc<Verified> {
+        let subject_key = identity.subject_key().into_boxed_str();
+        let allowed = Arc::new(identity.allowed(names));
+        let log_facts = FactsJson::of(&TokenFacts::of(&identity))
+            .ok()
+            .map(FactsJson::shrunk);
         Arc::new(Verified {
-            subject_key: identity.subject_key().into_boxed_str(),
-            allowed: Arc::new(identity.allowed(names)),
-            identity,
+            grants: Grants {
+                aud: identity.aud,
+                scp: identity.scp,
+                roles: identity.roles,
+            },
+            subject_key,
+            allowed,
+            log_facts,
         })
     }
 }
 
 /// The identity header names of `gateway.toml` (sub, oid, tid, aud, scp, roles), as configured
-/// and parsed once (names that do not parse are refused when the configuration is checked).
+/// and parsed once (names that do not parse are refused when the configuration is checked);
+/// every cached answer shares them.
 #[derive(Debug, Clone)]
-pub struct HeaderNames {
+pub struct HeaderNames(Arc<HeaderNamesInner>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct HeaderNamesInner {
     configured: [String; 6],
     parsed: [HeaderName; 6],
 }
@@ -60,30 +90,57 @@ impl HeaderNames {
         let parsed = parsed
             .try_into()
             .map_err(|_| ConfigError::Invalid("identity header names: six expected".into()))?;
-        Ok(HeaderNames { configured, parsed })
+        Ok(HeaderNames(Arc::new(HeaderNamesInner {
+            configured,
+            parsed,
+        })))
     }
 }
 
 /// What an allowed request is answered with: the identity headers to pass upstream (in a fixed
 /// order: sub, oid, tid, aud, scp, roles; absent claims left out), and the configured names of
-/// the identity headers whose claims are absent (to strip).
+/// the identity headers whose claims are absent (to strip). Compact, as every cached token
+/// keeps one: the values one after another in one buffer, each header a slice of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowed {
-    /// Names lower-case (as HTTP/2 and Envoy's gRPC answer carry them); values printable ASCII
-    /// ([`header_value`]).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// As configured (case kept).
-    pub absent: Vec<String>,
-    /// `absent` joined with `, ` (Envoy's `x-envoy-auth-headers-to-remove`), when any.
+    names: Arc<HeaderNamesInner>,
+    /// The set headers' values (printable ASCII, [`header_value`]), one after another.
+    values: Bytes,
+    /// Per header set, in order: (its index in the six names, where its value ends).
+    set: Vec<(u8, u16)>,
+    /// The absent headers' configured names joined with `, ` (Envoy's
+    /// `x-envoy-auth-headers-to-remove`), when any.
     pub absent_header: Option<HeaderValue>,
 }
 
 impl Allowed {
+    /// The identity headers, `(name, value)` (names lower-case, as HTTP/2 and Envoy's gRPC
+    /// answer carry them); each value a slice of the one buffer.
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, HeaderValue)> + '_ {
+        let mut start = 0usize;
+        self.set.iter().filter_map(move |&(i, end)| {
+            let (a, b) = (start, usize::from(end));
+            start = b;
+            let v = HeaderValue::from_maybe_shared(self.values.slice(a..b)).ok()?;
+            Some((self.names.parsed.get(usize::from(i))?, v))
+        })
+    }
+
     /// `(name, value)` pairs as text (for the gRPC answer).
-    pub fn header_text(&self) -> impl Iterator<Item = (&str, std::borrow::Cow<'_, str>)> {
-        self.headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes())))
+    pub fn header_text(&self) -> impl Iterator<Item = (&str, String)> + '_ {
+        self.headers().map(|(k, v)| {
+            (
+                k.as_str(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+    }
+
+    /// The configured names of the identity headers whose claims are absent (case kept).
+    pub fn absent(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.names.configured.len())
+            .filter(|i| !self.set.iter().any(|&(s, _)| usize::from(s) == *i))
+            .map(|i| self.names.configured[i].as_str())
     }
 }
 
@@ -136,8 +193,8 @@ impl Identity {
         format!("{}\u{1f}{who}", self.issuer_id)
     }
 
-    /// The answer to an allowed request: the identity headers (as [`Identity::headers`], names
-    /// and values parsed without copying the names) and the absent names.
+    /// The answer to an allowed request: the identity headers (as [`Identity::headers`]) and
+    /// the absent names.
     pub fn allowed(&self, names: &HeaderNames) -> Allowed {
         let values = [
             self.sub.clone(),
@@ -147,31 +204,33 @@ impl Identity {
             Some(self.scp.join(" ")),
             Some(self.roles.join(" ")),
         ];
-        let mut headers = Vec::with_capacity(6);
-        let mut set: Vec<&str> = Vec::with_capacity(6);
+        let mut buf = Vec::new();
+        let mut set = Vec::with_capacity(6);
+        let mut absent: Vec<&str> = Vec::new();
         for (i, v) in values.into_iter().enumerate() {
+            let name = names.0.configured[i].as_str();
             let Some(v) = v.filter(|v| !v.is_empty()) else {
+                absent.push(name);
                 continue;
             };
-            set.push(&names.configured[i]);
-            let v = Bytes::from(header_value_owned(v));
-            // Printable ASCII always parses; a value that did not would be left out (as before).
-            if let Ok(v) = HeaderValue::from_maybe_shared(v) {
-                headers.push((names.parsed[i].clone(), v));
-            }
+            let v = header_value_owned(v);
+            // Printable ASCII always parses; a value that did not (or one past the 64 KiB a
+            // header's end offset can say) would be left out, and its name is not stripped.
+            let end = buf.len() + v.len();
+            let (Ok(end), Ok(_)) = (u16::try_from(end), HeaderValue::from_str(&v)) else {
+                continue;
+            };
+            buf.extend_from_slice(v.as_bytes());
+            set.push((i as u8, end));
         }
-        let absent: Vec<String> = names
-            .configured
-            .iter()
-            .filter(|n| !set.contains(&n.as_str()))
-            .cloned()
-            .collect();
+        set.shrink_to_fit();
         let absent_header = (!absent.is_empty())
             .then(|| HeaderValue::from_str(&absent.join(", ")).ok())
             .flatten();
         Allowed {
-            headers,
-            absent,
+            names: names.0.clone(),
+            values: Bytes::from(buf),
+            set,
             absent_header,
         }
     }
@@ -334,6 +393,51 @@ fn cap_aud(v: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_answer_holds_the_headers_in_order_and_names_the_absent() {
+        let names = HeaderNames::new(&IdentityHeaders::default()).unwrap();
+        let id = Identity {
+            issuer_id: "i".into(),
+            kid: "k".into(),
+            alg: "ES256",
+            iss: "https://i".into(),
+            tid: Some("t-1".into()),
+            aud: vec!["api://a".into(), "api://b".into()],
+            sub: Some("José\r\nX-Evil: 1".into()),
+            oid: None,
+            appid: None,
+            uti: None,
+            upn: None,
+            scp: vec!["Mail.Read".into()],
+            roles: vec![],
+            exp: 0,
+        };
+        let a = id.allowed(&names);
+        let got: Vec<(String, String)> = a.header_text().map(|(k, v)| (k.to_owned(), v)).collect();
+        let want: Vec<(String, String)> = id
+            .headers(&IdentityHeaders::default())
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        assert_eq!(
+            got, want,
+            "the same headers as Identity::headers, in its order"
+        );
+        assert_eq!(got[0].1, "Jos%C3%A9%0D%0AX-Evil: 1");
+        assert_eq!(
+            a.absent().collect::<Vec<_>>(),
+            ["X-Keywarden-Oid", "X-Keywarden-Roles"]
+        );
+        assert_eq!(
+            a.absent_header.as_ref().map(|v| v.to_str().unwrap()),
+            Some("X-Keywarden-Oid, X-Keywarden-Roles")
+        );
+        // The values share one buffer.
+        let ptrs: Vec<*const u8> = a.headers().map(|(_, v)| v.as_bytes().as_ptr()).collect();
+        assert_eq!(ptrs.len(), 4);
+        assert!(ptrs.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn header_values_are_printable_ascii() {

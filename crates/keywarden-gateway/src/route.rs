@@ -5,7 +5,7 @@
 //! any route is configured.
 
 use crate::config::{RouteConfig, Unmatched};
-use crate::identity::Identity;
+use crate::identity::Grants;
 
 /// Why a route refused a valid token (the decision's reason code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl Routes {
     }
 
     /// Whether `id` may reach `host` + `path` (the original request's).
-    pub fn authorize(&self, host: &str, path: &str, id: &Identity) -> Result<(), RouteDenial> {
+    pub fn authorize(&self, host: &str, path: &str, id: &Grants) -> Result<(), RouteDenial> {
         if self.routes.is_empty() {
             return match self.unmatched {
                 Unmatched::Allow => Ok(()),
@@ -137,22 +137,11 @@ mod tests {
     use super::*;
     use crate::config::GatewayConfig;
 
-    fn id(aud: &str, scp: &[&str], roles: &[&str]) -> Identity {
-        Identity {
-            issuer_id: "i".into(),
-            kid: "k".into(),
-            alg: "ES256",
-            iss: "https://i".into(),
-            tid: None,
+    fn id(aud: &str, scp: &[&str], roles: &[&str]) -> Grants {
+        Grants {
             aud: vec![aud.into()],
-            sub: Some("s".into()),
-            oid: None,
-            appid: None,
-            uti: None,
-            upn: None,
             scp: scp.iter().map(|s| s.to_string()).collect(),
             roles: roles.iter().map(|s| s.to_string()).collect(),
-            exp: 0,
         }
     }
 

@@ -9,14 +9,16 @@
 //! `X-Forwarded-Host` (else `Host`), `X-Forwarded-Uri`/`X-Original-URI` (else the check's own
 //! path, less `http_path_prefix`, as Envoy's HTTP service sends it) and `X-Forwarded-For`.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use keywarden_server::http::throttle::Peer;
+use keywarden_server::http::conn::Handler;
 
 use crate::check::{CheckRequest, Decision, Gateway, Outcome};
 use crate::client::ProxyNet;
@@ -34,19 +36,26 @@ pub struct Front {
     pub http_path_prefix: Arc<str>,
 }
 
-/// The router: one fallback that dispatches everything. The state is cloned for every request:
-/// one reference count, not one per member.
-pub fn router(front: Front) -> axum::Router {
-    axum::Router::new()
-        .fallback(dispatch)
-        .with_state(Arc::new(front))
+/// What the accept loop hands every request to, with its peer address: [`dispatch`], with no
+/// router in between (every request but two is a check, so there is nothing to route) and no
+/// per-request extension map for the peer.
+#[derive(Clone)]
+pub struct FrontHandler(Arc<Front>);
+
+/// The handler for `front`.
+pub fn handler(front: Front) -> FrontHandler {
+    FrontHandler(Arc::new(front))
 }
 
-async fn dispatch(
-    State(front): State<Arc<Front>>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
-    req: Request,
-) -> Response {
+impl Handler for FrontHandler {
+    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+    fn handle(&self, peer: SocketAddr, req: Request) -> Self::Future {
+        Box::pin(dispatch(self.0.clone(), peer, req))
+    }
+}
+
+async fn dispatch(front: Arc<Front>, peer: SocketAddr, req: Request) -> Response {
     let headers = req.headers();
     let path = req.uri().path();
     let grpc = path == CHECK_PATH

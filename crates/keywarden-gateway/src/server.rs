@@ -14,7 +14,7 @@ use keywarden_server::http::conn::Listener;
 
 use crate::check::Gateway;
 use crate::error::GatewayError;
-use crate::http::{Front, router};
+use crate::http::{Front, handler};
 use crate::listen::{Bind, Bound};
 
 /// Builds the rustls configuration from PEM files, offering `h2` and `http/1.1` over ALPN.
@@ -43,7 +43,7 @@ pub async fn serve(
         .fitted_to(keywarden_server::http::conn::soft_fd_limit());
     let metrics = front.gateway.connection_metrics();
     // The accept loop attaches the peer address (`ConnectInfo<Peer>`) to every request.
-    keywarden_server::http::conn::serve(listener, router(front), tls, limits, metrics, shutdown)
+    keywarden_server::http::conn::serve(listener, handler(front), tls, limits, metrics, shutdown)
         .await
         .map_err(GatewayError::Serve)
 }

@@ -366,6 +366,43 @@ fn a_head_dripped_after_a_keep_alive_request_is_closed_at_the_header_timeout() {
     );
 }
 
+/// Found by the flood test when the gateway stopped going through axum's router (which set
+/// `Content-Length` itself): the body wrapper that keeps a connection busy hid its size, so
+/// hyper sent every answer with a body chunked, and a client reading `Content-Length` read the
+/// chunk sizes as the next answer. Every answer has its `Content-Length` and no chunking.
+#[test]
+fn regression_responses_without_a_router_were_sent_chunked() {
+    let k = keys();
+    let gw = start(&k.policy, "", None);
+    let cases: [(&str, &[(&str, &str)]); 4] = [
+        ("/.keywarden/healthz", &[]),
+        ("/.keywarden/metrics", &[]),
+        ("/owa/", &[("Authorization", "Bearer e30.e30.x")]),
+        ("/owa/", &[("X-Forwarded-Uri", "/owa/")]),
+    ];
+    for (path, headers) in cases {
+        let r = http(gw.addr, "GET", path, headers);
+        assert!(r.header("transfer-encoding").is_none(), "{path}: {r:?}");
+        let len: usize = r
+            .header("content-length")
+            .unwrap_or_else(|| panic!("{path}: no Content-Length: {r:?}"))
+            .parse()
+            .unwrap();
+        assert_eq!(len, r.body.len(), "{path}: {r:?}");
+    }
+    let ok = http(
+        gw.addr,
+        "GET",
+        "/owa/",
+        &[(
+            "Authorization",
+            &format!("Bearer {}", k.valid("uti-length")),
+        )],
+    );
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("content-length"), Some("0"), "{ok:?}");
+}
+
 /// One raw HTTP/2 frame: length, type, flags, stream id, payload.
 fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).unwrap().to_be_bytes();

@@ -33,7 +33,6 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -302,8 +301,31 @@ impl Listener {
     }
 }
 
-struct Shared {
-    router: Router,
+/// What answers a connection's requests, told each request's peer address: an axum [`Router`]
+/// (the peer reaches its handlers as the `ConnectInfo<Peer>` extension), or a handler of
+/// its own that takes the peer as an argument (the gateway: no router, no extension map).
+pub trait Handler: Clone + Send + Sync + 'static {
+    type Future: Future<Output = axum::response::Response> + Send + 'static;
+    fn handle(&self, peer: SocketAddr, req: axum::extract::Request) -> Self::Future;
+}
+
+impl Handler for Router {
+    type Future = Pin<Box<dyn Future<Output = axum::response::Response> + Send>>;
+
+    fn handle(&self, peer: SocketAddr, mut req: axum::extract::Request) -> Self::Future {
+        req.extensions_mut().insert(ConnectInfo(Peer(peer)));
+        let mut router = self.clone();
+        Box::pin(async move {
+            match router.call(req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            }
+        })
+    }
+}
+
+struct Shared<H> {
+    router: H,
     tls: Option<TlsAcceptor>,
     limits: ConnLimits,
     metrics: Arc<Metrics>,
@@ -312,9 +334,9 @@ struct Shared {
 
 /// Serves `router` on `listener` (TLS when `tls` is set) until `shutdown` resolves, then waits
 /// for the requests in progress.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: impl Into<Listener>,
-    router: Router,
+    router: H,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: ConnLimits,
     metrics: Arc<Metrics>,
@@ -438,8 +460,8 @@ async fn watchdog(slot: &Slot, limits: &ConnLimits, stop: &mut watch::Receiver<b
     }
 }
 
-async fn connection<I>(
-    shared: &Arc<Shared>,
+async fn connection<H: Handler, I>(
+    shared: &Arc<Shared<H>>,
     io: I,
     peer: SocketAddr,
     slot: &Arc<Slot>,
@@ -482,8 +504,8 @@ enum Version {
 }
 
 /// Serves one plain connection (HTTP/1.1, or HTTP/2 by prior knowledge when allowed).
-async fn http<I>(
-    shared: &Arc<Shared>,
+async fn http<H: Handler, I>(
+    shared: &Arc<Shared<H>>,
     io: I,
     peer: SocketAddr,
     slot: &Arc<Slot>,
@@ -495,8 +517,8 @@ async fn http<I>(
 }
 
 /// Serves HTTP on one connection until it ends, times out, is shed or the server stops.
-async fn serve_http<I>(
-    shared: &Arc<Shared>,
+async fn serve_http<H: Handler, I>(
+    shared: &Arc<Shared<H>>,
     io: I,
     peer: SocketAddr,
     slot: &Arc<Slot>,
@@ -510,20 +532,17 @@ async fn serve_http<I>(
         (shared.router.clone(), shared.metrics.clone(), slot.clone());
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let busy = Busy::new(&busy_slot, req.version() == hyper::Version::HTTP_2);
-        let mut req = req.map(|b| Body::new(TimedBody::new(b, limits, metrics.clone())));
-        req.extensions_mut().insert(ConnectInfo(Peer(peer)));
-        let mut router = router.clone();
+        let req = req.map(|b| Body::new(TimedBody::new(b, limits, metrics.clone())));
+        let answer = router.handle(peer, req);
         async move {
-            let resp = router.call(req).await;
+            let resp = answer.await;
             // The connection stays busy until the response body has been sent (or dropped).
-            resp.map(|r| {
-                r.map(|b| {
-                    Body::new(b.map_frame(move |f| {
-                        let _held = &busy;
-                        f
-                    }))
+            Ok::<_, std::convert::Infallible>(resp.map(|b| {
+                Body::new(HoldsBusy {
+                    body: b,
+                    _busy: busy,
                 })
-            })
+            }))
         }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -562,6 +581,36 @@ async fn serve_http<I>(
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+    }
+}
+
+/// A response body that keeps its connection busy until it has been sent or dropped, and is
+/// otherwise the body itself: its size and end reach hyper, which then sends a
+/// `Content-Length` (a body that hid its size was sent chunked when no router had set the
+/// header: `regression_responses_without_a_router_were_sent_chunked`).
+struct HoldsBusy {
+    body: Body,
+    /// Held for its `Drop`.
+    _busy: Busy,
+}
+
+impl HttpBody for HoldsBusy {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

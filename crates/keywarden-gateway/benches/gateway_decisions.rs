@@ -29,11 +29,16 @@
 //!    requests ready, against the one-at-a-time phases' wake-up per request;
 //! 6. the gateway called as Envoy calls it: gRPC `envoy.service.auth.v3.Authorization/Check` from
 //!    a tonic client keeping `GRPC_IN_FLIGHT` calls in flight over `GRPC_CONNS` HTTP/2
-//!    connections (Envoy multiplexes `ext_authz` calls on h2), on cache misses and warm.
+//!    connections (Envoy multiplexes `ext_authz` calls on h2), on cache misses and warm;
+//! 7. the two concurrent phases against a second gateway listening on a Unix-domain socket
+//!    (`--listen unix:PATH`, a proxy on the same host: `miss-unix`, `warm-unix`; misses on the
+//!    `miss-conc` tokens, which that gateway has not cached);
+//! 8. `cache-memory`: the resident set a full verdict cache adds (100 000 distinct tokens
+//!    through `Gateway::check` in process), in bytes per entry.
 //!
 //! Run: `cargo bench -p keywarden-gateway --bench gateway_decisions` (a minute or two, most of it
-//! signing tokens). `KEYWARDEN_BENCH_PHASES=inproc,miss,warm,miss-conc,warm-conc,check,grpc-miss,
-//! grpc-warm,nginx` (any subset) and
+//! signing tokens). `KEYWARDEN_BENCH_PHASES=inproc,miss,warm,miss-conc,warm-conc,miss-unix,
+//! warm-unix,check,grpc-miss,grpc-warm,cache-memory,nginx` (any subset) and
 //! `KEYWARDEN_BENCH_ROUNDS=N` select what runs, e.g. to profile one phase with `perf record`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(unreachable_pub)]
@@ -611,7 +616,7 @@ fn nginx(bin: &PathBuf, dir: &std::path::Path, server: &str) -> (Child, SocketAd
 fn env_phases() -> Vec<String> {
     std::env::var("KEYWARDEN_BENCH_PHASES")
         .unwrap_or_else(|_| {
-            "inproc,miss,warm,miss-conc,warm-conc,miss-unix,warm-unix,check,grpc-miss,grpc-warm,nginx"
+            "inproc,miss,warm,miss-conc,warm-conc,miss-unix,warm-unix,check,grpc-miss,grpc-warm,cache-memory,nginx"
                 .into()
         })
         .split(',')

@@ -174,6 +174,8 @@ impl ConnectionsConfig {
             min_body_bytes_per_second: self.min_body_bytes_per_second,
             http2: true,
             http2_request_timeout: secs(self.http2_request_timeout_seconds),
+            // Small answers: the watchdog keeps the header timeout, no timer per request.
+            heads_by_watchdog: true,
         }
     }
 }
@@ -268,10 +270,17 @@ impl GatewayConfig {
         if self.decision_timeout_ms == 0 || self.decision_timeout_ms > 60_000 {
             return invalid("decision_timeout_ms must be 1..=60000".into());
         }
+        let mut seen = std::collections::HashSet::new();
         for name in self.identity_headers.all() {
             if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 return invalid(format!(
                     "identity header name {name:?} is not a header name"
+                ));
+            }
+            // One name for two claims would be both set and stripped as absent.
+            if !seen.insert(name.to_ascii_lowercase()) {
+                return invalid(format!(
+                    "identity header name {name:?} is given to two claims"
                 ));
             }
         }
@@ -344,6 +353,14 @@ impl GatewayConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_identity_header_name_for_two_claims_is_refused() {
+        let e =
+            GatewayConfig::from_toml("[identity_headers]\nsub = \"X-User\"\noid = \"x-user\"\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("two claims"), "{e}");
+    }
 
     #[test]
     fn defaults_are_valid_and_documented_values() {

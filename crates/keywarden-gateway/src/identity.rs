@@ -20,8 +20,8 @@ use crate::error::ConfigError;
 /// A verified token as the verdict cache keeps it, everything a warm decision needs made once
 /// per token: what routes judge, the flood-control subject key, the answer to an allowed
 /// request, the decision line's token members. Not the whole [`Identity`]: its other claims
-/// live on only in the answer and the log members (a cache entry about 1.2 KB, as before the
-/// answer and the members were kept, `docs/GATEWAY.md`, *Speed*).
+/// live on only in the answer and the log members. A cache entry costs about 1.35 KB (about
+/// 1 KB when it held the whole identity and neither; `docs/GATEWAY.md`, *Verdict cache*).
 #[derive(Debug)]
 pub struct Verified {
     /// `aud`, `scp`, `roles`: what route policies judge.
@@ -107,7 +107,7 @@ pub struct Allowed {
     /// The set headers' values (printable ASCII, [`header_value`]), one after another.
     values: Bytes,
     /// Per header set, in order: (its index in the six names, where its value ends).
-    set: Vec<(u8, u16)>,
+    set: Vec<(u8, u32)>,
     /// The absent headers' configured names joined with `, ` (Envoy's
     /// `x-envoy-auth-headers-to-remove`), when any.
     pub absent_header: Option<HeaderValue>,
@@ -119,7 +119,7 @@ impl Allowed {
     pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, HeaderValue)> + '_ {
         let mut start = 0usize;
         self.set.iter().filter_map(move |&(i, end)| {
-            let (a, b) = (start, usize::from(end));
+            let (a, b) = (start, usize::try_from(end).ok()?);
             start = b;
             let v = HeaderValue::from_maybe_shared(self.values.slice(a..b)).ok()?;
             Some((self.names.parsed.get(usize::from(i))?, v))
@@ -206,24 +206,27 @@ impl Identity {
         ];
         let mut buf = Vec::new();
         let mut set = Vec::with_capacity(6);
-        let mut absent: Vec<&str> = Vec::new();
         for (i, v) in values.into_iter().enumerate() {
-            let name = names.0.configured[i].as_str();
             let Some(v) = v.filter(|v| !v.is_empty()) else {
-                absent.push(name);
                 continue;
             };
             let v = header_value_owned(v);
-            // Printable ASCII always parses; a value that did not (or one past the 64 KiB a
-            // header's end offset can say) would be left out, and its name is not stripped.
+            // Printable ASCII always parses and a token's claims stay far below 4 GiB; a value
+            // that did not fit would be left out, and its name stripped as an absent one's.
             let end = buf.len() + v.len();
-            let (Ok(end), Ok(_)) = (u16::try_from(end), HeaderValue::from_str(&v)) else {
+            let (Ok(end), Ok(_)) = (u32::try_from(end), HeaderValue::from_str(&v)) else {
                 continue;
             };
             buf.extend_from_slice(v.as_bytes());
             set.push((i as u8, end));
         }
         set.shrink_to_fit();
+        // Every name not set is absent: the HTTP answer's header and the gRPC answer's list
+        // ([`Allowed::absent`]) say the same.
+        let absent: Vec<&str> = (0..names.0.configured.len())
+            .filter(|i| !set.iter().any(|&(s, _)| usize::from(s) == *i))
+            .map(|i| names.0.configured[i].as_str())
+            .collect();
         let absent_header = (!absent.is_empty())
             .then(|| HeaderValue::from_str(&absent.join(", ")).ok())
             .flatten();

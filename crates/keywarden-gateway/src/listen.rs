@@ -2,19 +2,26 @@
 //! picks a free one) or `--listen unix:PATH` (a Unix-domain socket, for a proxy on the same
 //! host: nginx `proxy_pass http://unix:PATH:`, Envoy's `pipe` address).
 //!
-//! A Unix socket is created mode 0660 (owner and group: put the proxy's user in the gateway's
-//! group), replaces a stale socket left by a gateway that died, and is removed when the gateway
-//! stops. It never replaces anything but a socket, nor a socket another process still
-//! listens on.
+//! A Unix socket is bound under a temporary name beside `PATH`, made mode 0660 (owner and
+//! group: put the proxy's user in the gateway's group), then renamed into place, so it never
+//! appears at `PATH` with another mode. A stale socket left by a gateway that died (connecting
+//! to it is refused) is replaced; anything else at `PATH` stops the start: a file that is not a
+//! socket, a socket another process listens on, or one it cannot tell about. On stop the socket
+//! is removed only if `PATH` is still the one this gateway made (same device and inode). The
+//! directory should be writable by the gateway's user only (as any daemon's socket directory,
+//! e.g. `/run/keywarden` 0750): whoever can write there can replace the socket. Abstract
+//! sockets (`unix:@name`) are not supported.
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use keywarden_server::http::conn::Listener;
+use keywarden_server::http::conn::{Listener, UNIX_PEER};
 use tokio::net::{TcpListener, UnixListener};
 
+use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 
 /// The mode of a Unix socket the gateway creates.
@@ -61,18 +68,42 @@ pub struct Bind {
     pub socket_file: SocketFile,
 }
 
-/// The Unix socket's file, removed when this is dropped (if it is still a socket).
+/// The Unix socket's file, removed when this is dropped if it is still the one bound here
+/// (path, device, inode).
 #[derive(Debug)]
-pub struct SocketFile(Option<PathBuf>);
+pub struct SocketFile(Option<(PathBuf, u64, u64)>);
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
-        if let Some(p) = &self.0
-            && std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_socket())
+        if let Some((p, dev, ino)) = &self.0
+            && std::fs::symlink_metadata(p)
+                .is_ok_and(|m| m.file_type().is_socket() && m.dev() == *dev && m.ino() == *ino)
         {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// What the operator should be told on start about listening on `listen` with `config`: on a
+/// Unix socket every peer is [`UNIX_PEER`], so unless `trusted_proxies` trusts it (the default
+/// does) every client shares one flood-control bucket and the decision log names none.
+pub fn warnings(listen: &str, config: &GatewayConfig) -> Vec<String> {
+    let ListenAddr::Unix(_) = ListenAddr::parse(listen) else {
+        return Vec::new();
+    };
+    let trusted = config
+        .trusted_networks()
+        .is_ok_and(|nets| nets.iter().any(|n| n.contains(UNIX_PEER.ip())));
+    if trusted {
+        return Vec::new();
+    }
+    vec![format!(
+        "on a Unix socket every peer counts as {}, which trusted_proxies does not list: all clients \
+         share one flood-control bucket and the decision log names none of them; list \"{}\" in \
+         trusted_proxies so that the proxy's X-Forwarded-For names each client",
+        UNIX_PEER.ip(),
+        UNIX_PEER.ip()
+    )]
 }
 
 /// Binds `listen` (within a tokio runtime).
@@ -92,39 +123,92 @@ pub async fn bind(listen: &str) -> Result<Bind, GatewayError> {
             })
         }
         ListenAddr::Unix(path) => {
-            clear_stale_socket(&path).map_err(err)?;
-            let l = UnixListener::bind(&path).map_err(err)?;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(UNIX_SOCKET_MODE))
-                .map_err(err)?;
+            let (l, dev, ino) = bind_unix(&path).await.map_err(err)?;
             Ok(Bind {
                 listener: Listener::Unix(l),
                 bound: Bound::Unix(path.clone()),
-                socket_file: SocketFile(Some(path)),
+                socket_file: SocketFile(Some((path, dev, ino))),
             })
         }
     }
 }
 
-/// Removes a socket at `path` that nobody listens on; refuses anything else that exists there.
-fn clear_stale_socket(path: &Path) -> std::io::Result<()> {
+/// Binds `path` as [the module says](self): stale socket cleared, bound under a temporary name,
+/// mode set, renamed into place. Returns the listener and the socket file's device and inode.
+async fn bind_unix(path: &Path) -> std::io::Result<(UnixListener, u64, u64)> {
+    let invalid = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_owned());
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Err(invalid("a Unix socket path ends in a file name"));
+    };
+    if path.as_os_str().as_bytes().first() == Some(&b'@') {
+        return Err(invalid(
+            "abstract Unix sockets (unix:@name) are not supported",
+        ));
+    }
+    clear_stale_socket(path).await?;
+    let tmp = path.with_file_name(format!(".{name}.{}.binding", std::process::id()));
+    // A leftover of this same process id (a gateway that died while binding).
+    if std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(&tmp)?;
+    }
+    let l = UnixListener::bind(&tmp)?;
+    let placed = (|| {
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(UNIX_SOCKET_MODE))?;
+        std::fs::rename(&tmp, path)?;
+        let m = std::fs::symlink_metadata(path)?;
+        if !m.file_type().is_socket() {
+            return Err(std::io::Error::other(
+                "the socket was replaced while binding",
+            ));
+        }
+        Ok((m.dev(), m.ino()))
+    })();
+    match placed {
+        Ok((dev, ino)) => Ok((l, dev, ino)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Removes a socket at `path` that nobody listens on (connecting is refused); refuses
+/// anything else that exists there.
+async fn clear_stale_socket(path: &Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
     if !meta.file_type().is_socket() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
             "a file that is not a socket is in the way (not removed)",
         ));
     }
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AddrInUse,
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::net::UnixStream::connect(path),
+    )
+    .await;
+    match probe {
+        Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Ok(Ok(_)) => Err(Error::new(
+            ErrorKind::AddrInUse,
             "another process is listening on this socket",
-        ));
+        )),
+        Err(_) => Err(Error::new(
+            ErrorKind::AddrInUse,
+            "another process holds this socket (connecting timed out)",
+        )),
+        Ok(Err(e)) => Err(Error::new(
+            e.kind(),
+            format!(
+                "cannot tell whether another process listens on this socket ({e}): not removed"
+            ),
+        )),
     }
-    std::fs::remove_file(path)
 }
 
 #[cfg(test)]
@@ -164,6 +248,45 @@ mod tests {
         assert!(format!("{:?}", e).contains("another process"), "{e:?}");
         drop(b);
         assert!(!path.exists(), "the socket file is removed");
+    }
+
+    /// Found in review: the socket's file was removed on stop whatever socket was at its
+    /// path by then, so a gateway stopping after another had taken the path removed the
+    /// newer one's socket.
+    #[tokio::test]
+    async fn regression_a_stopping_gateway_removed_a_socket_that_was_no_longer_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.sock");
+        let b = bind(&format!("unix:{}", path.display())).await.unwrap();
+        // No temporary name is left beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("gw.sock")]);
+        // Another gateway's socket at the path now.
+        std::fs::remove_file(&path).unwrap();
+        let _newer = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        drop(b);
+        assert!(path.exists(), "the newer socket is left alone");
+    }
+
+    #[test]
+    fn a_unix_socket_whose_peer_is_not_trusted_is_warned_about() {
+        let default = GatewayConfig::default();
+        assert!(warnings("unix:/run/kw.sock", &default).is_empty());
+        assert!(warnings("127.0.0.1:0", &default).is_empty());
+        let none = GatewayConfig::from_toml("trusted_proxies = []").unwrap();
+        let w = warnings("unix:/run/kw.sock", &none);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("one flood-control bucket"), "{w:?}");
+        assert!(warnings("127.0.0.1:0", &none).is_empty());
+    }
+
+    #[tokio::test]
+    async fn abstract_socket_names_are_refused() {
+        let e = bind("unix:@keywarden").await.unwrap_err();
+        assert!(format!("{e:?}").contains("abstract"), "{e:?}");
     }
 
     #[tokio::test]

@@ -42,7 +42,7 @@ pub async fn serve(
         .connection_limits()
         .fitted_to(keywarden_server::http::conn::soft_fd_limit());
     let metrics = front.gateway.connection_metrics();
-    // The accept loop attaches the peer address (`ConnectInfo<Peer>`) to every request.
+    // The accept loop hands every request to the gateway's handler with its peer address.
     keywarden_server::http::conn::serve(listener, handler(front), tls, limits, metrics, shutdown)
         .await
         .map_err(GatewayError::Serve)

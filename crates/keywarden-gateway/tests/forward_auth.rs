@@ -352,7 +352,8 @@ fn a_head_dripped_after_a_keep_alive_request_is_closed_at_the_header_timeout() {
     }
     let after = closed.expect("the dripping head was never closed");
     assert!(
-        after >= Duration::from_millis(900) && after < Duration::from_millis(2500),
+        // From the client's reading of the answer: a little after the server's end of it.
+        after >= Duration::from_millis(700) && after < Duration::from_millis(3500),
         "closed {after:?} after the response"
     );
     assert!(

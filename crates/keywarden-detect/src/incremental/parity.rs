@@ -259,6 +259,10 @@ fn both_drivers(
                         sent.insert(at, f);
                     }
                 }
+                assert!(
+                    sent.len() > files.len(),
+                    "{order:?}: no file was sent twice"
+                );
             }
             sent.into_iter()
                 .flat_map(|f| files[f].iter().map(Owned::clone_owned).collect::<Vec<_>>())

@@ -67,6 +67,12 @@ pub struct ConnLimits {
     /// the connection (a stream held open by a shut flow-control window or a dripped body
     /// would otherwise keep the connection busy, never idle, for good).
     pub http2_request_timeout: Duration,
+    /// HTTP/1.1: the header-read timeout between requests is kept by the connection's
+    /// watchdog (one timer per connection) instead of hyper's timer (made, armed and dropped
+    /// for every request). The watchdog counts from when the last answer's body was handed
+    /// over, hyper from when it had been written: right for small answers (the gateway's),
+    /// not for large ones to slow readers (`serve` keeps hyper's).
+    pub heads_by_watchdog: bool,
 }
 
 impl Default for ConnLimits {
@@ -80,6 +86,7 @@ impl Default for ConnLimits {
             min_body_bytes_per_second: 1024,
             http2: false,
             http2_request_timeout: Duration::from_secs(30),
+            heads_by_watchdog: false,
         }
     }
 }
@@ -251,7 +258,6 @@ impl Registry {
     }
 }
 
-/// Everything a connection task needs.
 /// Where connections come from: a TCP listener, or a Unix-domain socket (a proxy on the same
 /// host: no TCP stack between them). A Unix socket's peer has no address; it is taken to be
 /// [`UNIX_PEER`], the IPv4 loopback, so it counts as the local proxy it is (a trusted proxy by
@@ -324,6 +330,7 @@ impl Handler for Router {
     }
 }
 
+/// Everything a connection task needs.
 struct Shared<H> {
     router: H,
     tls: Option<TlsAcceptor>,
@@ -412,18 +419,14 @@ enum Ended {
 /// in progress: on HTTP/2, `request` after the oldest of them began (a stream not answered in
 /// full by then, e.g. a client that keeps its flow-control window shut and drips frames,
 /// closes the connection); on HTTP/1.1, `None` ([`TimedBody`] bounds the request there).
-fn deadline(
-    s: &SlotState,
-    ready: Instant,
-    idle: Duration,
-    first: Duration,
-    request: Duration,
-) -> Option<Instant> {
+fn deadline(s: &SlotState, ready: Instant, limits: &ConnLimits) -> Option<Instant> {
+    let (idle, first) = (limits.keep_alive_idle, limits.header_read_timeout);
     if let Some((_, oldest)) = s.started.first() {
-        return s.http2.then(|| *oldest + request);
+        return s.http2.then(|| *oldest + limits.http2_request_timeout);
     }
-    // HTTP/1.1 between requests: the next head is awaited, so the header timeout applies.
-    let between_heads = !s.http2 && s.requests > 0;
+    // HTTP/1.1 between requests: the next head is awaited, so the header timeout applies
+    // (here when the watchdog keeps it, else hyper's timer does).
+    let between_heads = limits.heads_by_watchdog && !s.http2 && s.requests > 0;
     let deadline = s.since + if between_heads { idle.min(first) } else { idle };
     Some(if s.requests == 0 {
         deadline.min(ready + first)
@@ -438,9 +441,15 @@ fn deadline(
 async fn watchdog(slot: &Slot, limits: &ConnLimits, stop: &mut watch::Receiver<bool>) -> Ended {
     let (idle, first) = (limits.keep_alive_idle, limits.header_read_timeout);
     let request = limits.http2_request_timeout;
-    // A request may begin at any moment: look again at least every `request` (on a connection
-    // that may speak HTTP/2), so that its deadline is kept to the tick.
+    // A request may begin or end at any moment: look again at least every `request` (on a
+    // connection that may speak HTTP/2) and every `first` (the end of an HTTP/1.1 request
+    // starts the header timeout for the next head), so that each deadline is kept to the tick.
     let horizon = if limits.http2 { request } else { idle };
+    let horizon = if limits.heads_by_watchdog {
+        horizon.min(first)
+    } else {
+        horizon
+    };
     let ready = Instant::now();
     let mut check = ready + idle.min(first).min(horizon);
     loop {
@@ -449,7 +458,7 @@ async fn watchdog(slot: &Slot, limits: &ConnLimits, stop: &mut watch::Receiver<b
             _ = stop.changed() => return Ended::Stopped,
             () = tokio::time::sleep_until(check) => {
                 let now = Instant::now();
-                let due = deadline(&slot.lock(), ready, idle, first, request);
+                let due = deadline(&slot.lock(), ready, limits);
                 match due {
                     Some(deadline) if now >= deadline => return Ended::TimedOut,
                     Some(deadline) => check = deadline.min(now + horizon),
@@ -549,9 +558,9 @@ async fn serve_http<H: Handler, I>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        // The watchdog keeps the header-read timeout (`deadline`): hyper's would make, arm
-        // and drop a timer for every request.
-        .header_read_timeout(None)
+        // Either the watchdog keeps the header-read timeout (`deadline`) or hyper's timer,
+        // made, armed and dropped for every request, does.
+        .header_read_timeout((!limits.heads_by_watchdog).then_some(limits.header_read_timeout))
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let builder = match version {
@@ -769,6 +778,13 @@ mod tests {
             Duration::from_secs(10),
             Duration::from_secs(20),
         );
+        let lim = ConnLimits {
+            keep_alive_idle: idle,
+            header_read_timeout: first,
+            http2_request_timeout: request,
+            heads_by_watchdog: true,
+            ..ConnLimits::default()
+        };
         let fresh = SlotState {
             started: Vec::new(),
             since: t,
@@ -777,10 +793,7 @@ mod tests {
         };
         // Ready (handshake done) 2 s after accept: 10 s from then, before the idle limit.
         let ready = t + Duration::from_secs(2);
-        assert_eq!(
-            deadline(&fresh, ready, idle, first, request),
-            Some(ready + first)
-        );
+        assert_eq!(deadline(&fresh, ready, &lim), Some(ready + first));
         // After a request on HTTP/1.1: the next head is awaited from its end and must be
         // complete within the header timeout (before the keep-alive idle limit).
         let served = SlotState {
@@ -789,8 +802,17 @@ mod tests {
             ..fresh.clone()
         };
         assert_eq!(
-            deadline(&served, ready, idle, first, request),
+            deadline(&served, ready, &lim),
             Some(t + Duration::from_secs(15))
+        );
+        // With hyper keeping the header timeout (`serve`): the keep-alive idle limit here.
+        let hyper_heads = ConnLimits {
+            heads_by_watchdog: false,
+            ..lim
+        };
+        assert_eq!(
+            deadline(&served, ready, &hyper_heads),
+            Some(t + Duration::from_secs(35))
         );
         // On HTTP/2 (no head awaited between requests): the keep-alive idle limit.
         let served_h2 = SlotState {
@@ -798,7 +820,7 @@ mod tests {
             ..served.clone()
         };
         assert_eq!(
-            deadline(&served_h2, ready, idle, first, request),
+            deadline(&served_h2, ready, &lim),
             Some(t + Duration::from_secs(35))
         );
         // An HTTP/1.1 request in progress never times out here.
@@ -806,7 +828,38 @@ mod tests {
             started: vec![(2, t + Duration::from_secs(6))],
             ..served.clone()
         };
-        assert_eq!(deadline(&busy, ready, idle, first, request), None);
+        assert_eq!(deadline(&busy, ready, &lim), None);
+    }
+
+    /// Found in review: the watchdog looked again only every keep-alive idle limit (30 s), so
+    /// an HTTP/1.1 request still in progress at one look, ending just after it, left the next
+    /// head up to 30 s instead of the header timeout (hyper's per-request timer had kept it).
+    #[tokio::test]
+    async fn regression_a_request_ending_between_two_looks_kept_its_connection_for_the_idle_limit()
+    {
+        let limits = ConnLimits {
+            header_read_timeout: Duration::from_millis(200),
+            keep_alive_idle: Duration::from_secs(30),
+            http2: false,
+            heads_by_watchdog: true,
+            ..ConnLimits::default()
+        };
+        let slot = Arc::new(Slot::new());
+        // The first request begins at once and is still in progress at the first look.
+        let busy = Busy::new(&slot, false);
+        let (_stop_tx, mut stop) = watch::channel(false);
+        let w = slot.clone();
+        let dog = tokio::spawn(async move { watchdog(&w, &limits, &mut stop).await });
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let ended = Instant::now();
+        drop(busy);
+        let r = tokio::time::timeout(Duration::from_secs(3), dog).await;
+        assert!(
+            matches!(r, Ok(Ok(Ended::TimedOut))),
+            "no head after the request: closed at the header timeout"
+        );
+        let after = ended.elapsed();
+        assert!(after < Duration::from_millis(1500), "{after:?}");
     }
 
     #[test]
@@ -819,6 +872,12 @@ mod tests {
             Duration::from_secs(10),
             Duration::from_secs(20),
         );
+        let lim = ConnLimits {
+            keep_alive_idle: idle,
+            header_read_timeout: first,
+            http2_request_timeout: request,
+            ..ConnLimits::default()
+        };
         let busy = SlotState {
             started: vec![
                 (3, t + Duration::from_secs(4)),
@@ -829,20 +888,14 @@ mod tests {
             http2: true,
         };
         // The oldest request in progress sets the deadline.
-        assert_eq!(
-            deadline(&busy, t, idle, first, request),
-            Some(t + Duration::from_secs(24))
-        );
+        assert_eq!(deadline(&busy, t, &lim), Some(t + Duration::from_secs(24)));
         // Its end moves the deadline to the next one's.
         let slot = Arc::new(Slot::new());
         let a = Busy::new(&slot, true);
         let b = Busy::new(&slot, true);
         let b_start = slot.lock().started[1].1;
         drop(a);
-        assert_eq!(
-            deadline(&slot.lock(), t, idle, first, request),
-            Some(b_start + request)
-        );
+        assert_eq!(deadline(&slot.lock(), t, &lim), Some(b_start + request));
         drop(b);
         assert!(slot.lock().started.is_empty());
         assert!(slot.idle_since().is_some());

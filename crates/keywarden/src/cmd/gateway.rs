@@ -42,6 +42,9 @@ pub(crate) fn run(args: &GatewayArgs) -> anyhow::Result<i32> {
         Some(p) => GatewayConfig::from_file(p)?,
         None => GatewayConfig::default(),
     };
+    for w in keywarden_gateway::listen::warnings(&args.listen, &config) {
+        eprintln!("keywarden gateway: warning: {w}");
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(keywarden_gateway::tls_config(&TlsFiles {
             cert: cert.clone(),

@@ -145,6 +145,22 @@ pub struct ConnectionsConfig {
     pub http2_request_timeout_seconds: u64,
 }
 
+/// Headers an identity header may not be named: the gateway's answer sets them itself, or the
+/// proxy's HTTP framing depends on them.
+const RESERVED_HEADERS: &[&str] = &[
+    "x-envoy-auth-headers-to-remove",
+    "x-keywarden-reason",
+    "www-authenticate",
+    "retry-after",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "date",
+    "authorization",
+    "host",
+];
+
 impl Default for ConnectionsConfig {
     fn default() -> Self {
         let d = keywarden_server::http::conn::ConnLimits::default();
@@ -277,8 +293,15 @@ impl GatewayConfig {
                     "identity header name {name:?} is not a header name"
                 ));
             }
+            // A header the gateway's own answer or the proxy's framing uses is no identity.
+            let lower = name.to_ascii_lowercase();
+            if RESERVED_HEADERS.contains(&lower.as_str()) {
+                return invalid(format!(
+                    "identity header name {name:?} is a header the gateway's answer uses itself"
+                ));
+            }
             // One name for two claims would be both set and stripped as absent.
-            if !seen.insert(name.to_ascii_lowercase()) {
+            if !seen.insert(lower) {
                 return invalid(format!(
                     "identity header name {name:?} is given to two claims"
                 ));
@@ -353,6 +376,13 @@ impl GatewayConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identity_header_named_as_a_header_of_the_answer_is_refused() {
+        let e = GatewayConfig::from_toml("[identity_headers]\nroles = \"Content-Length\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("answer uses itself"), "{e}");
+    }
 
     #[test]
     fn one_identity_header_name_for_two_claims_is_refused() {

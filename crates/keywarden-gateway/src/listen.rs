@@ -3,8 +3,8 @@
 //! host: nginx `proxy_pass http://unix:PATH:`, Envoy's `pipe` address).
 //!
 //! A Unix socket is bound under a temporary name beside `PATH`, made mode 0660 (owner and
-//! group: put the proxy's user in the gateway's group), then renamed into place, so it never
-//! appears at `PATH` with another mode. A stale socket left by a gateway that died (connecting
+//! group: put the proxy's user in the gateway's group), then linked into place, so it never
+//! appears at `PATH` with another mode, and never replaces what appeared there meanwhile. A stale socket left by a gateway that died (connecting
 //! to it is refused) is replaced; anything else at `PATH` stops the start: a file that is not a
 //! socket, a socket another process listens on, or one it cannot tell about. On stop the socket
 //! is removed only if `PATH` is still the one this gateway made (same device and inode). The
@@ -133,43 +133,71 @@ pub async fn bind(listen: &str) -> Result<Bind, GatewayError> {
     }
 }
 
+/// The longest Unix socket path the kernel takes (`sun_path`, less its terminating NUL).
+const SUN_PATH_MAX: usize = 107;
+
 /// Binds `path` as [the module says](self): stale socket cleared, bound under a temporary name,
-/// mode set, renamed into place. Returns the listener and the socket file's device and inode.
+/// mode set, linked into place (a link, unlike a rename, never replaces what may have appeared
+/// at `path` meanwhile: another gateway starting at the same moment, or any file). Returns the
+/// listener and the socket file's device and inode.
 async fn bind_unix(path: &Path) -> std::io::Result<(UnixListener, u64, u64)> {
-    let invalid = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_owned());
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return Err(invalid("a Unix socket path ends in a file name"));
-    };
+    use std::io::{Error, ErrorKind};
+    let invalid = |m: String| Error::new(ErrorKind::InvalidInput, m);
     if path.as_os_str().as_bytes().first() == Some(&b'@') {
         return Err(invalid(
-            "abstract Unix sockets (unix:@name) are not supported",
+            "abstract Unix sockets (unix:@name) are not supported".into(),
         ));
     }
-    clear_stale_socket(path).await?;
-    let tmp = path.with_file_name(format!(".{name}.{}.binding", std::process::id()));
-    // A leftover of this same process id (a gateway that died while binding).
-    if std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_socket()) {
-        std::fs::remove_file(&tmp)?;
+    if path.file_name().is_none() {
+        return Err(invalid("unix:PATH needs a file name for the socket".into()));
     }
-    let l = UnixListener::bind(&tmp)?;
+    clear_stale_socket(path).await?;
+    // Bound under a name of its own in the same directory; one in use (another gateway
+    // binding, or a leftover) is never removed, the next name is tried.
+    let mut bound = None;
+    for attempt in 0..16u32 {
+        let tmp = path.with_file_name(format!(".kw.{}.{attempt}", std::process::id()));
+        if tmp.as_os_str().len() > SUN_PATH_MAX {
+            return Err(invalid(format!(
+                "the socket's directory leaves no room for its temporary name (at most {SUN_PATH_MAX} bytes in all)"
+            )));
+        }
+        match UnixListener::bind(&tmp) {
+            Ok(l) => {
+                bound = Some((l, tmp));
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let Some((l, tmp)) = bound else {
+        return Err(Error::new(
+            ErrorKind::AddrInUse,
+            "no free temporary name beside the socket",
+        ));
+    };
     let placed = (|| {
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(UNIX_SOCKET_MODE))?;
-        std::fs::rename(&tmp, path)?;
-        let m = std::fs::symlink_metadata(path)?;
+        let m = std::fs::symlink_metadata(&tmp)?;
         if !m.file_type().is_socket() {
-            return Err(std::io::Error::other(
-                "the socket was replaced while binding",
-            ));
+            return Err(Error::other("the socket was replaced while binding"));
         }
+        std::fs::hard_link(&tmp, path).map_err(|e| {
+            if e.kind() == ErrorKind::AlreadyExists {
+                Error::new(
+                    ErrorKind::AddrInUse,
+                    "a file appeared at the socket's path while binding (not replaced)",
+                )
+            } else {
+                e
+            }
+        })?;
         Ok((m.dev(), m.ino()))
     })();
-    match placed {
-        Ok((dev, ino)) => Ok((l, dev, ino)),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    // The temporary name goes whatever happened; the socket lives on under `path`.
+    let _ = std::fs::remove_file(&tmp);
+    placed.map(|(dev, ino)| (l, dev, ino))
 }
 
 /// Removes a socket at `path` that nobody listens on (connecting is refused); refuses

@@ -2,10 +2,10 @@
 //! HTTP/1.1, and HTTP/2 when [`ConnLimits::http2`] is set: cleartext prior knowledge, or ALPN
 //! `h2` over TLS), and what keeps a hostile or broken client from holding a file descriptor: a
 //! TLS handshake timeout, a header-read timeout (on HTTP/1.1, from the moment a request is
-//! awaited until its head is complete, so also between keep-alive requests: the connection's
-//! watchdog keeps it, one timer per connection rather than hyper's one per request; and a first
-//! request that has not begun `header_read_timeout` after the connection is ready closes it,
-//! whatever the protocol), a keep-alive idle limit, a request-body stall timeout and
+//! awaited until its head is complete, so also between keep-alive requests: hyper's timer, one
+//! per request, or with [`ConnLimits::heads_by_watchdog`] the connection's watchdog, one per
+//! connection; and a first request that has not begun `header_read_timeout` after the
+//! connection is ready closes it, whatever the protocol), a keep-alive idle limit, a request-body stall timeout and
 //! minimum rate ([`TimedBody`]), on HTTP/2 a deadline for each request in progress (a stream
 //! not answered in full within [`ConnLimits::http2_request_timeout`] of its head closes the
 //! connection: a request in progress otherwise exempts it from every other deadline), and a
@@ -413,9 +413,11 @@ enum Ended {
 
 /// When a connection must end. With no request in progress: `idle` after its last request
 /// ended (or it was accepted), and, before its first request has begun, `first` after it was
-/// ready (`ready`: the TLS handshake done); on HTTP/1.1 also `first` after its last request
-/// ended, the header-read timeout (the next request's head, awaited from then, must be
-/// complete by that time: a partial or dripping head is no request in progress). With requests
+/// ready (`ready`: the TLS handshake done); on HTTP/1.1 with
+/// [`ConnLimits::heads_by_watchdog`] also `first` after its last request ended, the
+/// header-read timeout (the next request's head, awaited from then, must be complete by that
+/// time: a partial or dripping head is no request in progress; without it hyper's timer keeps
+/// that). With requests
 /// in progress: on HTTP/2, `request` after the oldest of them began (a stream not answered in
 /// full by then, e.g. a client that keeps its flow-control window shut and drips frames,
 /// closes the connection); on HTTP/1.1, `None` ([`TimedBody`] bounds the request there).
@@ -441,10 +443,15 @@ fn deadline(s: &SlotState, ready: Instant, limits: &ConnLimits) -> Option<Instan
 async fn watchdog(slot: &Slot, limits: &ConnLimits, stop: &mut watch::Receiver<bool>) -> Ended {
     let (idle, first) = (limits.keep_alive_idle, limits.header_read_timeout);
     let request = limits.http2_request_timeout;
-    // A request may begin or end at any moment: look again at least every `request` (on a
-    // connection that may speak HTTP/2) and every `first` (the end of an HTTP/1.1 request
-    // starts the header timeout for the next head), so that each deadline is kept to the tick.
-    let horizon = if limits.http2 { request } else { idle };
+    // A request may begin or end at any moment: look again at least every `request` and
+    // `idle` (on a connection that may speak HTTP/2: a request's deadline, or the idle limit
+    // from its end) and, when the watchdog keeps the header timeout, every `first` (the end
+    // of an HTTP/1.1 request starts it for the next head), so each deadline is kept to the tick.
+    let horizon = if limits.http2 {
+        request.min(idle)
+    } else {
+        idle
+    };
     let horizon = if limits.heads_by_watchdog {
         horizon.min(first)
     } else {

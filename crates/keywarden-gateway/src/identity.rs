@@ -138,10 +138,19 @@ impl Allowed {
 
     /// The configured names of the identity headers whose claims are absent (case kept).
     pub fn absent(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.names.configured.len())
-            .filter(|i| !self.set.iter().any(|&(s, _)| usize::from(s) == *i))
-            .map(|i| self.names.configured[i].as_str())
+        absent_names(&self.names, &self.set)
     }
+}
+
+/// The configured names not in `set`: every header not set is stripped as absent, in the HTTP
+/// answer's header and the gRPC answer's list alike.
+fn absent_names<'a>(
+    names: &'a HeaderNamesInner,
+    set: &'a [(u8, u32)],
+) -> impl Iterator<Item = &'a str> + 'a {
+    (0..names.configured.len())
+        .filter(|i| !set.iter().any(|&(s, _)| usize::from(s) == *i))
+        .map(|i| names.configured[i].as_str())
 }
 
 /// The verified identity of a token (what the cache holds).
@@ -193,8 +202,9 @@ impl Identity {
         format!("{}\u{1f}{who}", self.issuer_id)
     }
 
-    /// The answer to an allowed request: the identity headers (as [`Identity::headers`]) and
-    /// the absent names.
+    /// The answer to an allowed request: the identity headers (sub, oid, tid, aud, scp, roles,
+    /// the order of [`IdentityHeaders::all`]; empty claims left out, values made printable
+    /// ASCII by [`header_value`]) and the absent names.
     pub fn allowed(&self, names: &HeaderNames) -> Allowed {
         let values = [
             self.sub.clone(),
@@ -221,12 +231,7 @@ impl Identity {
             set.push((i as u8, end));
         }
         set.shrink_to_fit();
-        // Every name not set is absent: the HTTP answer's header and the gRPC answer's list
-        // ([`Allowed::absent`]) say the same.
-        let absent: Vec<&str> = (0..names.0.configured.len())
-            .filter(|i| !set.iter().any(|&(s, _)| usize::from(s) == *i))
-            .map(|i| names.0.configured[i].as_str())
-            .collect();
+        let absent: Vec<&str> = absent_names(&names.0, &set).collect();
         let absent_header = (!absent.is_empty())
             .then(|| HeaderValue::from_str(&absent.join(", ")).ok())
             .flatten();
@@ -236,23 +241,6 @@ impl Identity {
             set,
             absent_header,
         }
-    }
-
-    /// The identity headers for the upstream, in a fixed order; absent claims are left out.
-    pub fn headers(&self, names: &IdentityHeaders) -> Vec<(String, String)> {
-        let mut out = Vec::with_capacity(6);
-        let mut push = |name: &str, v: Option<String>| {
-            if let Some(v) = v.filter(|v| !v.is_empty()) {
-                out.push((name.to_owned(), header_value(&v)));
-            }
-        };
-        push(&names.sub, self.sub.clone());
-        push(&names.oid, self.oid.clone());
-        push(&names.tid, self.tid.clone());
-        push(&names.aud, Some(self.aud.join(" ")));
-        push(&names.scp, Some(self.scp.join(" ")));
-        push(&names.roles, Some(self.roles.join(" ")));
-        out
     }
 }
 
@@ -418,14 +406,16 @@ mod tests {
         };
         let a = id.allowed(&names);
         let got: Vec<(String, String)> = a.header_text().map(|(k, v)| (k.to_owned(), v)).collect();
-        let want: Vec<(String, String)> = id
-            .headers(&IdentityHeaders::default())
-            .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect();
+        let want = [
+            ("x-keywarden-sub", "Jos%C3%A9%0D%0AX-Evil: 1"),
+            ("x-keywarden-tid", "t-1"),
+            ("x-keywarden-aud", "api://a api://b"),
+            ("x-keywarden-scp", "Mail.Read"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
         assert_eq!(
             got, want,
-            "the same headers as Identity::headers, in its order"
+            "in the order of IdentityHeaders::all, empty claims left out"
         );
         assert_eq!(got[0].1, "Jos%C3%A9%0D%0AX-Evil: 1");
         assert_eq!(

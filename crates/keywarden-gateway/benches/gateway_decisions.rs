@@ -476,6 +476,52 @@ fn tokens(k: &Keys, n: usize, tag: &str) -> Vec<String> {
     (0..n).map(|i| k.valid(&format!("{tag}-{i}"))).collect()
 }
 
+/// The check the HTTP front hands the gateway for `GET /` from loopback with `token`.
+fn http_check(token: &str) -> keywarden_gateway::CheckRequest {
+    keywarden_gateway::CheckRequest {
+        mode: "http",
+        peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        forwarded_for: Vec::new(),
+        method: "GET".into(),
+        host: "gw".into(),
+        uri: "/".into(),
+        authorization: vec![format!("Bearer {token}")],
+    }
+}
+
+/// `gateway.check(req)` polled once (a cache hit, or a validation with static keys, never
+/// waits); its status.
+fn check_now(gateway: &keywarden_gateway::Gateway, req: keywarden_gateway::CheckRequest) -> u16 {
+    let fut = std::pin::pin!(gateway.check(req));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.poll(&mut cx) {
+        std::task::Poll::Ready(d) => d.status(),
+        std::task::Poll::Pending => panic!("a check that should not wait waited"),
+    }
+}
+
+/// Runs a miss phase on `gateway` and checks that its `n` checks all missed the cache.
+fn all_misses(
+    gateway: &keywarden_gateway::Gateway,
+    n: usize,
+    hit: &str,
+    phase: impl FnOnce() -> Figures,
+) -> Figures {
+    let before = gateway.cache_stats();
+    let f = phase();
+    let after = gateway.cache_stats();
+    assert_eq!(after.hits, before.hits, "{hit}");
+    assert_eq!(after.misses - before.misses, n as u64);
+    f
+}
+
+/// `CONC_PER_CLIENT` connections per client thread, made by `connect`.
+fn pools(connect: impl Fn() -> Lean) -> Vec<std::sync::Mutex<Vec<Lean>>> {
+    (0..CLIENTS)
+        .map(|_| std::sync::Mutex::new((0..CONC_PER_CLIENT).map(|_| connect()).collect()))
+        .collect()
+}
+
 /// The process's resident set now (`VmRSS`), in bytes.
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -510,22 +556,8 @@ fn cache_memory(k: &Keys) {
     )
     .unwrap();
     let before = rss_bytes();
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     for t in &toks {
-        let req = keywarden_gateway::CheckRequest {
-            mode: "http",
-            peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
-            forwarded_for: Vec::new(),
-            method: "GET".into(),
-            host: "gw".into(),
-            uri: "/".into(),
-            authorization: vec![format!("Bearer {t}")],
-        };
-        let fut = std::pin::pin!(gateway.check(req));
-        match fut.poll(&mut cx) {
-            std::task::Poll::Ready(d) => assert_eq!(d.status(), 200),
-            std::task::Poll::Pending => panic!("a static-key check waited"),
-        }
+        assert_eq!(check_now(&gateway, http_check(t)), 200);
     }
     let after = rss_bytes();
     let entries = gateway.cache_stats().entries;
@@ -706,29 +738,13 @@ fn main() {
     let conns: Vec<std::sync::Mutex<Lean>> = (0..CLIENTS)
         .map(|_| std::sync::Mutex::new(Lean::connect(gw.addr)))
         .collect();
-    let conc_conns: Vec<std::sync::Mutex<Vec<Lean>>> = if on("miss-conc") || on("warm-conc") {
-        (0..CLIENTS)
-            .map(|_| {
-                std::sync::Mutex::new(
-                    (0..CONC_PER_CLIENT)
-                        .map(|_| Lean::connect(gw.addr))
-                        .collect(),
-                )
-            })
-            .collect()
+    let conc_conns = if on("miss-conc") || on("warm-conc") {
+        pools(|| Lean::connect(gw.addr))
     } else {
         Vec::new()
     };
-    let unix_conns: Vec<std::sync::Mutex<Vec<Lean>>> = if unix_on {
-        (0..CLIENTS)
-            .map(|_| {
-                std::sync::Mutex::new(
-                    (0..CONC_PER_CLIENT)
-                        .map(|_| Lean::connect_unix(&sock))
-                        .collect(),
-                )
-            })
-            .collect()
+    let unix_conns = if unix_on {
+        pools(|| Lean::connect_unix(&sock))
     } else {
         Vec::new()
     };
@@ -775,18 +791,15 @@ fn main() {
             });
             keep_best(&mut inproc, f);
         }
+        let misses = CLIENTS * MISS_PER_CLIENT;
+        let hit = "a miss phase hit the cache";
         if let (true, Some(toks)) = (on("miss"), toks) {
-            let before = gw.gateway.cache_stats();
-            let f = drive(MISS_PER_CLIENT, |t, i| {
-                let status = conns[t].lock().unwrap().get("/", &toks[t][i]);
-                assert_eq!(status, 200);
+            let f = all_misses(&gw.gateway, misses, hit, || {
+                drive(MISS_PER_CLIENT, |t, i| {
+                    let status = conns[t].lock().unwrap().get("/", &toks[t][i]);
+                    assert_eq!(status, 200);
+                })
             });
-            let after = gw.gateway.cache_stats();
-            assert_eq!(after.hits, before.hits, "a miss phase hit the cache");
-            assert_eq!(
-                after.misses - before.misses,
-                (CLIENTS * MISS_PER_CLIENT) as u64
-            );
             keep_best(&mut miss, f);
         }
         if on("warm") {
@@ -797,14 +810,9 @@ fn main() {
             keep_best(&mut warm, f);
         }
         if let (true, Some(ct)) = (on("miss-conc"), conc_tokens.get(r)) {
-            let before = gw.gateway.cache_stats();
-            let f = drive_conc(&conc_conns, MISS_PER_CLIENT, |t, i| ct[t][i].as_str());
-            let after = gw.gateway.cache_stats();
-            assert_eq!(after.hits, before.hits, "a miss phase hit the cache");
-            assert_eq!(
-                after.misses - before.misses,
-                (CLIENTS * MISS_PER_CLIENT) as u64
-            );
+            let f = all_misses(&gw.gateway, misses, hit, || {
+                drive_conc(&conc_conns, MISS_PER_CLIENT, |t, i| ct[t][i].as_str())
+            });
             keep_best(&mut cmiss, f);
         }
         if on("warm-conc") {
@@ -814,14 +822,9 @@ fn main() {
         if let (Some(gwu), Some(ct)) =
             (gwu.as_ref().filter(|_| on("miss-unix")), conc_tokens.get(r))
         {
-            let before = gwu.gateway.cache_stats();
-            let f = drive_conc(&unix_conns, MISS_PER_CLIENT, |t, i| ct[t][i].as_str());
-            let after = gwu.gateway.cache_stats();
-            assert_eq!(after.hits, before.hits, "a miss phase hit the cache");
-            assert_eq!(
-                after.misses - before.misses,
-                (CLIENTS * MISS_PER_CLIENT) as u64
-            );
+            let f = all_misses(&gwu.gateway, misses, hit, || {
+                drive_conc(&unix_conns, MISS_PER_CLIENT, |t, i| ct[t][i].as_str())
+            });
             keep_best(&mut umiss, f);
         }
         if on("warm-unix") {
@@ -831,31 +834,19 @@ fn main() {
         if on("check") {
             // The check alone, in process, on the warm token: what the HTTP front hands the
             // gateway for the warm phase's request (a cache hit never waits, so one poll).
-            let req = keywarden_gateway::CheckRequest {
-                mode: "http",
-                peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
-                forwarded_for: Vec::new(),
-                method: "GET".into(),
-                host: "gw".into(),
-                uri: "/".into(),
-                authorization: vec![format!("Bearer {warm_token}")],
-            };
+            let req = http_check(&warm_token);
             let f = drive(WARM_PER_CLIENT, |_, _| {
-                let fut = std::pin::pin!(gw.gateway.check(req.clone()));
-                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                match fut.poll(&mut cx) {
-                    std::task::Poll::Ready(d) => assert_eq!(d.status(), 200),
-                    std::task::Poll::Pending => panic!("a warm check waited"),
-                }
+                assert_eq!(check_now(&gw.gateway, req.clone()), 200);
             });
             keep_best(&mut check, f);
         }
         if let (true, Some(gt)) = (on("grpc-miss"), grpc_tokens.get(r)) {
-            let before = gw.gateway.cache_stats();
-            let f = grpc_drive(&grpc_rt, &chans, gt, gt.len());
-            let after = gw.gateway.cache_stats();
-            assert_eq!(after.hits, before.hits, "a gRPC miss phase hit the cache");
-            assert_eq!(after.misses - before.misses, gt.len() as u64);
+            let f = all_misses(
+                &gw.gateway,
+                gt.len(),
+                "a gRPC miss phase hit the cache",
+                || grpc_drive(&grpc_rt, &chans, gt, gt.len()),
+            );
             keep_best(&mut gmiss, f);
         }
         if on("grpc-warm") {

@@ -569,13 +569,6 @@ fn cache_memory(k: &Keys) {
     );
 }
 
-fn nginx_binary() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
 /// A keep-alive upstream answering 200 to every request.
 fn upstream() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -18,11 +18,18 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-fn nginx_binary() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+/// nginx, or `None` with a SKIPPED line for `test` when it is not installed; under CI (`CI`
+/// set) its absence is a failure.
+fn nginx_or_skip(test: &str) -> Option<PathBuf> {
+    let bin = nginx_binary();
+    if bin.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nginx is missing under CI: scripts/test.sh installs it (KEYWARDEN_APT_PACKAGES)"
+        );
+        eprintln!("SKIPPED {test}: nginx not installed (apt-get install nginx)");
+    }
+    bin
 }
 
 /// The upstream: answers 200 `upstream` and records each request's head.
@@ -140,14 +147,8 @@ fn start_nginx(bin: &Path, listen: SocketAddr, gateway: &str, up: SocketAddr) ->
 
 #[test]
 fn nginx_auth_request_passes_valid_tokens_and_never_forged_ones() {
-    let Some(bin) = nginx_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "nginx is missing under CI: scripts/test.sh installs it (KEYWARDEN_APT_PACKAGES)"
-        );
-        eprintln!(
-            "SKIPPED nginx_auth_request_passes_valid_tokens_and_never_forged_ones: nginx not installed (apt-get install nginx)"
-        );
+    let Some(bin) = nginx_or_skip("nginx_auth_request_passes_valid_tokens_and_never_forged_ones")
+    else {
         return;
     };
     let k = keys();
@@ -218,14 +219,7 @@ fn nginx_auth_request_passes_valid_tokens_and_never_forged_ones() {
 /// never do, and the decision log names the client as nginx saw it.
 #[test]
 fn nginx_auth_request_to_the_gateway_on_a_unix_socket() {
-    let Some(bin) = nginx_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "nginx is missing under CI: scripts/test.sh installs it (KEYWARDEN_APT_PACKAGES)"
-        );
-        eprintln!(
-            "SKIPPED nginx_auth_request_to_the_gateway_on_a_unix_socket: nginx not installed (apt-get install nginx)"
-        );
+    let Some(bin) = nginx_or_skip("nginx_auth_request_to_the_gateway_on_a_unix_socket") else {
         return;
     };
     let k = keys();

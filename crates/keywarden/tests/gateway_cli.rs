@@ -6,14 +6,21 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_keywarden");
 
 fn get(addr: &str, path: &str, headers: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
+    let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    ask(s, path, headers)
+}
+
+/// `GET path` with `headers` (each line ending in CRLF) on `s`, `Connection: close`; the whole
+/// answer.
+fn ask(mut s: impl Read + Write, path: &str, headers: &str) -> String {
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
@@ -22,6 +29,35 @@ fn get(addr: &str, path: &str, headers: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+/// A one-key ES256 trust policy in `dir`; its path.
+fn trust_policy(dir: &Path) -> PathBuf {
+    std::fs::write(
+        dir.join("k.json"),
+        r#"{"keys":[{"kty":"EC","kid":"ec1","crv":"P-256","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"}]}"#,
+    )
+    .unwrap();
+    let policy = dir.join("trust.toml");
+    std::fs::write(
+        &policy,
+        "[[issuer]]\nid='i'\nissuer='https://i.example'\naudiences=['a']\nalgorithms=['ES256']\njwks_file='k.json'\n",
+    )
+    .unwrap();
+    policy
+}
+
+/// SIGTERM to `child`; it must exit 0.
+fn stop(child: &mut Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
 #[test]
@@ -34,20 +70,11 @@ fn gateway_starts_checks_logs_and_stops_cleanly() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
 
-    std::fs::write(
-        dir.path().join("k.json"),
-        r#"{"keys":[{"kty":"EC","kid":"ec1","crv":"P-256","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"}]}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("trust.toml"),
-        "[[issuer]]\nid='i'\nissuer='https://i.example'\naudiences=['a']\nalgorithms=['ES256']\njwks_file='k.json'\n",
-    )
-    .unwrap();
+    let policy = trust_policy(dir.path());
     let logs = dir.path().join("decisions/");
     let mut child = Command::new(BIN)
         .args(["gateway", "--listen", "127.0.0.1:0", "--trust"])
-        .arg(dir.path().join("trust.toml"))
+        .arg(&policy)
         .arg("--decision-log")
         .arg(&logs)
         .stderr(Stdio::piped())
@@ -68,15 +95,7 @@ fn gateway_starts_checks_logs_and_stops_cleanly() {
     assert!(none.contains("www-authenticate: Bearer\r\n"), "{none}");
     let bad = get(&addr, "/", "Authorization: Bearer e30.e30.x\r\n");
     assert!(bad.contains("error_description=\"bad-header\""), "{bad}");
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    stop(&mut child);
     let files: Vec<_> = std::fs::read_dir(&logs).unwrap().flatten().collect();
     assert_eq!(files.len(), 1);
     let name = files[0].file_name().to_string_lossy().into_owned();
@@ -101,23 +120,14 @@ fn gateway_listens_on_a_unix_socket() {
     use std::os::unix::net::UnixStream;
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("k.json"),
-        r#"{"keys":[{"kty":"EC","kid":"ec1","crv":"P-256","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"}]}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("trust.toml"),
-        "[[issuer]]\nid='i'\nissuer='https://i.example'\naudiences=['a']\nalgorithms=['ES256']\njwks_file='k.json'\n",
-    )
-    .unwrap();
+    let policy = trust_policy(dir.path());
     let in_the_way = dir.path().join("file.sock");
     std::fs::write(&in_the_way, "keep me").unwrap();
     let refused = Command::new(BIN)
         .args(["gateway", "--listen"])
         .arg(format!("unix:{}", in_the_way.display()))
         .arg("--trust")
-        .arg(dir.path().join("trust.toml"))
+        .arg(&policy)
         .output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
@@ -132,7 +142,7 @@ fn gateway_listens_on_a_unix_socket() {
         .args(["gateway", "--listen"])
         .arg(format!("unix:{}", sock.display()))
         .arg("--trust")
-        .arg(dir.path().join("trust.toml"))
+        .arg(&policy)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -148,29 +158,12 @@ fn gateway_listens_on_a_unix_socket() {
     );
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
-    let ask = |headers: &str| {
-        let mut s = UnixStream::connect(&sock).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            s,
-            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
-        )
+    let unix = UnixStream::connect(&sock).unwrap();
+    unix.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    };
-    let bad = ask("Authorization: Bearer e30.e30.x\r\n");
+    let bad = ask(unix, "/", "Authorization: Bearer e30.e30.x\r\n");
     assert!(bad.starts_with("HTTP/1.1 401"), "{bad}");
     assert!(bad.contains("error_description=\"bad-header\""), "{bad}");
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    stop(&mut child);
     assert!(!sock.exists(), "the socket is removed on stop");
 }

@@ -1,6 +1,6 @@
 //! Test harness: a trust policy with generated keys (keywarden-token's test key builders), a
 //! held corpus of forged tokens, an in-process gateway on a loopback port with a manual
-//! clock, and a minimal HTTP/1.1 client.
+//! clock, a minimal HTTP/1.1 client, and where nginx is.
 #![allow(dead_code)]
 
 #[path = "../../../keywarden-token/tests/common/mod.rs"]
@@ -314,17 +314,17 @@ pub fn start_on(
 
 /// One HTTP/1.1 request over a fresh connection to a Unix socket (`Connection: close`).
 pub fn http_unix(path: &Path, method: &str, target: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    let s = std::os::unix::net::UnixStream::connect(path).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    parse_response(&buf)
+    exchange(s, method, target, "gw", headers)
+}
+
+/// Debian's nginx (or one in the usual other places), if installed.
+pub fn nginx_binary() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 /// A parsed HTTP response.
@@ -346,9 +346,20 @@ impl Resp {
 
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`).
 pub fn http(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut s = TcpStream::connect(addr).unwrap();
+    let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    exchange(s, method, target, &addr.to_string(), headers)
+}
+
+/// Writes one `Connection: close` request on `s` and reads the whole answer.
+fn exchange(
+    mut s: impl Read + Write,
+    method: &str,
+    target: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+) -> Resp {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }

@@ -17,6 +17,7 @@ use crate::detector::Detector;
 use crate::facts::Facts;
 
 /// An event's [`Record`] fields, owned (what `serve` stores), with its observation.
+#[derive(Clone)]
 struct Owned {
     format: String,
     role: &'static str,
@@ -29,19 +30,6 @@ struct Owned {
 }
 
 impl Owned {
-    fn clone_owned(&self) -> Owned {
-        Owned {
-            format: self.format.clone(),
-            role: self.role,
-            record_ref: self.record_ref.clone(),
-            time: self.time,
-            text: self.text.clone(),
-            logon_type: self.logon_type,
-            token_issued_at: self.token_issued_at,
-            observed: self.observed.clone(),
-        }
-    }
-
     fn record(&self) -> Record<'_> {
         let t = |i: usize| self.text[i].as_deref();
         Record {
@@ -264,9 +252,7 @@ fn both_drivers(
                     "{order:?}: no file was sent twice"
                 );
             }
-            sent.into_iter()
-                .flat_map(|f| files[f].iter().map(Owned::clone_owned).collect::<Vec<_>>())
-                .collect()
+            sent.into_iter().flat_map(|f| files[f].clone()).collect()
         }
     };
     let limits = LiveLimits {
